@@ -1,0 +1,131 @@
+//! Adapter and device acquisition, and the report the page and CLI show.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::kernel::PipelineKey;
+use crate::{ComputePath, DType, GpuError};
+
+/// Knobs for [`GpuContext::new`].
+#[derive(Clone, Debug)]
+pub struct ContextOptions {
+    /// Use `shader-f16` when the adapter has it. Tests turn this off to run the
+    /// packed-f16 path (the browser's path on most machines) on the same adapter.
+    pub allow_shader_f16: bool,
+}
+
+impl Default for ContextOptions {
+    fn default() -> Self {
+        Self {
+            allow_shader_f16: true,
+        }
+    }
+}
+
+/// The limits that decide how work is split (DESIGN.md, "Respect the adapter's limits").
+#[derive(Clone, Debug, PartialEq)]
+pub struct LimitsReport {
+    pub max_storage_buffer_binding_size: u64,
+    pub max_buffer_size: u64,
+    pub max_compute_workgroup_storage_size: u32,
+    pub max_compute_invocations_per_workgroup: u32,
+    pub max_compute_workgroups_per_dimension: u32,
+}
+
+impl LimitsReport {
+    fn from_limits(l: &wgpu::Limits) -> Self {
+        Self {
+            max_storage_buffer_binding_size: l.max_storage_buffer_binding_size,
+            max_buffer_size: l.max_buffer_size,
+            max_compute_workgroup_storage_size: l.max_compute_workgroup_storage_size,
+            max_compute_invocations_per_workgroup: l.max_compute_invocations_per_workgroup,
+            max_compute_workgroups_per_dimension: l.max_compute_workgroups_per_dimension,
+        }
+    }
+}
+
+/// What the adapter is and can do, as shown to the user.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdapterReport {
+    pub name: String,
+    pub backend: String,
+    pub device_type: String,
+    pub driver: String,
+    /// The adapter offers `shader-f16`.
+    pub shader_f16_available: bool,
+    /// The device was created with `shader-f16` and kernels use it.
+    pub shader_f16_enabled: bool,
+    pub limits: LimitsReport,
+}
+
+/// A device, its queue, and the compiled pipelines, shared by every op.
+pub struct GpuContext {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub report: AdapterReport,
+    pub(crate) pipelines: Mutex<HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>>,
+}
+
+impl GpuContext {
+    /// Asks for the best adapter and a device with every limit it offers:
+    /// the model's buffers need far more than WebGPU's defaults.
+    pub async fn new(options: ContextOptions) -> Result<Self, GpuError> {
+        let instance =
+            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let adapter = instance
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::HighPerformance,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| GpuError::NoAdapter {
+                reason: e.to_string(),
+            })?;
+        let info = adapter.get_info();
+        let available = adapter.features();
+        let shader_f16_available = available.contains(wgpu::Features::SHADER_F16);
+        let shader_f16_enabled = shader_f16_available && options.allow_shader_f16;
+        let mut required_features = wgpu::Features::empty();
+        if shader_f16_enabled {
+            required_features |= wgpu::Features::SHADER_F16;
+        }
+        let limits = adapter.limits();
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("roentgen"),
+                required_features,
+                required_limits: limits.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| GpuError::NoDevice {
+                reason: e.to_string(),
+            })?;
+        let report = AdapterReport {
+            name: info.name,
+            backend: info.backend.to_str().to_string(),
+            device_type: format!("{:?}", info.device_type),
+            driver: format!("{} {}", info.driver, info.driver_info)
+                .trim()
+                .to_string(),
+            shader_f16_available,
+            shader_f16_enabled,
+            limits: LimitsReport::from_limits(&device.limits()),
+        };
+        Ok(Self {
+            device,
+            queue,
+            report,
+            pipelines: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The path a kernel on `dtype` storage runs on this device.
+    pub fn path_for(&self, dtype: DType) -> ComputePath {
+        match dtype {
+            DType::F32 => ComputePath::F32,
+            DType::F16 if self.report.shader_f16_enabled => ComputePath::F16Native,
+            DType::F16 => ComputePath::F16Packed,
+        }
+    }
+}

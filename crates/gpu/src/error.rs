@@ -1,0 +1,26 @@
+//! The gpu crate's one error type.
+
+/// What can go wrong between asking for an adapter and reading a result back.
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    #[error("no WebGPU adapter: {reason}")]
+    NoAdapter { reason: String },
+    #[error("the adapter refused a device: {reason}")]
+    NoDevice { reason: String },
+    #[error("{op}: shape mismatch, expected {expected}, got {got}")]
+    ShapeMismatch {
+        op: &'static str,
+        expected: String,
+        got: String,
+    },
+    #[error("{what}: {requested} requested, the adapter allows {max}")]
+    DeviceLimit {
+        what: &'static str,
+        requested: u64,
+        max: u64,
+    },
+    #[error("{op}: {dtype:?} storage needs the `shader-f16` feature, which this adapter lacks")]
+    MissingFeature { op: &'static str, dtype: crate::DType },
+    #[error("reading back {tensor} failed: {reason}")]
+    ReadBack { tensor: String, reason: String },
+}

@@ -1,0 +1,225 @@
+//! Pipelines and dispatch: the one place that talks to wgpu for compute.
+//!
+//! Bind group layouts are explicit (uniform Params at binding 0, storage
+//! buffers from 1) so entry points that ignore a binding still share a layout.
+
+use std::sync::Arc;
+
+use bytemuck::Pod;
+use wgpu::util::DeviceExt;
+
+use crate::shaders::{self, ShaderFile};
+use crate::{ComputePath, GpuContext, GpuError};
+
+/// How a kernel uses one storage binding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Access {
+    Read,
+    ReadWrite,
+}
+
+/// One entry point of one shader file, with its storage bindings in order.
+#[derive(Clone, Copy, Debug)]
+pub struct KernelSpec {
+    pub file: ShaderFile,
+    pub entry: &'static str,
+    pub storage: &'static [Access],
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct PipelineKey {
+    file: &'static str,
+    entry: &'static str,
+    path: ComputePath,
+}
+
+/// Splits a flat workgroup count into (x, y) within the per-dimension limit;
+/// kernels rebuild the flat index as `x + y * num_workgroups.x * WG`.
+pub fn fold_workgroups(groups: u32, max_per_dim: u32) -> Result<(u32, u32), GpuError> {
+    if groups <= max_per_dim {
+        return Ok((groups.max(1), 1));
+    }
+    let y = groups.div_ceil(max_per_dim);
+    if y > max_per_dim {
+        return Err(GpuError::DeviceLimit {
+            what: "workgroups per dispatch",
+            requested: groups as u64,
+            max: max_per_dim as u64 * max_per_dim as u64,
+        });
+    }
+    Ok((max_per_dim, y))
+}
+
+impl GpuContext {
+    fn pipeline(&self, spec: &KernelSpec, path: ComputePath) -> Arc<wgpu::ComputePipeline> {
+        let key = PipelineKey {
+            file: spec.file.name,
+            entry: spec.entry,
+            path,
+        };
+        let mut cache = self.pipelines.lock().expect("pipeline cache poisoned");
+        if let Some(p) = cache.get(&key) {
+            return p.clone();
+        }
+        let label = format!("{}.{} [{}]", spec.file.name, spec.entry, path.name());
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(&label),
+                source: wgpu::ShaderSource::Wgsl(shaders::source(spec.file, path).into()),
+            });
+        let mut entries = vec![wgpu::BindGroupLayoutEntry {
+            binding: 0,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        }];
+        for (i, access) in spec.storage.iter().enumerate() {
+            entries.push(wgpu::BindGroupLayoutEntry {
+                binding: i as u32 + 1,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Storage {
+                        read_only: *access == Access::Read,
+                    },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            });
+        }
+        let bgl = self
+            .device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some(&label),
+                entries: &entries,
+            });
+        let layout = self
+            .device
+            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(&label),
+                bind_group_layouts: &[Some(&bgl)],
+                immediate_size: 0,
+            });
+        let pipeline = Arc::new(
+            self.device
+                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(&label),
+                    layout: Some(&layout),
+                    module: &module,
+                    entry_point: Some(spec.entry),
+                    compilation_options: Default::default(),
+                    cache: None,
+                }),
+        );
+        cache.insert(key, pipeline.clone());
+        pipeline
+    }
+
+    /// Records and submits one dispatch of `groups` workgroups (folded into 2-D
+    /// when over the adapter's per-dimension limit).
+    pub fn dispatch<P: Pod>(
+        &self,
+        spec: &KernelSpec,
+        path: ComputePath,
+        params: &P,
+        storage: &[&wgpu::Buffer],
+        groups: u32,
+    ) -> Result<(), GpuError> {
+        if storage.len() != spec.storage.len() {
+            return Err(GpuError::ShapeMismatch {
+                op: spec.entry,
+                expected: format!("{} storage bindings", spec.storage.len()),
+                got: format!("{}", storage.len()),
+            });
+        }
+        let max_binding = self.report.limits.max_storage_buffer_binding_size;
+        for b in storage {
+            if b.size() > max_binding {
+                return Err(GpuError::DeviceLimit {
+                    what: "storage buffer binding size",
+                    requested: b.size(),
+                    max: max_binding,
+                });
+            }
+        }
+        let (x, y) = fold_workgroups(groups, self.report.limits.max_compute_workgroups_per_dimension)?;
+        let pipeline = self.pipeline(spec, path);
+        let label = format!("{}.{}", spec.file.name, spec.entry);
+        let uniform = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(&label),
+                contents: bytemuck::bytes_of(params),
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+        let mut entries = vec![wgpu::BindGroupEntry {
+            binding: 0,
+            resource: uniform.as_entire_binding(),
+        }];
+        for (i, b) in storage.iter().enumerate() {
+            entries.push(wgpu::BindGroupEntry {
+                binding: i as u32 + 1,
+                resource: b.as_entire_binding(),
+            });
+        }
+        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(&label),
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        });
+        let mut encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(&label) });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(&label),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, &bind_group, &[]);
+            pass.dispatch_workgroups(x, y, 1);
+        }
+        self.queue.submit([encoder.finish()]);
+        Ok(())
+    }
+}
+
+/// Byte layout of a `#[repr(C)]` Params struct, checked against the WGSL
+/// `struct Params` by naga in the tests.
+#[derive(Clone, Copy, Debug)]
+pub struct ParamsLayout {
+    pub size: usize,
+    pub fields: &'static [(&'static str, usize)],
+}
+
+/// `params_layout!(Struct; field, field, ...)` at compile time.
+#[macro_export]
+macro_rules! params_layout {
+    ($t:ty; $($f:ident),+ $(,)?) => {
+        $crate::kernel::ParamsLayout {
+            size: ::core::mem::size_of::<$t>(),
+            fields: &[$((stringify!($f), ::core::mem::offset_of!($t, $f))),+],
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folding_stays_within_the_limit_and_covers_every_group() {
+        assert_eq!(fold_workgroups(1, 65535).unwrap(), (1, 1));
+        assert_eq!(fold_workgroups(65535, 65535).unwrap(), (65535, 1));
+        let (x, y) = fold_workgroups(65536, 65535).unwrap();
+        assert!(x <= 65535 && y <= 65535 && x * y >= 65536);
+        let (x, y) = fold_workgroups(1_000_000, 1000).unwrap();
+        assert!(x <= 1000 && y <= 1000 && x * y >= 1_000_000);
+        assert!(fold_workgroups(1_000_001, 1000).is_err());
+    }
+}

@@ -1,0 +1,4 @@
+//! One module per kernel family; each op checks shapes, allocates its output
+//! and dispatches the matching WGSL entry point.
+
+pub mod elementwise;

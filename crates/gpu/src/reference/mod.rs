@@ -1,0 +1,4 @@
+//! Naive f32 CPU twins of every GPU op: the tests' ground truth, written for
+//! obviousness, never for speed.
+
+pub mod elementwise;

@@ -1,0 +1,189 @@
+//! A tensor is a labelled storage buffer with a shape and a storage type.
+
+use half::f16;
+use wgpu::util::DeviceExt;
+
+use crate::{DType, GpuContext, GpuError};
+
+/// Row-major tensor on the GPU. Buffers are padded to a whole number of
+/// element pairs, because the packed-f16 path reads and writes `u32` words.
+pub struct Tensor {
+    pub buffer: wgpu::Buffer,
+    pub shape: Vec<usize>,
+    pub dtype: DType,
+    pub name: String,
+}
+
+/// f32 NaN and a pair of f16 NaNs: an element a kernel forgot to write reads
+/// back as NaN and fails any comparison.
+const POISON_F32: u32 = 0x7fc0_0000;
+const POISON_F16_PAIR: u32 = 0x7e00_7e00;
+
+fn padded_len(numel: usize) -> usize {
+    numel.div_ceil(2) * 2
+}
+
+const USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::COPY_SRC)
+    .union(wgpu::BufferUsages::COPY_DST);
+
+/// Encodes f32 values in `dtype`, padded to whole pairs.
+pub fn encode(data: &[f32], dtype: DType) -> Vec<u8> {
+    let n = padded_len(data.len());
+    match dtype {
+        DType::F32 => {
+            let mut v = data.to_vec();
+            v.resize(n, 0.0);
+            bytemuck::cast_slice(&v).to_vec()
+        }
+        DType::F16 => {
+            let mut v: Vec<f16> = data.iter().map(|&x| f16::from_f32(x)).collect();
+            v.resize(n, f16::ZERO);
+            bytemuck::cast_slice(&v).to_vec()
+        }
+    }
+}
+
+/// Decodes `numel` elements of `dtype` from raw bytes.
+pub fn decode(bytes: &[u8], dtype: DType, numel: usize) -> Vec<f32> {
+    match dtype {
+        DType::F32 => bytemuck::cast_slice::<u8, f32>(&bytes[..numel * 4]).to_vec(),
+        DType::F16 => bytemuck::cast_slice::<u8, f16>(&bytes[..numel * 2])
+            .iter()
+            .map(|x| x.to_f32())
+            .collect(),
+    }
+}
+
+impl Tensor {
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Number of element pairs the buffer holds (what elementwise kernels count).
+    pub fn pairs(&self) -> usize {
+        self.numel().div_ceil(2)
+    }
+
+    fn byte_len(shape: &[usize], dtype: DType) -> u64 {
+        (padded_len(shape.iter().product()) * dtype.size()) as u64
+    }
+
+    fn check_size(ctx: &GpuContext, bytes: u64) -> Result<(), GpuError> {
+        let max = ctx.report.limits.max_buffer_size;
+        if bytes > max {
+            return Err(GpuError::DeviceLimit {
+                what: "buffer size",
+                requested: bytes,
+                max,
+            });
+        }
+        Ok(())
+    }
+
+    /// Uploads f32 values, converted to `dtype`.
+    pub fn from_f32(
+        ctx: &GpuContext,
+        name: &str,
+        shape: &[usize],
+        data: &[f32],
+        dtype: DType,
+    ) -> Result<Self, GpuError> {
+        let numel: usize = shape.iter().product();
+        if numel != data.len() {
+            return Err(GpuError::ShapeMismatch {
+                op: "Tensor::from_f32",
+                expected: format!("{numel} values for shape {shape:?}"),
+                got: format!("{}", data.len()),
+            });
+        }
+        Self::check_size(ctx, Self::byte_len(shape, dtype))?;
+        let buffer = ctx
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(name),
+                contents: &encode(data, dtype),
+                usage: USAGE,
+            });
+        Ok(Self {
+            buffer,
+            shape: shape.to_vec(),
+            dtype,
+            name: name.to_string(),
+        })
+    }
+
+    /// An output tensor whose contents are NaN until a kernel writes them.
+    pub fn poisoned(
+        ctx: &GpuContext,
+        name: &str,
+        shape: &[usize],
+        dtype: DType,
+    ) -> Result<Self, GpuError> {
+        let bytes = Self::byte_len(shape, dtype);
+        Self::check_size(ctx, bytes)?;
+        let word = match dtype {
+            DType::F32 => POISON_F32,
+            DType::F16 => POISON_F16_PAIR,
+        };
+        let words = vec![word; (bytes / 4) as usize];
+        let buffer = ctx
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(name),
+                contents: bytemuck::cast_slice(&words),
+                usage: USAGE,
+            });
+        Ok(Self {
+            buffer,
+            shape: shape.to_vec(),
+            dtype,
+            name: name.to_string(),
+        })
+    }
+
+    /// Copies the tensor back and widens it to f32. Works natively (by polling
+    /// the device) and in the browser (where the event loop resolves the map).
+    pub async fn to_f32(&self, ctx: &GpuContext) -> Result<Vec<f32>, GpuError> {
+        let size = self.buffer.size();
+        let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(&format!("{} read-back", self.name)),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder = ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some(&format!("{} read-back", self.name)),
+            });
+        encoder.copy_buffer_to_buffer(&self.buffer, 0, &staging, 0, size);
+        ctx.queue.submit([encoder.finish()]);
+        let (tx, rx) = futures_channel::oneshot::channel();
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        #[cfg(not(target_arch = "wasm32"))]
+        ctx.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| GpuError::ReadBack {
+                tensor: self.name.clone(),
+                reason: e.to_string(),
+            })?;
+        let fail = |reason: String| GpuError::ReadBack {
+            tensor: self.name.clone(),
+            reason,
+        };
+        rx.await
+            .map_err(|_| fail("the device dropped the map request".into()))?
+            .map_err(|e| fail(e.to_string()))?;
+        let out = {
+            let view = staging
+                .get_mapped_range(..)
+                .map_err(|e| fail(e.to_string()))?;
+            decode(&view, self.dtype, self.numel())
+        };
+        staging.unmap();
+        Ok(out)
+    }
+}

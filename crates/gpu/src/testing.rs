@@ -1,0 +1,39 @@
+//! The one way native tests get a GPU. On a machine with no adapter this
+//! panics with the fix, so a CI without lavapipe fails loudly instead of
+//! passing on skipped tests.
+
+use std::sync::OnceLock;
+
+use crate::{ContextOptions, GpuContext};
+
+fn make(options: ContextOptions) -> GpuContext {
+    // lavapipe warns on every start without it; harmless otherwise.
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        // SAFETY: set before any thread of ours reads the environment.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir()) };
+    }
+    pollster::block_on(GpuContext::new(options)).unwrap_or_else(|e| {
+        panic!(
+            "GPU tests need a Vulkan adapter ({e}). On Debian/Ubuntu install \
+             `mesa-vulkan-drivers` (lavapipe, a CPU Vulkan driver): \
+             apt-get install -y mesa-vulkan-drivers"
+        )
+    })
+}
+
+/// The shared device for tests, with `shader-f16` when the adapter has it.
+pub fn test_context() -> &'static GpuContext {
+    static CTX: OnceLock<GpuContext> = OnceLock::new();
+    CTX.get_or_init(|| make(ContextOptions::default()))
+}
+
+/// A second device on the same adapter with `shader-f16` turned off, so the
+/// packed-f16 path (the browser's usual one) is tested natively too.
+pub fn test_context_without_f16() -> &'static GpuContext {
+    static CTX: OnceLock<GpuContext> = OnceLock::new();
+    CTX.get_or_init(|| {
+        make(ContextOptions {
+            allow_shader_f16: false,
+        })
+    })
+}

@@ -1,0 +1,90 @@
+// Elementwise kernels: out = f(a) or f(a, b), one PAIR of elements per invocation.
+//
+// Formulas (matching PyTorch):
+//   add        a + b                      torch.add
+//   mul        a * b                      torch.mul
+//   scale      a * params.scalar          torch.mul(a, s)
+//   silu       a * sigmoid(a)             torch.nn.functional.silu
+//   gelu       0.5 a (1 + erf(a / sqrt2)) torch.nn.functional.gelu (approximate="none")
+//   quick_gelu a * sigmoid(1.702 a)       transformers' QuickGELUActivation (CLIP)
+//
+// Bindings: 0 uniform Params, 1 a (read), 2 b (read; ignored by unary ops),
+//           3 out (read_write). Buffers hold ceil(n/2) pairs; the pad half is junk.
+// Dispatch: ceil(pairs / WG) workgroups, folded into (x, y) when over the
+//           per-dimension limit; the flat pair index is x + y * num_workgroups.x * WG.
+
+struct Params {
+    pairs: u32,
+    scalar: f32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> a: array<S2>;
+@group(0) @binding(2) var<storage, read> b: array<S2>;
+@group(0) @binding(3) var<storage, read_write> out: array<S2>;
+
+override WG: u32 = 256u;
+
+fn pair_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return gid.x + gid.y * nwg.x * WG;
+}
+
+fn sigmoid(x: vec2<f32>) -> vec2<f32> {
+    return 1.0 / (1.0 + exp(-x));
+}
+
+// erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7), WGSL has no erf.
+fn erf(x: vec2<f32>) -> vec2<f32> {
+    let s = sign(x);
+    let ax = abs(x);
+    let t = 1.0 / (1.0 + 0.3275911 * ax);
+    let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-ax * ax);
+    return s * y;
+}
+
+@compute @workgroup_size(WG)
+fn add(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = pair_index(gid, nwg);
+    if (i >= params.pairs) { return; }
+    out[i] = st2(ld2(a[i]) + ld2(b[i]));
+}
+
+@compute @workgroup_size(WG)
+fn mul(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = pair_index(gid, nwg);
+    if (i >= params.pairs) { return; }
+    out[i] = st2(ld2(a[i]) * ld2(b[i]));
+}
+
+@compute @workgroup_size(WG)
+fn scale(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = pair_index(gid, nwg);
+    if (i >= params.pairs) { return; }
+    out[i] = st2(ld2(a[i]) * params.scalar);
+}
+
+@compute @workgroup_size(WG)
+fn silu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = pair_index(gid, nwg);
+    if (i >= params.pairs) { return; }
+    let x = ld2(a[i]);
+    out[i] = st2(x * sigmoid(x));
+}
+
+@compute @workgroup_size(WG)
+fn gelu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = pair_index(gid, nwg);
+    if (i >= params.pairs) { return; }
+    let x = ld2(a[i]);
+    out[i] = st2(0.5 * x * (1.0 + erf(x * 0.70710678118654752)));
+}
+
+@compute @workgroup_size(WG)
+fn quick_gelu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = pair_index(gid, nwg);
+    if (i >= params.pairs) { return; }
+    let x = ld2(a[i]);
+    out[i] = st2(x * sigmoid(1.702 * x));
+}

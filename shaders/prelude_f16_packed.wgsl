@@ -1,0 +1,6 @@
+// Storage prelude: f16 storage WITHOUT `shader-f16` (SwiftShader, many laptops).
+// Two halves share one u32; kernels therefore read and write whole pairs, so no
+// two invocations ever write the same word.
+alias S2 = u32;
+fn ld2(v: S2) -> vec2<f32> { return unpack2x16float(v); }
+fn st2(v: vec2<f32>) -> S2 { return pack2x16float(v); }

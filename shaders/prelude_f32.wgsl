@@ -1,0 +1,9 @@
+// Storage prelude: f32 storage, f32 arithmetic (parity tests, and debugging).
+// Every kernel is written against these names and is prefixed with exactly one
+// prelude by the Rust side (roentgen_gpu::shaders::source).
+//   S2      the storage type of one PAIR of elements
+//   ld2(v)  pair -> vec2<f32>
+//   st2(v)  vec2<f32> -> pair
+alias S2 = vec2<f32>;
+fn ld2(v: S2) -> vec2<f32> { return v; }
+fn st2(v: vec2<f32>) -> S2 { return v; }
