@@ -4,3 +4,9 @@
 alias S2 = u32;
 fn ld2(v: S2) -> vec2<f32> { return unpack2x16float(v); }
 fn st2(v: vec2<f32>) -> S2 { return pack2x16float(v); }
+
+// CT: the type tiles are staged in workgroup memory (no f16 type here).
+alias CT = f32;
+
+// Element i of a buffer of pairs, as f32: `ld1(buf[i >> 1u], i)`.
+fn ld1(v: S2, i: u32) -> f32 { return ld2(v)[i & 1u]; }

@@ -1,1 +1,32 @@
-fn main(){}
+//! `roentgen`: the native command line of RoentGen Web.
+
+mod adapter;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "roentgen",
+    version,
+    about = "Synthetic chest X-rays from radiology text (RoentGen), on your GPU"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show the GPU adapter, its limits, and run the kernel self-check.
+    Adapter {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Adapter { json } => adapter::run(json),
+    }
+}

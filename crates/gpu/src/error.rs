@@ -20,7 +20,10 @@ pub enum GpuError {
         max: u64,
     },
     #[error("{op}: {dtype:?} storage needs the `shader-f16` feature, which this adapter lacks")]
-    MissingFeature { op: &'static str, dtype: crate::DType },
+    MissingFeature {
+        op: &'static str,
+        dtype: crate::DType,
+    },
     #[error("reading back {tensor} failed: {reason}")]
     ReadBack { tensor: String, reason: String },
 }

@@ -105,17 +105,16 @@ impl GpuContext {
                 bind_group_layouts: &[Some(&bgl)],
                 immediate_size: 0,
             });
-        let pipeline = Arc::new(
-            self.device
-                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(&label),
-                    layout: Some(&layout),
-                    module: &module,
-                    entry_point: Some(spec.entry),
-                    compilation_options: Default::default(),
-                    cache: None,
-                }),
-        );
+        let pipeline = Arc::new(self.device.create_compute_pipeline(
+            &wgpu::ComputePipelineDescriptor {
+                label: Some(&label),
+                layout: Some(&layout),
+                module: &module,
+                entry_point: Some(spec.entry),
+                compilation_options: Default::default(),
+                cache: None,
+            },
+        ));
         cache.insert(key, pipeline.clone());
         pipeline
     }
@@ -129,6 +128,22 @@ impl GpuContext {
         params: &P,
         storage: &[&wgpu::Buffer],
         groups: u32,
+    ) -> Result<(), GpuError> {
+        let (x, y) = fold_workgroups(
+            groups,
+            self.report.limits.max_compute_workgroups_per_dimension,
+        )?;
+        self.dispatch_3d(spec, path, params, storage, [x, y, 1])
+    }
+
+    /// Records and submits one dispatch of an explicit workgroup grid.
+    pub fn dispatch_3d<P: Pod>(
+        &self,
+        spec: &KernelSpec,
+        path: ComputePath,
+        params: &P,
+        storage: &[&wgpu::Buffer],
+        [x, y, z]: [u32; 3],
     ) -> Result<(), GpuError> {
         if storage.len() != spec.storage.len() {
             return Err(GpuError::ShapeMismatch {
@@ -147,7 +162,17 @@ impl GpuContext {
                 });
             }
         }
-        let (x, y) = fold_workgroups(groups, self.report.limits.max_compute_workgroups_per_dimension)?;
+        let max_dim = self.report.limits.max_compute_workgroups_per_dimension;
+        if let Some(&d) = [x, y, z].iter().find(|&&d| d > max_dim) {
+            return Err(GpuError::DeviceLimit {
+                what: "workgroups per dimension",
+                requested: d as u64,
+                max: max_dim as u64,
+            });
+        }
+        if x == 0 || y == 0 || z == 0 {
+            return Ok(());
+        }
         let pipeline = self.pipeline(spec, path);
         let label = format!("{}.{}", spec.file.name, spec.entry);
         let uniform = self
@@ -174,7 +199,9 @@ impl GpuContext {
         });
         let mut encoder = self
             .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(&label) });
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some(&label),
+            });
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some(&label),
@@ -182,7 +209,7 @@ impl GpuContext {
             });
             pass.set_pipeline(&pipeline);
             pass.set_bind_group(0, &bind_group, &[]);
-            pass.dispatch_workgroups(x, y, 1);
+            pass.dispatch_workgroups(x, y, z);
         }
         self.queue.submit([encoder.finish()]);
         Ok(())

@@ -12,6 +12,7 @@ pub mod kernel;
 pub mod ops;
 pub mod precision;
 pub mod reference;
+pub mod selfcheck;
 pub mod shaders;
 pub mod tensor;
 #[cfg(not(target_arch = "wasm32"))]

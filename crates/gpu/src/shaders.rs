@@ -9,17 +9,36 @@ use crate::kernel::ParamsLayout;
 pub struct ShaderFile {
     pub name: &'static str,
     pub body: &'static str,
+    /// Shared WGSL pasted between the prelude and the body.
+    pub includes: &'static [&'static str],
     pub params: ParamsLayout,
 }
+
+const GEMM_TILES: &str = include_str!("../../../shaders/gemm_tiles.wgsl");
 
 pub const ELEMENTWISE: ShaderFile = ShaderFile {
     name: "elementwise",
     body: include_str!("../../../shaders/elementwise.wgsl"),
+    includes: &[],
     params: crate::ops::elementwise::PARAMS_LAYOUT,
 };
 
+pub const MATMUL: ShaderFile = ShaderFile {
+    name: "matmul",
+    body: include_str!("../../../shaders/matmul.wgsl"),
+    includes: &[GEMM_TILES],
+    params: crate::ops::matmul::PARAMS_LAYOUT,
+};
+
+pub const CONV2D: ShaderFile = ShaderFile {
+    name: "conv2d",
+    body: include_str!("../../../shaders/conv2d.wgsl"),
+    includes: &[GEMM_TILES],
+    params: crate::ops::conv2d::PARAMS_LAYOUT,
+};
+
 /// Every kernel family, for the naga validation test.
-pub const ALL: &[ShaderFile] = &[ELEMENTWISE];
+pub const ALL: &[ShaderFile] = &[ELEMENTWISE, MATMUL, CONV2D];
 
 /// The storage prelude for a compute path.
 pub fn prelude(path: ComputePath) -> &'static str {
@@ -32,5 +51,12 @@ pub fn prelude(path: ComputePath) -> &'static str {
 
 /// The full source a pipeline is built from: prelude, then the kernel body.
 pub fn source(file: ShaderFile, path: ComputePath) -> String {
-    format!("{}\n{}", prelude(path), file.body)
+    let mut src = String::from(prelude(path));
+    for inc in file.includes {
+        src.push('\n');
+        src.push_str(inc);
+    }
+    src.push('\n');
+    src.push_str(file.body);
+    src
 }

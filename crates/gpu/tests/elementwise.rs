@@ -12,7 +12,12 @@ const SIZES: &[&[usize]] = &[&[1], &[3], &[255], &[2, 256], &[7, 97, 5], &[2, 4,
 
 #[test]
 fn unary_ops_match_reference_on_every_path() {
-    let ops = [Unary::Scale(-0.37), Unary::Silu, Unary::Gelu, Unary::QuickGelu];
+    let ops = [
+        Unary::Scale(-0.37),
+        Unary::Silu,
+        Unary::Gelu,
+        Unary::QuickGelu,
+    ];
     for (ctx, dtype) in all_paths() {
         let mut r = rng(1);
         for shape in SIZES {
@@ -20,14 +25,18 @@ fn unary_ops_match_reference_on_every_path() {
             let a = random_vec(&mut r, n, 6.0);
             let ta = Tensor::from_f32(ctx, "a", shape, &a, dtype).unwrap();
             for op in ops {
-                let got = pollster::block_on(
-                    elementwise::unary(ctx, op, &ta).unwrap().to_f32(ctx),
-                )
-                .unwrap();
+                let got = pollster::block_on(elementwise::unary(ctx, op, &ta).unwrap().to_f32(ctx))
+                    .unwrap();
                 let want = reference::elementwise::unary(op, &as_stored(&a, dtype));
                 let (atol, rtol) = tol(dtype);
                 let path = ctx.path_for(dtype);
-                assert_close(&format!("{op:?} {shape:?} {path:?}"), &got, &want, atol, rtol);
+                assert_close(
+                    &format!("{op:?} {shape:?} {path:?}"),
+                    &got,
+                    &want,
+                    atol,
+                    rtol,
+                );
             }
         }
     }
@@ -44,10 +53,9 @@ fn binary_ops_match_reference_on_every_path() {
             let ta = Tensor::from_f32(ctx, "a", shape, &a, dtype).unwrap();
             let tb = Tensor::from_f32(ctx, "b", shape, &b, dtype).unwrap();
             for op in [Binary::Add, Binary::Mul] {
-                let got = pollster::block_on(
-                    elementwise::binary(ctx, op, &ta, &tb).unwrap().to_f32(ctx),
-                )
-                .unwrap();
+                let got =
+                    pollster::block_on(elementwise::binary(ctx, op, &ta, &tb).unwrap().to_f32(ctx))
+                        .unwrap();
                 let want = reference::elementwise::binary(
                     op,
                     &as_stored(&a, dtype),
@@ -55,7 +63,13 @@ fn binary_ops_match_reference_on_every_path() {
                 );
                 let (atol, rtol) = tol(dtype);
                 let path = ctx.path_for(dtype);
-                assert_close(&format!("{op:?} {shape:?} {path:?}"), &got, &want, atol, rtol);
+                assert_close(
+                    &format!("{op:?} {shape:?} {path:?}"),
+                    &got,
+                    &want,
+                    atol,
+                    rtol,
+                );
             }
         }
     }

@@ -1,0 +1,98 @@
+//! Shows the WebGPU adapter, the limits that decide how the model is split,
+//! and the result of the load-time kernel check.
+
+use leptos::prelude::*;
+use roentgen_gpu::selfcheck::KernelCheck;
+use roentgen_gpu::{AdapterReport, LimitsReport};
+
+use crate::probe::{Probe, probe};
+
+fn mib(bytes: u64) -> String {
+    format!("{} MiB", bytes / (1024 * 1024))
+}
+
+#[component]
+fn AdapterDetails(report: AdapterReport) -> impl IntoView {
+    let LimitsReport {
+        max_storage_buffer_binding_size,
+        max_buffer_size,
+        max_compute_workgroup_storage_size,
+        max_compute_invocations_per_workgroup,
+        max_compute_workgroups_per_dimension,
+    } = report.limits;
+    let f16 = if report.shader_f16_available {
+        "shader-f16: yes (f16 arithmetic)"
+    } else {
+        "shader-f16: no (f16 weights unpacked to f32 arithmetic)"
+    };
+    view! {
+        <p data-testid="adapter">
+            {format!("Adapter: {} ({}, {})", report.name, report.backend, report.device_type)}
+        </p>
+        <p data-testid="shader-f16">{f16}</p>
+        <table class="limits" data-testid="limits">
+            <tr><th>"maxStorageBufferBindingSize"</th><td>{mib(max_storage_buffer_binding_size)}</td></tr>
+            <tr><th>"maxBufferSize"</th><td>{mib(max_buffer_size)}</td></tr>
+            <tr><th>"maxComputeWorkgroupStorageSize"</th><td>{format!("{max_compute_workgroup_storage_size} bytes")}</td></tr>
+            <tr><th>"maxComputeInvocationsPerWorkgroup"</th><td>{max_compute_invocations_per_workgroup}</td></tr>
+            <tr><th>"maxComputeWorkgroupsPerDimension"</th><td>{max_compute_workgroups_per_dimension}</td></tr>
+        </table>
+    }
+}
+
+#[component]
+fn KernelChecks(checks: Vec<KernelCheck>) -> impl IntoView {
+    let all_ok = checks.iter().all(KernelCheck::ok);
+    let lines = checks
+        .into_iter()
+        .map(|c| {
+            let verdict = if c.ok() { "OK" } else { "FAILED" };
+            view! {
+                <li>
+                    {format!(
+                        "{} [{}], {} values: max |error| {:.2e} (tolerance {:.0e}) {verdict}",
+                        c.kernel, c.path.name(), c.elements, c.max_abs_err, c.tolerance
+                    )}
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <p data-testid="kernel-check" class=if all_ok { "ok" } else { "bad" }>
+            {if all_ok { "kernel OK" } else { "kernel FAILED" }}
+        </p>
+        <ul class="checks">{lines}</ul>
+    }
+}
+
+/// The "your GPU" panel at the top of the page.
+#[component]
+pub fn AdapterPanel() -> impl IntoView {
+    let result = LocalResource::new(probe);
+    view! {
+        <section class="panel" aria-live="polite">
+            <h2>"Your GPU"</h2>
+            {move || match result.get() {
+                None => view! { <p data-testid="adapter">"Asking the browser for a WebGPU adapter…"</p> }.into_any(),
+                Some(Probe::NoWebGpu) => view! {
+                    <div data-testid="no-webgpu" class="bad">
+                        <p>"This browser does not offer WebGPU, which RoentGen Web needs to run the model on your GPU."</p>
+                        <p>
+                            "Use a current Chrome or Edge (version 113 or later) on Windows, macOS or ChromeOS, "
+                            "Chrome 121+ on Android, Safari 26+ on macOS or iOS, or Firefox 141+ on Windows. "
+                            "On Linux, Chrome needs chrome://flags/#enable-unsafe-webgpu and #enable-vulkan turned on. "
+                            "Check that hardware acceleration is enabled in the browser's settings."
+                        </p>
+                    </div>
+                }.into_any(),
+                Some(Probe::Failed(e)) => view! {
+                    <p data-testid="adapter" class="bad">{format!("WebGPU is present but failed: {e}")}</p>
+                }.into_any(),
+                Some(Probe::Ready { report, checks }) => view! {
+                    <AdapterDetails report/>
+                    <KernelChecks checks/>
+                }.into_any(),
+            }}
+        </section>
+    }
+}

@@ -1,0 +1,9 @@
+//! The RoentGen Web page (Leptos, client-side rendered).
+//!
+//! Components live one per file; the math lives in the gpu and model crates.
+
+mod adapter_panel;
+mod app;
+mod probe;
+
+pub use app::App;

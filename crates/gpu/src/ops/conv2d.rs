@@ -1,0 +1,144 @@
+//! 2-D convolution as an implicit GEMM (`shaders/conv2d.wgsl`).
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::kernel::{Access, KernelSpec};
+pub use crate::reference::conv2d::Conv2dShape;
+use crate::shaders::CONV2D;
+use crate::{GpuContext, GpuError, Tensor};
+
+/// Mirrors `Params` in `shaders/conv2d.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct Conv2dParams {
+    pub batch: u32,
+    pub cin: u32,
+    pub h: u32,
+    pub w: u32,
+    pub cout: u32,
+    pub oh: u32,
+    pub ow: u32,
+    pub kh: u32,
+    pub kw: u32,
+    pub stride: u32,
+    pub pad: u32,
+    pub has_bias: u32,
+}
+
+pub const PARAMS_LAYOUT: crate::kernel::ParamsLayout = crate::params_layout!(
+    Conv2dParams; batch, cin, h, w, cout, oh, ow, kh, kw, stride, pad, has_bias
+);
+
+const SPEC: KernelSpec = KernelSpec {
+    file: CONV2D,
+    entry: "conv2d",
+    storage: &[Access::Read, Access::Read, Access::Read, Access::ReadWrite],
+};
+
+const TILE: usize = 64;
+
+/// `conv2d(x, w, bias, stride, padding)` for `x` [N, Cin, H, W] and `w`
+/// [Cout, Cin, KH, KW]. Output [N, Cout, OH, OW]; OH*OW must be even.
+pub fn conv2d(
+    ctx: &GpuContext,
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    stride: usize,
+    pad: usize,
+) -> Result<Tensor, GpuError> {
+    let mismatch = |expected: String, got: String| GpuError::ShapeMismatch {
+        op: "conv2d",
+        expected,
+        got,
+    };
+    let ([batch, cin, h, wd], [cout, wcin, kh, kw]) = (
+        <[usize; 4]>::try_from(x.shape.as_slice())
+            .map_err(|_| mismatch("x [N,C,H,W]".into(), format!("{:?}", x.shape)))?,
+        <[usize; 4]>::try_from(w.shape.as_slice())
+            .map_err(|_| mismatch("w [Co,Ci,KH,KW]".into(), format!("{:?}", w.shape)))?,
+    );
+    if wcin != cin {
+        return Err(mismatch(
+            format!("weight with {cin} input channels"),
+            format!("{:?}", w.shape),
+        ));
+    }
+    if stride == 0 || h + 2 * pad < kh || wd + 2 * pad < kw {
+        return Err(mismatch(
+            "kernel within the padded image, stride > 0".into(),
+            format!("{:?} stride {stride} pad {pad}", x.shape),
+        ));
+    }
+    if let Some(b) = bias
+        && b.numel() != cout
+    {
+        return Err(mismatch(
+            format!("bias of {cout}"),
+            format!("{:?}", b.shape),
+        ));
+    }
+    for t in [w].into_iter().chain(bias) {
+        if t.dtype != x.dtype {
+            return Err(mismatch(
+                format!("{:?} like x", x.dtype),
+                format!("{:?} {}", t.dtype, t.name),
+            ));
+        }
+    }
+    let s = Conv2dShape {
+        batch,
+        cin,
+        h,
+        w: wd,
+        cout,
+        kh,
+        kw,
+        stride,
+        pad,
+    };
+    let (oh, ow) = s.out_hw();
+    if (oh * ow) % 2 != 0 {
+        return Err(mismatch(
+            "an even OH*OW (outputs are written in pairs)".into(),
+            format!("{oh}x{ow}"),
+        ));
+    }
+    let out = Tensor::poisoned(
+        ctx,
+        &format!("conv2d({}, {})", x.name, w.name),
+        &[batch, cout, oh, ow],
+        x.dtype,
+    )?;
+    let params = Conv2dParams {
+        batch: batch as u32,
+        cin: cin as u32,
+        h: h as u32,
+        w: wd as u32,
+        cout: cout as u32,
+        oh: oh as u32,
+        ow: ow as u32,
+        kh: kh as u32,
+        kw: kw as u32,
+        stride: stride as u32,
+        pad: pad as u32,
+        has_bias: bias.is_some() as u32,
+    };
+    ctx.dispatch_3d(
+        &SPEC,
+        ctx.path_for(x.dtype),
+        &params,
+        &[
+            &x.buffer,
+            &w.buffer,
+            bias.map_or(&w.buffer, |b| &b.buffer),
+            &out.buffer,
+        ],
+        [
+            (oh * ow).div_ceil(TILE) as u32,
+            cout.div_ceil(TILE) as u32,
+            batch as u32,
+        ],
+    )?;
+    Ok(out)
+}

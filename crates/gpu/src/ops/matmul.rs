@@ -1,0 +1,145 @@
+//! Batched matmul / linear (`shaders/matmul.wgsl`).
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::kernel::{Access, KernelSpec};
+use crate::shaders::MATMUL;
+use crate::{GpuContext, GpuError, Tensor};
+
+/// Mirrors `Params` in `shaders/matmul.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct MatmulParams {
+    pub m: u32,
+    pub n: u32,
+    pub k: u32,
+    pub batch: u32,
+    pub a_batch_stride: u32,
+    pub b_batch_stride: u32,
+    pub c_batch_stride: u32,
+    pub trans_b: u32,
+    pub has_bias: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
+}
+
+pub const PARAMS_LAYOUT: crate::kernel::ParamsLayout = crate::params_layout!(
+    MatmulParams; m, n, k, batch, a_batch_stride, b_batch_stride, c_batch_stride,
+    trans_b, has_bias, _pad0, _pad1, _pad2
+);
+
+const SPEC: KernelSpec = KernelSpec {
+    file: MATMUL,
+    entry: "matmul",
+    storage: &[Access::Read, Access::Read, Access::Read, Access::ReadWrite],
+};
+
+/// Output tile edge of the kernel (BM = BN in gemm_tiles.wgsl).
+pub const TILE: usize = 64;
+
+fn mismatch(expected: String, got: String) -> GpuError {
+    GpuError::ShapeMismatch {
+        op: "matmul",
+        expected,
+        got,
+    }
+}
+
+/// `a . b (+ bias)`: `a` is [.., M, K]; `b` is [K, N], or [N, K] when
+/// `trans_b` (a linear layer's weight), optionally with the same leading batch
+/// dimensions as `a` (else it is shared by every batch). Output [.., M, N].
+pub fn matmul(
+    ctx: &GpuContext,
+    a: &Tensor,
+    b: &Tensor,
+    bias: Option<&Tensor>,
+    trans_b: bool,
+) -> Result<Tensor, GpuError> {
+    if a.shape.len() < 2 || b.shape.len() < 2 {
+        return Err(mismatch(
+            "rank >= 2".into(),
+            format!("{:?}, {:?}", a.shape, b.shape),
+        ));
+    }
+    let (lead, mk) = a.shape.split_at(a.shape.len() - 2);
+    let (m, k) = (mk[0], mk[1]);
+    let batch: usize = lead.iter().product();
+    let (b_lead, b_last) = b.shape.split_at(b.shape.len() - 2);
+    let (bk, n) = if trans_b {
+        (b_last[1], b_last[0])
+    } else {
+        (b_last[0], b_last[1])
+    };
+    if bk != k {
+        return Err(mismatch(
+            format!("inner dimension {k}"),
+            format!("{bk} ({:?})", b.shape),
+        ));
+    }
+    let b_batched = match b_lead.iter().product::<usize>() {
+        1 if b_lead != lead => false,
+        p if p == batch && b_lead == lead => batch > 1,
+        _ => {
+            return Err(mismatch(
+                format!("b batch {lead:?} or none"),
+                format!("{b_lead:?}"),
+            ));
+        }
+    };
+    if n % 2 != 0 {
+        return Err(mismatch(
+            "an even N (outputs are written in pairs)".into(),
+            n.to_string(),
+        ));
+    }
+    for t in [b].into_iter().chain(bias) {
+        if t.dtype != a.dtype {
+            return Err(mismatch(
+                format!("{:?} like a", a.dtype),
+                format!("{:?} {}", t.dtype, t.name),
+            ));
+        }
+    }
+    if let Some(bias) = bias
+        && bias.numel() != n
+    {
+        return Err(mismatch(
+            format!("bias of {n}"),
+            format!("{:?}", bias.shape),
+        ));
+    }
+    let mut shape = lead.to_vec();
+    shape.extend([m, n]);
+    let out = Tensor::poisoned(
+        ctx,
+        &format!("matmul({}, {})", a.name, b.name),
+        &shape,
+        a.dtype,
+    )?;
+    let params = MatmulParams {
+        m: m as u32,
+        n: n as u32,
+        k: k as u32,
+        batch: batch as u32,
+        a_batch_stride: (m * k) as u32,
+        b_batch_stride: if b_batched { (k * n) as u32 } else { 0 },
+        c_batch_stride: (m * n) as u32,
+        trans_b: trans_b as u32,
+        has_bias: bias.is_some() as u32,
+        ..Default::default()
+    };
+    let bias_buf = bias.map_or(&b.buffer, |t| &t.buffer);
+    ctx.dispatch_3d(
+        &SPEC,
+        ctx.path_for(a.dtype),
+        &params,
+        &[&a.buffer, &b.buffer, bias_buf, &out.buffer],
+        [
+            n.div_ceil(TILE) as u32,
+            m.div_ceil(TILE) as u32,
+            batch as u32,
+        ],
+    )?;
+    Ok(out)
+}

@@ -1,0 +1,74 @@
+//! `shaders/conv2d.wgsl` against `reference::conv2d` on every path: 3x3 stride 1
+//! and 2, 1x1, channel counts off the tile, batch > 1, with and without bias.
+
+mod common;
+
+use common::*;
+use roentgen_gpu::ops::conv2d::{Conv2dShape, conv2d};
+use roentgen_gpu::{DType, Tensor, reference};
+
+fn shape(
+    batch: usize,
+    cin: usize,
+    hw: (usize, usize),
+    cout: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+) -> Conv2dShape {
+    Conv2dShape {
+        batch,
+        cin,
+        h: hw.0,
+        w: hw.1,
+        cout,
+        kh: k,
+        kw: k,
+        stride,
+        pad,
+    }
+}
+
+#[test]
+fn conv2d_matches_reference_on_every_path() {
+    let cases = [
+        (shape(1, 4, (8, 8), 6, 3, 1, 1), true),    // conv_in-like
+        (shape(2, 5, (6, 10), 3, 3, 1, 1), true),   // odd channels, VAE conv_out-like
+        (shape(1, 8, (9, 11), 70, 3, 2, 1), true),  // downsample, Cout over one tile
+        (shape(2, 66, (4, 6), 10, 1, 1, 0), false), // 1x1 shortcut, K over a tile
+        (shape(1, 3, (16, 16), 4, 3, 2, 1), false),
+    ];
+    for (ctx, dtype) in all_paths() {
+        let mut r = rng(4);
+        for (s, has_bias) in cases {
+            let x = random_vec(&mut r, s.batch * s.cin * s.h * s.w, 1.0);
+            let w = random_vec(&mut r, s.cout * s.cin * s.kh * s.kw, 0.5);
+            let b = random_vec(&mut r, s.cout, 1.0);
+            let tx = Tensor::from_f32(ctx, "x", &[s.batch, s.cin, s.h, s.w], &x, dtype).unwrap();
+            let tw = Tensor::from_f32(ctx, "w", &[s.cout, s.cin, s.kh, s.kw], &w, dtype).unwrap();
+            let tb = Tensor::from_f32(ctx, "b", &[s.cout], &b, dtype).unwrap();
+            let out = conv2d(ctx, &tx, &tw, has_bias.then_some(&tb), s.stride, s.pad).unwrap();
+            let (oh, ow) = s.out_hw();
+            assert_eq!(out.shape, vec![s.batch, s.cout, oh, ow]);
+            let got = pollster::block_on(out.to_f32(ctx)).unwrap();
+            let b = as_stored(&b, dtype);
+            let want = reference::conv2d::conv2d(
+                &as_stored(&x, dtype),
+                &as_stored(&w, dtype),
+                has_bias.then_some(b.as_slice()),
+                s,
+            );
+            let (atol, rtol) = match dtype {
+                DType::F32 => (1e-4, 1e-4),
+                DType::F16 => (4e-3, 2e-3),
+            };
+            assert_close(
+                &format!("{s:?} {:?}", ctx.path_for(dtype)),
+                &got,
+                &want,
+                atol,
+                rtol,
+            );
+        }
+    }
+}

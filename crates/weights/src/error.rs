@@ -1,0 +1,17 @@
+//! The weights crate's one error type.
+
+#[derive(Debug, thiserror::Error)]
+pub enum WeightsError {
+    #[error("shard {shard}: sha256 is {got}, the manifest says {expected}")]
+    ChecksumMismatch {
+        shard: String,
+        expected: String,
+        got: String,
+    },
+    #[error("shard {shard}: {got} bytes, the manifest says {expected}")]
+    LengthMismatch {
+        shard: String,
+        expected: u64,
+        got: u64,
+    },
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs what building and testing RoentGen Web needs, and only what is
+# missing: a second run on a ready machine takes a second or two.
+# Everything comes from package registries (Debian, crates.io, npm); no tool
+# downloads a binary of its own.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TRUNK_VERSION=0.22.1
+WASM_OPT_VERSION=version_132 # npm binaryen@132; Debian's wasm-opt 108 miscompiles
+
+say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
+
+# Debian packages: lavapipe (Vulkan on the CPU) for native GPU tests, Chromium for the page's.
+apt_missing=()
+ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1 || apt_missing+=(mesa-vulkan-drivers)
+[ -x /usr/bin/chromium ] || apt_missing+=(chromium)
+command -v node >/dev/null && command -v npm >/dev/null || apt_missing+=(nodejs npm)
+if [ ${#apt_missing[@]} -gt 0 ]; then
+  say "apt-get install ${apt_missing[*]}"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${apt_missing[@]}"
+fi
+
+# Rust target for the page.
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "rustup target add wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# wasm-bindgen-cli must be exactly the wasm-bindgen in Cargo.lock, and Trunk.toml must pin it.
+WB_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print }' Cargo.lock)
+grep -q "^wasm_bindgen = \"$WB_VERSION\"" Trunk.toml || {
+  echo "Trunk.toml must pin wasm_bindgen = \"$WB_VERSION\" (the version in Cargo.lock)" >&2
+  exit 1
+}
+grep -q "^wasm_opt = \"$WASM_OPT_VERSION\"" Trunk.toml || {
+  echo "Trunk.toml must pin wasm_opt = \"$WASM_OPT_VERSION\"" >&2
+  exit 1
+}
+if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WB_VERSION" ]; then
+  say "cargo install wasm-bindgen-cli $WB_VERSION"
+  # Not --locked: its lock names a dependency version the registry no longer has.
+  cargo install wasm-bindgen-cli --version "$WB_VERSION" --force
+fi
+
+if [ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]; then
+  say "cargo install trunk $TRUNK_VERSION (several minutes)"
+  # 0.22.1 declares rustc 1.96.1 but builds and runs on 1.95.
+  cargo install trunk --version "$TRUNK_VERSION" --locked --ignore-rust-version --force
+fi
+
+# npm tools, exact versions from package-lock.json: wasm-opt and playwright-core.
+if ! node_modules/.bin/wasm-opt --version 2>/dev/null | grep -q "($WASM_OPT_VERSION)" \
+  || [ ! -d node_modules/playwright-core ]; then
+  say "npm ci (binaryen, playwright-core)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi

@@ -1,0 +1,58 @@
+// The built page finds a WebGPU adapter, shows its limits, and proves a WGSL
+// kernel from shaders/ ran correctly on it.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { serveDist } from './static-server.mjs';
+import { launch } from './browser.mjs';
+
+const DIST = fileURLToPath(new URL('../../dist/', import.meta.url));
+let server;
+let browser;
+
+before(async () => {
+  server = await serveDist(DIST);
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+test('the page reports the adapter and a passing kernel check', async () => {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(server.url);
+  const check = page.getByTestId('kernel-check');
+  await check.waitFor({ timeout: 120_000 });
+  const adapter = await page.getByTestId('adapter').textContent();
+  const f16 = await page.getByTestId('shader-f16').textContent();
+  const limits = await page.getByTestId('limits').textContent();
+  console.log(`# ${adapter}\n# ${f16}\n# ${limits.replace(/\s+/g, ' ')}`);
+  assert.match(adapter, /^Adapter: .+/);
+  assert.match(f16, /shader-f16: (yes|no)/);
+  assert.match(limits, /maxStorageBufferBindingSize\s*\d+ MiB/);
+  assert.match(limits, /maxComputeInvocationsPerWorkgroup\s*\d+/);
+  const checks = await page.locator('ul.checks li').allTextContents();
+  console.log(checks.map((c) => `# ${c}`).join('\n'));
+  assert.equal(checks.length, 2, 'one check for f32 storage, one for f16 storage');
+  assert.equal(await check.textContent(), 'kernel OK');
+  await page.screenshot({ path: fileURLToPath(new URL('../../target/e2e-smoke.png', import.meta.url)) });
+  assert.deepEqual(errors, []);
+});
+
+test('without WebGPU the page says so and names browsers that have it', async () => {
+  const context = await browser.newContext();
+  // Hide navigator.gpu before any page script runs, as in a browser without WebGPU.
+  await context.addInitScript(() => {
+    Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined });
+  });
+  const page = await context.newPage();
+  await page.goto(server.url);
+  const msg = page.getByTestId('no-webgpu');
+  await msg.waitFor({ timeout: 60_000 });
+  assert.match(await msg.textContent(), /does not offer WebGPU.*Chrome/s);
+  await context.close();
+});
