@@ -7,17 +7,22 @@
 //   silu       a * sigmoid(a)             torch.nn.functional.silu
 //   gelu       0.5 a (1 + erf(a / sqrt2)) torch.nn.functional.gelu (approximate="none")
 //   quick_gelu a * sigmoid(1.702 a)       transformers' QuickGELUActivation (CLIP)
+//   geglu      h * gelu(g) where a = [rows, 2F] = [h | g] per row; out [rows, F]
+//              (diffusers GEGLU: `hidden, gate = proj(x).chunk(2, -1)`); F = inner
+//   add_channel_bias  a[n, c, p] + b[n, c] for a [N, C, inner] and b [N, C]
+//              (a ResNet block adding its time embedding: `h + temb[:, :, None, None]`)
 //
 // Bindings: 0 uniform Params, 1 a (read), 2 b (read; ignored by unary ops),
 //           3 out (read_write). Buffers hold ceil(n/2) pairs; the pad half is junk.
+//           `pairs` counts OUTPUT pairs. geglu needs F even, add_channel_bias inner even.
 // Dispatch: ceil(pairs / WG) workgroups, folded into (x, y) when over the
 //           per-dimension limit; the flat pair index is x + y * num_workgroups.x * WG.
 
 struct Params {
     pairs: u32,
     scalar: f32,
-    _pad0: u32,
-    _pad1: u32,
+    inner: u32,
+    channels: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -87,4 +92,24 @@ fn quick_gelu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     if (i >= params.pairs) { return; }
     let x = ld2(a[i]);
     out[i] = st2(x * sigmoid(1.702 * x));
+}
+
+@compute @workgroup_size(WG)
+fn geglu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = pair_index(gid, nwg);
+    if (i >= params.pairs) { return; }
+    let half_f = params.inner / 2u;
+    let row = i / half_f;
+    let col = i % half_f;
+    let h = ld2(a[row * params.inner + col]);
+    let g = ld2(a[row * params.inner + half_f + col]);
+    out[i] = st2(h * 0.5 * g * (1.0 + erf(g * 0.70710678118654752)));
+}
+
+@compute @workgroup_size(WG)
+fn add_channel_bias(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = pair_index(gid, nwg);
+    if (i >= params.pairs) { return; }
+    let nc = (i * 2u) / params.inner; // n * C + c
+    out[i] = st2(ld2(a[i]) + ld1(b[nc >> 1u], nc));
 }

@@ -15,30 +15,46 @@ pub struct ShaderFile {
 }
 
 const GEMM_TILES: &str = include_str!("../../../shaders/gemm_tiles.wgsl");
+const WORKGROUP_REDUCE: &str = include_str!("../../../shaders/workgroup_reduce.wgsl");
 
-pub const ELEMENTWISE: ShaderFile = ShaderFile {
-    name: "elementwise",
-    body: include_str!("../../../shaders/elementwise.wgsl"),
-    includes: &[],
-    params: crate::ops::elementwise::PARAMS_LAYOUT,
-};
+macro_rules! shader {
+    ($konst:ident, $name:literal, $module:ident, [$($inc:expr),*]) => {
+        pub const $konst: ShaderFile = ShaderFile {
+            name: $name,
+            body: include_str!(concat!("../../../shaders/", $name, ".wgsl")),
+            includes: &[$($inc),*],
+            params: crate::ops::$module::PARAMS_LAYOUT,
+        };
+    };
+}
 
-pub const MATMUL: ShaderFile = ShaderFile {
-    name: "matmul",
-    body: include_str!("../../../shaders/matmul.wgsl"),
-    includes: &[GEMM_TILES],
-    params: crate::ops::matmul::PARAMS_LAYOUT,
-};
+shader!(GROUP_NORM, "group_norm", group_norm, [WORKGROUP_REDUCE]);
+shader!(LAYER_NORM, "layer_norm", layer_norm, [WORKGROUP_REDUCE]);
+shader!(ATTENTION, "attention", attention, []);
+shader!(UPSAMPLE, "upsample", upsample, []);
+shader!(CONCAT, "concat", concat, []);
+shader!(TIMESTEP, "timestep", timestep, []);
+shader!(IMAGE, "image", image, []);
+shader!(SCHEDULER, "scheduler", scheduler, []);
 
-pub const CONV2D: ShaderFile = ShaderFile {
-    name: "conv2d",
-    body: include_str!("../../../shaders/conv2d.wgsl"),
-    includes: &[GEMM_TILES],
-    params: crate::ops::conv2d::PARAMS_LAYOUT,
-};
+shader!(ELEMENTWISE, "elementwise", elementwise, []);
+shader!(MATMUL, "matmul", matmul, [GEMM_TILES]);
+shader!(CONV2D, "conv2d", conv2d, [GEMM_TILES]);
 
 /// Every kernel family, for the naga validation test.
-pub const ALL: &[ShaderFile] = &[ELEMENTWISE, MATMUL, CONV2D];
+pub const ALL: &[ShaderFile] = &[
+    ELEMENTWISE,
+    MATMUL,
+    CONV2D,
+    GROUP_NORM,
+    LAYER_NORM,
+    ATTENTION,
+    UPSAMPLE,
+    CONCAT,
+    TIMESTEP,
+    IMAGE,
+    SCHEDULER,
+];
 
 /// The storage prelude for a compute path.
 pub fn prelude(path: ComputePath) -> &'static str {

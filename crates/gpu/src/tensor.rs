@@ -142,48 +142,54 @@ impl Tensor {
         })
     }
 
-    /// Copies the tensor back and widens it to f32. Works natively (by polling
-    /// the device) and in the browser (where the event loop resolves the map).
+    /// Copies the tensor back and widens it to f32.
     pub async fn to_f32(&self, ctx: &GpuContext) -> Result<Vec<f32>, GpuError> {
-        let size = self.buffer.size();
-        let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some(&format!("{} read-back", self.name)),
-            size,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let mut encoder = ctx
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some(&format!("{} read-back", self.name)),
-            });
-        encoder.copy_buffer_to_buffer(&self.buffer, 0, &staging, 0, size);
-        ctx.queue.submit([encoder.finish()]);
-        let (tx, rx) = futures_channel::oneshot::channel();
-        staging.map_async(wgpu::MapMode::Read, .., move |r| {
-            let _ = tx.send(r);
-        });
-        #[cfg(not(target_arch = "wasm32"))]
-        ctx.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| GpuError::ReadBack {
-                tensor: self.name.clone(),
-                reason: e.to_string(),
-            })?;
-        let fail = |reason: String| GpuError::ReadBack {
-            tensor: self.name.clone(),
-            reason,
-        };
-        rx.await
-            .map_err(|_| fail("the device dropped the map request".into()))?
-            .map_err(|e| fail(e.to_string()))?;
-        let out = {
-            let view = staging
-                .get_mapped_range(..)
-                .map_err(|e| fail(e.to_string()))?;
-            decode(&view, self.dtype, self.numel())
-        };
-        staging.unmap();
-        Ok(out)
+        let bytes = read_buffer(ctx, &self.buffer, &self.name).await?;
+        Ok(decode(&bytes, self.dtype, self.numel()))
     }
+}
+
+/// Copies a whole buffer back to the host. Works natively (by polling the
+/// device) and in the browser (where the event loop resolves the map).
+pub async fn read_buffer(
+    ctx: &GpuContext,
+    buffer: &wgpu::Buffer,
+    name: &str,
+) -> Result<Vec<u8>, GpuError> {
+    let fail = |reason: String| GpuError::ReadBack {
+        tensor: name.to_string(),
+        reason,
+    };
+    let size = buffer.size();
+    let label = format!("{name} read-back");
+    let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(&label),
+        size,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let mut encoder = ctx
+        .device
+        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some(&label),
+        });
+    encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, size);
+    ctx.queue.submit([encoder.finish()]);
+    let (tx, rx) = futures_channel::oneshot::channel();
+    staging.map_async(wgpu::MapMode::Read, .., move |r| {
+        let _ = tx.send(r);
+    });
+    #[cfg(not(target_arch = "wasm32"))]
+    ctx.device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| fail(e.to_string()))?;
+    rx.await
+        .map_err(|_| fail("the device dropped the map request".into()))?
+        .map_err(|e| fail(e.to_string()))?;
+    let bytes = staging
+        .get_mapped_range(..)
+        .map_err(|e| fail(e.to_string()))?
+        .to_vec();
+    staging.unmap();
+    Ok(bytes)
 }

@@ -12,12 +12,12 @@ use crate::{GpuContext, GpuError, Tensor};
 pub struct ElementwiseParams {
     pub pairs: u32,
     pub scalar: f32,
-    pub _pad0: u32,
-    pub _pad1: u32,
+    pub inner: u32,
+    pub channels: u32,
 }
 
 pub const PARAMS_LAYOUT: crate::kernel::ParamsLayout =
-    crate::params_layout!(ElementwiseParams; pairs, scalar, _pad0, _pad1);
+    crate::params_layout!(ElementwiseParams; pairs, scalar, inner, channels);
 
 /// Workgroup size (the shader's `WG` override default).
 pub const WG: u32 = 256;
@@ -53,13 +53,25 @@ fn run(
     a: &Tensor,
     b: &Tensor,
 ) -> Result<Tensor, GpuError> {
-    let out = Tensor::poisoned(ctx, &format!("{entry}({})", a.name), &a.shape, a.dtype)?;
-    let pairs = a.pairs() as u32;
+    run_shaped(ctx, entry, scalar, 0, a, b, &a.shape)
+}
+
+fn run_shaped(
+    ctx: &GpuContext,
+    entry: &'static str,
+    scalar: f32,
+    inner: usize,
+    a: &Tensor,
+    b: &Tensor,
+    out_shape: &[usize],
+) -> Result<Tensor, GpuError> {
+    let out = Tensor::poisoned(ctx, &format!("{entry}({})", a.name), out_shape, a.dtype)?;
+    let pairs = out.pairs() as u32;
     let params = ElementwiseParams {
         pairs,
         scalar,
-        _pad0: 0,
-        _pad1: 0,
+        inner: inner as u32,
+        channels: 0,
     };
     ctx.dispatch(
         &spec(entry),
@@ -97,4 +109,36 @@ pub fn binary(ctx: &GpuContext, op: Binary, a: &Tensor, b: &Tensor) -> Result<Te
         Binary::Mul => "mul",
     };
     run(ctx, entry, 0.0, a, b)
+}
+
+/// diffusers' GEGLU activation: `h * gelu(gate)` where `x` [..., 2F] splits
+/// into `[h | gate]` along the last dimension. Output [..., F]; F must be even.
+pub fn geglu(ctx: &GpuContext, x: &Tensor) -> Result<Tensor, GpuError> {
+    let two_f = *x.shape.last().unwrap_or(&0);
+    if two_f % 4 != 0 {
+        return Err(super::mismatch(
+            "geglu",
+            "last dimension 2F with F even",
+            format!("{:?}", x.shape),
+        ));
+    }
+    let mut shape = x.shape.clone();
+    *shape.last_mut().unwrap() = two_f / 2;
+    run_shaped(ctx, "geglu", 0.0, two_f / 2, x, x, &shape)
+}
+
+/// `x + bias[:, :, None, None]` for `x` [N, C, ...] and `bias` [N, C]: a
+/// ResNet block adding its projected time embedding.
+pub fn add_channel_bias(ctx: &GpuContext, x: &Tensor, bias: &Tensor) -> Result<Tensor, GpuError> {
+    if x.shape.len() < 2 || bias.shape != x.shape[..2] {
+        return Err(super::mismatch(
+            "add_channel_bias",
+            format!("bias {:?}", &x.shape[..x.shape.len().min(2)]),
+            format!("{:?}", bias.shape),
+        ));
+    }
+    super::same_dtype("add_channel_bias", x, &[bias])?;
+    let hw: usize = x.shape[2..].iter().product();
+    super::even("add_channel_bias", "H*W", hw)?;
+    run_shaped(ctx, "add_channel_bias", 0.0, hw, x, bias, &x.shape)
 }

@@ -1,6 +1,57 @@
 //! One module per kernel family; each op checks shapes, allocates its output
 //! and dispatches the matching WGSL entry point.
 
+pub mod attention;
+pub mod concat;
 pub mod conv2d;
 pub mod elementwise;
+pub mod group_norm;
+pub mod image;
+pub mod layer_norm;
 pub mod matmul;
+pub mod scheduler;
+pub mod timestep;
+pub mod upsample;
+
+use crate::{GpuError, Tensor};
+
+pub(crate) fn mismatch(
+    op: &'static str,
+    expected: impl Into<String>,
+    got: impl Into<String>,
+) -> GpuError {
+    GpuError::ShapeMismatch {
+        op,
+        expected: expected.into(),
+        got: got.into(),
+    }
+}
+
+/// Every tensor must share `first`'s storage type: kernels bind one prelude.
+pub(crate) fn same_dtype(
+    op: &'static str,
+    first: &Tensor,
+    others: &[&Tensor],
+) -> Result<(), GpuError> {
+    for t in others {
+        if t.dtype != first.dtype {
+            return Err(mismatch(
+                op,
+                format!("{:?} like {}", first.dtype, first.name),
+                format!("{:?} {}", t.dtype, t.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn even(op: &'static str, what: &str, v: usize) -> Result<(), GpuError> {
+    if v % 2 != 0 {
+        return Err(mismatch(
+            op,
+            format!("an even {what} (written in pairs)"),
+            v.to_string(),
+        ));
+    }
+    Ok(())
+}

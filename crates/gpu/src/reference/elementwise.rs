@@ -29,3 +29,21 @@ pub fn binary(op: Binary, a: &[f32], b: &[f32]) -> Vec<f32> {
         })
         .collect()
 }
+
+/// GEGLU over rows of `2f`: `h * gelu(gate)` with `[h | gate]` per row.
+pub fn geglu(x: &[f32], f: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(x.len() / 2);
+    for row in x.chunks(2 * f) {
+        let gate = unary(Unary::Gelu, &row[f..]);
+        out.extend(row[..f].iter().zip(gate).map(|(h, g)| h * g));
+    }
+    out
+}
+
+/// `x [N, C, hw] + bias [N, C]` broadcast over hw.
+pub fn add_channel_bias(x: &[f32], bias: &[f32], hw: usize) -> Vec<f32> {
+    x.iter()
+        .enumerate()
+        .map(|(i, v)| v + bias[i / hw])
+        .collect()
+}

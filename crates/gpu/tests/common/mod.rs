@@ -65,3 +65,17 @@ pub fn tol(dtype: DType) -> (f32, f32) {
         DType::F16 => (1e-3, 2e-3),
     }
 }
+
+pub fn upload(
+    ctx: &GpuContext,
+    name: &str,
+    shape: &[usize],
+    data: &[f32],
+    dtype: DType,
+) -> roentgen_gpu::Tensor {
+    roentgen_gpu::Tensor::from_f32(ctx, name, shape, data, dtype).unwrap()
+}
+
+pub fn read(ctx: &GpuContext, t: &roentgen_gpu::Tensor) -> Vec<f32> {
+    pollster::block_on(t.to_f32(ctx)).unwrap()
+}

@@ -1,0 +1,117 @@
+//! Flash-style multi-head attention (`shaders/attention.wgsl`).
+
+use bytemuck::{Pod, Zeroable};
+
+use super::{even, mismatch, same_dtype};
+use crate::kernel::{Access, KernelSpec};
+use crate::shaders::ATTENTION;
+use crate::{GpuContext, GpuError, Tensor};
+
+/// Mirrors `Params` in `shaders/attention.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct AttentionParams {
+    pub lq: u32,
+    pub lk: u32,
+    pub d: u32,
+    pub causal: u32,
+    pub q_stride: u32,
+    pub k_stride: u32,
+    pub v_stride: u32,
+    pub o_stride: u32,
+    pub tpr: u32,
+    pub scale: f32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+}
+
+pub const PARAMS_LAYOUT: crate::kernel::ParamsLayout = crate::params_layout!(
+    AttentionParams; lq, lk, d, causal, q_stride, k_stride, v_stride, o_stride, tpr, scale, _pad0, _pad1
+);
+
+const SPEC: KernelSpec = KernelSpec {
+    file: ATTENTION,
+    entry: "attention",
+    storage: &[Access::Read, Access::Read, Access::Read, Access::ReadWrite],
+};
+
+/// Invocations per workgroup and output columns one invocation may hold
+/// (THREADS and MAX_COLS in the shader).
+const THREADS: usize = 64;
+const MAX_COLS: usize = 32;
+
+/// Invocations sharing one query row: the fewest (a power of two) whose share
+/// of the head's columns fits one invocation's registers.
+pub fn threads_per_row(d: usize) -> Option<usize> {
+    (0..=6)
+        .map(|p| 1usize << p)
+        .find(|t| (d / 2).div_ceil(*t) * 2 <= MAX_COLS)
+}
+
+/// `softmax(scale * q k^T [causal]) v` per head, for `q` [B, Lq, H*d] and `k`,
+/// `v` [B, Lk, H*d] with `heads` heads interleaved as diffusers' projections
+/// lay them out. Output [B, Lq, H*d]. `scale` is usually 1/sqrt(d).
+pub fn attention(
+    ctx: &GpuContext,
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    heads: usize,
+    scale: f32,
+    causal: bool,
+) -> Result<Tensor, GpuError> {
+    const OP: &str = "attention";
+    let dims = |t: &Tensor| -> Result<[usize; 3], GpuError> {
+        <[usize; 3]>::try_from(t.shape.as_slice())
+            .map_err(|_| mismatch(OP, "[B, L, H*d]", format!("{} {:?}", t.name, t.shape)))
+    };
+    let ([b, lq, inner], [kb, lk, k_inner], [vb, vl, v_inner]) = (dims(q)?, dims(k)?, dims(v)?);
+    if heads == 0 || inner % heads != 0 {
+        return Err(mismatch(
+            OP,
+            format!("H*d divisible by {heads} heads"),
+            inner.to_string(),
+        ));
+    }
+    if (kb, k_inner) != (b, inner) || (vb, vl, v_inner) != (b, lk, inner) {
+        return Err(mismatch(
+            OP,
+            format!("k, v [{b}, Lk, {inner}]"),
+            format!("{:?} {:?}", k.shape, v.shape),
+        ));
+    }
+    if lk == 0 {
+        return Err(mismatch(OP, "at least one key", "0"));
+    }
+    let d = inner / heads;
+    even(OP, "head size", d)?;
+    same_dtype(OP, q, &[k, v])?;
+    let tpr = threads_per_row(d).ok_or(GpuError::DeviceLimit {
+        what: "attention head size",
+        requested: d as u64,
+        max: (THREADS * MAX_COLS) as u64,
+    })?;
+    let out = Tensor::poisoned(ctx, &format!("attention({})", q.name), &q.shape, q.dtype)?;
+    let params = AttentionParams {
+        lq: lq as u32,
+        lk: lk as u32,
+        d: d as u32,
+        causal: causal as u32,
+        q_stride: inner as u32,
+        k_stride: inner as u32,
+        v_stride: inner as u32,
+        o_stride: inner as u32,
+        tpr: tpr as u32,
+        scale,
+        ..Default::default()
+    };
+    let bq = THREADS / tpr;
+    ctx.dispatch_3d(
+        &SPEC,
+        ctx.path_for(q.dtype),
+        &params,
+        &[&q.buffer, &k.buffer, &v.buffer, &out.buffer],
+        [lq.div_ceil(bq) as u32, heads as u32, b as u32],
+    )?;
+    Ok(out)
+}

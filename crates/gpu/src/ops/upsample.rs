@@ -1,0 +1,59 @@
+//! Nearest 2x upsampling (`shaders/upsample.wgsl`).
+
+use bytemuck::{Pod, Zeroable};
+
+use super::mismatch;
+use crate::kernel::{Access, KernelSpec};
+use crate::shaders::UPSAMPLE;
+use crate::{GpuContext, GpuError, Tensor};
+
+/// Mirrors `Params` in `shaders/upsample.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct UpsampleParams {
+    pub out_pairs: u32,
+    pub h: u32,
+    pub w: u32,
+    pub _pad0: u32,
+}
+
+pub const PARAMS_LAYOUT: crate::kernel::ParamsLayout =
+    crate::params_layout!(UpsampleParams; out_pairs, h, w, _pad0);
+
+const SPEC: KernelSpec = KernelSpec {
+    file: UPSAMPLE,
+    entry: "upsample_nearest2x",
+    storage: &[Access::Read, Access::ReadWrite],
+};
+
+/// `interpolate(x, scale_factor=2, mode="nearest")` for `x` [N, C, H, W].
+pub fn upsample_nearest2x(ctx: &GpuContext, x: &Tensor) -> Result<Tensor, GpuError> {
+    let [n, c, h, w] = <[usize; 4]>::try_from(x.shape.as_slice()).map_err(|_| {
+        mismatch(
+            "upsample_nearest2x",
+            "[N, C, H, W]",
+            format!("{:?}", x.shape),
+        )
+    })?;
+    let out = Tensor::poisoned(
+        ctx,
+        &format!("upsample({})", x.name),
+        &[n, c, 2 * h, 2 * w],
+        x.dtype,
+    )?;
+    let pairs = out.pairs() as u32;
+    let params = UpsampleParams {
+        out_pairs: pairs,
+        h: h as u32,
+        w: w as u32,
+        _pad0: 0,
+    };
+    ctx.dispatch(
+        &SPEC,
+        ctx.path_for(x.dtype),
+        &params,
+        &[&x.buffer, &out.buffer],
+        pairs.div_ceil(256),
+    )?;
+    Ok(out)
+}

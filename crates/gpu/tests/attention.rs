@@ -1,0 +1,72 @@
+//! `shaders/attention.wgsl` against the full-matrix reference: head sizes of the
+//! UNet (40, 80, 160), CLIP (64, causal) and the VAE (one head of 512), self
+//! and cross (77 keys), lengths under, at and over one key block.
+
+mod common;
+
+use common::*;
+use roentgen_gpu::ops::attention::{attention, threads_per_row};
+use roentgen_gpu::reference;
+
+#[test]
+fn attention_matches_reference_on_every_path() {
+    // (B, Lq, Lk, heads, d, causal)
+    let cases = [
+        (2, 37, 37, 2, 40, false),
+        (1, 64, 77, 8, 80, false),
+        (2, 5, 33, 1, 160, false),
+        (1, 77, 77, 4, 64, true),
+        (1, 20, 20, 1, 512, false),
+        (1, 3, 1, 1, 2, false),
+    ];
+    for (ctx, dtype) in all_paths() {
+        let mut r = rng(7);
+        for (b, lq, lk, heads, d, causal) in cases {
+            let inner = heads * d;
+            let q = random_vec(&mut r, b * lq * inner, 1.0);
+            let k = random_vec(&mut r, b * lk * inner, 1.0);
+            let v = random_vec(&mut r, b * lk * inner, 1.0);
+            let scale = 1.0 / (d as f32).sqrt() * 2.0; // sharper than default, to stress the softmax
+            let out = attention(
+                ctx,
+                &upload(ctx, "q", &[b, lq, inner], &q, dtype),
+                &upload(ctx, "k", &[b, lk, inner], &k, dtype),
+                &upload(ctx, "v", &[b, lk, inner], &v, dtype),
+                heads,
+                scale,
+                causal,
+            )
+            .unwrap();
+            let want = reference::attention::attention(
+                &as_stored(&q, dtype),
+                &as_stored(&k, dtype),
+                &as_stored(&v, dtype),
+                b,
+                lq,
+                lk,
+                heads,
+                d,
+                scale,
+                causal,
+            );
+            let (atol, rtol) = tol(dtype);
+            let case = format!(
+                "b{b} lq{lq} lk{lk} h{heads} d{d} causal{causal} {:?}",
+                ctx.path_for(dtype)
+            );
+            assert_close(&case, &read(ctx, &out), &want, atol * 2.0, rtol);
+        }
+    }
+}
+
+#[test]
+fn every_sd_head_size_fits_one_workgroup() {
+    for d in [40, 64, 80, 160, 512] {
+        let tpr = threads_per_row(d).unwrap();
+        assert!(
+            (d / 2).div_ceil(tpr) * 2 <= 32 && tpr <= 64,
+            "d {d}: tpr {tpr}"
+        );
+    }
+    assert!(threads_per_row(4096).is_none());
+}
