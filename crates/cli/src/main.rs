@@ -1,6 +1,7 @@
 //! `roentgen`: the native command line of RoentGen Web.
 
 mod adapter;
+mod bench;
 
 use clap::{Parser, Subcommand};
 
@@ -23,10 +24,24 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchWhat {
+    /// Every kernel on SD v1 shapes, against burn-wgpu on the same adapter.
+    Kernels(bench::BenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Adapter { json } => adapter::run(json),
+        Command::Bench {
+            what: BenchWhat::Kernels(args),
+        } => bench::run(args),
     }
 }

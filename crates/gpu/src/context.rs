@@ -12,12 +12,16 @@ pub struct ContextOptions {
     /// Use `shader-f16` when the adapter has it. Tests turn this off to run the
     /// packed-f16 path (the browser's path on most machines) on the same adapter.
     pub allow_shader_f16: bool,
+    /// Fill every op's output with NaN before the kernel runs, so an element
+    /// a kernel forgets to write fails the tests. Costs a host upload per op.
+    pub poison_outputs: bool,
 }
 
 impl Default for ContextOptions {
     fn default() -> Self {
         Self {
             allow_shader_f16: true,
+            poison_outputs: false,
         }
     }
 }
@@ -63,6 +67,7 @@ pub struct GpuContext {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub report: AdapterReport,
+    pub(crate) poison_outputs: bool,
     pub(crate) pipelines: Mutex<HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>>,
 }
 
@@ -116,6 +121,7 @@ impl GpuContext {
             device,
             queue,
             report,
+            poison_outputs: options.poison_outputs,
             pipelines: Mutex::new(HashMap::new()),
         })
     }

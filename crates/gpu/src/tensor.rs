@@ -113,8 +113,9 @@ impl Tensor {
         })
     }
 
-    /// An output tensor whose contents are NaN until a kernel writes them.
-    pub fn poisoned(
+    /// An output tensor: NaN until a kernel writes it when the context poisons
+    /// outputs (tests), else zeroed by wgpu.
+    pub fn output(
         ctx: &GpuContext,
         name: &str,
         shape: &[usize],
@@ -122,6 +123,19 @@ impl Tensor {
     ) -> Result<Self, GpuError> {
         let bytes = Self::byte_len(shape, dtype);
         Self::check_size(ctx, bytes)?;
+        if !ctx.poison_outputs {
+            return Ok(Self {
+                buffer: ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(name),
+                    size: bytes,
+                    usage: USAGE,
+                    mapped_at_creation: false,
+                }),
+                shape: shape.to_vec(),
+                dtype,
+                name: name.to_string(),
+            });
+        }
         let word = match dtype {
             DType::F32 => POISON_F32,
             DType::F16 => POISON_F16_PAIR,

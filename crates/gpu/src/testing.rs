@@ -24,7 +24,12 @@ fn make(options: ContextOptions) -> GpuContext {
 /// The shared device for tests, with `shader-f16` when the adapter has it.
 pub fn test_context() -> &'static GpuContext {
     static CTX: OnceLock<GpuContext> = OnceLock::new();
-    CTX.get_or_init(|| make(ContextOptions::default()))
+    CTX.get_or_init(|| {
+        make(ContextOptions {
+            poison_outputs: true,
+            ..Default::default()
+        })
+    })
 }
 
 /// A second device on the same adapter with `shader-f16` turned off, so the
@@ -34,6 +39,7 @@ pub fn test_context_without_f16() -> &'static GpuContext {
     CTX.get_or_init(|| {
         make(ContextOptions {
             allow_shader_f16: false,
+            poison_outputs: true,
         })
     })
 }

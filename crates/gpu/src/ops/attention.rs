@@ -91,7 +91,7 @@ pub fn attention(
         requested: d as u64,
         max: (THREADS * MAX_COLS) as u64,
     })?;
-    let out = Tensor::poisoned(ctx, &format!("attention({})", q.name), &q.shape, q.dtype)?;
+    let out = Tensor::output(ctx, &format!("attention({})", q.name), &q.shape, q.dtype)?;
     let params = AttentionParams {
         lq: lq as u32,
         lk: lk as u32,

@@ -45,7 +45,7 @@ pub fn concat_channels(ctx: &GpuContext, a: &Tensor, b: &Tensor) -> Result<Tenso
     even(OP, "H*W", hw)?;
     let mut shape = a.shape.clone();
     shape[1] += b.shape[1];
-    let out = Tensor::poisoned(
+    let out = Tensor::output(
         ctx,
         &format!("cat({}, {})", a.name, b.name),
         &shape,

@@ -104,7 +104,7 @@ pub fn conv2d(
             format!("{oh}x{ow}"),
         ));
     }
-    let out = Tensor::poisoned(
+    let out = Tensor::output(
         ctx,
         &format!("conv2d({}, {})", x.name, w.name),
         &[batch, cout, oh, ow],

@@ -65,7 +65,7 @@ fn run_shaped(
     b: &Tensor,
     out_shape: &[usize],
 ) -> Result<Tensor, GpuError> {
-    let out = Tensor::poisoned(ctx, &format!("{entry}({})", a.name), out_shape, a.dtype)?;
+    let out = Tensor::output(ctx, &format!("{entry}({})", a.name), out_shape, a.dtype)?;
     let pairs = out.pairs() as u32;
     let params = ElementwiseParams {
         pairs,

@@ -62,7 +62,7 @@ pub fn group_norm(
     }
     even(OP, "H*W", hw)?;
     same_dtype(OP, x, &[gamma, beta])?;
-    let out = Tensor::poisoned(ctx, &format!("group_norm({})", x.name), &x.shape, x.dtype)?;
+    let out = Tensor::output(ctx, &format!("group_norm({})", x.name), &x.shape, x.dtype)?;
     let params = GroupNormParams {
         channels: c as u32,
         hw: hw as u32,

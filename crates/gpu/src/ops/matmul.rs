@@ -111,7 +111,7 @@ pub fn matmul(
     }
     let mut shape = lead.to_vec();
     shape.extend([m, n]);
-    let out = Tensor::poisoned(
+    let out = Tensor::output(
         ctx,
         &format!("matmul({}, {})", a.name, b.name),
         &shape,

@@ -174,8 +174,8 @@ pub fn step(
         guidance: guidance.unwrap_or(1.0),
         ..params
     };
-    let x_out = Tensor::poisoned(ctx, &format!("{entry}.x"), &x.shape, x.dtype)?;
-    let aux = Tensor::poisoned(ctx, &format!("{entry}.aux"), &x.shape, x.dtype)?;
+    let x_out = Tensor::output(ctx, &format!("{entry}.x"), &x.shape, x.dtype)?;
+    let aux = Tensor::output(ctx, &format!("{entry}.aux"), &x.shape, x.dtype)?;
     let spec = KernelSpec {
         file: SCHEDULER,
         entry,

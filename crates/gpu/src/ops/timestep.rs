@@ -49,7 +49,7 @@ pub fn timestep_embedding(
     dtype: DType,
 ) -> Result<Tensor, GpuError> {
     even("timestep_embedding", "dim", cfg.dim)?;
-    let out = Tensor::poisoned(ctx, &format!("time_proj(t={t})"), &[rows, cfg.dim], dtype)?;
+    let out = Tensor::output(ctx, &format!("time_proj(t={t})"), &[rows, cfg.dim], dtype)?;
     let params = TimestepParams {
         rows: rows as u32,
         dim: cfg.dim as u32,

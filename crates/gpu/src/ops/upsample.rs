@@ -35,7 +35,7 @@ pub fn upsample_nearest2x(ctx: &GpuContext, x: &Tensor) -> Result<Tensor, GpuErr
             format!("{:?}", x.shape),
         )
     })?;
-    let out = Tensor::poisoned(
+    let out = Tensor::output(
         ctx,
         &format!("upsample({})", x.name),
         &[n, c, 2 * h, 2 * w],

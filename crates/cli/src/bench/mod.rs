@@ -1,0 +1,146 @@
+//! `roentgen bench kernels`: each SD-shaped case on our kernels and, for the
+//! compute-heavy families, the same operation through burn-wgpu on the same
+//! adapter in the same run.
+
+mod cases;
+mod ours;
+mod peer;
+
+use std::time::Instant;
+
+use anyhow::Result;
+use roentgen_gpu::{ContextOptions, DType, GpuContext};
+
+pub use cases::Op;
+
+/// Options of `roentgen bench kernels`.
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Timed runs per case (after one warm-up run).
+    #[arg(long, default_value_t = 5)]
+    pub iters: usize,
+    /// Only cases whose family or name contains this.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Skip cases above this many GFLOP per call (slow software adapters).
+    #[arg(long)]
+    pub max_gflop: Option<f64>,
+    /// Storage types to run: f32, f16 or both.
+    #[arg(long, default_value = "both")]
+    pub dtype: String,
+    /// Leave out the burn-wgpu comparison.
+    #[arg(long)]
+    pub no_burn: bool,
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One measured line.
+#[derive(serde::Serialize)]
+struct Row<'a> {
+    op: &'static str,
+    case: &'a str,
+    path: &'static str,
+    adapter: &'a str,
+    ours_ms: f64,
+    burn_ms: Option<f64>,
+    /// burn time / our time: above 1 means ours is faster.
+    speedup_vs_burn: Option<f64>,
+    gflops: Option<f64>,
+    /// Least bytes moved (each input read once, output written once) per second.
+    min_gbps: f64,
+}
+
+/// Runs `f` once to warm up (compile pipelines), then `iters` times, and
+/// returns milliseconds per run, waiting for the GPU with `sync`.
+pub fn time_ms(iters: usize, mut f: impl FnMut() -> Result<()>, sync: impl Fn()) -> Result<f64> {
+    f()?;
+    sync();
+    let t = Instant::now();
+    for _ in 0..iters {
+        f()?;
+    }
+    sync();
+    Ok(t.elapsed().as_secs_f64() * 1e3 / iters as f64)
+}
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    let ctx = pollster::block_on(GpuContext::new(ContextOptions::default()))?;
+    let adapter = format!("{} ({})", ctx.report.name, ctx.report.backend);
+    let dtypes: Vec<DType> = match args.dtype.as_str() {
+        "f32" => vec![DType::F32],
+        "f16" => vec![DType::F16],
+        "both" => vec![DType::F32, DType::F16],
+        other => anyhow::bail!("--dtype must be f32, f16 or both, not {other}"),
+    };
+    if !args.json {
+        println!(
+            "adapter: {adapter}; shader-f16: {}; {} timed runs per case",
+            ctx.report.shader_f16_enabled, args.iters
+        );
+        println!(
+            "{:<11} {:<40} {:<30} {:>10} {:>10} {:>8} {:>9} {:>8}",
+            "op", "case", "path", "ours ms", "burn ms", "burn/us", "GFLOP/s", "min GB/s"
+        );
+    }
+    for case in cases::all() {
+        let family = case.op.family();
+        if let Some(f) = &args.filter
+            && !family.contains(f.as_str())
+            && !case.name.contains(f.as_str())
+        {
+            continue;
+        }
+        if let (Some(max), Some(fl)) = (args.max_gflop, case.op.flops())
+            && fl / 1e9 > max
+        {
+            if !args.json {
+                println!(
+                    "{family:<11} {:<40} skipped: {:.1} GFLOP > --max-gflop {max}",
+                    case.name,
+                    fl / 1e9
+                );
+            }
+            continue;
+        }
+        for &dtype in &dtypes {
+            let ours_ms = ours::time(&ctx, &case.op, dtype, args.iters)?;
+            let burn_ms = if args.no_burn {
+                None
+            } else {
+                peer::time(&case.op, dtype, args.iters)?
+            };
+            let secs = ours_ms / 1e3;
+            let row = Row {
+                op: family,
+                case: &case.name,
+                path: ctx.path_for(dtype).name(),
+                adapter: &adapter,
+                ours_ms,
+                burn_ms,
+                speedup_vs_burn: burn_ms.map(|b| b / ours_ms),
+                gflops: case.op.flops().map(|f| f / secs / 1e9),
+                min_gbps: case.op.min_elements_moved() * dtype.size() as f64 / secs / 1e9,
+            };
+            if args.json {
+                println!("{}", serde_json::to_string(&row)?);
+            } else {
+                let opt =
+                    |v: Option<f64>, p: usize| v.map_or("-".to_string(), |v| format!("{v:.p$}"));
+                println!(
+                    "{:<11} {:<40} {:<30} {:>10.3} {:>10} {:>8} {:>9} {:>8.1}",
+                    row.op,
+                    row.case,
+                    row.path,
+                    row.ours_ms,
+                    opt(row.burn_ms, 3),
+                    opt(row.speedup_vs_burn, 2),
+                    opt(row.gflops, 1),
+                    row.min_gbps
+                );
+            }
+        }
+    }
+    Ok(())
+}
