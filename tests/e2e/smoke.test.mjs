@@ -37,7 +37,7 @@ test('the page reports the adapter and a passing kernel check', async () => {
   assert.match(limits, /maxComputeInvocationsPerWorkgroup\s*\d+/);
   const checks = await page.locator('ul.checks li').allTextContents();
   console.log(checks.map((c) => `# ${c}`).join('\n'));
-  assert.equal(checks.length, 2, 'one check for f32 storage, one for f16 storage');
+  assert.equal(checks.length, 12, 'six kernel families, on f32 and on f16 storage');
   assert.equal(await check.textContent(), 'kernel OK');
   await page.screenshot({ path: fileURLToPath(new URL('../../target/e2e-smoke.png', import.meta.url)) });
   assert.deepEqual(errors, []);

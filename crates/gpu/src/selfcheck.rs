@@ -1,7 +1,13 @@
-//! A quick proof that kernels run and are right on this adapter: the page
-//! shows it on load, `roentgen adapter` prints it.
+//! A quick proof that the kernel library runs and is right on this adapter:
+//! one small case per kernel family against its CPU reference, for f32
+//! storage and for f16 storage (on whichever f16 path the device uses). The
+//! page runs it on load, `roentgen adapter` prints it, and a native test holds
+//! it on both f16 paths. In the browser this is what tests the kernels on
+//! WebGPU's own shader compiler.
 
-use crate::ops::elementwise::{self, Binary, Unary};
+use crate::ops::conv2d::Conv2dShape;
+use crate::ops::elementwise::{Binary, Unary};
+use crate::ops::{attention, conv2d, elementwise, group_norm, matmul, scheduler};
 use crate::{ComputePath, DType, GpuContext, GpuError, Tensor, reference};
 
 /// One kernel run against its CPU reference.
@@ -20,67 +26,196 @@ impl KernelCheck {
     }
 }
 
-/// Deterministic inputs in [-4, 4) without a random-number crate.
-fn inputs(n: usize, salt: u32) -> Vec<f32> {
+/// Deterministic inputs in [-scale, scale) without a random-number crate.
+fn inputs(n: usize, salt: u32, scale: f32) -> Vec<f32> {
     (0..n as u32)
         .map(|i| {
-            let h = (i ^ salt).wrapping_mul(2_654_435_761).rotate_left(13);
-            (h % 8000) as f32 / 1000.0 - 4.0
+            let h = (i ^ salt.wrapping_mul(0x9E37_79B9))
+                .wrapping_mul(2_654_435_761)
+                .rotate_left(13);
+            ((h % 8000) as f32 / 4000.0 - 1.0) * scale
         })
         .collect()
 }
 
-fn round_f16(v: &[f32]) -> Vec<f32> {
-    v.iter().map(|&x| half::f16::from_f32(x).to_f32()).collect()
+/// What the GPU sees of `v` when stored as `dtype`.
+fn stored(v: &[f32], dtype: DType) -> Vec<f32> {
+    match dtype {
+        DType::F32 => v.to_vec(),
+        DType::F16 => v.iter().map(|&x| half::f16::from_f32(x).to_f32()).collect(),
+    }
 }
 
 fn max_err(a: &[f32], b: &[f32]) -> f32 {
+    if a.len() != b.len() {
+        return f32::INFINITY;
+    }
     a.iter()
         .zip(b)
         .map(|(x, y)| {
-            if x.is_nan() {
-                f32::INFINITY
-            } else {
+            if x.is_finite() {
                 (x - y).abs()
+            } else {
+                f32::INFINITY
             }
         })
         .fold(0.0, f32::max)
 }
 
-/// Runs `silu(a + b)` through the elementwise kernels for f32 storage and for
-/// f16 storage (on whichever f16 path this device uses).
+struct Checker<'a> {
+    ctx: &'a GpuContext,
+    dtype: DType,
+    salt: u32,
+}
+
+impl Checker<'_> {
+    /// Uploads fresh inputs and returns the tensor with the values it holds.
+    fn input(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        scale: f32,
+    ) -> Result<(Tensor, Vec<f32>), GpuError> {
+        self.salt += 1;
+        let v = stored(
+            &inputs(shape.iter().product(), self.salt, scale),
+            self.dtype,
+        );
+        Ok((Tensor::from_f32(self.ctx, name, shape, &v, self.dtype)?, v))
+    }
+
+    async fn check(
+        &self,
+        kernel: &'static str,
+        out: Tensor,
+        want: Vec<f32>,
+    ) -> Result<KernelCheck, GpuError> {
+        let got = out.to_f32(self.ctx).await?;
+        Ok(KernelCheck {
+            kernel,
+            path: self.ctx.path_for(self.dtype),
+            elements: want.len(),
+            max_abs_err: max_err(&got, &want),
+            // Outputs are O(1): f32 rounding, or one f16 rounding plus f16 inputs.
+            tolerance: match self.dtype {
+                DType::F32 => 1e-4,
+                DType::F16 => 1e-2,
+            },
+        })
+    }
+}
+
+/// Runs every check on f32 storage, then on f16 storage.
 pub async fn run(ctx: &GpuContext) -> Result<Vec<KernelCheck>, GpuError> {
-    const N: usize = 4099;
-    let (a, b) = (inputs(N, 0x51), inputs(N, 0xA7));
     let mut out = Vec::new();
     for dtype in [DType::F32, DType::F16] {
-        let ta = Tensor::from_f32(ctx, "selfcheck.a", &[N], &a, dtype)?;
-        let tb = Tensor::from_f32(ctx, "selfcheck.b", &[N], &b, dtype)?;
-        let sum = elementwise::binary(ctx, Binary::Add, &ta, &tb)?;
-        let got = elementwise::unary(ctx, Unary::Silu, &sum)?
-            .to_f32(ctx)
-            .await?;
-        let (want, tolerance) = match dtype {
-            DType::F32 => {
-                let s = reference::elementwise::binary(Binary::Add, &a, &b);
-                (reference::elementwise::unary(Unary::Silu, &s), 1e-4)
-            }
-            DType::F16 => {
-                let s = round_f16(&reference::elementwise::binary(
-                    Binary::Add,
-                    &round_f16(&a),
-                    &round_f16(&b),
-                ));
-                (reference::elementwise::unary(Unary::Silu, &s), 1e-2)
-            }
+        let mut c = Checker {
+            ctx,
+            dtype,
+            salt: 0,
         };
-        out.push(KernelCheck {
-            kernel: "elementwise: silu(a + b)",
-            path: ctx.path_for(dtype),
-            elements: N,
-            max_abs_err: max_err(&got, &want),
-            tolerance,
-        });
+
+        let ((a, av), (b, bv)) = (c.input("a", &[4099], 4.0)?, c.input("b", &[4099], 4.0)?);
+        let sum = elementwise::binary(ctx, Binary::Add, &a, &b)?;
+        let want_sum = stored(
+            &reference::elementwise::binary(Binary::Add, &av, &bv),
+            dtype,
+        );
+        let want = reference::elementwise::unary(Unary::Silu, &want_sum);
+        out.push(
+            c.check(
+                "elementwise silu(a + b)",
+                elementwise::unary(ctx, Unary::Silu, &sum)?,
+                want,
+            )
+            .await?,
+        );
+
+        let ((x, xv), (w, wv), (bias, biasv)) = (
+            c.input("x", &[33, 48], 1.0)?,
+            c.input("w", &[30, 48], 0.3)?,
+            c.input("bias", &[30], 1.0)?,
+        );
+        let want = reference::matmul::matmul(&xv, &wv, Some(&biasv), 1, 33, 48, 30, true, false);
+        out.push(
+            c.check(
+                "matmul (linear)",
+                matmul::matmul(ctx, &x, &w, Some(&bias), true)?,
+                want,
+            )
+            .await?,
+        );
+
+        let s = Conv2dShape {
+            batch: 1,
+            cin: 4,
+            h: 6,
+            w: 6,
+            cout: 6,
+            kh: 3,
+            kw: 3,
+            stride: 1,
+            pad: 1,
+        };
+        let ((x, xv), (w, wv), (bias, biasv)) = (
+            c.input("x", &[1, 4, 6, 6], 1.0)?,
+            c.input("w", &[6, 4, 3, 3], 0.3)?,
+            c.input("bias", &[6], 1.0)?,
+        );
+        let want = reference::conv2d::conv2d(&xv, &wv, Some(&biasv), s);
+        out.push(
+            c.check(
+                "conv2d 3x3",
+                conv2d::conv2d(ctx, &x, &w, Some(&bias), 1, 1)?,
+                want,
+            )
+            .await?,
+        );
+
+        let ((x, xv), (g, gv), (b, bv)) = (
+            c.input("x", &[1, 32, 4, 4], 2.0)?,
+            c.input("gamma", &[32], 1.0)?,
+            c.input("beta", &[32], 1.0)?,
+        );
+        let want = reference::norms::group_norm(&xv, &gv, &bv, 32, 16, 8, 1e-5, true);
+        out.push(
+            c.check(
+                "group_norm + SiLU",
+                group_norm::group_norm(ctx, &x, &g, &b, 8, 1e-5, true)?,
+                want,
+            )
+            .await?,
+        );
+
+        let ((q, qv), (k, kv), (v, vv)) = (
+            c.input("q", &[1, 40, 32], 1.0)?,
+            c.input("k", &[1, 40, 32], 1.0)?,
+            c.input("v", &[1, 40, 32], 1.0)?,
+        );
+        let want = reference::attention::attention(&qv, &kv, &vv, 1, 40, 40, 2, 16, 0.25, true);
+        out.push(
+            c.check(
+                "attention (causal)",
+                attention::attention(ctx, &q, &k, &v, 2, 0.25, true)?,
+                want,
+            )
+            .await?,
+        );
+
+        let ((eps, ev), (x, xv)) = (
+            c.input("eps", &[2, 4, 4, 4], 1.0)?,
+            c.input("x", &[1, 4, 4, 4], 1.0)?,
+        );
+        let guided = reference::scheduler::guided(&ev, Some(4.0));
+        let want = reference::scheduler::combine(&[(&xv, 0.98), (&guided, -0.1)]);
+        let step = scheduler::step(
+            ctx,
+            &eps,
+            &x,
+            Some(4.0),
+            scheduler::Update::Ddim { c0: 0.98, c1: -0.1 },
+        )?;
+        out.push(c.check("scheduler (CFG + DDIM)", step.x, want).await?);
     }
     Ok(out)
 }

@@ -7,7 +7,7 @@ use roentgen_gpu::testing::{test_context, test_context_without_f16};
 fn selfcheck_passes_with_and_without_shader_f16() {
     for ctx in [test_context(), test_context_without_f16()] {
         let checks = pollster::block_on(selfcheck::run(ctx)).unwrap();
-        assert_eq!(checks.len(), 2);
+        assert_eq!(checks.len(), 12);
         for c in checks {
             assert!(c.ok(), "{c:?}");
         }

@@ -87,3 +87,27 @@ fn params_layout_matches_rust_struct() {
         assert_eq!(wgsl, rust, "{}: Params fields differ", file.name);
     }
 }
+
+/// 16 KiB is the WebGPU default every adapter must offer; staying within it
+/// means no kernel depends on a generous device.
+#[test]
+fn workgroup_memory_fits_the_webgpu_default() {
+    for file in shaders::ALL {
+        for path in PATHS {
+            let (module, _) = module(*file, path);
+            let mut layouter = naga::proc::Layouter::default();
+            layouter.update(module.to_ctx()).unwrap();
+            let bytes: u32 = module
+                .global_variables
+                .iter()
+                .filter(|(_, g)| g.space == naga::AddressSpace::WorkGroup)
+                .map(|(_, g)| layouter[g.ty].size)
+                .sum();
+            assert!(
+                bytes <= 16384,
+                "{} [{path:?}] uses {bytes} bytes of workgroup memory",
+                file.name
+            );
+        }
+    }
+}
