@@ -69,7 +69,8 @@ fn conv2d(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
         for (var j = 0u; j < 4u; j += 2u) {
             let p = col0 + tx * 4u + j;
             if (p >= n) { break; }
-            let v = vec2<f32>(acc[i * 4u + j], acc[i * 4u + j + 1u]) + b;
+            let r = block_row(acc, i);
+            let v = select(r.zw, r.xy, j == 0u) + b;
             let o = (wg.z * m + co) * n + p;
             out[o >> 1u] = st2(v);
         }

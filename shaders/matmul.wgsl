@@ -59,7 +59,8 @@ fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
         for (var j = 0u; j < 4u; j += 2u) {
             let col = col0 + tx * 4u + j;
             if (col >= params.n) { break; }
-            var v = vec2<f32>(acc[i * 4u + j], acc[i * 4u + j + 1u]);
+            let r = block_row(acc, i);
+            var v = select(r.zw, r.xy, j == 0u);
             if (params.has_bias != 0u) { v += ld2(bias[col >> 1u]); }
             let o = wg.z * params.c_batch_stride + row * params.n + col;
             c[o >> 1u] = st2(v);
