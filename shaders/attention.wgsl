@@ -9,9 +9,10 @@
 //   is_causal=causal, scale=scale) on [B, H, L, d] views. Softmax and sums in f32.
 //   d and the token strides must be even (rows are read and written in pairs).
 //
-// Work split: a workgroup of 64 owns BQ = 64 / TPR query rows of one (b, h);
-// TPR invocations share a row, each accumulating up to 32 output columns in
-// registers, so any d up to 2048 fits (the host picks TPR). Per key block:
+// Work split: TPR = ceil(d / 8) invocations share a query row, each holding 8
+// output columns in two vec4 registers (named, never an indexed array: GPUs
+// spill those to slow memory); a workgroup of 64 owns BQ = floor(64 / TPR)
+// query rows of one (b, h), so d up to 512 fits. Per key block:
 //   1. all 64 invocations compute the BQ x BK scores into workgroup memory;
 //   2. one invocation per row updates that row's max and sum, turns the scores
 //      into probabilities and records the rescale factor for the old output;
@@ -44,13 +45,18 @@ struct Params {
 
 const THREADS: u32 = 64u;
 const BK: u32 = 32u;
-const MAX_COLS: u32 = 32u;
 const NEG_INF: f32 = -3.0e38;
 
 var<workgroup> scores: array<f32, 2048>; // [BQ][BK], BQ <= 64
 var<workgroup> row_max: array<f32, 64>;
 var<workgroup> row_sum: array<f32, 64>;
 var<workgroup> row_rescale: array<f32, 64>;
+
+// Pair c of the value row starting at pair `base`, zero past the head.
+fn v_pair(base: u32, c: u32) -> vec2<f32> {
+    if (c < params.d / 2u) { return ld2(v[base + c]); }
+    return vec2<f32>(0.0);
+}
 
 @compute @workgroup_size(64)
 fn attention(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -62,13 +68,14 @@ fn attention(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
     let kb = wg.z * params.lk;
     let half_d = params.d / 2u;
 
-    // This invocation's output row and column range (pairs).
+    // This invocation's output row and its 4 column pairs; invocations past
+    // bq * tpr only help with the scores.
     let r = lid / tpr;
+    let owns_row = r < bq;
     let qi = q0 + r;
-    let pairs_per = (half_d + tpr - 1u) / tpr;
-    let c0 = (lid % tpr) * pairs_per;
-    let c1 = min(c0 + pairs_per, half_d);
-    var acc: array<vec2<f32>, 16>; // MAX_COLS / 2 pairs
+    let cp = (lid % tpr) * 4u;
+    var acc0 = vec4<f32>(0.0); // pairs cp, cp + 1
+    var acc1 = vec4<f32>(0.0); // pairs cp + 2, cp + 3
 
     if (lid < bq) {
         row_max[lid] = NEG_INF;
@@ -118,22 +125,31 @@ fn attention(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
         }
         workgroupBarrier();
         // 3. accumulate probability-weighted values
-        let rescale = row_rescale[r];
-        for (var c = c0; c < c1; c++) { acc[c - c0] *= rescale; }
-        for (var jj = 0u; jj < BK; jj++) {
-            let p = scores[r * BK + jj];
-            if (p == 0.0) { continue; }
-            let vp = ((kb + j0 + jj) * params.v_stride + head) / 2u;
-            for (var c = c0; c < c1; c++) { acc[c - c0] += p * ld2(v[vp + c]); }
+        if (owns_row) {
+            let rescale = row_rescale[r];
+            acc0 *= rescale;
+            acc1 *= rescale;
+            for (var jj = 0u; jj < BK; jj++) {
+                let p = scores[r * BK + jj];
+                if (p == 0.0) { continue; }
+                let vp = ((kb + j0 + jj) * params.v_stride + head) / 2u;
+                acc0 += p * vec4<f32>(v_pair(vp, cp), v_pair(vp, cp + 1u));
+                acc1 += p * vec4<f32>(v_pair(vp, cp + 2u), v_pair(vp, cp + 3u));
+            }
         }
         workgroupBarrier();
     }
 
-    if (qi < params.lq) {
+    if (owns_row && qi < params.lq) {
         let l = row_sum[r];
         var inv = 0.0;
         if (l > 0.0) { inv = 1.0 / l; }
         let op = ((qb + qi) * params.o_stride + head) / 2u;
-        for (var c = c0; c < c1; c++) { out[op + c] = st2(acc[c - c0] * inv); }
+        let o0 = acc0 * inv;
+        let o1 = acc1 * inv;
+        if (cp < half_d) { out[op + cp] = st2(o0.xy); }
+        if (cp + 1u < half_d) { out[op + cp + 1u] = st2(o0.zw); }
+        if (cp + 2u < half_d) { out[op + cp + 2u] = st2(o1.xy); }
+        if (cp + 3u < half_d) { out[op + cp + 3u] = st2(o1.zw); }
     }
 }

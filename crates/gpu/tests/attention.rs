@@ -13,6 +13,7 @@ fn attention_matches_reference_on_every_path() {
     // (B, Lq, Lk, heads, d, causal)
     let cases = [
         (2, 37, 37, 2, 40, false),
+        (1, 9, 50, 3, 6, true),
         (1, 64, 77, 8, 80, false),
         (2, 5, 33, 1, 160, false),
         (1, 77, 77, 4, 64, true),

@@ -35,17 +35,14 @@ const SPEC: KernelSpec = KernelSpec {
     storage: &[Access::Read, Access::Read, Access::Read, Access::ReadWrite],
 };
 
-/// Invocations per workgroup and output columns one invocation may hold
-/// (THREADS and MAX_COLS in the shader).
+/// Invocations per workgroup, and output columns one invocation holds
+/// (THREADS, and two vec4 registers, in the shader).
 const THREADS: usize = 64;
-const MAX_COLS: usize = 32;
+const COLS: usize = 8;
 
-/// Invocations sharing one query row: the fewest (a power of two) whose share
-/// of the head's columns fits one invocation's registers.
+/// Invocations sharing one query row: one per 8 columns of the head.
 pub fn threads_per_row(d: usize) -> Option<usize> {
-    (0..=6)
-        .map(|p| 1usize << p)
-        .find(|t| (d / 2).div_ceil(*t) * 2 <= MAX_COLS)
+    Some(d.div_ceil(COLS)).filter(|&t| t <= THREADS)
 }
 
 /// `softmax(scale * q k^T [causal]) v` per head, for `q` [B, Lq, H*d] and `k`,
@@ -89,7 +86,7 @@ pub fn attention(
     let tpr = threads_per_row(d).ok_or(GpuError::DeviceLimit {
         what: "attention head size",
         requested: d as u64,
-        max: (THREADS * MAX_COLS) as u64,
+        max: (THREADS * COLS) as u64,
     })?;
     let out = Tensor::output(ctx, &format!("attention({})", q.name), &q.shape, q.dtype)?;
     let params = AttentionParams {
