@@ -18,6 +18,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Check a converted folder: the manifest's table, every shard's size and sha256.
+    /// Exits non-zero naming the first shard or tensor that is wrong.
+    Verify { dir: PathBuf },
     /// Print the sha256 and size of each file, as the manifest records them.
     Sha256 {
         #[arg(required = true)]
@@ -27,6 +30,28 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::Verify { dir } => {
+            let bar = indicatif::ProgressBar::new(0).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg} {bar:40} {bytes}/{total_bytes} ({bytes_per_sec})",
+                )
+                .expect("valid template"),
+            );
+            let manifest = roentgen_weights::folder::verify_dir(&dir, |shard, done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+                bar.set_message(format!("shard {shard}"));
+            });
+            bar.finish_and_clear();
+            let m = manifest.with_context(|| format!("{} does not verify", dir.display()))?;
+            let bytes: u64 = m.shards.iter().map(|s| s.bytes).sum();
+            println!(
+                "{}: {} tensors in {} shards, {bytes} bytes: OK",
+                dir.display(),
+                m.tensors.len(),
+                m.shards.len()
+            );
+        }
         Command::Sha256 { files } => {
             for f in files {
                 let bytes =

@@ -2,6 +2,10 @@
 
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
+    #[error("{path}: {reason}")]
+    Io { path: String, reason: String },
+    #[error("manifest: {what}")]
+    InvalidManifest { what: String },
     #[error("shard {shard}: sha256 is {got}, the manifest says {expected}")]
     ChecksumMismatch {
         shard: String,

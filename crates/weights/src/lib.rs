@@ -2,10 +2,14 @@
 //!
 //! Nothing here knows about GPUs or browsers: a shard is bytes with a name and
 //! a sha256, and this crate decides whether the bytes are the right ones.
-//! The manifest and the streaming loader build on this (see the weights issue).
+//! The streaming loader builds on this (see the weights issue).
 
 mod checksum;
 mod error;
+pub mod folder;
+pub mod manifest;
+pub mod writer;
 
 pub use checksum::{Sha256Stream, sha256_hex, verify_shard};
 pub use error::WeightsError;
+pub use manifest::{Manifest, TensorDType, TensorEntry};

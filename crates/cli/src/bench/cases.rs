@@ -85,6 +85,80 @@ impl Op {
         })
     }
 
+    /// The `--quick` version for software adapters: channel counts and head
+    /// sizes kept, token counts divided by 4, image sides by 4 (text's 77
+    /// tokens stay: they are already small).
+    pub fn quick(self) -> Op {
+        let q = |tokens: usize| {
+            if tokens == 77 || tokens == 154 {
+                tokens
+            } else {
+                (tokens / 4).max(1)
+            }
+        };
+        match self {
+            Op::Linear { m, k, n } => Op::Linear { m: q(m), k, n },
+            Op::Conv { mut s } => {
+                s.h /= 4;
+                s.w /= 4;
+                Op::Conv { s }
+            }
+            Op::GroupNorm {
+                n,
+                c,
+                hw,
+                eps,
+                silu,
+            } => Op::GroupNorm {
+                n,
+                c,
+                hw: hw / 16,
+                eps,
+                silu,
+            },
+            Op::Attention {
+                b,
+                lq,
+                lk,
+                heads,
+                d,
+                causal,
+            } => Op::Attention {
+                b,
+                lq: q(lq),
+                lk: q(lk),
+                heads,
+                d,
+                causal,
+            },
+            Op::Silu { n } => Op::Silu { n: n / 16 },
+            Op::Geglu { rows, f } => Op::Geglu { rows: q(rows), f },
+            Op::SchedulerStep { n } => Op::SchedulerStep { n: n / 16 },
+        }
+    }
+
+    /// A short description of the shape actually run.
+    pub fn shape(&self) -> String {
+        match *self {
+            Op::Linear { m, k, n } => format!("{m}x{k}.{k}x{n}"),
+            Op::Conv { s } => format!(
+                "{}x{}x{}x{} k{} s{} -> {}",
+                s.batch, s.cin, s.h, s.w, s.kh, s.stride, s.cout
+            ),
+            Op::GroupNorm { n, c, hw, .. } => format!("{n}x{c}x{hw}"),
+            Op::Attention {
+                b,
+                lq,
+                lk,
+                heads,
+                d,
+                ..
+            } => format!("{b}x{heads}x{d} {lq}x{lk}"),
+            Op::Silu { n } | Op::SchedulerStep { n } => format!("{n}"),
+            Op::Geglu { rows, f } => format!("{rows}x{}", 2 * f),
+        }
+    }
+
     /// Elements read once plus written once: the least traffic, for GB/s of
     /// memory-bound ops (multiply by the element size).
     pub fn min_elements_moved(&self) -> f64 {

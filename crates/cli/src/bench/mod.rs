@@ -19,6 +19,10 @@ pub struct BenchArgs {
     /// Timed runs per case (after one warm-up run).
     #[arg(long, default_value_t = 5)]
     pub iters: usize,
+    /// Software adapters (lavapipe, SwiftShader): same channels and head sizes,
+    /// token counts / 4, image sides / 4. Without it, the real SD shapes.
+    #[arg(long)]
+    pub quick: bool,
     /// Only cases whose family or name contains this.
     #[arg(long)]
     pub filter: Option<String>,
@@ -41,6 +45,7 @@ pub struct BenchArgs {
 struct Row<'a> {
     op: &'static str,
     case: &'a str,
+    shape: String,
     path: &'static str,
     adapter: &'a str,
     ours_ms: f64,
@@ -80,11 +85,15 @@ pub fn run(args: BenchArgs) -> Result<()> {
             ctx.report.shader_f16_enabled, args.iters
         );
         println!(
-            "{:<11} {:<40} {:<30} {:>10} {:>10} {:>8} {:>9} {:>8}",
+            "{:<11} {:<48} {:<30} {:>10} {:>10} {:>8} {:>9} {:>8}",
             "op", "case", "path", "ours ms", "burn ms", "burn/us", "GFLOP/s", "min GB/s"
         );
     }
-    for case in cases::all() {
+    for mut case in cases::all() {
+        if args.quick {
+            case.op = case.op.quick();
+            case.name = format!("{} [quick]", case.name);
+        }
         let family = case.op.family();
         if let Some(f) = &args.filter
             && !family.contains(f.as_str())
@@ -115,6 +124,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             let row = Row {
                 op: family,
                 case: &case.name,
+                shape: case.op.shape(),
                 path: ctx.path_for(dtype).name(),
                 adapter: &adapter,
                 ours_ms,
@@ -129,7 +139,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 let opt =
                     |v: Option<f64>, p: usize| v.map_or("-".to_string(), |v| format!("{v:.p$}"));
                 println!(
-                    "{:<11} {:<40} {:<30} {:>10.3} {:>10} {:>8} {:>9} {:>8.1}",
+                    "{:<11} {:<48} {:<30} {:>10.3} {:>10} {:>8} {:>9} {:>8.1}",
                     row.op,
                     row.case,
                     row.path,
