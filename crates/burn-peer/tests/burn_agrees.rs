@@ -10,10 +10,9 @@ use roentgen_gpu::{DType, GpuContext, Tensor, reference};
 fn values(n: usize, salt: u64) -> Vec<f32> {
     (0..n as u64)
         .map(|i| {
-            (((i + 1) * 0x9E37_79B9_7F4A_7C15 ^ salt).wrapping_mul(0xD6E8_FEB8_6659_FD93) >> 40)
-                as f32
-                / (1u64 << 23) as f32
-                - 1.0
+            let h = ((i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ salt)
+                .wrapping_mul(0xD6E8_FEB8_6659_FD93);
+            (h >> 40) as f32 / (1u64 << 23) as f32 - 1.0
         })
         .collect()
 }
