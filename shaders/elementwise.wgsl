@@ -12,6 +12,7 @@
 //   add_channel_bias  a[n, c, p] + b[n, c] for a [N, C, inner] and b [N, C]
 //              (a ResNet block adding its time embedding: `h + temb[:, :, None, None]`)
 //
+// Includes flat_index.wgsl (WG = 256, flat_index).
 // Bindings: 0 uniform Params, 1 a (read), 2 b (read; ignored by unary ops),
 //           3 out (read_write). Buffers hold ceil(n/2) pairs; the pad half is junk.
 //           `pairs` counts OUTPUT pairs. geglu needs F even, add_channel_bias inner even.
@@ -30,12 +31,6 @@ struct Params {
 @group(0) @binding(2) var<storage, read> b: array<S2>;
 @group(0) @binding(3) var<storage, read_write> out: array<S2>;
 
-override WG: u32 = 256u;
-
-fn pair_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return gid.x + gid.y * nwg.x * WG;
-}
-
 fn sigmoid(x: vec2<f32>) -> vec2<f32> {
     return 1.0 / (1.0 + exp(-x));
 }
@@ -51,28 +46,28 @@ fn erf(x: vec2<f32>) -> vec2<f32> {
 
 @compute @workgroup_size(WG)
 fn add(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = pair_index(gid, nwg);
+    let i = flat_index(gid, nwg);
     if (i >= params.pairs) { return; }
     out[i] = st2(ld2(a[i]) + ld2(b[i]));
 }
 
 @compute @workgroup_size(WG)
 fn mul(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = pair_index(gid, nwg);
+    let i = flat_index(gid, nwg);
     if (i >= params.pairs) { return; }
     out[i] = st2(ld2(a[i]) * ld2(b[i]));
 }
 
 @compute @workgroup_size(WG)
 fn scale(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = pair_index(gid, nwg);
+    let i = flat_index(gid, nwg);
     if (i >= params.pairs) { return; }
     out[i] = st2(ld2(a[i]) * params.scalar);
 }
 
 @compute @workgroup_size(WG)
 fn silu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = pair_index(gid, nwg);
+    let i = flat_index(gid, nwg);
     if (i >= params.pairs) { return; }
     let x = ld2(a[i]);
     out[i] = st2(x * sigmoid(x));
@@ -80,7 +75,7 @@ fn silu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 
 @compute @workgroup_size(WG)
 fn gelu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = pair_index(gid, nwg);
+    let i = flat_index(gid, nwg);
     if (i >= params.pairs) { return; }
     let x = ld2(a[i]);
     out[i] = st2(0.5 * x * (1.0 + erf(x * 0.70710678118654752)));
@@ -88,7 +83,7 @@ fn gelu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 
 @compute @workgroup_size(WG)
 fn quick_gelu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = pair_index(gid, nwg);
+    let i = flat_index(gid, nwg);
     if (i >= params.pairs) { return; }
     let x = ld2(a[i]);
     out[i] = st2(x * sigmoid(1.702 * x));
@@ -96,7 +91,7 @@ fn quick_gelu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
 
 @compute @workgroup_size(WG)
 fn geglu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = pair_index(gid, nwg);
+    let i = flat_index(gid, nwg);
     if (i >= params.pairs) { return; }
     let half_f = params.inner / 2u;
     let row = i / half_f;
@@ -108,7 +103,7 @@ fn geglu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
 
 @compute @workgroup_size(WG)
 fn add_channel_bias(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = pair_index(gid, nwg);
+    let i = flat_index(gid, nwg);
     if (i >= params.pairs) { return; }
     let nc = (i * 2u) / params.inner; // n * C + c
     out[i] = st2(ld2(a[i]) + ld1(b[nc >> 1u], nc));

@@ -17,6 +17,7 @@
 //                                                                 dpmsolver++ order 2)
 // Sums in f32 on every path.
 //
+// Includes flat_index.wgsl (WG = 256, flat_index).
 // Bindings: 0 uniform Params, 1 eps (read), 2 x (read), 3 h1, 4 h2, 5 h3 (read;
 //           history, unused ones bound to any buffer), 6 x_out (read_write),
 //           7 aux (read_write).
@@ -46,12 +47,6 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> x_out: array<S2>;
 @group(0) @binding(7) var<storage, read_write> aux: array<S2>;
 
-override WG: u32 = 256u;
-
-fn index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return gid.x + gid.y * nwg.x * WG;
-}
-
 fn guided(i: u32) -> vec2<f32> {
     if (params.cfg == 0u) { return ld2(eps[i]); }
     let u = ld2(eps[i]);
@@ -61,35 +56,35 @@ fn guided(i: u32) -> vec2<f32> {
 
 @compute @workgroup_size(WG)
 fn cfg_combine(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(gid, nwg);
+    let i = flat_index(gid, nwg);
     if (i >= params.pairs) { return; }
     aux[i] = st2(guided(i));
 }
 
 @compute @workgroup_size(WG)
 fn ddim_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(gid, nwg);
+    let i = flat_index(gid, nwg);
     if (i >= params.pairs) { return; }
     x_out[i] = st2(params.c0 * ld2(x[i]) + params.c1 * guided(i));
 }
 
 @compute @workgroup_size(WG)
 fn euler_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(gid, nwg);
+    let i = flat_index(gid, nwg);
     if (i >= params.pairs) { return; }
     x_out[i] = st2(ld2(x[i]) + params.c0 * guided(i));
 }
 
 @compute @workgroup_size(WG)
 fn euler_ancestral_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(gid, nwg);
+    let i = flat_index(gid, nwg);
     if (i >= params.pairs) { return; }
     x_out[i] = st2(ld2(x[i]) + params.c0 * guided(i) + params.c1 * ld2(h1[i]));
 }
 
 @compute @workgroup_size(WG)
 fn pndm_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(gid, nwg);
+    let i = flat_index(gid, nwg);
     if (i >= params.pairs) { return; }
     let e = guided(i);
     let e_prime = params.c2 * e + params.c3 * ld2(h1[i]) + params.c4 * ld2(h2[i]) + params.c5 * ld2(h3[i]);
@@ -99,7 +94,7 @@ fn pndm_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
 
 @compute @workgroup_size(WG)
 fn dpmpp_2m_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(gid, nwg);
+    let i = flat_index(gid, nwg);
     if (i >= params.pairs) { return; }
     let xv = ld2(x[i]);
     let x0 = params.c2 * xv + params.c3 * guided(i);

@@ -4,6 +4,7 @@
 //   Matches torch.nn.functional.interpolate(x, scale_factor=2.0, mode="nearest")
 //   (diffusers Upsample2D). Each output pair (x even, x + 1) reads one input element.
 //
+// Includes flat_index.wgsl (WG = 256, flat_index).
 // Bindings: 0 uniform Params, 1 x (read), 2 out (read_write).
 // Dispatch: ceil(out pairs / 256) workgroups, folded into (x, y) past the limit.
 
@@ -18,11 +19,9 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<S2>;
 @group(0) @binding(2) var<storage, read_write> out: array<S2>;
 
-override WG: u32 = 256u;
-
 @compute @workgroup_size(WG)
 fn upsample_nearest2x(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * WG;
+    let i = flat_index(gid, nwg);
     if (i >= params.out_pairs) { return; }
     let ow = params.w * 2u;
     let o = i * 2u;

@@ -15,6 +15,7 @@ pub struct ShaderFile {
 }
 
 const GEMM_TILES: &str = include_str!("../../../shaders/gemm_tiles.wgsl");
+const FLAT_INDEX: &str = include_str!("../../../shaders/flat_index.wgsl");
 const WORKGROUP_REDUCE: &str = include_str!("../../../shaders/workgroup_reduce.wgsl");
 
 macro_rules! shader {
@@ -31,13 +32,13 @@ macro_rules! shader {
 shader!(GROUP_NORM, "group_norm", group_norm, [WORKGROUP_REDUCE]);
 shader!(LAYER_NORM, "layer_norm", layer_norm, [WORKGROUP_REDUCE]);
 shader!(ATTENTION, "attention", attention, []);
-shader!(UPSAMPLE, "upsample", upsample, []);
-shader!(CONCAT, "concat", concat, []);
+shader!(UPSAMPLE, "upsample", upsample, [FLAT_INDEX]);
+shader!(CONCAT, "concat", concat, [FLAT_INDEX]);
 shader!(TIMESTEP, "timestep", timestep, []);
 shader!(IMAGE, "image", image, []);
-shader!(SCHEDULER, "scheduler", scheduler, []);
+shader!(SCHEDULER, "scheduler", scheduler, [FLAT_INDEX]);
 
-shader!(ELEMENTWISE, "elementwise", elementwise, []);
+shader!(ELEMENTWISE, "elementwise", elementwise, [FLAT_INDEX]);
 shader!(MATMUL, "matmul", matmul, [GEMM_TILES]);
 shader!(CONV2D, "conv2d", conv2d, [GEMM_TILES]);
 

@@ -7,6 +7,9 @@ use common::*;
 use roentgen_gpu::ops::scheduler::{Update, step};
 use roentgen_gpu::reference::scheduler::{combine, guided};
 
+/// (name, update, expected x, expected aux)
+type Case<'a> = (&'static str, Update<'a>, Option<Vec<f32>>, Option<Vec<f32>>);
+
 #[test]
 fn every_update_matches_its_formula() {
     for (ctx, dtype) in all_paths() {
@@ -30,7 +33,7 @@ fn every_update_matches_its_formula() {
             let e = guided(&eps, guidance);
             let x0 = combine(&[(&x, c[2]), (&e, c[3])]);
             let e_prime = combine(&[(&e, c[2]), (&h[0], c[3]), (&h[1], c[4]), (&h[2], c[5])]);
-            let cases: Vec<(&str, Update, Option<Vec<f32>>, Option<Vec<f32>>)> = vec![
+            let cases: Vec<Case> = vec![
                 ("cfg", Update::CfgOnly, None, Some(e.clone())),
                 (
                     "ddim",

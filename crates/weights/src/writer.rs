@@ -11,6 +11,9 @@ use crate::{WeightsError, sha256_hex};
 /// `queue.write_buffer` (4-byte aligned) and be viewed as u32 words.
 pub const ALIGN: u64 = 16;
 
+/// Shard files as (file name, bytes).
+pub type ShardFiles = Vec<(String, Vec<u8>)>;
+
 /// Builds shards in memory, one tensor after another; a tensor never spans
 /// two shards, and one larger than the target size gets a shard of its own.
 pub struct ShardWriter {
@@ -76,8 +79,8 @@ impl ShardWriter {
         model_kind: &str,
         configs: BTreeMap<String, serde_json::Value>,
         tokenizer: &str,
-    ) -> Result<(Manifest, Vec<(String, Vec<u8>)>), WeightsError> {
-        let files: Vec<(String, Vec<u8>)> = self
+    ) -> Result<(Manifest, ShardFiles), WeightsError> {
+        let files: ShardFiles = self
             .shards
             .into_iter()
             .enumerate()

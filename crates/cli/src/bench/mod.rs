@@ -58,13 +58,18 @@ struct Row<'a> {
 }
 
 /// Runs `f` once to warm up (compile pipelines), then `iters` times, and
-/// returns milliseconds per run, waiting for the GPU with `sync`.
-pub fn time_ms(iters: usize, mut f: impl FnMut() -> Result<()>, sync: impl Fn()) -> Result<f64> {
-    f()?;
+/// returns milliseconds per run, waiting for the GPU with `sync`. Each run's
+/// output is dropped as soon as it is queued, as a pipeline would.
+pub fn time_ms<T, E: Into<anyhow::Error>>(
+    iters: usize,
+    mut f: impl FnMut() -> Result<T, E>,
+    sync: impl Fn(),
+) -> Result<f64> {
+    f().map_err(Into::into)?;
     sync();
     let t = Instant::now();
     for _ in 0..iters {
-        f()?;
+        f().map_err(Into::into)?;
     }
     sync();
     Ok(t.elapsed().as_secs_f64() * 1e3 / iters as f64)

@@ -16,24 +16,18 @@ pub fn values(n: usize, scale: f32) -> Vec<f32> {
         .collect()
 }
 
-fn tensor(ctx: &GpuContext, name: &str, shape: &[usize], dtype: DType) -> Result<Tensor> {
-    let n = shape.iter().product();
-    Ok(Tensor::from_f32(ctx, name, shape, &values(n, 1.0), dtype)?)
-}
-
 pub fn time(ctx: &GpuContext, op: &Op, dtype: DType, iters: usize) -> Result<f64> {
     let sync = || {
         let _ = ctx.device.poll(wgpu::PollType::wait_indefinitely());
     };
-    let t = |name: &str, shape: &[usize]| tensor(ctx, name, shape, dtype);
+    let t = |name: &str, shape: &[usize]| -> Result<Tensor> {
+        let n = shape.iter().product();
+        Ok(Tensor::from_f32(ctx, name, shape, &values(n, 1.0), dtype)?)
+    };
     match *op {
         Op::Linear { m, k, n } => {
             let (x, w, b) = (t("x", &[m, k])?, t("w", &[n, k])?, t("b", &[n])?);
-            time_ms(
-                iters,
-                || Ok(drop(matmul::matmul(ctx, &x, &w, Some(&b), true)?)),
-                sync,
-            )
+            time_ms(iters, || matmul::matmul(ctx, &x, &w, Some(&b), true), sync)
         }
         Op::Conv { s } => {
             let x = t("x", &[s.batch, s.cin, s.h, s.w])?;
@@ -41,16 +35,7 @@ pub fn time(ctx: &GpuContext, op: &Op, dtype: DType, iters: usize) -> Result<f64
             let b = t("b", &[s.cout])?;
             time_ms(
                 iters,
-                || {
-                    Ok(drop(conv2d::conv2d(
-                        ctx,
-                        &x,
-                        &w,
-                        Some(&b),
-                        s.stride,
-                        s.pad,
-                    )?))
-                },
+                || conv2d::conv2d(ctx, &x, &w, Some(&b), s.stride, s.pad),
                 sync,
             )
         }
@@ -64,11 +49,7 @@ pub fn time(ctx: &GpuContext, op: &Op, dtype: DType, iters: usize) -> Result<f64
             let (x, g, b) = (t("x", &[n, c, hw])?, t("gamma", &[c])?, t("beta", &[c])?);
             time_ms(
                 iters,
-                || {
-                    Ok(drop(group_norm::group_norm(
-                        ctx, &x, &g, &b, 32, eps, silu,
-                    )?))
-                },
+                || group_norm::group_norm(ctx, &x, &g, &b, 32, eps, silu),
                 sync,
             )
         }
@@ -88,11 +69,7 @@ pub fn time(ctx: &GpuContext, op: &Op, dtype: DType, iters: usize) -> Result<f64
             let scale = 1.0 / (d as f32).sqrt();
             time_ms(
                 iters,
-                || {
-                    Ok(drop(attention::attention(
-                        ctx, &q, &k, &v, heads, scale, causal,
-                    )?))
-                },
+                || attention::attention(ctx, &q, &k, &v, heads, scale, causal),
                 sync,
             )
         }
@@ -100,13 +77,13 @@ pub fn time(ctx: &GpuContext, op: &Op, dtype: DType, iters: usize) -> Result<f64
             let x = t("x", &[n])?;
             time_ms(
                 iters,
-                || Ok(drop(elementwise::unary(ctx, elementwise::Unary::Silu, &x)?)),
+                || elementwise::unary(ctx, elementwise::Unary::Silu, &x),
                 sync,
             )
         }
         Op::Geglu { rows, f } => {
             let x = t("x", &[rows, 2 * f])?;
-            time_ms(iters, || Ok(drop(elementwise::geglu(ctx, &x)?)), sync)
+            time_ms(iters, || elementwise::geglu(ctx, &x), sync)
         }
         Op::SchedulerStep { n } => {
             let (eps, x) = (t("eps", &[2 * n])?, t("x", &[n])?);
@@ -119,7 +96,7 @@ pub fn time(ctx: &GpuContext, op: &Op, dtype: DType, iters: usize) -> Result<f64
             };
             time_ms(
                 iters,
-                || Ok(drop(scheduler::step(ctx, &eps, &x, Some(4.0), update)?)),
+                || scheduler::step(ctx, &eps, &x, Some(4.0), update),
                 sync,
             )
         }

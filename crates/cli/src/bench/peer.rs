@@ -2,11 +2,17 @@
 //! group norm from tensor ops, attention).
 
 use anyhow::Result;
+use burn::tensor::activation::silu;
 use roentgen_burn_peer::BurnPeer;
 use roentgen_gpu::DType;
 
 use super::ours::values;
 use super::{Op, time_ms};
+
+/// burn ops are infallible; `time_ms` wants a Result.
+fn ok<T>(t: T) -> Result<T> {
+    Ok(t)
+}
 
 pub fn time(op: &Op, dtype: DType, iters: usize) -> Result<Option<f64>> {
     let peer = BurnPeer::new(match dtype {
@@ -25,7 +31,7 @@ pub fn time(op: &Op, dtype: DType, iters: usize) -> Result<Option<f64>> {
             let (x, w, b) = (t!(m, k), t!(n, k), t!(n));
             time_ms(
                 iters,
-                || Ok(drop(BurnPeer::linear(x.clone(), w.clone(), b.clone()))),
+                || ok(BurnPeer::linear(x.clone(), w.clone(), b.clone())),
                 sync,
             )?
         }
@@ -38,13 +44,13 @@ pub fn time(op: &Op, dtype: DType, iters: usize) -> Result<Option<f64>> {
             time_ms(
                 iters,
                 || {
-                    Ok(drop(BurnPeer::conv2d(
+                    ok(BurnPeer::conv2d(
                         x.clone(),
                         w.clone(),
                         b.clone(),
                         s.stride,
                         s.pad,
-                    )))
+                    ))
                 },
                 sync,
             )?
@@ -54,22 +60,14 @@ pub fn time(op: &Op, dtype: DType, iters: usize) -> Result<Option<f64>> {
             c,
             hw,
             eps,
-            silu,
+            silu: with_silu,
         } => {
             let (x, g, b) = (t!(n, c, hw), t!(c), t!(c));
-            time_ms(
-                iters,
-                || {
-                    let y = BurnPeer::group_norm(x.clone(), g.clone(), b.clone(), 32, eps as f64);
-                    drop(if silu {
-                        burn::tensor::activation::silu(y)
-                    } else {
-                        y
-                    });
-                    Ok(())
-                },
-                sync,
-            )?
+            let run = || {
+                let y = BurnPeer::group_norm(x.clone(), g.clone(), b.clone(), 32, eps as f64);
+                ok(if with_silu { silu(y) } else { y })
+            };
+            time_ms(iters, run, sync)?
         }
         Op::Attention {
             b,
@@ -86,14 +84,7 @@ pub fn time(op: &Op, dtype: DType, iters: usize) -> Result<Option<f64>> {
             );
             time_ms(
                 iters,
-                || {
-                    Ok(drop(BurnPeer::attention(
-                        q.clone(),
-                        k.clone(),
-                        v.clone(),
-                        causal,
-                    )))
-                },
+                || ok(BurnPeer::attention(q.clone(), k.clone(), v.clone(), causal)),
                 sync,
             )?
         }

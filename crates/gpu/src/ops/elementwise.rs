@@ -115,7 +115,7 @@ pub fn binary(ctx: &GpuContext, op: Binary, a: &Tensor, b: &Tensor) -> Result<Te
 /// into `[h | gate]` along the last dimension. Output [..., F]; F must be even.
 pub fn geglu(ctx: &GpuContext, x: &Tensor) -> Result<Tensor, GpuError> {
     let two_f = *x.shape.last().unwrap_or(&0);
-    if two_f % 4 != 0 {
+    if !two_f.is_multiple_of(4) {
         return Err(super::mismatch(
             "geglu",
             "last dimension 2F with F even",

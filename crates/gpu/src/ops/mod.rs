@@ -46,7 +46,7 @@ pub(crate) fn same_dtype(
 }
 
 pub(crate) fn even(op: &'static str, what: &str, v: usize) -> Result<(), GpuError> {
-    if v % 2 != 0 {
+    if !v.is_multiple_of(2) {
         return Err(mismatch(
             op,
             format!("an even {what} (written in pairs)"),

@@ -18,6 +18,7 @@ fn normalize(x: &[f32], eps: f32, affine: impl Fn(usize) -> (f32, f32)) -> Vec<f
 }
 
 /// torch.nn.GroupNorm on `x` [N, C, hw], then SiLU when `silu`.
+#[allow(clippy::too_many_arguments)]
 pub fn group_norm(
     x: &[f32],
     gamma: &[f32],
