@@ -15,6 +15,8 @@ say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
 apt_missing=()
 ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1 || apt_missing+=(mesa-vulkan-drivers)
 [ -x /usr/bin/chromium ] || apt_missing+=(chromium)
+# Chromium only recommends fonts; text in screenshots needs one.
+[ -d /usr/share/fonts/truetype/liberation ] || apt_missing+=(fonts-liberation)
 command -v node >/dev/null && command -v npm >/dev/null || apt_missing+=(nodejs npm)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   say "apt-get install ${apt_missing[*]}"
