@@ -19,11 +19,6 @@ pub enum GpuError {
         requested: u64,
         max: u64,
     },
-    #[error("{op}: {dtype:?} storage needs the `shader-f16` feature, which this adapter lacks")]
-    MissingFeature {
-        op: &'static str,
-        dtype: crate::DType,
-    },
     #[error("reading back {tensor} failed: {reason}")]
     ReadBack { tensor: String, reason: String },
 }
