@@ -11,16 +11,17 @@
 //
 // Work split: TPR = ceil(d / 8) invocations share a query row, each holding 8
 // output columns in two vec4 registers (named, never an indexed array: GPUs
-// spill those to slow memory); a workgroup of 64 owns BQ = floor(64 / TPR)
-// query rows of one (b, h), so d up to 512 fits. Per key block:
-//   1. all 64 invocations compute the BQ x BK scores into workgroup memory;
+// spill those to slow memory); a workgroup of 256 owns BQ = min(64,
+// floor(256 / TPR)) query rows of one (b, h), so d up to 512 fits, and each
+// sweep over K and V serves up to 64 queries. Per key block:
+//   1. all 256 invocations compute the BQ x BK scores into workgroup memory;
 //   2. one invocation per row updates that row's max and sum, turns the scores
 //      into probabilities and records the rescale factor for the old output;
 //   3. every invocation rescales its columns and adds probability-weighted V.
 // Workgroup memory: (64 * BK + 3 * 64) f32 = 8.75 KiB.
 //
 // Bindings: 0 uniform Params, 1 q (read), 2 k (read), 3 v (read), 4 out (read_write).
-// Dispatch: (ceil(Lq / BQ), H, B) workgroups of 64.
+// Dispatch: (ceil(Lq / BQ), H, B) workgroups of 256.
 
 struct Params {
     lq: u32,
@@ -43,7 +44,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read> v: array<S2>;
 @group(0) @binding(4) var<storage, read_write> out: array<S2>;
 
-const THREADS: u32 = 64u;
+const THREADS: u32 = 256u;
+const MAX_ROWS: u32 = 64u;
 const BK: u32 = 32u;
 const NEG_INF: f32 = -3.0e38;
 
@@ -58,10 +60,10 @@ fn v_pair(base: u32, c: u32) -> vec2<f32> {
     return vec2<f32>(0.0);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(256)
 fn attention(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let tpr = params.tpr;
-    let bq = THREADS / tpr;
+    let bq = min(MAX_ROWS, THREADS / tpr);
     let q0 = wg.x * bq;
     let head = wg.y * params.d;
     let qb = wg.z * params.lq;

@@ -35,14 +35,21 @@ const SPEC: KernelSpec = KernelSpec {
     storage: &[Access::Read, Access::Read, Access::Read, Access::ReadWrite],
 };
 
-/// Invocations per workgroup, and output columns one invocation holds
-/// (THREADS, and two vec4 registers, in the shader).
-const THREADS: usize = 64;
+/// Invocations per workgroup, query rows one workgroup may own, and output
+/// columns one invocation holds (THREADS, MAX_ROWS and two vec4 registers in
+/// the shader).
+const THREADS: usize = 256;
+const MAX_ROWS: usize = 64;
 const COLS: usize = 8;
 
 /// Invocations sharing one query row: one per 8 columns of the head.
 pub fn threads_per_row(d: usize) -> Option<usize> {
-    Some(d.div_ceil(COLS)).filter(|&t| t <= THREADS)
+    Some(d.div_ceil(COLS)).filter(|&t| t <= 64)
+}
+
+/// Query rows per workgroup for a head size.
+pub fn rows_per_workgroup(tpr: usize) -> usize {
+    MAX_ROWS.min(THREADS / tpr)
 }
 
 /// `softmax(scale * q k^T [causal]) v` per head, for `q` [B, Lq, H*d] and `k`,
@@ -86,7 +93,7 @@ pub fn attention(
     let tpr = threads_per_row(d).ok_or(GpuError::DeviceLimit {
         what: "attention head size",
         requested: d as u64,
-        max: (THREADS * COLS) as u64,
+        max: (64 * COLS) as u64,
     })?;
     let out = Tensor::output(ctx, &format!("attention({})", q.name), &q.shape, q.dtype)?;
     let params = AttentionParams {
@@ -102,7 +109,7 @@ pub fn attention(
         scale,
         ..Default::default()
     };
-    let bq = THREADS / tpr;
+    let bq = rows_per_workgroup(tpr);
     ctx.dispatch_3d(
         &SPEC,
         ctx.path_for(q.dtype),
