@@ -1,0 +1,204 @@
+//! diffusers folder -> manifest + shards.
+//!
+//! Naming variants are fixed here, once, never at run time: old VAE attention
+//! names (`query/key/value/proj_attn`) become `to_q/to_k/to_v/to_out.0`, and
+//! 1x1-convolution attention weights become linear ones. Only what
+//! text-to-image needs is kept: no safety checker, no VAE encoder unless asked.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use half::{bf16, f16};
+use roentgen_weights::TensorDType;
+use roentgen_weights::folder::write_dir;
+use roentgen_weights::writer::ShardWriter;
+use safetensors::{Dtype, SafeTensors};
+
+/// The components a text-to-image pipeline loads, in loading order.
+pub const COMPONENTS: [&str; 3] = ["text_encoder", "unet", "vae"];
+
+#[derive(Clone, Debug)]
+pub struct ConvertOptions {
+    pub dtype: TensorDType,
+    pub shard_bytes: u64,
+    pub keep_encoder: bool,
+}
+
+/// What went into one component.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ComponentSummary {
+    pub tensors: usize,
+    pub parameters: usize,
+    pub bytes: u64,
+    /// Non-float buffers such as `position_ids`, dropped.
+    pub skipped: Vec<String>,
+}
+
+/// The diffusers name as this project stores it, or None to drop the tensor.
+pub fn normalize_name(component: &str, name: &str, keep_encoder: bool) -> Option<String> {
+    if component == "vae"
+        && !keep_encoder
+        && (name.starts_with("encoder.") || name.starts_with("quant_conv."))
+    {
+        return None;
+    }
+    let mut n = name.to_string();
+    if component == "vae" && n.contains(".attentions.") {
+        for (old, new) in [
+            (".query.", ".to_q."),
+            (".key.", ".to_k."),
+            (".value.", ".to_v."),
+            (".proj_attn.", ".to_out.0."),
+        ] {
+            n = n.replace(old, new);
+        }
+    }
+    Some(format!("{component}.{n}"))
+}
+
+/// Attention projections saved as 1x1 convolutions become linear weights.
+fn normalize_shape(name: &str, shape: &[usize]) -> Vec<usize> {
+    let is_attn_proj = [
+        ".to_q.weight",
+        ".to_k.weight",
+        ".to_v.weight",
+        ".to_out.0.weight",
+    ]
+    .iter()
+    .any(|s| name.ends_with(s));
+    if is_attn_proj && shape.len() == 4 && shape[2] == 1 && shape[3] == 1 {
+        return shape[..2].to_vec();
+    }
+    shape.to_vec()
+}
+
+fn to_f32(dtype: Dtype, data: &[u8]) -> Option<Vec<f32>> {
+    Some(match dtype {
+        Dtype::F32 => data
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+        Dtype::F16 => data
+            .chunks_exact(2)
+            .map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect(),
+        Dtype::BF16 => data
+            .chunks_exact(2)
+            .map(|b| bf16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect(),
+        Dtype::F64 => data
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")) as f32)
+            .collect(),
+        _ => return None,
+    })
+}
+
+fn encode(values: &[f32], dtype: TensorDType) -> anyhow::Result<Vec<u8>> {
+    Ok(match dtype {
+        TensorDType::F32 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        TensorDType::F16 => values
+            .iter()
+            .flat_map(|v| f16::from_f32(*v).to_le_bytes())
+            .collect(),
+        TensorDType::Q8 => bail!("--dtype q8 is not implemented yet; use f16 or f32"),
+    })
+}
+
+/// The `.safetensors` files of a component: the plain ones if present, else
+/// a variant such as `.fp16.safetensors`.
+fn weight_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut all: Vec<PathBuf> = fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+        .collect();
+    all.sort();
+    if all.is_empty() {
+        let has_bin = fs::read_dir(dir)?
+            .filter_map(|e| e.ok())
+            .any(|e| e.path().extension().is_some_and(|x| x == "bin"));
+        if has_bin {
+            bail!(
+                "{} holds only PyTorch .bin weights; this converter reads .safetensors so far \
+                 (save them with diffusers' `save_pretrained(..., safe_serialization=True)`)",
+                dir.display()
+            );
+        }
+        bail!("{} holds no .safetensors weights", dir.display());
+    }
+    let plain: Vec<PathBuf> = all
+        .iter()
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.matches('.').count() == 1)
+        })
+        .cloned()
+        .collect();
+    Ok(if plain.is_empty() { all } else { plain })
+}
+
+fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {
+    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
+}
+
+/// Converts `from` (a diffusers folder) into `out`; `progress` hears each file.
+pub fn convert(
+    from: &Path,
+    out: &Path,
+    opts: &ConvertOptions,
+    mut progress: impl FnMut(&str),
+) -> anyhow::Result<BTreeMap<String, ComponentSummary>> {
+    let tokenizer = from.join("tokenizer").join("tokenizer.json");
+    if !tokenizer.exists() {
+        bail!(
+            "{} is missing; building it from vocab.json + merges.txt is not implemented yet",
+            tokenizer.display()
+        );
+    }
+    let mut configs = BTreeMap::new();
+    configs.insert(
+        "scheduler".to_string(),
+        read_json(&from.join("scheduler").join("scheduler_config.json"))?,
+    );
+    let mut writer = ShardWriter::new(opts.shard_bytes);
+    let mut summary = BTreeMap::new();
+    for component in COMPONENTS {
+        let dir = from.join(component);
+        configs.insert(component.to_string(), read_json(&dir.join("config.json"))?);
+        let mut s = ComponentSummary::default();
+        for file in weight_files(&dir)? {
+            progress(&file.display().to_string());
+            let bytes = fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let st = SafeTensors::deserialize(&bytes)
+                .with_context(|| format!("{} is not a safetensors file", file.display()))?;
+            let mut tensors = st.tensors();
+            tensors.sort_by(|a, b| a.0.cmp(&b.0));
+            for (name, view) in tensors {
+                let Some(stored) = normalize_name(component, &name, opts.keep_encoder) else {
+                    continue;
+                };
+                let Some(values) = to_f32(view.dtype(), view.data()) else {
+                    s.skipped.push(name);
+                    continue;
+                };
+                let shape = normalize_shape(&stored, view.shape());
+                let data = encode(&values, opts.dtype)?;
+                s.tensors += 1;
+                s.parameters += values.len();
+                s.bytes += data.len() as u64;
+                writer.add(&stored, opts.dtype, &shape, &data, None)?;
+            }
+        }
+        summary.insert(component.to_string(), s);
+    }
+    let (manifest, shards) = writer.finish("sd-v1-txt2img", configs, "tokenizer.json")?;
+    write_dir(out, &manifest, &shards)?;
+    fs::copy(&tokenizer, out.join("tokenizer.json"))
+        .with_context(|| format!("copying {}", tokenizer.display()))?;
+    Ok(summary)
+}

@@ -1,0 +1,4 @@
+//! The library behind `weights-tools`: converting a diffusers folder into
+//! RoentGen Web's shard format (see `roentgen_weights::manifest`).
+
+pub mod convert;

@@ -1,0 +1,253 @@
+//! `convert` on a small diffusers-shaped folder written here with the
+//! safetensors crate: names fixed, encoder dropped, types cast, output verifies.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use roentgen_weights::TensorDType;
+use roentgen_weights::folder::{read_manifest, verify_dir};
+use safetensors::{Dtype, serialize, tensor::TensorView};
+use weights_tools::convert::{ConvertOptions, convert, normalize_name};
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("roentgen-convert-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn f32_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn write_st(path: &Path, tensors: &[(&str, Dtype, Vec<usize>, Vec<u8>)]) {
+    let views: Vec<(String, TensorView)> = tensors
+        .iter()
+        .map(|(n, d, s, b)| (n.to_string(), TensorView::new(*d, s.clone(), b).unwrap()))
+        .collect();
+    fs::write(
+        path,
+        serialize(views, None::<HashMap<String, String>>).unwrap(),
+    )
+    .unwrap();
+}
+
+fn diffusers_folder() -> PathBuf {
+    let root = tmp("src");
+    for c in [
+        "text_encoder",
+        "unet",
+        "vae",
+        "scheduler",
+        "tokenizer",
+        "safety_checker",
+    ] {
+        fs::create_dir_all(root.join(c)).unwrap();
+    }
+    for c in ["text_encoder", "unet", "vae"] {
+        fs::write(
+            root.join(c).join("config.json"),
+            format!("{{\"component\": \"{c}\"}}"),
+        )
+        .unwrap();
+    }
+    fs::write(
+        root.join("scheduler/scheduler_config.json"),
+        r#"{"_class_name": "PNDMScheduler"}"#,
+    )
+    .unwrap();
+    fs::write(root.join("tokenizer/tokenizer.json"), r#"{"model": {}}"#).unwrap();
+    let te_w: Vec<f32> = (0..12).map(|i| i as f32 * 0.25).collect();
+    write_st(
+        &root.join("text_encoder/model.safetensors"),
+        &[
+            (
+                "text_model.final_layer_norm.weight",
+                Dtype::F32,
+                vec![12],
+                f32_bytes(&te_w),
+            ),
+            (
+                "text_model.embeddings.position_ids",
+                Dtype::I64,
+                vec![1, 2],
+                vec![0; 16],
+            ),
+        ],
+    );
+    let bf: Vec<u8> = [1.5f32, -2.0]
+        .iter()
+        .flat_map(|v| half::bf16::from_f32(*v).to_le_bytes())
+        .collect();
+    write_st(
+        &root.join("unet/diffusion_pytorch_model.safetensors"),
+        &[("conv_in.bias", Dtype::BF16, vec![2], bf)],
+    );
+    // A variant that must be ignored beside the plain file.
+    write_st(
+        &root.join("unet/diffusion_pytorch_model.fp16.safetensors"),
+        &[("ignored.bias", Dtype::F32, vec![2], f32_bytes(&[0.0, 0.0]))],
+    );
+    write_st(
+        &root.join("vae/diffusion_pytorch_model.safetensors"),
+        &[
+            (
+                "decoder.mid_block.attentions.0.query.weight",
+                Dtype::F32,
+                vec![2, 2, 1, 1],
+                f32_bytes(&[1.0, 2.0, 3.0, 4.0]),
+            ),
+            (
+                "decoder.mid_block.attentions.0.proj_attn.bias",
+                Dtype::F32,
+                vec![2],
+                f32_bytes(&[0.5, 0.25]),
+            ),
+            (
+                "encoder.conv_in.weight",
+                Dtype::F32,
+                vec![2],
+                f32_bytes(&[9.0, 9.0]),
+            ),
+            (
+                "quant_conv.weight",
+                Dtype::F32,
+                vec![2],
+                f32_bytes(&[9.0, 9.0]),
+            ),
+            (
+                "post_quant_conv.bias",
+                Dtype::F32,
+                vec![2],
+                f32_bytes(&[7.0, 8.0]),
+            ),
+        ],
+    );
+    write_st(
+        &root.join("safety_checker/model.safetensors"),
+        &[("x", Dtype::F32, vec![2], f32_bytes(&[0.0, 0.0]))],
+    );
+    root
+}
+
+#[test]
+fn converts_names_types_and_drops_what_text_to_image_does_not_need() {
+    let src = diffusers_folder();
+    let out = tmp("out");
+    let opts = ConvertOptions {
+        dtype: TensorDType::F16,
+        shard_bytes: 64,
+        keep_encoder: false,
+    };
+    let summary = convert(&src, &out, &opts, |_| {}).unwrap();
+    assert_eq!(
+        summary["text_encoder"].skipped,
+        vec!["text_model.embeddings.position_ids".to_string()]
+    );
+    let m = verify_dir(&out, |_, _, _| {}).unwrap();
+    assert_eq!(m, read_manifest(&out).unwrap());
+    let names: Vec<&str> = m.tensors.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "text_encoder.text_model.final_layer_norm.weight",
+            "unet.conv_in.bias",
+            // Table order follows the source names: proj_attn sorts before query.
+            "vae.decoder.mid_block.attentions.0.to_out.0.bias",
+            "vae.decoder.mid_block.attentions.0.to_q.weight",
+            "vae.post_quant_conv.bias",
+        ]
+    );
+    let q = m
+        .tensors
+        .iter()
+        .find(|t| t.name.ends_with("to_q.weight"))
+        .unwrap();
+    assert_eq!(
+        q.shape,
+        vec![2, 2],
+        "1x1 conv attention weight becomes linear"
+    );
+    assert!(m.tensors.iter().all(|t| t.dtype == TensorDType::F16));
+    assert_eq!(m.configs["scheduler"]["_class_name"], "PNDMScheduler");
+    assert_eq!(m.configs["vae"]["component"], "vae");
+    assert!(out.join("tokenizer.json").exists());
+    // bf16 [1.5, -2.0] -> f16 bytes, exactly.
+    let t = m
+        .tensors
+        .iter()
+        .find(|t| t.name == "unet.conv_in.bias")
+        .unwrap();
+    let shard = fs::read(out.join(&m.shards[t.data.shard].file)).unwrap();
+    let bytes = &shard[t.data.offset as usize..][..4];
+    let got: Vec<f32> = bytes
+        .chunks(2)
+        .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+        .collect();
+    assert_eq!(got, vec![1.5, -2.0]);
+    assert!(m.shards.len() > 1, "64-byte shards force several");
+}
+
+#[test]
+fn keeps_the_encoder_when_asked_and_writes_f32() {
+    let src = diffusers_folder();
+    let out = tmp("out-enc");
+    let opts = ConvertOptions {
+        dtype: TensorDType::F32,
+        shard_bytes: 1 << 20,
+        keep_encoder: true,
+    };
+    convert(&src, &out, &opts, |_| {}).unwrap();
+    let m = read_manifest(&out).unwrap();
+    assert!(
+        m.tensors
+            .iter()
+            .any(|t| t.name == "vae.encoder.conv_in.weight")
+    );
+    assert!(m.tensors.iter().all(|t| t.dtype == TensorDType::F32));
+}
+
+#[test]
+fn refuses_bin_only_folders_and_missing_tokenizers_with_a_reason() {
+    let src = diffusers_folder();
+    fs::remove_file(src.join("unet/diffusion_pytorch_model.safetensors")).unwrap();
+    fs::remove_file(src.join("unet/diffusion_pytorch_model.fp16.safetensors")).unwrap();
+    fs::write(src.join("unet/diffusion_pytorch_model.bin"), b"PK").unwrap();
+    let opts = ConvertOptions {
+        dtype: TensorDType::F16,
+        shard_bytes: 1 << 20,
+        keep_encoder: false,
+    };
+    let err = convert(&src, &tmp("out-bin"), &opts, |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(".bin") && err.contains("safe_serialization"),
+        "{err}"
+    );
+
+    let src = diffusers_folder();
+    fs::remove_file(src.join("tokenizer/tokenizer.json")).unwrap();
+    let err = convert(&src, &tmp("out-tok"), &opts, |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("tokenizer.json"), "{err}");
+}
+
+#[test]
+fn name_fixes_apply_only_where_they_belong() {
+    assert_eq!(
+        normalize_name("unet", "mid_block.attentions.0.key.weight", false).unwrap(),
+        "unet.mid_block.attentions.0.key.weight"
+    );
+    assert_eq!(
+        normalize_name("vae", "decoder.mid_block.attentions.0.value.bias", false).unwrap(),
+        "vae.decoder.mid_block.attentions.0.to_v.bias"
+    );
+    assert_eq!(normalize_name("vae", "encoder.conv_in.weight", false), None);
+    assert_eq!(
+        normalize_name("vae", "encoder.conv_in.weight", true).unwrap(),
+        "vae.encoder.conv_in.weight"
+    );
+}
