@@ -96,9 +96,4 @@ impl BurnPeer {
         };
         module::attention(q, k, v, None, None, options)
     }
-
-    /// `a @ b` for row-major `a` [m, k] and `b` [k, n].
-    pub fn matmul(&self, a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
-        Self::read(self.tensor(a, [m, k]).matmul(self.tensor(b, [k, n])))
-    }
 }

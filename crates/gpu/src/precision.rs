@@ -16,6 +16,15 @@ impl DType {
             DType::F16 => 2,
         }
     }
+
+    /// The values a kernel sees once `v` is stored in this type: references
+    /// compare against these, not against the unrounded inputs.
+    pub fn round_trip(self, v: &[f32]) -> Vec<f32> {
+        match self {
+            DType::F32 => v.to_vec(),
+            DType::F16 => v.iter().map(|&x| half::f16::from_f32(x).to_f32()).collect(),
+        }
+    }
 }
 
 /// Which storage prelude a kernel is compiled with (see `shaders/prelude_*.wgsl`).
@@ -31,13 +40,6 @@ pub enum ComputePath {
 }
 
 impl ComputePath {
-    pub fn dtype(self) -> DType {
-        match self {
-            ComputePath::F32 => DType::F32,
-            ComputePath::F16Native | ComputePath::F16Packed => DType::F16,
-        }
-    }
-
     pub fn name(self) -> &'static str {
         match self {
             ComputePath::F32 => "f32",

@@ -38,14 +38,6 @@ fn inputs(n: usize, salt: u32, scale: f32) -> Vec<f32> {
         .collect()
 }
 
-/// What the GPU sees of `v` when stored as `dtype`.
-fn stored(v: &[f32], dtype: DType) -> Vec<f32> {
-    match dtype {
-        DType::F32 => v.to_vec(),
-        DType::F16 => v.iter().map(|&x| half::f16::from_f32(x).to_f32()).collect(),
-    }
-}
-
 fn max_err(a: &[f32], b: &[f32]) -> f32 {
     if a.len() != b.len() {
         return f32::INFINITY;
@@ -77,10 +69,9 @@ impl Checker<'_> {
         scale: f32,
     ) -> Result<(Tensor, Vec<f32>), GpuError> {
         self.salt += 1;
-        let v = stored(
-            &inputs(shape.iter().product(), self.salt, scale),
-            self.dtype,
-        );
+        let v = self
+            .dtype
+            .round_trip(&inputs(shape.iter().product(), self.salt, scale));
         Ok((Tensor::from_f32(self.ctx, name, shape, &v, self.dtype)?, v))
     }
 
@@ -117,10 +108,7 @@ pub async fn run(ctx: &GpuContext) -> Result<Vec<KernelCheck>, GpuError> {
 
         let ((a, av), (b, bv)) = (c.input("a", &[4099], 4.0)?, c.input("b", &[4099], 4.0)?);
         let sum = elementwise::binary(ctx, Binary::Add, &a, &b)?;
-        let want_sum = stored(
-            &reference::elementwise::binary(Binary::Add, &av, &bv),
-            dtype,
-        );
+        let want_sum = dtype.round_trip(&reference::elementwise::binary(Binary::Add, &av, &bv));
         let want = reference::elementwise::unary(Unary::Silu, &want_sum);
         out.push(
             c.check(

@@ -31,13 +31,7 @@ pub fn all_paths() -> Vec<(&'static GpuContext, DType)> {
 
 /// Rounds through f16 when the storage is f16, so references see what the GPU saw.
 pub fn as_stored(data: &[f32], dtype: DType) -> Vec<f32> {
-    match dtype {
-        DType::F32 => data.to_vec(),
-        DType::F16 => data
-            .iter()
-            .map(|&x| half::f16::from_f32(x).to_f32())
-            .collect(),
-    }
+    dtype.round_trip(data)
 }
 
 /// Asserts |got - want| <= atol + rtol * |want| everywhere (NaN fails).
