@@ -34,6 +34,7 @@ shader!(LAYER_NORM, "layer_norm", layer_norm, [WORKGROUP_REDUCE]);
 shader!(ATTENTION, "attention", attention, []);
 shader!(UPSAMPLE, "upsample", upsample, [FLAT_INDEX]);
 shader!(CONCAT, "concat", concat, [FLAT_INDEX]);
+shader!(TRANSPOSE, "transpose", transpose, [FLAT_INDEX]);
 shader!(TIMESTEP, "timestep", timestep, []);
 shader!(IMAGE, "image", image, []);
 shader!(SCHEDULER, "scheduler", scheduler, [FLAT_INDEX]);
@@ -52,6 +53,7 @@ pub const ALL: &[ShaderFile] = &[
     ATTENTION,
     UPSAMPLE,
     CONCAT,
+    TRANSPOSE,
     TIMESTEP,
     IMAGE,
     SCHEDULER,

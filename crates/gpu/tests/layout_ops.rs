@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use roentgen_gpu::ops::timestep::{TimestepConfig, timestep_embedding};
-use roentgen_gpu::ops::{concat, elementwise, image, upsample};
+use roentgen_gpu::ops::{concat, elementwise, image, transpose, upsample};
 use roentgen_gpu::reference;
 
 #[test]
@@ -39,6 +39,26 @@ fn upsample_and_concat_are_exact() {
                 "concat {n} {ca}+{cb} {hw}"
             );
         }
+    }
+}
+
+#[test]
+fn transpose_is_exact() {
+    for (ctx, dtype) in all_paths() {
+        let mut r = rng(10);
+        for (b, rows, cols) in [(1, 2, 1), (2, 6, 5), (2, 64, 32), (1, 300, 7)] {
+            let x = as_stored(&random_vec(&mut r, b * rows * cols, 4.0), dtype);
+            let out =
+                transpose::transpose(ctx, &upload(ctx, "x", &[b, rows, cols], &x, dtype)).unwrap();
+            assert_eq!(out.shape, vec![b, cols, rows]);
+            assert_eq!(
+                read(ctx, &out),
+                reference::layout::transpose(&x, b, rows, cols),
+                "transpose {b}x{rows}x{cols}"
+            );
+        }
+        let odd = upload(ctx, "x", &[1, 3, 2], &[0.0; 6], dtype);
+        assert!(transpose::transpose(ctx, &odd).is_err(), "odd rows refused");
     }
 }
 

@@ -11,6 +11,7 @@ pub mod layer_norm;
 pub mod matmul;
 pub mod scheduler;
 pub mod timestep;
+pub mod transpose;
 pub mod upsample;
 
 use crate::{GpuError, Tensor};

@@ -1,4 +1,5 @@
-//! CPU references for `shaders/upsample.wgsl` and `shaders/concat.wgsl`.
+//! CPU references for `shaders/upsample.wgsl`, `shaders/concat.wgsl` and
+//! `shaders/transpose.wgsl`.
 
 /// Nearest 2x upsampling of `x` [planes, h, w].
 pub fn upsample_nearest2x(x: &[f32], h: usize, w: usize) -> Vec<f32> {
@@ -26,6 +27,19 @@ pub fn concat_channels(
     for i in 0..n {
         out.extend_from_slice(&a[i * ca * hw..(i + 1) * ca * hw]);
         out.extend_from_slice(&b[i * cb * hw..(i + 1) * cb * hw]);
+    }
+    out
+}
+
+/// `x.permute(0, 2, 1)` for `x` [b, rows, cols].
+pub fn transpose(x: &[f32], b: usize, rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(x.len());
+    for plane in x.chunks(rows * cols).take(b) {
+        for c in 0..cols {
+            for r in 0..rows {
+                out.push(plane[r * cols + c]);
+            }
+        }
     }
     out
 }
