@@ -113,6 +113,48 @@ impl Tensor {
         })
     }
 
+    /// Uploads values already encoded as `dtype` (little-endian), such as f16
+    /// weights straight from a shard, without widening them on the host.
+    pub fn from_bytes(
+        ctx: &GpuContext,
+        name: &str,
+        shape: &[usize],
+        dtype: DType,
+        bytes: &[u8],
+    ) -> Result<Self, GpuError> {
+        let numel: usize = shape.iter().product();
+        if bytes.len() != numel * dtype.size() {
+            return Err(GpuError::ShapeMismatch {
+                op: "Tensor::from_bytes",
+                expected: format!("{} bytes for {shape:?} {dtype:?}", numel * dtype.size()),
+                got: bytes.len().to_string(),
+            });
+        }
+        let len = Self::byte_len(shape, dtype);
+        Self::check_size(ctx, len)?;
+        let mut padded;
+        let contents = if bytes.len() as u64 == len {
+            bytes
+        } else {
+            padded = bytes.to_vec();
+            padded.resize(len as usize, 0);
+            &padded[..]
+        };
+        let buffer = ctx
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(name),
+                contents,
+                usage: USAGE,
+            });
+        Ok(Self {
+            buffer,
+            shape: shape.to_vec(),
+            dtype,
+            name: name.to_string(),
+        })
+    }
+
     /// An output tensor: NaN until a kernel writes it when the context poisons
     /// outputs (tests), else zeroed by wgpu.
     pub fn output(

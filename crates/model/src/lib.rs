@@ -1,5 +1,25 @@
 //! The SD v1 text-to-image model: tokenizer, CLIP text encoder, UNet, VAE
-//! decoder, schedulers and the pipeline, generic over where ops run.
-//!
-//! Empty so far: the pipeline issue fills it. The dependencies are declared
-//! now so the wasm32 build already proves `tokenizers` compiles for the page.
+//! decoder, schedulers and the pipeline, written once against [`Backend`]
+//! and run on the GPU kernels or on the CPU reference ops.
+
+pub mod backend;
+pub mod clip;
+pub mod config;
+pub mod error;
+#[cfg(not(target_arch = "wasm32"))]
+mod folder;
+mod nn;
+pub mod noise;
+pub mod pipeline;
+pub mod scheduler;
+pub mod tokenizer;
+pub mod unet;
+pub mod vae;
+pub mod weights;
+
+pub use backend::{Backend, CpuBackend, CpuTensor, GpuBackend};
+pub use error::ModelError;
+pub use pipeline::{Model, Output, Request};
+pub use scheduler::SchedulerKind;
+pub use tokenizer::{ClipTokenizer, Tokens};
+pub use weights::Weights;

@@ -12,4 +12,4 @@ pub mod writer;
 
 pub use checksum::{Sha256Stream, sha256_hex, verify_shard};
 pub use error::WeightsError;
-pub use manifest::{Manifest, TensorDType, TensorEntry};
+pub use manifest::{Manifest, ShardEntry, TensorDType, TensorEntry};

@@ -1,0 +1,151 @@
+//! Where the model's ops run. The model graph (CLIP, UNet, VAE, schedulers)
+//! is written once against [`Backend`]; [`GpuBackend`] runs it on our WGSL
+//! kernels, [`CpuBackend`] on the CPU reference ops (slow: for tests, and for
+//! machines without an adapter).
+
+mod cpu;
+mod gpu;
+
+use std::future::Future;
+
+pub use cpu::{CpuBackend, CpuTensor};
+pub use gpu::GpuBackend;
+pub use roentgen_gpu::ops::elementwise::{Binary, Unary};
+pub use roentgen_gpu::ops::timestep::TimestepConfig;
+use roentgen_weights::TensorDType;
+
+use crate::ModelError;
+
+/// One fused latent update after classifier-free guidance; the host-side
+/// schedulers compute the coefficients (`shaders/scheduler.wgsl` has each formula).
+pub enum Update<'a, T> {
+    /// x' = c0 x + c1 e.
+    Ddim { c0: f32, c1: f32 },
+    /// x' = x + dt e.
+    Euler { dt: f32 },
+    /// x' = x + dt e + sigma_up noise.
+    EulerAncestral {
+        dt: f32,
+        sigma_up: f32,
+        noise: &'a T,
+    },
+    /// e' = w[0] e + w[1] h[0] + w[2] h[1] + w[3] h[2]; x' = c0 x + c1 e'; aux = e.
+    Pndm {
+        c0: f32,
+        c1: f32,
+        w: [f32; 4],
+        history: [&'a T; 3],
+    },
+    /// x0 = a_x x + a_e e; x' = c0 x + c1 x0 + c_prev prev_x0; aux = x0.
+    DpmSolver2M {
+        a_x: f32,
+        a_e: f32,
+        c0: f32,
+        c1: f32,
+        c_prev: f32,
+        prev_x0: &'a T,
+    },
+}
+
+/// The ops the SD v1 graph needs. Shapes follow PyTorch (NCHW, row-major).
+pub trait Backend {
+    type Tensor;
+
+    /// A short description for logs and reports ("gpu f16 on ...", "cpu f32").
+    fn describe(&self) -> String;
+
+    /// Uploads f32 values (converted to the backend's activation type).
+    fn upload(&self, name: &str, shape: &[usize], data: &[f32])
+    -> Result<Self::Tensor, ModelError>;
+    /// Uploads a weight stored as `dtype` little-endian bytes.
+    fn upload_weight(
+        &self,
+        name: &str,
+        shape: &[usize],
+        dtype: TensorDType,
+        bytes: &[u8],
+    ) -> Result<Self::Tensor, ModelError>;
+    fn shape<'a>(&self, t: &'a Self::Tensor) -> &'a [usize];
+    /// The same values viewed with another shape of equal size.
+    fn reshape(&self, t: Self::Tensor, shape: &[usize]) -> Result<Self::Tensor, ModelError>;
+    fn read(&self, t: &Self::Tensor) -> impl Future<Output = Result<Vec<f32>, ModelError>>;
+
+    fn linear(
+        &self,
+        x: &Self::Tensor,
+        w: &Self::Tensor,
+        b: Option<&Self::Tensor>,
+    ) -> Result<Self::Tensor, ModelError>;
+    fn conv2d(
+        &self,
+        x: &Self::Tensor,
+        w: &Self::Tensor,
+        b: Option<&Self::Tensor>,
+        stride: usize,
+        pad: usize,
+    ) -> Result<Self::Tensor, ModelError>;
+    #[allow(clippy::too_many_arguments)]
+    fn group_norm(
+        &self,
+        x: &Self::Tensor,
+        gamma: &Self::Tensor,
+        beta: &Self::Tensor,
+        groups: usize,
+        eps: f32,
+        silu: bool,
+    ) -> Result<Self::Tensor, ModelError>;
+    fn layer_norm(
+        &self,
+        x: &Self::Tensor,
+        gamma: &Self::Tensor,
+        beta: &Self::Tensor,
+        eps: f32,
+    ) -> Result<Self::Tensor, ModelError>;
+    #[allow(clippy::too_many_arguments)]
+    fn attention(
+        &self,
+        q: &Self::Tensor,
+        k: &Self::Tensor,
+        v: &Self::Tensor,
+        heads: usize,
+        scale: f32,
+        causal: bool,
+    ) -> Result<Self::Tensor, ModelError>;
+    fn unary(&self, op: Unary, x: &Self::Tensor) -> Result<Self::Tensor, ModelError>;
+    fn binary(
+        &self,
+        op: Binary,
+        a: &Self::Tensor,
+        b: &Self::Tensor,
+    ) -> Result<Self::Tensor, ModelError>;
+    fn geglu(&self, x: &Self::Tensor) -> Result<Self::Tensor, ModelError>;
+    /// `x [N, C, ...] + bias [N, C]`.
+    fn add_channel_bias(
+        &self,
+        x: &Self::Tensor,
+        bias: &Self::Tensor,
+    ) -> Result<Self::Tensor, ModelError>;
+    fn upsample_nearest2x(&self, x: &Self::Tensor) -> Result<Self::Tensor, ModelError>;
+    fn concat_channels(
+        &self,
+        a: &Self::Tensor,
+        b: &Self::Tensor,
+    ) -> Result<Self::Tensor, ModelError>;
+    /// `[B, R, C] -> [B, C, R]`.
+    fn transpose(&self, x: &Self::Tensor) -> Result<Self::Tensor, ModelError>;
+    fn timestep_embedding(
+        &self,
+        t: f32,
+        rows: usize,
+        cfg: TimestepConfig,
+    ) -> Result<Self::Tensor, ModelError>;
+    /// Guides `eps` ([uncond; cond] when `guidance` is set) and updates `x`.
+    /// Returns the new latents and the scheduler's kept value (see [`Update`]).
+    fn step(
+        &self,
+        eps: &Self::Tensor,
+        x: &Self::Tensor,
+        guidance: Option<f32>,
+        update: Update<'_, Self::Tensor>,
+    ) -> Result<(Self::Tensor, Self::Tensor), ModelError>;
+}

@@ -1,0 +1,282 @@
+//! Text to image: tokenize [negative, prompt], encode, sample with
+//! classifier-free guidance, decode. `StableDiffusionPipeline.__call__`'s
+//! order of operations, on any [`Backend`].
+
+use roentgen_weights::{Manifest, ShardEntry};
+
+use crate::backend::{Backend, Unary, Update};
+use crate::clip::TextEncoder;
+use crate::config::{TextConfig, UnetConfig, VaeConfig};
+use crate::scheduler::{self, SchedulerConfig, SchedulerKind, StepUpdate};
+use crate::tokenizer::{ClipTokenizer, Tokens};
+use crate::unet::Unet;
+use crate::vae::VaeDecoder;
+use crate::weights::Weights;
+use crate::{ModelError, noise};
+
+/// Everything one image depends on (with the model and the initial latents).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Request {
+    pub prompt: String,
+    pub negative: String,
+    pub steps: usize,
+    pub guidance: f32,
+    pub scheduler: SchedulerKind,
+    pub seed: u64,
+    /// Latent height and width (the image is 8x larger with SD's VAE).
+    pub latent_hw: (usize, usize),
+}
+
+/// What the sampler produced.
+pub struct Output {
+    /// Final latents [1, 4, h, w], before the VAE.
+    pub latents: Vec<f32>,
+    /// The VAE's output [3, H, W] (about [-1, 1]).
+    pub decoded: Vec<f32>,
+    pub width: usize,
+    pub height: usize,
+    pub tokens: Tokens,
+}
+
+impl Output {
+    /// RGB8 pixels, `round(clamp(x / 2 + 0.5, 0, 1) * 255)` with numpy's
+    /// half-to-even rounding, as diffusers' `numpy_to_pil` makes them.
+    pub fn rgb8(&self) -> Vec<u8> {
+        let plane = self.width * self.height;
+        let level = |v: f32| ((v / 2.0 + 0.5).clamp(0.0, 1.0) * 255.0).round_ties_even() as u8;
+        (0..plane)
+            .flat_map(|p| (0..3).map(move |c| (c, p)))
+            .map(|(c, p)| level(self.decoded[c * plane + p]))
+            .collect()
+    }
+}
+
+pub struct Model<B: Backend> {
+    pub backend: B,
+    pub weights: Weights<B>,
+    pub tokenizer: ClipTokenizer,
+    pub text: TextEncoder,
+    pub unet: Unet,
+    pub vae: VaeDecoder,
+    pub scheduler: SchedulerConfig,
+}
+
+fn config<'a>(m: &'a Manifest, name: &'static str) -> Result<&'a serde_json::Value, ModelError> {
+    m.configs.get(name).ok_or(ModelError::Config {
+        component: name,
+        what: "missing from the manifest".into(),
+    })
+}
+
+impl<B: Backend> Model<B> {
+    /// Builds the model from a manifest, its tokenizer file and its shards
+    /// (`read_shard` returns a shard's verified bytes).
+    pub fn load(
+        backend: B,
+        manifest: &Manifest,
+        tokenizer_json: &[u8],
+        read_shard: impl FnMut(usize, &ShardEntry) -> Result<Vec<u8>, ModelError>,
+        progress: impl FnMut(usize, usize),
+    ) -> Result<Self, ModelError> {
+        let text = TextEncoder::new(TextConfig::from_json(config(manifest, "text_encoder")?)?);
+        let unet = Unet::new(UnetConfig::from_json(config(manifest, "unet")?)?);
+        let vae = VaeDecoder::new(VaeConfig::from_json(config(manifest, "vae")?)?);
+        let scheduler = SchedulerConfig::from_json(config(manifest, "scheduler")?)?;
+        let tokenizer = ClipTokenizer::from_bytes(tokenizer_json)?;
+        let weights = Weights::load(&backend, manifest, read_shard, progress)?;
+        Ok(Self {
+            backend,
+            weights,
+            tokenizer,
+            text,
+            unet,
+            vae,
+            scheduler,
+        })
+    }
+
+    /// Latent size of the model's native image (UNet `sample_size`).
+    pub fn default_latent_hw(&self) -> (usize, usize) {
+        let s = self.unet.cfg.sample_size.unwrap_or(64);
+        (s, s)
+    }
+
+    /// The VAE's upscale factor: 2 per up block after the first.
+    pub fn vae_scale(&self) -> usize {
+        1 << (self.vae.cfg.block_out_channels.len() - 1)
+    }
+
+    /// CLIP hidden states for each text, [texts, 77, hidden].
+    pub fn encode_text(&self, texts: &[&str]) -> Result<(B::Tensor, Vec<Tokens>), ModelError> {
+        let tokens = texts
+            .iter()
+            .map(|t| self.tokenizer.encode(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        let ids: Vec<Vec<u32>> = tokens.iter().map(|t| t.ids.clone()).collect();
+        let hidden = self.text.forward(&self.backend, &self.weights, &ids)?;
+        Ok((hidden, tokens))
+    }
+
+    /// Samples and decodes one image. `init` replaces the seeded noise
+    /// ([1, 4, h, w] values, before `init_noise_sigma`). `on_step(done, total)`
+    /// after each UNet call; returning false cancels.
+    pub async fn generate(
+        &self,
+        req: &Request,
+        init: Option<Vec<f32>>,
+        mut on_step: impl FnMut(usize, usize) -> bool,
+    ) -> Result<Output, ModelError> {
+        let b = &self.backend;
+        let (h, w) = req.latent_hw;
+        let channels = self.unet.cfg.in_channels;
+        let n = channels * h * w;
+        if h == 0 || w == 0 || h % 2 != 0 || w % 2 != 0 {
+            return Err(ModelError::Input(format!(
+                "latent size {h}x{w} must be even and non-zero"
+            )));
+        }
+        let down = 1 << (self.unet.cfg.block_out_channels.len() - 1);
+        if h % down != 0 || w % down != 0 {
+            return Err(ModelError::Input(format!(
+                "latent size {h}x{w} must be a multiple of {down} for this UNet"
+            )));
+        }
+        if !req.guidance.is_finite() {
+            return Err(ModelError::Input("guidance must be a finite number".into()));
+        }
+        let plan = scheduler::plan(req.scheduler, &self.scheduler, req.steps)?;
+        let init = match init {
+            Some(v) if v.len() != n => {
+                return Err(ModelError::Input(format!(
+                    "initial latents hold {} values, [1, {channels}, {h}, {w}] needs {n}",
+                    v.len()
+                )));
+            }
+            Some(v) => v,
+            None => noise::gaussian(req.seed, n),
+        };
+        // do_classifier_free_guidance: guidance_scale > 1.
+        let cfg = req.guidance > 1.0;
+        let (context, tokens) = if cfg {
+            self.encode_text(&[&req.negative, &req.prompt])?
+        } else {
+            self.encode_text(&[&req.prompt])?
+        };
+        let tokens = tokens.last().cloned().expect("the prompt's tokens");
+        let scaled: Vec<f32> = init.iter().map(|v| v * plan.init_noise_sigma).collect();
+        let mut x = b.upload("latents", &[1, channels, h, w], &scaled)?;
+        let guidance = cfg.then_some(req.guidance);
+
+        let mut history: Vec<B::Tensor> = Vec::new();
+        let mut saved: Option<B::Tensor> = None;
+        let mut prev_x0: Option<B::Tensor> = None;
+        let total = plan.steps.len();
+        for (i, s) in plan.steps.iter().enumerate() {
+            let scaled_in = (s.input_scale != 1.0)
+                .then(|| b.unary(Unary::Scale(s.input_scale), &x))
+                .transpose()?;
+            let x_in = scaled_in.as_ref().unwrap_or(&x);
+            let eps = if cfg {
+                // [1, C, h, w] twice along channels is [2, C, h, w] in memory.
+                let pair = b.concat_channels(x_in, x_in)?;
+                let pair = b.reshape(pair, &[2, channels, h, w])?;
+                self.unet.forward(b, &self.weights, &pair, s.t, &context)?
+            } else {
+                self.unet.forward(b, &self.weights, x_in, s.t, &context)?
+            };
+            let noise_t;
+            let newest = |k: usize| history.len().checked_sub(k + 1).map(|j| &history[j]);
+            let (base, update) = match s.update {
+                StepUpdate::Ddim { c0, c1 } => (&x, Update::Ddim { c0, c1 }),
+                StepUpdate::Euler { dt } => (&x, Update::Euler { dt }),
+                StepUpdate::EulerAncestral { dt, sigma_up } => {
+                    noise_t = b.upload(
+                        "ancestral noise",
+                        &[1, channels, h, w],
+                        &noise::step_noise(req.seed, i, n),
+                    )?;
+                    (
+                        &x,
+                        Update::EulerAncestral {
+                            dt,
+                            sigma_up,
+                            noise: &noise_t,
+                        },
+                    )
+                }
+                StepUpdate::Pndm {
+                    c0,
+                    c1,
+                    w: mix,
+                    from_saved,
+                    ..
+                } => {
+                    let base = if from_saved {
+                        saved.as_ref().unwrap_or(&x)
+                    } else {
+                        &x
+                    };
+                    // Unused history slots carry weight 0; any finite tensor will do.
+                    let h = [0, 1, 2].map(|k| newest(k).unwrap_or(&x));
+                    (
+                        base,
+                        Update::Pndm {
+                            c0,
+                            c1,
+                            w: mix,
+                            history: h,
+                        },
+                    )
+                }
+                StepUpdate::DpmSolver2M {
+                    a_x,
+                    a_e,
+                    c0,
+                    c1,
+                    c_prev,
+                } => (
+                    &x,
+                    Update::DpmSolver2M {
+                        a_x,
+                        a_e,
+                        c0,
+                        c1,
+                        c_prev,
+                        prev_x0: prev_x0.as_ref().unwrap_or(&x),
+                    },
+                ),
+            };
+            let (next, aux) = b.step(&eps, base, guidance, update)?;
+            let old = std::mem::replace(&mut x, next);
+            match s.update {
+                StepUpdate::Pndm { keep_eps, .. } => {
+                    if i == 0 {
+                        saved = Some(old);
+                    }
+                    if keep_eps {
+                        history.push(aux);
+                        if history.len() > 3 {
+                            history.remove(0);
+                        }
+                    }
+                }
+                StepUpdate::DpmSolver2M { .. } => prev_x0 = Some(aux),
+                _ => {}
+            }
+            if !on_step(i + 1, total) {
+                return Err(ModelError::Cancelled);
+            }
+        }
+        let latents = b.read(&x).await?;
+        let image = self.vae.forward(b, &self.weights, &x)?;
+        let shape = b.shape(&image).to_vec();
+        let decoded = b.read(&image).await?;
+        Ok(Output {
+            latents,
+            decoded,
+            width: shape[3],
+            height: shape[2],
+            tokens,
+        })
+    }
+}

@@ -1,0 +1,146 @@
+//! `scheduler_config.json` with each diffusers scheduler's own defaults.
+
+use serde::Deserialize;
+
+use super::SchedulerKind;
+use crate::ModelError;
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct SchedulerConfig {
+    #[serde(rename = "_class_name", default)]
+    pub class_name: Option<String>,
+    #[serde(default = "default_t")]
+    pub num_train_timesteps: usize,
+    #[serde(default = "default_beta_start")]
+    pub beta_start: f64,
+    #[serde(default = "default_beta_end")]
+    pub beta_end: f64,
+    #[serde(default = "default_schedule")]
+    pub beta_schedule: String,
+    #[serde(default)]
+    pub steps_offset: usize,
+    /// Absent: PNDM's default is false, DDIM's true.
+    #[serde(default)]
+    pub set_alpha_to_one: Option<bool>,
+    /// Absent: "leading" for PNDM and DDIM, "linspace" for the others.
+    #[serde(default)]
+    pub timestep_spacing: Option<String>,
+    #[serde(default)]
+    pub prediction_type: Option<String>,
+    #[serde(default)]
+    pub clip_sample: Option<bool>,
+    #[serde(default)]
+    pub trained_betas: Option<serde_json::Value>,
+    #[serde(default)]
+    pub use_karras_sigmas: Option<bool>,
+    #[serde(default)]
+    pub thresholding: Option<bool>,
+    #[serde(default)]
+    pub rescale_betas_zero_snr: Option<bool>,
+}
+
+fn default_t() -> usize {
+    1000
+}
+fn default_beta_start() -> f64 {
+    0.0001
+}
+fn default_beta_end() -> f64 {
+    0.02
+}
+fn default_schedule() -> String {
+    "linear".into()
+}
+
+impl SchedulerConfig {
+    pub fn from_json(raw: &serde_json::Value) -> Result<Self, ModelError> {
+        serde_json::from_value(raw.clone()).map_err(|e| ModelError::Config {
+            component: "scheduler",
+            what: e.to_string(),
+        })
+    }
+
+    /// The sampler the model was saved with (PNDM if the class is unknown).
+    pub fn default_kind(&self) -> SchedulerKind {
+        self.class_name
+            .as_deref()
+            .and_then(SchedulerKind::from_class_name)
+            .unwrap_or(SchedulerKind::Pndm)
+    }
+
+    pub(crate) fn check(&self, kind: SchedulerKind) -> Result<(), ModelError> {
+        let refuse = |what: String| {
+            Err(ModelError::Config {
+                component: "scheduler",
+                what,
+            })
+        };
+        if let Some(p) = &self.prediction_type
+            && p != "epsilon"
+        {
+            return refuse(format!("prediction_type {p:?} (only epsilon is supported)"));
+        }
+        if !matches!(self.beta_schedule.as_str(), "scaled_linear" | "linear") {
+            return refuse(format!("beta_schedule {:?}", self.beta_schedule));
+        }
+        if self.trained_betas.as_ref().is_some_and(|v| !v.is_null()) {
+            return refuse("trained_betas".into());
+        }
+        for (flag, name) in [
+            (self.use_karras_sigmas, "use_karras_sigmas"),
+            (self.thresholding, "thresholding"),
+            (self.rescale_betas_zero_snr, "rescale_betas_zero_snr"),
+        ] {
+            if flag == Some(true) {
+                return refuse(format!("{name} = true"));
+            }
+        }
+        // DDIMScheduler clips x0 unless told not to; this build never clips.
+        if kind == SchedulerKind::Ddim && self.clip_sample != Some(false) {
+            return refuse("DDIM with clip_sample (set clip_sample: false)".into());
+        }
+        if !matches!(self.spacing(kind), "leading" | "linspace" | "trailing") {
+            return refuse(format!("timestep_spacing {:?}", self.spacing(kind)));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn spacing(&self, kind: SchedulerKind) -> &str {
+        self.timestep_spacing.as_deref().unwrap_or(match kind {
+            SchedulerKind::Pndm | SchedulerKind::Ddim => "leading",
+            _ => "linspace",
+        })
+    }
+
+    /// `alphas_cumprod` over the training timesteps (`betas` as diffusers
+    /// builds them: "scaled_linear" is linspace of sqrt(beta), squared).
+    pub(crate) fn alphas_cumprod(&self) -> Vec<f64> {
+        let n = self.num_train_timesteps;
+        let lin = |a: f64, b: f64, i: usize| {
+            if n == 1 {
+                a
+            } else {
+                a + (b - a) * i as f64 / (n - 1) as f64
+            }
+        };
+        let mut acc = 1.0;
+        (0..n)
+            .map(|i| {
+                let beta = match self.beta_schedule.as_str() {
+                    "scaled_linear" => lin(self.beta_start.sqrt(), self.beta_end.sqrt(), i).powi(2),
+                    _ => lin(self.beta_start, self.beta_end, i),
+                };
+                acc *= 1.0 - beta;
+                acc
+            })
+            .collect()
+    }
+
+    /// `sqrt((1 - a) / a)` per training timestep (the Euler/DPM sigmas).
+    pub(crate) fn sigmas(&self) -> Vec<f64> {
+        self.alphas_cumprod()
+            .iter()
+            .map(|a| ((1.0 - a) / a).sqrt())
+            .collect()
+    }
+}

@@ -1,0 +1,75 @@
+//! DDIM with eta = 0 (`DDIMScheduler.set_timesteps` and `.step`).
+
+use super::{Plan, SchedulerConfig, SchedulerKind, StepPlan, StepUpdate};
+
+/// Integer timesteps for "leading" / "linspace" / "trailing" spacing, as
+/// `DDIMScheduler.set_timesteps` (and PNDM's `_timesteps`, ascending there).
+pub(crate) fn integer_timesteps(cfg: &SchedulerConfig, kind: SchedulerKind, n: usize) -> Vec<i64> {
+    let t = cfg.num_train_timesteps as f64;
+    let mut ts: Vec<i64> = match cfg.spacing(kind) {
+        "linspace" => (0..n)
+            .map(|i| {
+                let v = if n == 1 {
+                    0.0
+                } else {
+                    (t - 1.0) * i as f64 / (n - 1) as f64
+                };
+                v.round_ties_even() as i64
+            })
+            .collect(),
+        "trailing" => {
+            let ratio = t / n as f64;
+            // np.arange(T, 0, -ratio), ascending here.
+            let mut v: Vec<i64> = (0..n)
+                .map(|i| (t - i as f64 * ratio).round_ties_even() as i64 - 1)
+                .collect();
+            v.reverse();
+            v
+        }
+        _ => {
+            let ratio = cfg.num_train_timesteps / n;
+            (0..n)
+                .map(|i| (i * ratio + cfg.steps_offset) as i64)
+                .collect()
+        }
+    };
+    ts.reverse();
+    ts
+}
+
+pub(super) fn plan(cfg: &SchedulerConfig, n: usize) -> Plan {
+    let ac = cfg.alphas_cumprod();
+    let final_alpha = if cfg.set_alpha_to_one.unwrap_or(true) {
+        1.0
+    } else {
+        ac[0]
+    };
+    let ratio = (cfg.num_train_timesteps / n) as i64;
+    let steps = integer_timesteps(cfg, SchedulerKind::Ddim, n)
+        .into_iter()
+        .map(|t| {
+            let prev = t - ratio;
+            let a_t = ac[t as usize];
+            let a_prev = if prev >= 0 {
+                ac[prev as usize]
+            } else {
+                final_alpha
+            };
+            // x0 = (x - sqrt(1 - a_t) e) / sqrt(a_t); x' = sqrt(a_prev) x0 + sqrt(1 - a_prev) e
+            let c0 = (a_prev / a_t).sqrt();
+            let c1 = (1.0 - a_prev).sqrt() - (a_prev * (1.0 - a_t) / a_t).sqrt();
+            StepPlan {
+                t: t as f32,
+                input_scale: 1.0,
+                update: StepUpdate::Ddim {
+                    c0: c0 as f32,
+                    c1: c1 as f32,
+                },
+            }
+        })
+        .collect();
+    Plan {
+        init_noise_sigma: 1.0,
+        steps,
+    }
+}

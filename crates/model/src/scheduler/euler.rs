@@ -1,0 +1,84 @@
+//! Euler and Euler ancestral (`EulerDiscreteScheduler` and
+//! `EulerAncestralDiscreteScheduler`: `set_timesteps`, `scale_model_input`,
+//! `step` with s_churn = 0).
+
+use super::{Plan, SchedulerConfig, SchedulerKind, StepPlan, StepUpdate, interp};
+
+/// Float timesteps, descending, as `EulerDiscreteScheduler.set_timesteps`.
+fn timesteps(cfg: &SchedulerConfig, kind: SchedulerKind, n: usize) -> Vec<f64> {
+    let t = cfg.num_train_timesteps as f64;
+    let mut ts: Vec<f64> = match cfg.spacing(kind) {
+        "leading" => {
+            let ratio = cfg.num_train_timesteps / n;
+            (0..n)
+                .map(|i| (i * ratio + cfg.steps_offset) as f64)
+                .collect()
+        }
+        "trailing" => {
+            let ratio = t / n as f64;
+            let mut v: Vec<f64> = (0..n)
+                .map(|i| (t - i as f64 * ratio).round_ties_even() - 1.0)
+                .collect();
+            v.reverse();
+            v
+        }
+        // np.linspace(0, T - 1, n, dtype=float32)
+        _ => (0..n)
+            .map(|i| {
+                let v = if n == 1 {
+                    0.0
+                } else {
+                    (t - 1.0) * i as f64 / (n - 1) as f64
+                };
+                v as f32 as f64
+            })
+            .collect(),
+    };
+    ts.reverse();
+    ts
+}
+
+pub(super) fn plan(cfg: &SchedulerConfig, n: usize, ancestral: bool) -> Plan {
+    let kind = if ancestral {
+        SchedulerKind::EulerAncestral
+    } else {
+        SchedulerKind::Euler
+    };
+    let table = cfg.sigmas();
+    let ts = timesteps(cfg, kind, n);
+    let mut sigmas: Vec<f64> = ts.iter().map(|&t| interp(&table, t)).collect();
+    sigmas.push(0.0);
+    let max = sigmas.iter().cloned().fold(0.0, f64::max);
+    let init_noise_sigma = match cfg.spacing(kind) {
+        "linspace" | "trailing" => max,
+        _ => (max * max + 1.0).sqrt(),
+    };
+    let steps = ts
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| {
+            let (s, next) = (sigmas[i], sigmas[i + 1]);
+            let update = if ancestral {
+                let up = (next * next * (s * s - next * next) / (s * s)).sqrt();
+                let down = (next * next - up * up).sqrt();
+                StepUpdate::EulerAncestral {
+                    dt: (down - s) as f32,
+                    sigma_up: up as f32,
+                }
+            } else {
+                StepUpdate::Euler {
+                    dt: (next - s) as f32,
+                }
+            };
+            StepPlan {
+                t: t as f32,
+                input_scale: (1.0 / (s * s + 1.0).sqrt()) as f32,
+                update,
+            }
+        })
+        .collect();
+    Plan {
+        init_noise_sigma: init_noise_sigma as f32,
+        steps,
+    }
+}

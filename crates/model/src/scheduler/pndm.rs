@@ -1,0 +1,68 @@
+//! PNDM in PLMS mode with `skip_prk_steps` (`PNDMScheduler.set_timesteps`,
+//! `.step_plms` and `._get_prev_sample`).
+
+use super::ddim::integer_timesteps;
+use super::{Plan, SchedulerConfig, SchedulerKind, StepPlan, StepUpdate};
+
+pub(super) fn plan(cfg: &SchedulerConfig, n: usize) -> Plan {
+    let ac = cfg.alphas_cumprod();
+    let final_alpha = if cfg.set_alpha_to_one.unwrap_or(false) {
+        1.0
+    } else {
+        ac[0]
+    };
+    let ratio = (cfg.num_train_timesteps / n) as i64;
+    // _timesteps descending [t_{n-1} .. t_0]; plms_timesteps repeats the
+    // second one: [t_{n-1}, t_{n-2}, t_{n-2}, t_{n-3}, .., t_0].
+    let desc = integer_timesteps(cfg, SchedulerKind::Pndm, n);
+    let mut ts = vec![desc[0]];
+    if n > 1 {
+        ts.push(desc[1]);
+    }
+    ts.extend_from_slice(&desc[1..]);
+    let steps = ts
+        .iter()
+        .enumerate()
+        .map(|(counter, &t)| {
+            // step_plms: the second call re-runs the first step from the
+            // saved sample with the mean of both eps (a Heun-like start).
+            let (t, prev) = if counter == 1 {
+                (t + ratio, t)
+            } else {
+                (t, t - ratio)
+            };
+            let kept = if counter < 2 { 1 } else { counter.min(4) };
+            let w = match (counter, kept) {
+                (0, _) => [1.0, 0.0, 0.0, 0.0],
+                (1, _) => [0.5, 0.5, 0.0, 0.0],
+                (_, 2) => [1.5, -0.5, 0.0, 0.0],
+                (_, 3) => [23.0 / 12.0, -16.0 / 12.0, 5.0 / 12.0, 0.0],
+                _ => [55.0 / 24.0, -59.0 / 24.0, 37.0 / 24.0, -9.0 / 24.0],
+            };
+            let a_t = ac[t as usize];
+            let a_prev = if prev >= 0 {
+                ac[prev as usize]
+            } else {
+                final_alpha
+            };
+            let (b_t, b_prev) = (1.0 - a_t, 1.0 - a_prev);
+            let denom = a_t * b_prev.sqrt() + (a_t * b_t * a_prev).sqrt();
+            StepPlan {
+                // The UNet sees the listed timestep, not the shifted one.
+                t: if counter == 1 { prev as f32 } else { t as f32 },
+                input_scale: 1.0,
+                update: StepUpdate::Pndm {
+                    c0: (a_prev / a_t).sqrt() as f32,
+                    c1: (-(a_prev - a_t) / denom) as f32,
+                    w,
+                    from_saved: counter == 1,
+                    keep_eps: counter != 1,
+                },
+            }
+        })
+        .collect();
+    Plan {
+        init_noise_sigma: 1.0,
+        steps,
+    }
+}

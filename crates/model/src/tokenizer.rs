@@ -1,0 +1,68 @@
+//! CLIP's BPE tokenizer on the `tokenizers` crate, loading the converted
+//! `tokenizer.json`, with the truncation and padding transformers'
+//! `CLIPTokenizer(padding="max_length", max_length=77, truncation=True)` applies.
+
+use tokenizers::Tokenizer;
+
+use crate::ModelError;
+
+/// CLIP's context: BOS, 75 prompt tokens, EOS.
+pub const CONTEXT: usize = 77;
+
+/// A prompt as the text encoder sees it, and what the UI shows about it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Tokens {
+    /// BOS, the prompt's tokens, EOS, then padding (EOS) to 77.
+    pub ids: Vec<u32>,
+    /// Tokens the whole prompt needs, BOS and EOS included (may exceed 77).
+    pub used: usize,
+    /// The part of the prompt that did not fit, as the user typed it ("" if none).
+    pub truncated: String,
+}
+
+pub struct ClipTokenizer {
+    inner: Tokenizer,
+    bos: u32,
+    eos: u32,
+}
+
+impl ClipTokenizer {
+    /// From the bytes of a HuggingFace `tokenizer.json`.
+    pub fn from_bytes(json: &[u8]) -> Result<Self, ModelError> {
+        let inner = Tokenizer::from_bytes(json)
+            .map_err(|e| ModelError::Tokenizer(format!("tokenizer.json does not load: {e}")))?;
+        let id = |t: &str| {
+            inner.token_to_id(t).ok_or_else(|| {
+                ModelError::Tokenizer(format!(
+                    "tokenizer.json has no {t} token (not a CLIP tokenizer)"
+                ))
+            })
+        };
+        let (bos, eos) = (id("<|startoftext|>")?, id("<|endoftext|>")?);
+        Ok(Self { inner, bos, eos })
+    }
+
+    pub fn encode(&self, text: &str) -> Result<Tokens, ModelError> {
+        let enc = self
+            .inner
+            .encode(text, false)
+            .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+        let content = enc.get_ids();
+        let room = CONTEXT - 2;
+        let kept = content.len().min(room);
+        let truncated = match enc.get_offsets().get(room) {
+            Some(&(start, _)) => text.get(start..).unwrap_or("").trim().to_string(),
+            None => String::new(),
+        };
+        let mut ids = Vec::with_capacity(CONTEXT);
+        ids.push(self.bos);
+        ids.extend_from_slice(&content[..kept]);
+        ids.push(self.eos);
+        ids.resize(CONTEXT, self.eos);
+        Ok(Tokens {
+            ids,
+            used: content.len() + 2,
+            truncated,
+        })
+    }
+}

@@ -1,0 +1,124 @@
+//! A model's tensors on a backend, by diffusers name.
+
+use std::collections::HashMap;
+
+use half::f16;
+use roentgen_weights::{Manifest, ShardEntry, TensorDType};
+
+use crate::ModelError;
+use crate::backend::Backend;
+
+/// Widens stored bytes to f32 (q8 is not read yet: the converter cannot write it).
+pub(crate) fn decode(dtype: TensorDType, bytes: &[u8], name: &str) -> Result<Vec<f32>, ModelError> {
+    match dtype {
+        TensorDType::F16 => Ok(bytes
+            .chunks_exact(2)
+            .map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect()),
+        TensorDType::F32 => Ok(bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect()),
+        TensorDType::Q8 => Err(ModelError::UnsupportedDType {
+            name: name.into(),
+            dtype: "q8".into(),
+        }),
+    }
+}
+
+/// Every tensor of one model, uploaded; plus host copies of the tables the
+/// host gathers from (CLIP's token and position embeddings: the ids are on
+/// the host, so looking rows up there costs one small upload per prompt).
+pub struct Weights<B: Backend> {
+    tensors: HashMap<String, B::Tensor>,
+    host: HashMap<String, (Vec<usize>, Vec<f32>)>,
+}
+
+/// Tensors the host keeps a copy of instead of uploading.
+const HOST_TABLES: &[&str] = &[
+    "text_encoder.embeddings.token_embedding.weight",
+    "text_encoder.embeddings.position_embedding.weight",
+];
+
+impl<B: Backend> Weights<B> {
+    /// Loads every tensor of `manifest`, one shard at a time: `read_shard`
+    /// returns a shard's verified bytes; `progress(done, total)` counts shards.
+    pub fn load(
+        backend: &B,
+        manifest: &Manifest,
+        mut read_shard: impl FnMut(usize, &ShardEntry) -> Result<Vec<u8>, ModelError>,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<Self, ModelError> {
+        let mut tensors = HashMap::new();
+        let mut host = HashMap::new();
+        let order = manifest.shard_order(&["text_encoder", "unet", "vae"]);
+        for (done, &shard) in order.iter().enumerate() {
+            let bytes = read_shard(shard, &manifest.shards[shard])?;
+            for entry in manifest.tensors.iter().filter(|t| t.data.shard == shard) {
+                let start = entry.data.offset as usize;
+                let data = &bytes[start..start + entry.data.length as usize];
+                if HOST_TABLES.contains(&entry.name.as_str()) {
+                    let values = decode(entry.dtype, data, &entry.name)?;
+                    host.insert(entry.name.clone(), (entry.shape.clone(), values));
+                } else {
+                    let t = backend.upload_weight(&entry.name, &entry.shape, entry.dtype, data)?;
+                    tensors.insert(entry.name.clone(), t);
+                }
+            }
+            progress(done + 1, order.len());
+        }
+        Ok(Self { tensors, host })
+    }
+
+    pub fn get(&self, name: &str) -> Result<&B::Tensor, ModelError> {
+        self.tensors
+            .get(name)
+            .ok_or_else(|| ModelError::MissingTensor {
+                name: name.to_string(),
+            })
+    }
+
+    /// A weight that must have `shape` (checked when the model is built, so
+    /// a wrong folder fails before any work).
+    pub fn expect(
+        &self,
+        backend: &B,
+        name: &str,
+        shape: &[usize],
+    ) -> Result<&B::Tensor, ModelError> {
+        let t = self.get(name)?;
+        if backend.shape(t) != shape {
+            return Err(ModelError::WeightShape {
+                name: name.to_string(),
+                expected: shape.to_vec(),
+                got: backend.shape(t).to_vec(),
+            });
+        }
+        Ok(t)
+    }
+
+    /// An optional weight (biases some layers omit).
+    pub fn try_get(&self, name: &str) -> Option<&B::Tensor> {
+        self.tensors.get(name)
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.tensors.contains_key(name) || self.host.contains_key(name)
+    }
+
+    pub fn host(&self, name: &str) -> Result<(&[usize], &[f32]), ModelError> {
+        self.host
+            .get(name)
+            .map(|(s, v)| (s.as_slice(), v.as_slice()))
+            .ok_or_else(|| ModelError::MissingTensor {
+                name: name.to_string(),
+            })
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.tensors
+            .keys()
+            .chain(self.host.keys())
+            .map(|s| s.as_str())
+    }
+}

@@ -1,0 +1,217 @@
+//! The pipeline against what transformers and diffusers computed for the
+//! committed tiny models (tests/goldens/make_goldens.py): tokens exactly;
+//! text encoder, UNet, VAE and whole sampling runs within the stated
+//! tolerances, on the CPU reference path and on the GPU (f32 and f16).
+
+mod common;
+
+use common::{golden_dir, goldens, meta, read, rel_l2};
+use roentgen_gpu::DType;
+use roentgen_gpu::testing::test_context;
+use roentgen_model::{Backend, CpuBackend, GpuBackend, Model, Request, SchedulerKind};
+
+/// Relative L2 allowed per part and on the final latents, and mean absolute
+/// image error (in [0, 1] units) allowed, per path.
+struct Tolerance {
+    parts: f64,
+    latents: f64,
+    image_mae: f64,
+}
+
+const F32: Tolerance = Tolerance {
+    parts: 1e-3,
+    latents: 1e-3,
+    image_mae: 1.0 / 255.0,
+};
+/// f16 storage and arithmetic: the 3e-2 on latents; images are
+/// reported and held to 4/255.
+const F16: Tolerance = Tolerance {
+    parts: 3e-2,
+    latents: 3e-2,
+    image_mae: 4.0 / 255.0,
+};
+
+fn load<B: Backend>(backend: B, model: &str) -> Model<B> {
+    Model::load_dir(backend, &golden_dir(model).join("model"), |_, _| {}).unwrap()
+}
+
+fn image01(decoded: &[f32]) -> Vec<f32> {
+    decoded
+        .iter()
+        .map(|v| (v / 2.0 + 0.5).clamp(0.0, 1.0))
+        .collect()
+}
+
+fn mae(a: &[f32], b: &[f32]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs() as f64)
+        .sum::<f64>()
+        / a.len() as f64
+}
+
+/// Checks every recorded part and the runs `runs` selects; returns a report.
+fn check<B: Backend>(
+    m: &Model<B>,
+    model: &str,
+    tol: &Tolerance,
+    runs: impl Fn(&str, usize) -> bool,
+) -> Vec<String> {
+    let g = goldens(model);
+    let meta = meta(model);
+    let b = &m.backend;
+    let mut report = Vec::new();
+    let mut expect = |what: String, err: f64, limit: f64| {
+        report.push(format!("{model} {what}: {err:.2e} (limit {limit:.0e})"));
+        assert!(
+            err <= limit,
+            "{model} {what}: {err:.3e} > {limit:.0e} on {}",
+            b.describe()
+        );
+    };
+    let prompt = meta["prompt"].as_str().unwrap();
+    let negative = meta["negative"].as_str().unwrap();
+
+    // Text encoder on [negative, prompt].
+    let (hidden, tokens) = m.encode_text(&[negative, prompt]).unwrap();
+    let ids: Vec<f32> = tokens
+        .iter()
+        .flat_map(|t| t.ids.iter().map(|&i| i as f32))
+        .collect();
+    assert_eq!(ids, g["text.ids"].1, "token ids");
+    expect(
+        "text_encoder rel L2".into(),
+        rel_l2(&read(b, &hidden), &g["text.hidden"].1),
+        tol.parts,
+    );
+
+    // One UNet call on the recorded conditioning.
+    let (shape, sample) = &g["unet.sample"];
+    let x = b.upload("sample", shape, sample).unwrap();
+    let (cshape, ctx) = &g["text.hidden"];
+    let ctx = b.upload("context", cshape, ctx).unwrap();
+    let t = g["unet.t"].1[0];
+    let eps = m.unet.forward(b, &m.weights, &x, t, &ctx).unwrap();
+    expect(
+        "unet rel L2".into(),
+        rel_l2(&read(b, &eps), &g["unet.out"].1),
+        tol.parts,
+    );
+
+    // One VAE decode.
+    let (shape, z) = &g["vae.latents"];
+    let z = b.upload("latents", shape, z).unwrap();
+    let img = m.vae.forward(b, &m.weights, &z).unwrap();
+    expect(
+        "vae rel L2".into(),
+        rel_l2(&read(b, &img), &g["vae.out"].1),
+        tol.parts,
+    );
+
+    // Whole runs from the recorded initial latents.
+    let init = &g["init.latents"];
+    let guidance = meta["guidance"].as_f64().unwrap() as f32;
+    for run in meta["runs"].as_array().unwrap() {
+        let name = run["scheduler"].as_str().unwrap();
+        let steps = run["steps"].as_u64().unwrap() as usize;
+        if !runs(name, steps) {
+            continue;
+        }
+        let req = Request {
+            prompt: prompt.into(),
+            negative: negative.into(),
+            steps,
+            guidance,
+            scheduler: SchedulerKind::from_name(name).unwrap(),
+            seed: 0,
+            latent_hw: (init.0[2], init.0[3]),
+        };
+        let out = pollster::block_on(m.generate(&req, Some(init.1.clone()), |_, _| true)).unwrap();
+        let key = format!("run.{name}.{steps}");
+        expect(
+            format!("{name} {steps} steps latents rel L2"),
+            rel_l2(&out.latents, &g[&format!("{key}.latents")].1),
+            tol.latents,
+        );
+        expect(
+            format!("{name} {steps} steps image MAE"),
+            mae(&image01(&out.decoded), &g[&format!("{key}.image")].1),
+            tol.image_mae,
+        );
+    }
+    report
+}
+
+fn print(path: &str, report: &[String]) {
+    for line in report {
+        eprintln!("[{path}] {line}");
+    }
+}
+
+#[test]
+fn tokens_match_transformers() {
+    let m = load(CpuBackend, "tiny-sd2");
+    let meta = meta("tiny-sd2");
+    let cases = meta["tokens"].as_array().unwrap();
+    assert!(cases.len() >= 30);
+    for case in cases {
+        let prompt = case["prompt"].as_str().unwrap();
+        let t = m.tokenizer.encode(prompt).unwrap();
+        let ids: Vec<u64> = case["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        let ours: Vec<u64> = t.ids.iter().map(|&v| v as u64).collect();
+        assert_eq!(ours, ids, "ids for {prompt:?}");
+        assert_eq!(
+            t.used as u64,
+            case["untruncated_len"].as_u64().unwrap(),
+            "used for {prompt:?}"
+        );
+        assert_eq!(
+            t.truncated.is_empty(),
+            t.used <= 77,
+            "truncated text for {prompt:?}"
+        );
+    }
+}
+
+#[test]
+fn cpu_reference_path_matches_diffusers() {
+    let m = load(CpuBackend, "tiny-sd2");
+    print("cpu f32", &check(&m, "tiny-sd2", &F32, |_, _| true));
+    let m = load(CpuBackend, "tiny-sd4");
+    print("cpu f32", &check(&m, "tiny-sd4", &F32, |s, _| s == "pndm"));
+}
+
+#[test]
+fn gpu_f32_matches_diffusers() {
+    let ctx = test_context();
+    let m = load(GpuBackend::new(ctx, DType::F32), "tiny-sd2");
+    print("gpu f32", &check(&m, "tiny-sd2", &F32, |_, _| true));
+    let m = load(GpuBackend::new(ctx, DType::F32), "tiny-sd4");
+    print("gpu f32", &check(&m, "tiny-sd4", &F32, |_, _| true));
+}
+
+#[test]
+fn gpu_f16_matches_diffusers() {
+    let ctx = test_context();
+    let m = load(GpuBackend::new(ctx, DType::F16), "tiny-sd2");
+    print("gpu f16", &check(&m, "tiny-sd2", &F16, |_, _| true));
+    let m = load(GpuBackend::new(ctx, DType::F16), "tiny-sd4");
+    print("gpu f16", &check(&m, "tiny-sd4", &F16, |_, _| true));
+}
+
+/// f16 storage without `shader-f16` (the browser's SwiftShader, many
+/// laptops): pairs unpacked to f32 in every kernel.
+#[test]
+fn gpu_f16_packed_matches_diffusers() {
+    let ctx = roentgen_gpu::testing::test_context_without_f16();
+    let m = load(GpuBackend::new(ctx, DType::F16), "tiny-sd2");
+    print(
+        "gpu f16 packed",
+        &check(&m, "tiny-sd2", &F16, |s, n| s == "dpm++2m" && n == 6),
+    );
+}
