@@ -2,6 +2,10 @@
 
 mod adapter;
 mod bench;
+mod generate;
+mod npy;
+mod png_out;
+mod tokenize;
 
 use clap::{Parser, Subcommand};
 
@@ -24,6 +28,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Generate images from a prompt.
+    Generate(generate::GenerateArgs),
+    /// Print the token ids CLIP reads for a prompt, as JSON.
+    Tokenize {
+        /// A converted model folder.
+        #[arg(long)]
+        model: std::path::PathBuf,
+        text: String,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -40,6 +53,8 @@ enum BenchWhat {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Adapter { json } => adapter::run(json),
+        Command::Generate(args) => generate::run(args),
+        Command::Tokenize { model, text } => tokenize::run(&model, &text),
         Command::Bench {
             what: BenchWhat::Kernels(args),
         } => bench::run(args),

@@ -1,0 +1,122 @@
+//! float32 `.npy` files (NumPy format 1.0/2.0), the latents exchange format
+//! with diffusers (`np.save("x.npy", latents.numpy())`).
+
+use anyhow::{Context, bail};
+use std::path::Path;
+
+/// Reads a little-endian float32 C-order array: (shape, values).
+pub fn read_f32(path: &Path) -> anyhow::Result<(Vec<usize>, Vec<f32>)> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    parse_f32(&bytes).with_context(|| format!("{} is not a float32 .npy array", path.display()))
+}
+
+pub fn parse_f32(bytes: &[u8]) -> anyhow::Result<(Vec<usize>, Vec<f32>)> {
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        bail!("no .npy magic");
+    }
+    let (header_len, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
+        v => bail!("unsupported .npy version {v}"),
+    };
+    let header = bytes
+        .get(start..start + header_len)
+        .context("header longer than the file")?;
+    let header = std::str::from_utf8(header).context("header is not text")?;
+    let field = |key: &str| -> anyhow::Result<&str> {
+        let at = header
+            .find(&format!("'{key}'"))
+            .with_context(|| format!("header has no {key}"))?;
+        Ok(header[at + key.len() + 2..].trim_start_matches([':', ' ']))
+    };
+    let descr = field("descr")?;
+    if !descr.starts_with("'<f4'") {
+        bail!(
+            "dtype {} (float32 '<f4' needed)",
+            descr.split(',').next().unwrap_or("")
+        );
+    }
+    if !field("fortran_order")?.starts_with("False") {
+        bail!("Fortran-ordered arrays are not supported");
+    }
+    let shape_text = field("shape")?;
+    let inner = shape_text
+        .strip_prefix('(')
+        .and_then(|s| s.split(')').next())
+        .context("malformed shape")?;
+    let shape = inner
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<usize>().context("malformed shape"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let n: usize = shape.iter().product();
+    let data = &bytes[start + header_len..];
+    if data.len() != n * 4 {
+        bail!(
+            "{} data bytes for shape {shape:?} ({} expected)",
+            data.len(),
+            n * 4
+        );
+    }
+    let values = data
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    Ok((shape, values))
+}
+
+pub fn encode_f32(shape: &[usize], values: &[f32]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape_text = if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape_text}, }}");
+    // Pad so the data starts on a 64-byte boundary, ending in a newline.
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    for v in values {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+pub fn write_f32(path: &Path, shape: &[usize], values: &[f32]) -> anyhow::Result<()> {
+    std::fs::write(path, encode_f32(shape, values))
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_refusals() {
+        let v: Vec<f32> = (0..24).map(|i| i as f32 * 0.5 - 3.0).collect();
+        let bytes = encode_f32(&[1, 4, 2, 3], &v);
+        assert_eq!(bytes.len() % 16, 0, "header padded");
+        assert_eq!(parse_f32(&bytes).unwrap(), (vec![1, 4, 2, 3], v.clone()));
+        let f64_header = String::from_utf8_lossy(&bytes).replace("<f4", "<f8");
+        assert!(
+            parse_f32(f64_header.as_bytes())
+                .unwrap_err()
+                .to_string()
+                .contains("<f8")
+        );
+        assert!(
+            parse_f32(&bytes[..bytes.len() - 4]).is_err(),
+            "truncated data"
+        );
+        assert!(parse_f32(b"not numpy").is_err());
+    }
+}

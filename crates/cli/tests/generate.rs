@@ -1,0 +1,295 @@
+//! `roentgen generate` and `roentgen tokenize` as a user runs them, on the
+//! committed tiny model: the image diffusers made from the same initial
+//! latents, the metadata, the seeds, and clear errors for bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn golden(p: &str) -> PathBuf {
+    root().join("tests/goldens/tiny-sd2").join(p)
+}
+
+fn roentgen(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_roentgen"))
+        .args(args)
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "roentgen failed: {stderr}");
+    stderr
+}
+
+fn fails(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "expected failure, got success: {stderr}"
+    );
+    assert!(
+        stderr.contains(needle),
+        "error should mention {needle:?}: {stderr}"
+    );
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("roentgen-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// (width, height, RGB bytes, text chunks) of a PNG.
+fn read_png(path: &Path) -> (u32, u32, Vec<u8>, Vec<(String, String)>) {
+    let dec = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = dec.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!(info.color_type, png::ColorType::Rgb);
+    buf.truncate(info.buffer_size());
+    let text = reader
+        .info()
+        .utf8_text
+        .iter()
+        .map(|c| (c.keyword.clone(), c.get_text().unwrap()))
+        .collect();
+    (info.width, info.height, buf, text)
+}
+
+fn golden_image(key: &str) -> Vec<u8> {
+    let bytes = std::fs::read(golden("golden.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let v: Vec<f32> = st
+        .tensor(key)
+        .unwrap()
+        .data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    // [1, 3, H, W] in [0, 1] -> interleaved RGB8 as numpy_to_pil rounds.
+    let plane = v.len() / 3;
+    (0..plane)
+        .flat_map(|p| (0..3).map(move |c| c * plane + p))
+        .map(|i| (v[i] * 255.0).round_ties_even() as u8)
+        .collect()
+}
+
+#[test]
+fn generate_reproduces_diffusers_from_the_same_latents() {
+    let model = golden("model");
+    let png = tmp("ddim.png");
+    let latents = tmp("ddim.npy");
+    ok(&roentgen(&[
+        "generate",
+        "--model",
+        model.to_str().unwrap(),
+        "--prompt",
+        "small left apical pneumothorax",
+        "--negative",
+        "lateral view",
+        "--steps",
+        "6",
+        "--scheduler",
+        "ddim",
+        "--precision",
+        "f32",
+        "--seed",
+        "11",
+        "--init-latents",
+        golden("init_latents.npy").to_str().unwrap(),
+        "--save-latents",
+        latents.to_str().unwrap(),
+        "--out",
+        png.to_str().unwrap(),
+    ]));
+    let (w, h, rgb, text) = read_png(&png);
+    assert_eq!((w, h), (16, 16));
+    let want = golden_image("run.ddim.6.image");
+    let max = rgb
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| a.abs_diff(*b))
+        .max()
+        .unwrap();
+    assert!(
+        max <= 1,
+        "pixels differ from diffusers by up to {max} levels"
+    );
+    let get = |k: &str| {
+        text.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(get("prompt"), Some("small left apical pneumothorax"));
+    assert_eq!(get("negative"), Some("lateral view"));
+    assert_eq!(get("seed"), Some("11"));
+    assert_eq!(get("steps"), Some("6"));
+    assert_eq!(get("scheduler"), Some("ddim"));
+    assert_eq!(get("Comment"), Some("synthetic image — not for diagnosis"));
+    let saved = std::fs::read(&latents).unwrap();
+    assert!(saved.starts_with(b"\x93NUMPY"), "latents saved as .npy");
+    assert_eq!(saved.len() % 16, 0);
+}
+
+#[test]
+fn seeds_are_deterministic_and_shards_split_the_job() {
+    let model = golden("model");
+    let dir = tmp("batch");
+    let run = |shard: &str| {
+        ok(&roentgen(&[
+            "generate",
+            "--model",
+            model.to_str().unwrap(),
+            "--prompt",
+            "moderate cardiomegaly",
+            "--steps",
+            "2",
+            "--seed",
+            "100",
+            "--count",
+            "3",
+            "--shard",
+            shard,
+            "--out",
+            dir.to_str().unwrap(),
+        ]))
+    };
+    run("0/2");
+    assert!(dir.join("roentgen-100.png").is_file());
+    assert!(dir.join("roentgen-102.png").is_file());
+    assert!(
+        !dir.join("roentgen-101.png").exists(),
+        "101 belongs to shard 1/2"
+    );
+    let first = std::fs::read(dir.join("roentgen-100.png")).unwrap();
+    run("1/2");
+    assert!(dir.join("roentgen-101.png").is_file());
+    run("0/2");
+    assert_eq!(
+        std::fs::read(dir.join("roentgen-100.png")).unwrap(),
+        first,
+        "same seed, same bytes"
+    );
+    assert_ne!(
+        read_png(&dir.join("roentgen-100.png")).2,
+        read_png(&dir.join("roentgen-102.png")).2,
+        "different seeds differ"
+    );
+}
+
+#[test]
+fn tokenize_prints_ids_and_the_cut() {
+    let model = golden("model");
+    let long = "small left apical pneumothorax ".repeat(20);
+    let out = roentgen(&["tokenize", "--model", model.to_str().unwrap(), &long]);
+    ok(&out);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ids"].as_array().unwrap().len(), 77);
+    assert_eq!(v["ids"][0], 49406);
+    assert_eq!(v["ids"][76], 49407);
+    // 8 tokens per repeat (BPE splits "apical" and "pneumothorax"), + BOS, EOS.
+    assert_eq!(v["used"], 8 * 20 + 2);
+    let cut = v["truncated"].as_str().unwrap();
+    assert!(
+        !cut.is_empty() && long.trim_end().ends_with(cut),
+        "cut {cut:?} is the prompt's tail"
+    );
+    assert!(
+        cut.len() > long.len() / 2,
+        "more than half the prompt is past 75 tokens"
+    );
+}
+
+#[test]
+fn bad_input_gives_clear_errors() {
+    let model = golden("model");
+    let m = model.to_str().unwrap();
+    let out = tmp("bad.png");
+    let o = out.to_str().unwrap();
+    fails(
+        &roentgen(&[
+            "generate",
+            "--model",
+            "/nonexistent",
+            "--prompt",
+            "x",
+            "--out",
+            o,
+        ]),
+        "no manifest.json",
+    );
+    fails(
+        &roentgen(&[
+            "generate",
+            "--model",
+            m,
+            "--prompt",
+            "x",
+            "--scheduler",
+            "heun",
+            "--out",
+            o,
+        ]),
+        "use pndm, ddim",
+    );
+    let wrong = tmp("wrong.npy");
+    // A [1, 4, 3] float32 array: the wrong rank.
+    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+    let header = format!(
+        "{{'descr': '<f4', 'fortran_order': False, 'shape': (1, 4, 3), }}{}\n",
+        " ".repeat(53 - 3)
+    );
+    npy.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    npy.extend_from_slice(header.as_bytes());
+    npy.extend_from_slice(&[0u8; 48]);
+    std::fs::write(&wrong, npy).unwrap();
+    fails(
+        &roentgen(&[
+            "generate",
+            "--model",
+            m,
+            "--prompt",
+            "x",
+            "--init-latents",
+            wrong.to_str().unwrap(),
+            "--out",
+            o,
+        ]),
+        "need [1, 4, h, w]",
+    );
+    fails(
+        &roentgen(&[
+            "generate", "--model", m, "--prompt", "x", "--steps", "0", "--out", o,
+        ]),
+        "steps must be",
+    );
+    // A corrupt shard is named.
+    let copy = tmp("corrupt-model");
+    std::fs::create_dir_all(&copy).unwrap();
+    for entry in std::fs::read_dir(&model).unwrap() {
+        let p = entry.unwrap().path();
+        std::fs::copy(&p, copy.join(p.file_name().unwrap())).unwrap();
+    }
+    let shard = copy.join("shard-00000.bin");
+    let mut bytes = std::fs::read(&shard).unwrap();
+    bytes[1000] ^= 0x40;
+    std::fs::write(&shard, bytes).unwrap();
+    fails(
+        &roentgen(&[
+            "generate",
+            "--model",
+            copy.to_str().unwrap(),
+            "--prompt",
+            "x",
+            "--out",
+            o,
+        ]),
+        "shard-00000.bin",
+    );
+}
