@@ -170,7 +170,7 @@ impl TextConfig {
                 what: format!("hidden_act {:?} is not supported", c.hidden_act),
             });
         }
-        if c.num_attention_heads == 0 || c.hidden_size % c.num_attention_heads != 0 {
+        if c.num_attention_heads == 0 || !c.hidden_size.is_multiple_of(c.num_attention_heads) {
             return Err(ModelError::Config {
                 component: "text_encoder",
                 what: "hidden_size must divide into num_attention_heads".into(),
@@ -243,7 +243,7 @@ impl UnetConfig {
             }
         }
         for (ch, h) in c.block_out_channels.iter().zip(c.heads()) {
-            if h == 0 || ch % h != 0 || ch % c.norm_num_groups != 0 {
+            if h == 0 || !ch.is_multiple_of(h) || !ch.is_multiple_of(c.norm_num_groups) {
                 return Err(bad(format!(
                     "{ch} channels do not split into {h} heads and {} groups",
                     c.norm_num_groups

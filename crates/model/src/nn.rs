@@ -106,7 +106,7 @@ pub(crate) fn attention<B: Backend>(
     let k = linear(b, w, &format!("{p}.to_k"), ctx)?;
     let v = linear(b, w, &format!("{p}.to_v"), ctx)?;
     let inner = *b.shape(&q).last().unwrap_or(&0);
-    if heads == 0 || inner % heads != 0 {
+    if heads == 0 || !inner.is_multiple_of(heads) {
         return Err(ModelError::Shape {
             op: "attention",
             expected: format!("{heads} heads"),

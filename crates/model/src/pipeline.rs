@@ -130,13 +130,13 @@ impl<B: Backend> Model<B> {
         let (h, w) = req.latent_hw;
         let channels = self.unet.cfg.in_channels;
         let n = channels * h * w;
-        if h == 0 || w == 0 || h % 2 != 0 || w % 2 != 0 {
+        if h == 0 || w == 0 || !h.is_multiple_of(2) || !w.is_multiple_of(2) {
             return Err(ModelError::Input(format!(
                 "latent size {h}x{w} must be even and non-zero"
             )));
         }
         let down = 1 << (self.unet.cfg.block_out_channels.len() - 1);
-        if h % down != 0 || w % down != 0 {
+        if !h.is_multiple_of(down) || !w.is_multiple_of(down) {
             return Err(ModelError::Input(format!(
                 "latent size {h}x{w} must be a multiple of {down} for this UNet"
             )));

@@ -150,7 +150,7 @@ impl Backend for CpuBackend {
             .shape
             .get(1)
             .ok_or_else(|| shape_error("group_norm", "[N, C, ...]", &x.shape))?;
-        if groups == 0 || c % groups != 0 || gamma.data.len() != c {
+        if groups == 0 || !c.is_multiple_of(groups) || gamma.data.len() != c {
             return Err(shape_error(
                 "group_norm",
                 format!("C divisible by {groups}"),
@@ -203,7 +203,12 @@ impl Backend for CpuBackend {
             .map_err(|_| shape_error("attention", "q [B, L, H*d]", &q.shape))?;
         let [kb, lk, k_inner] = <[usize; 3]>::try_from(k.shape.as_slice())
             .map_err(|_| shape_error("attention", "k [B, L, H*d]", &k.shape))?;
-        if kb != b || k_inner != inner || v.shape != k.shape || heads == 0 || inner % heads != 0 {
+        if kb != b
+            || k_inner != inner
+            || v.shape != k.shape
+            || heads == 0
+            || !inner.is_multiple_of(heads)
+        {
             return Err(shape_error(
                 "attention",
                 format!("k, v [{b}, Lk, {inner}]"),
@@ -244,7 +249,7 @@ impl Backend for CpuBackend {
 
     fn geglu(&self, x: &CpuTensor) -> Result<CpuTensor, ModelError> {
         let two_f = *x.shape.last().unwrap_or(&0);
-        if two_f == 0 || two_f % 2 != 0 {
+        if two_f == 0 || !two_f.is_multiple_of(2) {
             return Err(shape_error("geglu", "[.., 2F]", &x.shape));
         }
         let mut shape = x.shape.clone();
