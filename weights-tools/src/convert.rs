@@ -153,13 +153,26 @@ pub fn convert(
     opts: &ConvertOptions,
     mut progress: impl FnMut(&str),
 ) -> anyhow::Result<BTreeMap<String, ComponentSummary>> {
-    let tokenizer = from.join("tokenizer").join("tokenizer.json");
-    if !tokenizer.exists() {
-        bail!(
-            "{} is missing; building it from vocab.json + merges.txt is not implemented yet",
-            tokenizer.display()
-        );
-    }
+    let tok_dir = from.join("tokenizer");
+    let tokenizer = tok_dir.join("tokenizer.json");
+    // The folder's own tokenizer.json where newer tools saved one, else built
+    // from the vocab.json + merges.txt every SD v1 folder has.
+    let tokenizer_text = if tokenizer.exists() {
+        fs::read_to_string(&tokenizer)
+            .with_context(|| format!("reading {}", tokenizer.display()))?
+    } else {
+        let (vocab, merges) = (tok_dir.join("vocab.json"), tok_dir.join("merges.txt"));
+        if !vocab.exists() || !merges.exists() {
+            bail!(
+                "{} has neither tokenizer.json nor vocab.json + merges.txt",
+                tok_dir.display()
+            );
+        }
+        let read =
+            |p: &Path| fs::read_to_string(p).with_context(|| format!("reading {}", p.display()));
+        crate::clip_tokenizer::tokenizer_json(&read(&vocab)?, &read(&merges)?)
+            .with_context(|| format!("building tokenizer.json from {}", tok_dir.display()))?
+    };
     let mut configs = BTreeMap::new();
     configs.insert(
         "scheduler".to_string(),
@@ -198,7 +211,7 @@ pub fn convert(
     }
     let (manifest, shards) = writer.finish("sd-v1-txt2img", configs, "tokenizer.json")?;
     write_dir(out, &manifest, &shards)?;
-    fs::copy(&tokenizer, out.join("tokenizer.json"))
-        .with_context(|| format!("copying {}", tokenizer.display()))?;
+    let dest = out.join("tokenizer.json");
+    fs::write(&dest, tokenizer_text).with_context(|| format!("writing {}", dest.display()))?;
     Ok(summary)
 }

@@ -1,4 +1,5 @@
 //! The library behind `weights-tools`: converting a diffusers folder into
 //! RoentGen Web's shard format (see `roentgen_weights::manifest`).
 
+pub mod clip_tokenizer;
 pub mod convert;
