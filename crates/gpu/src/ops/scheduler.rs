@@ -31,9 +31,10 @@ pub const PARAMS_LAYOUT: crate::kernel::ParamsLayout = crate::params_layout!(
 );
 
 /// One update, with the coefficients the host computed (see scheduler.wgsl
-/// for each formula).
+/// for each formula). Generic over the tensor so the model's CPU backend
+/// takes the same updates.
 #[derive(Clone, Copy)]
-pub enum Update<'a> {
+pub enum Update<'a, T = Tensor> {
     /// aux = guided eps; x passes through unchanged (no x output is written).
     CfgOnly,
     /// x' = c0 x + c1 e.
@@ -44,14 +45,14 @@ pub enum Update<'a> {
     EulerAncestral {
         dt: f32,
         sigma_up: f32,
-        noise: &'a Tensor,
+        noise: &'a T,
     },
     /// e' = w[0] e + w[1] h[0] + w[2] h[1] + w[3] h[2]; x' = c0 x + c1 e'; aux = e.
     Pndm {
         c0: f32,
         c1: f32,
         w: [f32; 4],
-        history: [&'a Tensor; 3],
+        history: [&'a T; 3],
     },
     /// x0 = a_x x + a_e e; x' = c0 x + c1 x0 + c_prev prev_x0; aux = x0.
     DpmSolver2M {
@@ -60,7 +61,7 @@ pub enum Update<'a> {
         c0: f32,
         c1: f32,
         c_prev: f32,
-        prev_x0: &'a Tensor,
+        prev_x0: &'a T,
     },
 }
 

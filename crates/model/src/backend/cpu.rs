@@ -342,6 +342,7 @@ impl Backend for CpuBackend {
         let e = guided(&eps.data, guidance);
         let x0 = &x.data;
         let (new_x, aux) = match update {
+            Update::CfgOnly => (x0.clone(), e),
             Update::Ddim { c0, c1 } => (combine(&[(x0, c0), (&e, c1)]), e),
             Update::Euler { dt } => (combine(&[(x0, 1.0), (&e, dt)]), e),
             Update::EulerAncestral {

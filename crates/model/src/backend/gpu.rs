@@ -175,35 +175,6 @@ impl Backend for GpuBackend<'_> {
         guidance: Option<f32>,
         update: Update<'_, Tensor>,
     ) -> Result<(Tensor, Tensor), ModelError> {
-        let update = match update {
-            Update::Ddim { c0, c1 } => scheduler::Update::Ddim { c0, c1 },
-            Update::Euler { dt } => scheduler::Update::Euler { dt },
-            Update::EulerAncestral {
-                dt,
-                sigma_up,
-                noise,
-            } => scheduler::Update::EulerAncestral {
-                dt,
-                sigma_up,
-                noise,
-            },
-            Update::Pndm { c0, c1, w, history } => scheduler::Update::Pndm { c0, c1, w, history },
-            Update::DpmSolver2M {
-                a_x,
-                a_e,
-                c0,
-                c1,
-                c_prev,
-                prev_x0,
-            } => scheduler::Update::DpmSolver2M {
-                a_x,
-                a_e,
-                c0,
-                c1,
-                c_prev,
-                prev_x0,
-            },
-        };
         let out = scheduler::step(self.ctx, eps, x, guidance, update)?;
         Ok((out.x, out.aux))
     }

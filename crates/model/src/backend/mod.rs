@@ -11,41 +11,13 @@ use std::future::Future;
 pub use cpu::{CpuBackend, CpuTensor};
 pub use gpu::GpuBackend;
 pub use roentgen_gpu::ops::elementwise::{Binary, Unary};
+/// One fused latent update after classifier-free guidance; the host-side
+/// schedulers compute the coefficients (`shaders/scheduler.wgsl` has each formula).
+pub use roentgen_gpu::ops::scheduler::Update;
 pub use roentgen_gpu::ops::timestep::TimestepConfig;
 use roentgen_weights::TensorDType;
 
 use crate::ModelError;
-
-/// One fused latent update after classifier-free guidance; the host-side
-/// schedulers compute the coefficients (`shaders/scheduler.wgsl` has each formula).
-pub enum Update<'a, T> {
-    /// x' = c0 x + c1 e.
-    Ddim { c0: f32, c1: f32 },
-    /// x' = x + dt e.
-    Euler { dt: f32 },
-    /// x' = x + dt e + sigma_up noise.
-    EulerAncestral {
-        dt: f32,
-        sigma_up: f32,
-        noise: &'a T,
-    },
-    /// e' = w[0] e + w[1] h[0] + w[2] h[1] + w[3] h[2]; x' = c0 x + c1 e'; aux = e.
-    Pndm {
-        c0: f32,
-        c1: f32,
-        w: [f32; 4],
-        history: [&'a T; 3],
-    },
-    /// x0 = a_x x + a_e e; x' = c0 x + c1 x0 + c_prev prev_x0; aux = x0.
-    DpmSolver2M {
-        a_x: f32,
-        a_e: f32,
-        c0: f32,
-        c1: f32,
-        c_prev: f32,
-        prev_x0: &'a T,
-    },
-}
 
 /// The ops the SD v1 graph needs. Shapes follow PyTorch (NCHW, row-major).
 pub trait Backend {
