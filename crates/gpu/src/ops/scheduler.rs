@@ -33,7 +33,6 @@ pub const PARAMS_LAYOUT: crate::kernel::ParamsLayout = crate::params_layout!(
 /// One update, with the coefficients the host computed (see scheduler.wgsl
 /// for each formula). Generic over the tensor so the model's CPU backend
 /// takes the same updates.
-#[derive(Clone, Copy)]
 pub enum Update<'a, T = Tensor> {
     /// aux = guided eps; x passes through unchanged (no x output is written).
     CfgOnly,
@@ -64,6 +63,15 @@ pub enum Update<'a, T = Tensor> {
         prev_x0: &'a T,
     },
 }
+
+// Copy for any tensor type: the variants hold only numbers and references
+// (derive would demand `T: Copy`).
+impl<T> Clone for Update<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Update<'_, T> {}
 
 /// Results of one update.
 pub struct Updated {
