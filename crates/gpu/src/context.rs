@@ -15,6 +15,10 @@ pub struct ContextOptions {
     /// Fill every op's output with NaN before the kernel runs, so an element
     /// a kernel forgets to write fails the tests. Costs a host upload per op.
     pub poison_outputs: bool,
+    /// Validate every op (buffers, bind groups, pipelines, limits) but submit
+    /// nothing: `roentgen plan` builds a full-size pipeline this way on an
+    /// adapter far too slow to run it.
+    pub dry_run: bool,
 }
 
 impl Default for ContextOptions {
@@ -22,6 +26,7 @@ impl Default for ContextOptions {
         Self {
             allow_shader_f16: true,
             poison_outputs: false,
+            dry_run: false,
         }
     }
 }
@@ -68,6 +73,9 @@ pub struct GpuContext {
     pub queue: wgpu::Queue,
     pub report: AdapterReport,
     pub(crate) poison_outputs: bool,
+    pub(crate) dry_run: bool,
+    /// Bytes our tensors hold on this device.
+    pub memory: Arc<crate::memory::MemoryMeter>,
     pub(crate) pipelines: Mutex<HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>>,
 }
 
@@ -122,6 +130,8 @@ impl GpuContext {
             queue,
             report,
             poison_outputs: options.poison_outputs,
+            dry_run: options.dry_run,
+            memory: Arc::default(),
             pipelines: Mutex::new(HashMap::new()),
         })
     }

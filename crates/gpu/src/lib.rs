@@ -9,6 +9,7 @@
 pub mod context;
 pub mod error;
 pub mod kernel;
+pub mod memory;
 pub mod ops;
 pub mod precision;
 pub mod reference;

@@ -12,6 +12,8 @@ pub struct Tensor {
     pub shape: Vec<usize>,
     pub dtype: DType,
     pub name: String,
+    /// This buffer's bytes on the context's memory meter.
+    pub(crate) _lease: crate::memory::Lease,
 }
 
 /// f32 NaN and a pair of f16 NaNs: an element a kernel forgot to write reads
@@ -81,6 +83,23 @@ impl Tensor {
         Ok(())
     }
 
+    fn wrap(
+        ctx: &GpuContext,
+        buffer: wgpu::Buffer,
+        shape: &[usize],
+        dtype: DType,
+        name: &str,
+    ) -> Self {
+        let lease = ctx.memory.lease(buffer.size());
+        Self {
+            buffer,
+            shape: shape.to_vec(),
+            dtype,
+            name: name.to_string(),
+            _lease: lease,
+        }
+    }
+
     /// Uploads f32 values, converted to `dtype`.
     pub fn from_f32(
         ctx: &GpuContext,
@@ -105,12 +124,7 @@ impl Tensor {
                 contents: &encode(data, dtype),
                 usage: USAGE,
             });
-        Ok(Self {
-            buffer,
-            shape: shape.to_vec(),
-            dtype,
-            name: name.to_string(),
-        })
+        Ok(Self::wrap(ctx, buffer, shape, dtype, name))
     }
 
     /// Uploads values already encoded as `dtype` (little-endian), such as f16
@@ -147,12 +161,7 @@ impl Tensor {
                 contents,
                 usage: USAGE,
             });
-        Ok(Self {
-            buffer,
-            shape: shape.to_vec(),
-            dtype,
-            name: name.to_string(),
-        })
+        Ok(Self::wrap(ctx, buffer, shape, dtype, name))
     }
 
     /// An output tensor: NaN until a kernel writes it when the context poisons
@@ -166,17 +175,13 @@ impl Tensor {
         let bytes = Self::byte_len(shape, dtype);
         Self::check_size(ctx, bytes)?;
         if !ctx.poison_outputs {
-            return Ok(Self {
-                buffer: ctx.device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some(name),
-                    size: bytes,
-                    usage: USAGE,
-                    mapped_at_creation: false,
-                }),
-                shape: shape.to_vec(),
-                dtype,
-                name: name.to_string(),
+            let buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(name),
+                size: bytes,
+                usage: USAGE,
+                mapped_at_creation: false,
             });
+            return Ok(Self::wrap(ctx, buffer, shape, dtype, name));
         }
         let word = match dtype {
             DType::F32 => POISON_F32,
@@ -190,12 +195,7 @@ impl Tensor {
                 contents: bytemuck::cast_slice(&words),
                 usage: USAGE,
             });
-        Ok(Self {
-            buffer,
-            shape: shape.to_vec(),
-            dtype,
-            name: name.to_string(),
-        })
+        Ok(Self::wrap(ctx, buffer, shape, dtype, name))
     }
 
     /// Copies the tensor back and widens it to f32.

@@ -40,6 +40,7 @@ pub fn test_context_without_f16() -> &'static GpuContext {
         make(ContextOptions {
             allow_shader_f16: false,
             poison_outputs: true,
+            ..Default::default()
         })
     })
 }

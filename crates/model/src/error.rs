@@ -16,6 +16,8 @@ pub enum ModelError {
     },
     #[error("the weights have no tensor {name} (is the folder a converted SD v1 model?)")]
     MissingTensor { name: String },
+    #[error("the weights do not match the configs ({} problems): {}", problems.len(), problems.iter().take(5).cloned().collect::<Vec<_>>().join("; "))]
+    Architecture { problems: Vec<String> },
     #[error("tensor {name}: shape {got:?}, the config needs {expected:?}")]
     WeightShape {
         name: String,

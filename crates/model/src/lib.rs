@@ -2,6 +2,7 @@
 //! decoder, schedulers and the pipeline, written once against [`Backend`]
 //! and run on the GPU kernels or on the CPU reference ops.
 
+pub mod arch;
 pub mod backend;
 pub mod clip;
 pub mod config;

@@ -83,6 +83,16 @@ impl<B: Backend> Model<B> {
         let vae = VaeDecoder::new(VaeConfig::from_json(config(manifest, "vae")?)?);
         let scheduler = SchedulerConfig::from_json(config(manifest, "scheduler")?)?;
         let tokenizer = ClipTokenizer::from_bytes(tokenizer_json)?;
+        let problems = crate::arch::compare(
+            &crate::arch::expected(&text.cfg, &unet.cfg, &vae.cfg),
+            manifest
+                .tensors
+                .iter()
+                .map(|t| (t.name.as_str(), t.shape.as_slice())),
+        );
+        if !problems.is_empty() {
+            return Err(ModelError::Architecture { problems });
+        }
         let weights = Weights::load(&backend, manifest, read_shard, progress)?;
         Ok(Self {
             backend,

@@ -1,0 +1,51 @@
+//! Counts the bytes of GPU buffers our tensors hold, live and at peak, so
+//! `roentgen plan` and the benchmarks can state what a pipeline allocates.
+//! (wgpu frees a dropped buffer once the GPU is done with it; with one
+//! submission per op that is at most one op later.)
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Debug, Default)]
+pub struct MemoryMeter {
+    live: AtomicU64,
+    peak: AtomicU64,
+}
+
+impl MemoryMeter {
+    /// Bytes held now.
+    pub fn live(&self) -> u64 {
+        self.live.load(Ordering::Relaxed)
+    }
+
+    /// Most bytes held at once since creation or the last [`Self::reset_peak`].
+    pub fn peak(&self) -> u64 {
+        self.peak.load(Ordering::Relaxed)
+    }
+
+    pub fn reset_peak(&self) {
+        self.peak.store(self.live(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn lease(self: &Arc<Self>, bytes: u64) -> Lease {
+        let now = self.live.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        self.peak.fetch_max(now, Ordering::Relaxed);
+        Lease {
+            meter: self.clone(),
+            bytes,
+        }
+    }
+}
+
+/// One buffer's share of the meter, returned when the tensor drops.
+#[derive(Debug)]
+pub struct Lease {
+    meter: Arc<MemoryMeter>,
+    bytes: u64,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.meter.live.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
+}
