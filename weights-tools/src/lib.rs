@@ -3,3 +3,4 @@
 
 pub mod clip_tokenizer;
 pub mod convert;
+pub mod random;

@@ -38,6 +38,25 @@ enum Command {
     /// Check a converted folder: the manifest's table, every shard's size and sha256.
     /// Exits non-zero naming the first shard or tensor that is wrong.
     Verify { dir: PathBuf },
+    /// Write a model of a known architecture with random weights (for
+    /// benchmarks and memory plans without the gated weights).
+    Random {
+        /// Architecture: sd-v1.5 (RoentGen's).
+        #[arg(long, default_value = "sd-v1.5")]
+        arch: String,
+        #[arg(long)]
+        out: PathBuf,
+        /// A CLIP tokenizer.json to ship with it (any converted folder has one,
+        /// e.g. tests/goldens/tiny-sd2/model/tokenizer.json).
+        #[arg(long)]
+        tokenizer: PathBuf,
+        #[arg(long, default_value = "f16", value_parser = ["f16", "f32"])]
+        dtype: String,
+        #[arg(long, default_value_t = 32)]
+        shard_mib: u64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
     /// Print the sha256 and size of each file, as the manifest records them.
     Sha256 {
         #[arg(required = true)]
@@ -97,12 +116,73 @@ fn main() -> anyhow::Result<()> {
             });
             bar.finish_and_clear();
             let m = manifest.with_context(|| format!("{} does not verify", dir.display()))?;
+            let problems = roentgen_model::arch::compare(
+                &weights_tools::random::table(&m.configs)
+                    .with_context(|| format!("{}: configs", dir.display()))?,
+                m.tensors
+                    .iter()
+                    .map(|t| (t.name.as_str(), t.shape.as_slice())),
+            );
+            if !problems.is_empty() {
+                for p in &problems {
+                    eprintln!("  {p}");
+                }
+                anyhow::bail!(
+                    "{}: {} tensors do not match the architecture in the manifest's configs",
+                    dir.display(),
+                    problems.len()
+                );
+            }
             let bytes: u64 = m.shards.iter().map(|s| s.bytes).sum();
             println!(
-                "{}: {} tensors in {} shards, {bytes} bytes: OK",
+                "{}: {} tensors in {} shards, {bytes} bytes, architecture as configured: OK",
                 dir.display(),
                 m.tensors.len(),
                 m.shards.len()
+            );
+        }
+        Command::Random {
+            arch,
+            out,
+            tokenizer,
+            dtype,
+            shard_mib,
+            seed,
+        } => {
+            let t0 = std::time::Instant::now();
+            let configs = weights_tools::random::arch_configs(&arch)?;
+            let tok = std::fs::read(&tokenizer)
+                .with_context(|| format!("reading {}", tokenizer.display()))?;
+            let bar = indicatif::ProgressBar::new(0);
+            let summary = weights_tools::random::write_random(
+                configs,
+                &tok,
+                &out,
+                if dtype == "f32" {
+                    roentgen_weights::TensorDType::F32
+                } else {
+                    roentgen_weights::TensorDType::F16
+                },
+                shard_mib * 1024 * 1024,
+                seed,
+                |done, total| {
+                    bar.set_length(total as u64);
+                    bar.set_position(done as u64);
+                },
+            )?;
+            bar.finish_and_clear();
+            let mut bytes = 0;
+            for (component, (tensors, params, b)) in &summary {
+                bytes += b;
+                println!(
+                    "{component:<13} {tensors:>5} tensors {params:>12} parameters {b:>13} bytes"
+                );
+            }
+            let secs = t0.elapsed().as_secs_f64();
+            println!(
+                "wrote {} ({arch}, random) in {secs:.1} s, {:.0} MB/s",
+                out.display(),
+                bytes as f64 / secs / 1e6
             );
         }
         Command::Sha256 { files } => {

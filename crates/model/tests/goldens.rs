@@ -178,54 +178,6 @@ fn tokens_match_transformers() {
     }
 }
 
-/// A tokenizer.json rebuilt from vocab.json + merges.txt (as the converter
-/// does for folders without one) reads every prompt like transformers.
-#[test]
-fn tokenizer_built_from_vocab_and_merges_matches_transformers() {
-    let saved: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(golden_dir("tiny-sd2").join("model/tokenizer.json")).unwrap(),
-    )
-    .unwrap();
-    let vocab = saved["model"]["vocab"].to_string();
-    let merges: String = std::iter::once("#version: 0.2".to_string())
-        .chain(
-            saved["model"]["merges"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|m| format!("{} {}", m[0].as_str().unwrap(), m[1].as_str().unwrap())),
-        )
-        .collect::<Vec<_>>()
-        .join("\n");
-    let built = weights_tools::clip_tokenizer::tokenizer_json(&vocab, &merges).unwrap();
-    let tok = roentgen_model::ClipTokenizer::from_bytes(built.as_bytes()).unwrap();
-    for case in meta("tiny-sd2")["tokens"].as_array().unwrap() {
-        let prompt = case["prompt"].as_str().unwrap();
-        let ids: Vec<u64> = tok
-            .encode(prompt)
-            .unwrap()
-            .ids
-            .iter()
-            .map(|&v| v as u64)
-            .collect();
-        let want: Vec<u64> = case["ids"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_u64().unwrap())
-            .collect();
-        assert_eq!(ids, want, "ids for {prompt:?}");
-    }
-    assert!(
-        weights_tools::clip_tokenizer::tokenizer_json("{}", "").is_err(),
-        "not a CLIP vocabulary"
-    );
-    assert!(
-        weights_tools::clip_tokenizer::tokenizer_json(&vocab, "a b c\n").is_err(),
-        "malformed merges"
-    );
-}
-
 #[test]
 fn cpu_reference_path_matches_diffusers() {
     let m = load(CpuBackend, "tiny-sd2");

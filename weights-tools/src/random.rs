@@ -1,0 +1,117 @@
+//! `weights-tools random`: a model of a known architecture with random
+//! weights, for benchmarks, memory plans and load tests without the gated
+//! weights. The tensor table comes from the configs (`roentgen_model::arch`),
+//! so it is exactly what a converted real model of that architecture holds.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use half::f16;
+use roentgen_model::arch;
+use roentgen_model::config::{TextConfig, UnetConfig, VaeConfig};
+use roentgen_model::noise::gaussian;
+use roentgen_weights::TensorDType;
+use roentgen_weights::folder::write_dir;
+use roentgen_weights::writer::ShardWriter;
+use serde_json::Value;
+
+/// The configs of a named architecture: runwayml/stable-diffusion-v1-5's,
+/// verbatim (RoentGen fine-tuned that model, so it shares them).
+pub fn arch_configs(name: &str) -> anyhow::Result<BTreeMap<String, Value>> {
+    let files: [(&str, &str); 4] = match name {
+        "sd-v1.5" => [
+            (
+                "text_encoder",
+                include_str!("../configs/sd-v1.5/text_encoder.json"),
+            ),
+            ("unet", include_str!("../configs/sd-v1.5/unet.json")),
+            ("vae", include_str!("../configs/sd-v1.5/vae.json")),
+            (
+                "scheduler",
+                include_str!("../configs/sd-v1.5/scheduler.json"),
+            ),
+        ],
+        other => bail!("unknown architecture {other:?} (known: sd-v1.5)"),
+    };
+    files
+        .into_iter()
+        .map(|(k, text)| Ok((k.to_string(), serde_json::from_str(text)?)))
+        .collect()
+}
+
+/// The whole tensor table the configs describe.
+pub fn table(configs: &BTreeMap<String, Value>) -> anyhow::Result<arch::Table> {
+    let get = |k: &str| configs.get(k).with_context(|| format!("no {k} config"));
+    Ok(arch::expected(
+        &TextConfig::from_json(get("text_encoder")?)?,
+        &UnetConfig::from_json(get("unet")?)?,
+        &VaeConfig::from_json(get("vae")?)?,
+    ))
+}
+
+/// Values for one tensor: norm scales 1, biases 0, embeddings N(0, 0.02),
+/// other weights N(0, 1/fan_in) (PyTorch's default init has that scale).
+fn values(name: &str, shape: &[usize], seed: u64) -> Vec<f32> {
+    let n: usize = shape.iter().product();
+    if shape.len() == 1 {
+        let one = name.ends_with(".weight");
+        return vec![if one { 1.0 } else { 0.0 }; n];
+    }
+    let std = if name.contains("embedding") {
+        0.02
+    } else {
+        1.0 / (shape[1..].iter().product::<usize>() as f32).sqrt()
+    };
+    let mut v = gaussian(seed, n);
+    v.iter_mut().for_each(|x| *x *= std);
+    v
+}
+
+fn encode(values: &[f32], dtype: TensorDType) -> anyhow::Result<Vec<u8>> {
+    Ok(match dtype {
+        TensorDType::F16 => values
+            .iter()
+            .flat_map(|v| f16::from_f32(*v).to_le_bytes())
+            .collect(),
+        TensorDType::F32 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        TensorDType::Q8 => bail!("q8 is not written yet; use f16 or f32"),
+    })
+}
+
+/// Writes a random model of `configs` to `out`; `progress(done, total)` in tensors.
+/// Returns (tensors, parameters, bytes) per component.
+pub fn write_random(
+    configs: BTreeMap<String, Value>,
+    tokenizer_json: &[u8],
+    out: &Path,
+    dtype: TensorDType,
+    shard_bytes: u64,
+    seed: u64,
+    mut progress: impl FnMut(usize, usize),
+) -> anyhow::Result<BTreeMap<String, (usize, usize, u64)>> {
+    let table = table(&configs)?;
+    let mut writer = ShardWriter::new(shard_bytes);
+    let mut summary: BTreeMap<String, (usize, usize, u64)> = BTreeMap::new();
+    for (i, (name, shape)) in table.iter().enumerate() {
+        let v = values(
+            name,
+            shape,
+            seed.wrapping_mul(0x1_0000_0001).wrapping_add(i as u64),
+        );
+        let bytes = encode(&v, dtype)?;
+        let s = summary
+            .entry(name.split('.').next().unwrap_or("").to_string())
+            .or_default();
+        s.0 += 1;
+        s.1 += v.len();
+        s.2 += bytes.len() as u64;
+        writer.add(name, dtype, shape, &bytes, None)?;
+        progress(i + 1, table.len());
+    }
+    let (manifest, shards) = writer.finish("sd-v1-txt2img", configs, "tokenizer.json")?;
+    write_dir(out, &manifest, &shards)?;
+    let dest = out.join("tokenizer.json");
+    std::fs::write(&dest, tokenizer_json).with_context(|| format!("writing {}", dest.display()))?;
+    Ok(summary)
+}
