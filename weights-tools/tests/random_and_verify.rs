@@ -23,7 +23,7 @@ fn tmp(name: &str) -> PathBuf {
     d
 }
 
-fn tiny(out: &PathBuf, seed: u64, dtype: TensorDType) {
+fn tiny(out: &std::path::Path, seed: u64, dtype: TensorDType) {
     let m = read_manifest(&golden("tiny-sd2/model")).unwrap();
     let tok = std::fs::read(golden("tiny-sd2/model/tokenizer.json")).unwrap();
     write_random(m.configs, &tok, out, dtype, 1 << 20, seed, |_, _| {}).unwrap();
