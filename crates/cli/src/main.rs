@@ -4,6 +4,7 @@ mod adapter;
 mod bench;
 mod generate;
 mod npy;
+mod plan;
 mod png_out;
 mod tokenize;
 
@@ -30,6 +31,9 @@ enum Command {
     },
     /// Generate images from a prompt.
     Generate(generate::GenerateArgs),
+    /// Build the whole pipeline on the adapter without running it; check every
+    /// binding and dispatch against its limits and state the peak GPU memory.
+    Plan(plan::PlanArgs),
     /// Print the token ids CLIP reads for a prompt, as JSON.
     Tokenize {
         /// A converted model folder.
@@ -54,6 +58,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Adapter { json } => adapter::run(json),
         Command::Generate(args) => generate::run(args),
+        Command::Plan(args) => plan::run(args),
         Command::Tokenize { model, text } => tokenize::run(&model, &text),
         Command::Bench {
             what: BenchWhat::Kernels(args),

@@ -293,3 +293,35 @@ fn bad_input_gives_clear_errors() {
         "shard-00000.bin",
     );
 }
+
+#[test]
+fn plan_validates_everything_and_states_memory() {
+    let model = root().join("tests/goldens/tiny-sd4/model");
+    let m = model.to_str().unwrap();
+    let out = roentgen(&["plan", "--model", m, "--size", "256", "--json"]);
+    ok(&out);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let weights = v["weights_bytes"].as_u64().unwrap();
+    let peak = v["peak_bytes"].as_u64().unwrap();
+    // f16 weights on the GPU: everything but the host-side CLIP embedding tables.
+    assert!(weights > 4_000_000 && weights < 6_000_000, "{weights}");
+    assert!(peak > weights, "activations add to the weights");
+    assert!(v["dispatches_per_image_1_step"].as_u64().unwrap() > 500);
+    // A 1 MiB binding limit cannot hold a 1024x1024 decode's activations.
+    fails(
+        &roentgen(&[
+            "plan",
+            "--model",
+            m,
+            "--size",
+            "1024",
+            "--max-binding-mib",
+            "1",
+        ]),
+        "storage buffer binding size",
+    );
+    fails(
+        &roentgen(&["plan", "--model", m, "--size", "100"]),
+        "multiple of 64",
+    );
+}

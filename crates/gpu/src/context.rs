@@ -76,6 +76,8 @@ pub struct GpuContext {
     pub(crate) dry_run: bool,
     /// Bytes our tensors hold on this device.
     pub memory: Arc<crate::memory::MemoryMeter>,
+    /// Dispatches validated (and, unless `dry_run`, submitted).
+    pub dispatches: std::sync::atomic::AtomicU64,
     pub(crate) pipelines: Mutex<HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>>,
 }
 
@@ -132,6 +134,7 @@ impl GpuContext {
             poison_outputs: options.poison_outputs,
             dry_run: options.dry_run,
             memory: Arc::default(),
+            dispatches: Default::default(),
             pipelines: Mutex::new(HashMap::new()),
         })
     }

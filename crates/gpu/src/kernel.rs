@@ -197,6 +197,8 @@ impl GpuContext {
             layout: &pipeline.get_bind_group_layout(0),
             entries: &entries,
         });
+        self.dispatches
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if self.dry_run {
             return Ok(());
         }

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct MemoryMeter {
     live: AtomicU64,
     peak: AtomicU64,
+    largest: AtomicU64,
 }
 
 impl MemoryMeter {
@@ -23,6 +24,11 @@ impl MemoryMeter {
         self.peak.load(Ordering::Relaxed)
     }
 
+    /// The largest single buffer seen.
+    pub fn largest(&self) -> u64 {
+        self.largest.load(Ordering::Relaxed)
+    }
+
     pub fn reset_peak(&self) {
         self.peak.store(self.live(), Ordering::Relaxed);
     }
@@ -30,6 +36,7 @@ impl MemoryMeter {
     pub(crate) fn lease(self: &Arc<Self>, bytes: u64) -> Lease {
         let now = self.live.fetch_add(bytes, Ordering::Relaxed) + bytes;
         self.peak.fetch_max(now, Ordering::Relaxed);
+        self.largest.fetch_max(bytes, Ordering::Relaxed);
         Lease {
             meter: self.clone(),
             bytes,
