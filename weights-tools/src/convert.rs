@@ -45,6 +45,13 @@ pub fn normalize_name(component: &str, name: &str, keep_encoder: bool) -> Option
         return None;
     }
     let mut n = name.to_string();
+    // transformers 4 saves CLIPTextModel under `text_model.`; transformers 5
+    // without it. One spelling in our format: without.
+    if component == "text_encoder"
+        && let Some(rest) = n.strip_prefix("text_model.")
+    {
+        n = rest.to_string();
+    }
     if component == "vae" && n.contains(".attentions.") {
         for (old, new) in [
             (".query.", ".to_q."),
@@ -96,15 +103,33 @@ fn to_f32(dtype: Dtype, data: &[u8]) -> Option<Vec<f32>> {
     })
 }
 
-fn encode(values: &[f32], dtype: TensorDType) -> anyhow::Result<Vec<u8>> {
-    Ok(match dtype {
-        TensorDType::F32 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        TensorDType::F16 => values
-            .iter()
-            .flat_map(|v| f16::from_f32(*v).to_le_bytes())
-            .collect(),
-        TensorDType::Q8 => bail!("--dtype q8 is not implemented yet; use f16 or f32"),
-    })
+/// One tensor as stored for a target dtype: (stored dtype, bytes, q8 scales).
+/// A q8 conversion keeps what `q8::eligible` rejects in f16.
+pub fn encode_tensor(
+    name: &str,
+    shape: &[usize],
+    values: &[f32],
+    dtype: TensorDType,
+) -> (TensorDType, Vec<u8>, Option<Vec<u8>>) {
+    match dtype {
+        TensorDType::F32 => (
+            dtype,
+            values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            None,
+        ),
+        TensorDType::Q8 if roentgen_weights::q8::eligible(name, shape) => {
+            let (q, s) = roentgen_weights::q8::quantize(values, shape[0]);
+            (dtype, q, Some(s))
+        }
+        _ => (
+            TensorDType::F16,
+            values
+                .iter()
+                .flat_map(|v| f16::from_f32(*v).to_le_bytes())
+                .collect(),
+            None,
+        ),
+    }
 }
 
 /// The `.safetensors` files of a component: the plain ones if present, else
@@ -200,11 +225,11 @@ pub fn convert(
                     continue;
                 };
                 let shape = normalize_shape(&stored, view.shape());
-                let data = encode(&values, opts.dtype)?;
+                let (dtype, data, scales) = encode_tensor(&stored, &shape, &values, opts.dtype);
                 s.tensors += 1;
                 s.parameters += values.len();
-                s.bytes += data.len() as u64;
-                writer.add(&stored, opts.dtype, &shape, &data, None)?;
+                s.bytes += (data.len() + scales.as_ref().map_or(0, Vec::len)) as u64;
+                writer.add(&stored, dtype, &shape, &data, scales.as_deref())?;
             }
         }
         summary.insert(component.to_string(), s);

@@ -25,7 +25,7 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
         /// Storage type of the weights.
-        #[arg(long, default_value = "f16", value_parser = ["f16", "f32"])]
+        #[arg(long, default_value = "f16", value_parser = ["f16", "f32", "q8"])]
         dtype: String,
         /// Target shard size: small enough to retry and cache one at a time,
         /// large enough to keep the request count low.
@@ -50,7 +50,7 @@ enum Command {
         /// e.g. tests/goldens/tiny-sd2/model/tokenizer.json).
         #[arg(long)]
         tokenizer: PathBuf,
-        #[arg(long, default_value = "f16", value_parser = ["f16", "f32"])]
+        #[arg(long, default_value = "f16", value_parser = ["f16", "f32", "q8"])]
         dtype: String,
         #[arg(long, default_value_t = 32)]
         shard_mib: u64,
@@ -64,6 +64,14 @@ enum Command {
     },
 }
 
+fn parse_dtype(name: &str) -> roentgen_weights::TensorDType {
+    match name {
+        "f32" => roentgen_weights::TensorDType::F32,
+        "q8" => roentgen_weights::TensorDType::Q8,
+        _ => roentgen_weights::TensorDType::F16,
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Convert {
@@ -74,11 +82,7 @@ fn main() -> anyhow::Result<()> {
             keep_encoder,
         } => {
             let opts = weights_tools::convert::ConvertOptions {
-                dtype: if dtype == "f32" {
-                    roentgen_weights::TensorDType::F32
-                } else {
-                    roentgen_weights::TensorDType::F16
-                },
+                dtype: parse_dtype(&dtype),
                 shard_bytes: shard_mib * 1024 * 1024,
                 keep_encoder,
             };
@@ -158,11 +162,7 @@ fn main() -> anyhow::Result<()> {
                 configs,
                 &tok,
                 &out,
-                if dtype == "f32" {
-                    roentgen_weights::TensorDType::F32
-                } else {
-                    roentgen_weights::TensorDType::F16
-                },
+                parse_dtype(&dtype),
                 shard_mib * 1024 * 1024,
                 seed,
                 |done, total| {

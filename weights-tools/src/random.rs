@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use half::f16;
 use roentgen_model::arch;
 use roentgen_model::config::{TextConfig, UnetConfig, VaeConfig};
 use roentgen_model::noise::gaussian;
@@ -68,17 +67,6 @@ fn values(name: &str, shape: &[usize], seed: u64) -> Vec<f32> {
     v
 }
 
-fn encode(values: &[f32], dtype: TensorDType) -> anyhow::Result<Vec<u8>> {
-    Ok(match dtype {
-        TensorDType::F16 => values
-            .iter()
-            .flat_map(|v| f16::from_f32(*v).to_le_bytes())
-            .collect(),
-        TensorDType::F32 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        TensorDType::Q8 => bail!("q8 is not written yet; use f16 or f32"),
-    })
-}
-
 /// Writes a random model of `configs` to `out`; `progress(done, total)` in tensors.
 /// Returns (tensors, parameters, bytes) per component.
 pub fn write_random(
@@ -99,14 +87,14 @@ pub fn write_random(
             shape,
             seed.wrapping_mul(0x1_0000_0001).wrapping_add(i as u64),
         );
-        let bytes = encode(&v, dtype)?;
+        let (stored, bytes, scales) = crate::convert::encode_tensor(name, shape, &v, dtype);
         let s = summary
             .entry(name.split('.').next().unwrap_or("").to_string())
             .or_default();
         s.0 += 1;
         s.1 += v.len();
-        s.2 += bytes.len() as u64;
-        writer.add(name, dtype, shape, &bytes, None)?;
+        s.2 += (bytes.len() + scales.as_ref().map_or(0, Vec::len)) as u64;
+        writer.add(name, stored, shape, &bytes, scales.as_deref())?;
         progress(i + 1, table.len());
     }
     let (manifest, shards) = writer.finish("sd-v1-txt2img", configs, "tokenizer.json")?;

@@ -33,8 +33,11 @@ fn write_st(path: &Path, tensors: &[(&str, Dtype, Vec<usize>, Vec<u8>)]) {
     .unwrap();
 }
 
+/// A fresh source folder per call: tests run in parallel and must not share one.
 fn diffusers_folder() -> PathBuf {
-    let root = tmp("src");
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let root = tmp(&format!("src{n}"));
     for c in [
         "text_encoder",
         "unet",
@@ -151,7 +154,7 @@ fn converts_names_types_and_drops_what_text_to_image_does_not_need() {
     assert_eq!(
         names,
         [
-            "text_encoder.text_model.final_layer_norm.weight",
+            "text_encoder.final_layer_norm.weight",
             "unet.conv_in.bias",
             // Table order follows the source names: proj_attn sorts before query.
             "vae.decoder.mid_block.attentions.0.to_out.0.bias",
@@ -206,6 +209,34 @@ fn keeps_the_encoder_when_asked_and_writes_f32() {
             .any(|t| t.name == "vae.encoder.conv_in.weight")
     );
     assert!(m.tensors.iter().all(|t| t.dtype == TensorDType::F32));
+}
+
+#[test]
+fn q8_quantizes_matrices_and_keeps_vectors_in_f16() {
+    let src = diffusers_folder();
+    let out = tmp("out-q8");
+    let opts = ConvertOptions {
+        dtype: TensorDType::Q8,
+        shard_bytes: 64,
+        keep_encoder: false,
+    };
+    convert(&src, &out, &opts, |_| {}).unwrap();
+    let m = verify_dir(&out, |_, _, _| {}).unwrap();
+    for t in &m.tensors {
+        let q8 = roentgen_weights::q8::eligible(&t.name, &t.shape);
+        assert_eq!(t.dtype == TensorDType::Q8, q8, "{}", t.name);
+        assert_eq!(t.scale.is_some(), q8, "{}", t.name);
+        if let Some(s) = t.scale {
+            assert_eq!(s.shard, t.data.shard, "scales beside their values");
+            let shard = std::fs::read(out.join(&m.shards[s.shard].file)).unwrap();
+            let data = &shard[t.data.offset as usize..(t.data.offset + t.data.length) as usize];
+            let scales = &shard[s.offset as usize..(s.offset + s.length) as usize];
+            let back = roentgen_weights::q8::dequantize(data, scales, t.shape[0]);
+            assert_eq!(back.len(), t.shape.iter().product::<usize>());
+            assert!(back.iter().any(|v| *v != 0.0), "{} holds values", t.name);
+        }
+    }
+    assert!(m.tensors.iter().any(|t| t.dtype == TensorDType::Q8));
 }
 
 #[test]

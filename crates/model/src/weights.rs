@@ -3,12 +3,12 @@
 use std::collections::HashMap;
 
 use half::f16;
-use roentgen_weights::{Manifest, ShardEntry, TensorDType};
+use roentgen_weights::{Manifest, ShardEntry, TensorDType, q8};
 
 use crate::ModelError;
 use crate::backend::Backend;
 
-/// Widens stored bytes to f32 (q8 is not read yet: the converter cannot write it).
+/// Widens stored f16/f32 bytes to f32 (q8 tensors go through `q8::dequantize`).
 pub(crate) fn decode(dtype: TensorDType, bytes: &[u8], name: &str) -> Result<Vec<f32>, ModelError> {
     match dtype {
         TensorDType::F16 => Ok(bytes
@@ -21,7 +21,7 @@ pub(crate) fn decode(dtype: TensorDType, bytes: &[u8], name: &str) -> Result<Vec
             .collect()),
         TensorDType::Q8 => Err(ModelError::UnsupportedDType {
             name: name.into(),
-            dtype: "q8".into(),
+            dtype: "q8 without its scales".into(),
         }),
     }
 }
@@ -57,7 +57,14 @@ impl<B: Backend> Weights<B> {
             for entry in manifest.tensors.iter().filter(|t| t.data.shard == shard) {
                 let start = entry.data.offset as usize;
                 let data = &bytes[start..start + entry.data.length as usize];
-                if HOST_TABLES.contains(&entry.name.as_str()) {
+                if let Some(s) = entry.scale.filter(|_| entry.dtype == TensorDType::Q8) {
+                    // q8 saves download, not GPU memory: widened here to the
+                    // backend's storage type.
+                    let scales = &bytes[s.offset as usize..(s.offset + s.length) as usize];
+                    let values = q8::dequantize(data, scales, entry.shape[0]);
+                    let t = backend.upload(&entry.name, &entry.shape, &values)?;
+                    tensors.insert(entry.name.clone(), t);
+                } else if HOST_TABLES.contains(&entry.name.as_str()) {
                     let values = decode(entry.dtype, data, &entry.name)?;
                     host.insert(entry.name.clone(), (entry.shape.clone(), values));
                 } else {

@@ -215,3 +215,68 @@ fn gpu_f16_packed_matches_diffusers() {
         &check(&m, "tiny-sd2", &F16, |s, n| s == "dpm++2m" && n == 6),
     );
 }
+
+/// A q8 copy of a committed f16 model (the f16 weights are exactly what
+/// diffusers ran, so this is what `weights-tools convert --dtype q8` makes).
+fn q8_copy(model: &str) -> std::path::PathBuf {
+    use roentgen_weights::{TensorDType, folder, q8, writer::ShardWriter};
+    let src = golden_dir(model).join("model");
+    let m = folder::read_manifest(&src).unwrap();
+    let shards: Vec<Vec<u8>> = m
+        .shards
+        .iter()
+        .map(|s| std::fs::read(src.join(&s.file)).unwrap())
+        .collect();
+    let mut w = ShardWriter::new(32 << 20);
+    for t in &m.tensors {
+        let bytes =
+            &shards[t.data.shard][t.data.offset as usize..(t.data.offset + t.data.length) as usize];
+        if q8::eligible(&t.name, &t.shape) {
+            let values: Vec<f32> = bytes
+                .chunks_exact(2)
+                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect();
+            let (q, sc) = q8::quantize(&values, t.shape[0]);
+            w.add(&t.name, TensorDType::Q8, &t.shape, &q, Some(&sc))
+                .unwrap();
+        } else {
+            w.add(&t.name, t.dtype, &t.shape, bytes, None).unwrap();
+        }
+    }
+    let (manifest, files) = w
+        .finish(&m.model_kind, m.configs.clone(), &m.tokenizer)
+        .unwrap();
+    let out = std::env::temp_dir().join(format!("roentgen-q8-{model}-{}", std::process::id()));
+    folder::write_dir(&out, &manifest, &files).unwrap();
+    std::fs::copy(src.join(&m.tokenizer), out.join(&m.tokenizer)).unwrap();
+    out
+}
+
+/// q8's cost, measured (no pass/fail on quality yet: the number decides
+/// whether q8 becomes the default). Bounds only catch a broken q8 path.
+#[test]
+fn q8_conversion_error_is_measured() {
+    const Q8: Tolerance = Tolerance {
+        parts: 0.5,
+        latents: 0.5,
+        image_mae: 0.25,
+    };
+    let dir = q8_copy("tiny-sd2");
+    let load_q8 = |b| Model::load_dir(b, &dir, |_, _| {}).unwrap();
+    let m = load_q8(CpuBackend);
+    print("q8 cpu f32", &check(&m, "tiny-sd2", &Q8, |_, n| n == 6));
+    let ctx = test_context();
+    let m = Model::load_dir(GpuBackend::new(ctx, DType::F16), &dir, |_, _| {}).unwrap();
+    print("q8 gpu f16", &check(&m, "tiny-sd2", &Q8, |_, n| n == 6));
+    let bytes = |d: &std::path::Path| -> u64 {
+        std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().len())
+            .sum()
+    };
+    eprintln!(
+        "[q8] folder {} bytes vs f16 {} bytes (the 49,408-row embedding stays f16)",
+        bytes(&dir),
+        bytes(&golden_dir("tiny-sd2").join("model"))
+    );
+}

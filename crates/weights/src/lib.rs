@@ -8,6 +8,7 @@ mod checksum;
 mod error;
 pub mod folder;
 pub mod manifest;
+pub mod q8;
 pub mod writer;
 
 pub use checksum::{Sha256Stream, sha256_hex, verify_shard};

@@ -170,6 +170,12 @@ impl Manifest {
                         )));
                     }
                     self.check_extent(&t.name, s)?;
+                    if s.shard != t.data.shard {
+                        return Err(invalid(format!(
+                            "tensor {}: scales in another shard than its values",
+                            t.name
+                        )));
+                    }
                 }
                 (TensorDType::Q8, None) => {
                     return Err(invalid(format!("q8 tensor {} has no scales", t.name)));

@@ -61,8 +61,29 @@ impl ShardWriter {
         data: &[u8],
         scale: Option<&[u8]>,
     ) -> Result<(), WeightsError> {
-        let data = self.place(data);
-        let scale = scale.map(|s| self.place(s));
+        // A q8 tensor's scales follow its values in the same shard, so one
+        // verified shard always holds everything a tensor needs.
+        let (data, scale) = match scale {
+            None => (self.place(data), None),
+            Some(s) => {
+                let gap = (data.len() as u64).div_ceil(ALIGN) * ALIGN - data.len() as u64;
+                let mut block = data.to_vec();
+                block.resize(block.len() + gap as usize, 0);
+                block.extend_from_slice(s);
+                let e = self.place(&block);
+                (
+                    Extent {
+                        length: data.len() as u64,
+                        ..e
+                    },
+                    Some(Extent {
+                        shard: e.shard,
+                        offset: e.offset + data.len() as u64 + gap,
+                        length: s.len() as u64,
+                    }),
+                )
+            }
+        };
         self.tensors.push(TensorEntry {
             name: name.to_string(),
             dtype,
