@@ -52,6 +52,14 @@ enum Command {
 enum BenchWhat {
     /// Every kernel on SD v1 shapes, against burn-wgpu on the same adapter.
     Kernels(bench::BenchArgs),
+    /// One UNet call (CFG batch 2) of a converted model.
+    Unet(bench::model::ModelBenchArgs),
+    /// One VAE decode.
+    Vae(bench::model::ModelBenchArgs),
+    /// One whole image (text encoder, sampling, decode).
+    Pipeline(bench::model::ModelBenchArgs),
+    /// SD v1.5's full-size ResNet block and transformer, random weights.
+    Layers(bench::model::LayerBenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -60,8 +68,12 @@ fn main() -> anyhow::Result<()> {
         Command::Generate(args) => generate::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Tokenize { model, text } => tokenize::run(&model, &text),
-        Command::Bench {
-            what: BenchWhat::Kernels(args),
-        } => bench::run(args),
+        Command::Bench { what } => match what {
+            BenchWhat::Kernels(args) => bench::run(args),
+            BenchWhat::Unet(args) => bench::model::run_model("unet", args),
+            BenchWhat::Vae(args) => bench::model::run_model("vae", args),
+            BenchWhat::Pipeline(args) => bench::model::run_model("pipeline", args),
+            BenchWhat::Layers(args) => bench::model::run_layers(args),
+        },
     }
 }

@@ -9,7 +9,7 @@ pub mod config;
 pub mod error;
 #[cfg(not(target_arch = "wasm32"))]
 mod folder;
-mod nn;
+pub mod nn;
 pub mod noise;
 pub mod pipeline;
 pub mod scheduler;

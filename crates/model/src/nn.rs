@@ -5,7 +5,7 @@ use crate::ModelError;
 use crate::backend::{Backend, Binary, Unary};
 use crate::weights::Weights;
 
-pub(crate) type R<T> = Result<T, ModelError>;
+pub type R<T> = Result<T, ModelError>;
 
 pub(crate) fn linear<B: Backend>(b: &B, w: &Weights<B>, p: &str, x: &B::Tensor) -> R<B::Tensor> {
     let bias = w.try_get(&format!("{p}.bias"));
@@ -65,7 +65,7 @@ pub(crate) fn add<B: Backend>(b: &B, x: &B::Tensor, y: &B::Tensor) -> R<B::Tenso
 /// diffusers `ResnetBlock2D` (default time-scale-shift, output scale 1):
 /// norm1+SiLU, conv1, + time projection, norm2+SiLU, conv2, + shortcut.
 /// `temb_act` is SiLU(time embedding), shared by every block of a UNet call.
-pub(crate) fn resnet<B: Backend>(
+pub fn resnet<B: Backend>(
     b: &B,
     w: &Weights<B>,
     p: &str,

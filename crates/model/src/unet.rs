@@ -124,8 +124,10 @@ impl Unet {
         conv(b, w, &format!("{P}.conv_out"), &x, 1)
     }
 
+    /// One `Transformer2DModel` (norm, proj_in, `blocks` transformer blocks,
+    /// proj_out, residual) at `p`.
     #[allow(clippy::too_many_arguments)]
-    fn transformer<B: Backend>(
+    pub fn transformer<B: Backend>(
         &self,
         b: &B,
         w: &Weights<B>,

@@ -77,6 +77,14 @@ impl<B: Backend> Weights<B> {
         Ok(Self { tensors, host })
     }
 
+    /// Weights built in memory (benchmarks of single layers).
+    pub fn from_tensors(tensors: HashMap<String, B::Tensor>) -> Self {
+        Self {
+            tensors,
+            host: HashMap::new(),
+        }
+    }
+
     pub fn get(&self, name: &str) -> Result<&B::Tensor, ModelError> {
         self.tensors
             .get(name)

@@ -3,6 +3,7 @@
 //! adapter in the same run.
 
 mod cases;
+pub mod model;
 mod ours;
 mod peer;
 

@@ -1,0 +1,227 @@
+//! `roentgen bench unet|vae|pipeline|layers`: the model's stages timed on the
+//! adapter, with the GPU memory our tensors held at peak.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use roentgen_gpu::{ContextOptions, DType, GpuContext};
+use roentgen_model::config::UnetConfig;
+use roentgen_model::noise::gaussian;
+use roentgen_model::{Backend, GpuBackend, Model, Request, SchedulerKind, Weights, arch, nn};
+
+use super::time_ms;
+
+#[derive(clap::Args, Debug)]
+pub struct ModelBenchArgs {
+    /// A converted model folder (`weights-tools random --arch sd-v1.5` for full size).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Image side in pixels.
+    #[arg(long, default_value_t = 512)]
+    pub size: usize,
+    #[arg(long, default_value = "f16")]
+    pub precision: String,
+    /// Timed runs (after one warm-up).
+    #[arg(long, default_value_t = 3)]
+    pub iters: usize,
+    /// Steps of `bench pipeline`.
+    #[arg(long, default_value_t = 20)]
+    pub steps: usize,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct LayerBenchArgs {
+    #[arg(long, default_value = "f16")]
+    pub precision: String,
+    #[arg(long, default_value_t = 3)]
+    pub iters: usize,
+    /// Latent side (64 is a 512x512 image).
+    #[arg(long, default_value_t = 64)]
+    pub side: usize,
+}
+
+fn dtype(p: &str) -> Result<DType> {
+    Ok(match p {
+        "f16" => DType::F16,
+        "f32" => DType::F32,
+        _ => bail!("--precision {p}: use f16 or f32"),
+    })
+}
+
+fn context() -> Result<GpuContext> {
+    pollster::block_on(GpuContext::new(ContextOptions::default()))
+        .context("no GPU adapter (install mesa-vulkan-drivers for a CPU one)")
+}
+
+fn sync(ctx: &GpuContext) {
+    let _ = ctx.device.poll(wgpu::PollType::wait_indefinitely());
+}
+
+fn mib(b: u64) -> f64 {
+    b as f64 / (1024.0 * 1024.0)
+}
+
+pub fn run_model(what: &str, args: ModelBenchArgs) -> Result<()> {
+    let ctx = context()?;
+    let b = GpuBackend::new(&ctx, dtype(&args.precision)?);
+    let model = Model::load_dir(b, &args.model, |_, _| {})
+        .with_context(|| format!("loading {}", args.model.display()))?;
+    let b = &model.backend;
+    let weights = ctx.memory.live();
+    let side = args.size / model.vae_scale();
+    let c = model.unet.cfg.in_channels;
+    println!(
+        "adapter: {} ({}); {} {}; {}x{} image ({side}x{side} latents), CFG batch 2",
+        ctx.report.name,
+        ctx.report.backend,
+        args.model.display(),
+        args.precision,
+        args.size,
+        args.size
+    );
+    ctx.memory.reset_peak();
+    match what {
+        "unet" => {
+            let (context, _) = model.encode_text(&["", "bench"])?;
+            let x = b.upload(
+                "latents",
+                &[2, c, side, side],
+                &gaussian(1, 2 * c * side * side),
+            )?;
+            let ms = time_ms(
+                args.iters,
+                || model.unet.forward(b, &model.weights, &x, 500.0, &context),
+                || sync(&ctx),
+            )?;
+            println!("unet: {ms:.1} ms per step (one call on the CFG batch of 2)");
+        }
+        "vae" => {
+            let z = b.upload(
+                "latents",
+                &[1, c, side, side],
+                &gaussian(2, c * side * side),
+            )?;
+            let ms = time_ms(
+                args.iters,
+                || model.vae.forward(b, &model.weights, &z),
+                || sync(&ctx),
+            )?;
+            println!("vae decode: {ms:.1} ms per image");
+        }
+        _ => {
+            let req = Request {
+                prompt: "small left apical pneumothorax".into(),
+                negative: String::new(),
+                steps: args.steps,
+                guidance: 4.0,
+                scheduler: SchedulerKind::DpmSolver2M,
+                seed: 1,
+                latent_hw: (side, side),
+            };
+            let t = Instant::now();
+            pollster::block_on(model.generate(&req, None, |_, _| true))?;
+            let s = t.elapsed().as_secs_f64();
+            println!(
+                "pipeline: {s:.2} s per image, {} steps ({:.3} s per step incl. text encoder and VAE)",
+                args.steps,
+                s / args.steps as f64
+            );
+        }
+    }
+    let peak = ctx.memory.peak();
+    println!(
+        "GPU memory we allocated: weights {:.1} MiB, peak {:.1} MiB (activations {:.1} MiB)",
+        mib(weights),
+        mib(peak),
+        mib(peak - weights)
+    );
+    Ok(())
+}
+
+/// FLOPs of `x @ w^T` for M x K by K x N.
+fn mm(m: usize, k: usize, n: usize) -> f64 {
+    2.0 * (m * k * n) as f64
+}
+
+/// SD v1.5's first-level ResNet block and transformer at full size, with
+/// random weights: the layers most of a UNet step is made of.
+pub fn run_layers(args: LayerBenchArgs) -> Result<()> {
+    let ctx = context()?;
+    let b = GpuBackend::new(&ctx, dtype(&args.precision)?);
+    let cfg_json: serde_json::Value = serde_json::from_str(include_str!(
+        "../../../../weights-tools/configs/sd-v1.5/unet.json"
+    ))?;
+    let cfg = UnetConfig::from_json(&cfg_json)?;
+    let wanted = [
+        "unet.down_blocks.0.resnets.1.",
+        "unet.down_blocks.0.attentions.0.",
+    ];
+    let mut tensors = HashMap::new();
+    for (i, (name, shape)) in arch::unet(&cfg).into_iter().enumerate() {
+        if !wanted.iter().any(|w| name.starts_with(w)) {
+            continue;
+        }
+        let n: usize = shape.iter().product();
+        let v: Vec<f32> = if shape.len() == 1 {
+            vec![if name.ends_with(".weight") { 1.0 } else { 0.0 }; n]
+        } else {
+            let s = 1.0 / (shape[1..].iter().product::<usize>() as f32).sqrt();
+            gaussian(i as u64, n).into_iter().map(|x| x * s).collect()
+        };
+        tensors.insert(name.clone(), b.upload(&name, &shape, &v)?);
+    }
+    let w = Weights::from_tensors(tensors);
+    let (ch, side, batch) = (320usize, args.side, 2usize);
+    let hw = side * side;
+    let x = b.upload("x", &[batch, ch, side, side], &gaussian(7, batch * ch * hw))?;
+    let temb = b.upload("temb", &[batch, 1280], &gaussian(8, batch * 1280))?;
+    let text = b.upload("context", &[batch, 77, 768], &gaussian(9, batch * 77 * 768))?;
+    println!(
+        "adapter: {} ({}); {}; batch {batch} (CFG), {side}x{side} latents, {} timed runs",
+        ctx.report.name, ctx.report.backend, args.precision, args.iters
+    );
+    let (groups, eps) = (cfg.norm_num_groups, cfg.norm_eps);
+    let ms = time_ms(
+        args.iters,
+        || {
+            nn::resnet(
+                &b,
+                &w,
+                "unet.down_blocks.0.resnets.1",
+                &x,
+                Some(&temb),
+                groups,
+                eps,
+            )
+        },
+        || sync(&ctx),
+    )?;
+    let m = batch * hw;
+    let flops = 2.0 * mm(m, ch * 9, ch) + mm(batch, 1280, ch);
+    println!(
+        "resnet 320->320 @{side}x{side}: {ms:.2} ms, {:.1} GFLOP, {:.0} GFLOP/s",
+        flops / 1e9,
+        flops / ms / 1e6
+    );
+    let unet = roentgen_model::unet::Unet::new(cfg);
+    let ms = time_ms(
+        args.iters,
+        || unet.transformer(&b, &w, "unet.down_blocks.0.attentions.0", &x, &text, 8, 1),
+        || sync(&ctx),
+    )?;
+    let l = hw;
+    let flops = 2.0 * mm(m, ch, ch) // proj_in, proj_out
+        + 4.0 * mm(m, ch, ch) // self-attention q, k, v, out
+        + 2.0 * mm(m, ch, l) * 1.0 // scores and weighted sum (all heads)
+        + 2.0 * mm(m, ch, ch) + 2.0 * mm(batch * 77, 768, ch) // cross q, out; k, v
+        + 2.0 * mm(m, ch, 77) // cross scores and sum
+        + mm(m, ch, 8 * ch) + mm(m, 4 * ch, ch); // GEGLU feed-forward
+    println!(
+        "transformer 320 ch, {l} tokens, 8 heads: {ms:.2} ms, {:.1} GFLOP, {:.0} GFLOP/s",
+        flops / 1e9,
+        flops / ms / 1e6
+    );
+    Ok(())
+}
