@@ -12,9 +12,15 @@ use crate::{npy, png_out};
 
 #[derive(clap::Args)]
 pub struct GenerateArgs {
-    /// A converted model folder (weights-tools convert).
+    /// A converted model: a folder, or its http(s) URL.
     #[arg(long)]
     pub model: String,
+    /// Authorization header value for a gated host (or env ROENTGEN_AUTHORIZATION).
+    #[arg(long, env = "ROENTGEN_AUTHORIZATION", hide_env_values = true)]
+    pub authorization: Option<String>,
+    /// Cookie header for a gated host (or env ROENTGEN_COOKIE).
+    #[arg(long, env = "ROENTGEN_COOKIE", hide_env_values = true)]
+    pub cookie: Option<String>,
     /// What the image should show, in radiology-report language.
     #[arg(long)]
     pub prompt: String,
@@ -88,19 +94,29 @@ fn latents_path(base: &Path, count: u64, seed: u64) -> PathBuf {
     base.with_file_name(format!("{stem}-{seed}.npy"))
 }
 
+/// Where the weights come from.
+enum Source {
+    Dir(PathBuf),
+    Url(roentgen_weights::http::HttpSource),
+}
+
 pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
-    if args.model.starts_with("http://") || args.model.starts_with("https://") {
-        bail!(
-            "--model: URLs are not supported by this build yet; download the folder and pass its path"
-        );
-    }
-    let dir = PathBuf::from(&args.model);
-    if !dir.join("manifest.json").is_file() {
-        bail!(
-            "--model {}: no manifest.json there (convert a diffusers folder with `weights-tools convert`)",
-            dir.display()
-        );
-    }
+    let source = if args.model.starts_with("http://") || args.model.starts_with("https://") {
+        Source::Url(roentgen_weights::http::HttpSource::new(
+            &args.model,
+            args.authorization.clone(),
+            args.cookie.clone(),
+        ))
+    } else {
+        let dir = PathBuf::from(&args.model);
+        if !dir.join("manifest.json").is_file() {
+            bail!(
+                "--model {}: no manifest.json there (convert a diffusers folder with `weights-tools convert`)",
+                dir.display()
+            );
+        }
+        Source::Dir(dir)
+    };
     let dtype = match args.precision.as_str() {
         "f16" => DType::F16,
         "f32" => DType::F32,
@@ -110,7 +126,7 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
         if dtype == DType::F16 {
             eprintln!("note: the CPU path computes in f32");
         }
-        run_on(CpuBackend, &dir, &args)
+        run_on(CpuBackend, &source, &args)
     } else {
         let ctx = pollster::block_on(GpuContext::new(ContextOptions {
             allow_shader_f16: true,
@@ -119,7 +135,7 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
         .context(
             "no GPU adapter: install a Vulkan driver (mesa-vulkan-drivers runs on the CPU) or pass --cpu",
         )?;
-        run_on(GpuBackend::new(&ctx, dtype), &dir, &args)
+        run_on(GpuBackend::new(&ctx, dtype), &source, &args)
     }
 }
 
@@ -134,16 +150,38 @@ fn bar(len: u64, what: &str) -> ProgressBar {
     pb
 }
 
-fn run_on<B: Backend>(backend: B, dir: &Path, args: &GenerateArgs) -> anyhow::Result<()> {
+fn run_on<B: Backend>(backend: B, source: &Source, args: &GenerateArgs) -> anyhow::Result<()> {
     eprintln!("backend: {}", backend.describe());
     let t0 = Instant::now();
-    let loading = bar(0, "loading");
-    let model = Model::load_dir(backend, dir, |done, total| {
-        loading.set_length(total as u64);
-        loading.set_position(done as u64);
-    })
-    .with_context(|| format!("loading {}", dir.display()))?;
-    loading.finish_and_clear();
+    let model = match source {
+        Source::Dir(dir) => {
+            let loading = bar(0, "loading");
+            let m = Model::load_dir(backend, dir, |done, total| {
+                loading.set_length(total as u64);
+                loading.set_position(done as u64);
+            });
+            loading.finish_and_clear();
+            m
+        }
+        Source::Url(src) => {
+            let pb = ProgressBar::new(0);
+            pb.set_style(
+                ProgressStyle::with_template(
+                    "{msg:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            pb.set_message("download");
+            let m = Model::load_url(backend, src, |done, total| {
+                pb.set_length(total);
+                pb.set_position(done);
+            });
+            pb.finish_and_clear();
+            m
+        }
+    }
+    .with_context(|| format!("loading {}", args.model))?;
     eprintln!("model loaded in {:.1} s", t0.elapsed().as_secs_f64());
 
     let scheduler = match &args.scheduler {

@@ -30,7 +30,7 @@ enum Command {
         json: bool,
     },
     /// Generate images from a prompt.
-    Generate(generate::GenerateArgs),
+    Generate(Box<generate::GenerateArgs>),
     /// Build the whole pipeline on the adapter without running it; check every
     /// binding and dispatch against its limits and state the peak GPU memory.
     Plan(plan::PlanArgs),
@@ -65,7 +65,7 @@ enum BenchWhat {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Adapter { json } => adapter::run(json),
-        Command::Generate(args) => generate::run(args),
+        Command::Generate(args) => generate::run(*args),
         Command::Plan(args) => plan::run(args),
         Command::Tokenize { model, text } => tokenize::run(&model, &text),
         Command::Bench { what } => match what {

@@ -325,3 +325,67 @@ fn plan_validates_everything_and_states_memory() {
         "multiple of 64",
     );
 }
+
+#[test]
+fn generate_from_a_url_with_credentials() {
+    use roentgen_weights::testing::{Server, serve};
+    use std::sync::{Arc, Mutex};
+    let mut server = Server::with_folder(&golden("model")).unwrap();
+    server.auth = Some("Bearer t0ken".into());
+    server.break_next.insert("model/shard-00000.bin".into());
+    let state = Arc::new(Mutex::new(server));
+    let url = serve(state.clone());
+    let args = |out: &str, auth: Option<&str>| {
+        let mut a = vec![
+            "generate",
+            "--model",
+            &url,
+            "--prompt",
+            "left pleural effusion",
+            "--steps",
+            "2",
+            "--seed",
+            "3",
+            "--out",
+            out,
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+        if let Some(v) = auth {
+            a.extend(["--authorization".to_string(), v.to_string()]);
+        }
+        a
+    };
+    let run = |a: Vec<String>| roentgen(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let refused = run(args(tmp("url-no-auth.png").to_str().unwrap(), None));
+    fails(&refused, "401");
+    let from_url = tmp("url.png");
+    ok(&run(args(from_url.to_str().unwrap(), Some("Bearer t0ken"))));
+    let log = state.lock().unwrap().log.clone();
+    assert!(
+        log.iter()
+            .any(|(p, r)| p.ends_with("shard-00000.bin") && r.is_some()),
+        "the broken shard resumed with a Range request: {log:?}"
+    );
+    let from_dir = tmp("dir.png");
+    let m = golden("model");
+    ok(&roentgen(&[
+        "generate",
+        "--model",
+        m.to_str().unwrap(),
+        "--prompt",
+        "left pleural effusion",
+        "--steps",
+        "2",
+        "--seed",
+        "3",
+        "--out",
+        from_dir.to_str().unwrap(),
+    ]));
+    assert_eq!(
+        read_png(&from_url).2,
+        read_png(&from_dir).2,
+        "same pixels from URL and folder"
+    );
+}

@@ -41,3 +41,31 @@ impl<B: Backend> Model<B> {
         )
     }
 }
+
+impl<B: Backend> Model<B> {
+    /// The same from a URL (gated hosting: pass the Authorization header
+    /// value or cookie). `progress(bytes done, bytes total)` across shards.
+    pub fn load_url(
+        backend: B,
+        source: &roentgen_weights::http::HttpSource,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<Self, ModelError> {
+        let manifest = roentgen_weights::Manifest::from_json(&String::from_utf8_lossy(
+            &source.get("manifest.json", 64 << 20)?,
+        ))?;
+        let tokenizer = source.get(&manifest.tokenizer, 64 << 20)?;
+        let total: u64 = manifest.shards.iter().map(|s| s.bytes).sum();
+        let mut done = 0;
+        Model::load(
+            backend,
+            &manifest,
+            &tokenizer,
+            |_, shard| {
+                let bytes = source.fetch_shard(shard, |n, _| progress(done + n, total))?;
+                done += bytes.len() as u64;
+                Ok(bytes)
+            },
+            |_, _| {},
+        )
+    }
+}

@@ -4,6 +4,8 @@
 pub enum WeightsError {
     #[error("{path}: {reason}")]
     Io { path: String, reason: String },
+    #[error("fetching {url}: {reason}")]
+    Fetch { url: String, reason: String },
     #[error("manifest: {what}")]
     InvalidManifest { what: String },
     #[error("shard {shard}: sha256 is {got}, the manifest says {expected}")]

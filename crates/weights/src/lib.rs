@@ -7,8 +7,12 @@
 mod checksum;
 mod error;
 pub mod folder;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod http;
 pub mod manifest;
 pub mod q8;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
 pub mod writer;
 
 pub use checksum::{Sha256Stream, sha256_hex, verify_shard};
