@@ -140,19 +140,16 @@ fn weight_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
         .collect();
+    if all.is_empty() {
+        // Older folders: PyTorch checkpoints, read by `torch_bin` (no code runs).
+        all = fs::read_dir(dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "bin"))
+            .collect();
+    }
     all.sort();
     if all.is_empty() {
-        let has_bin = fs::read_dir(dir)?
-            .filter_map(|e| e.ok())
-            .any(|e| e.path().extension().is_some_and(|x| x == "bin"));
-        if has_bin {
-            bail!(
-                "{} holds only PyTorch .bin weights; this converter reads .safetensors so far \
-                 (save them with diffusers' `save_pretrained(..., safe_serialization=True)`)",
-                dir.display()
-            );
-        }
-        bail!("{} holds no .safetensors weights", dir.display());
+        bail!("{} holds no .safetensors or .bin weights", dir.display());
     }
     let plain: Vec<PathBuf> = all
         .iter()
@@ -164,6 +161,31 @@ fn weight_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         .cloned()
         .collect();
     Ok(if plain.is_empty() { all } else { plain })
+}
+
+/// (name, shape, f32 values or None for non-float) of every tensor in a
+/// `.safetensors` or PyTorch `.bin` file, sorted by name.
+fn read_tensors(file: &Path) -> anyhow::Result<Vec<(String, Vec<usize>, Option<Vec<f32>>)>> {
+    let mut out: Vec<(String, Vec<usize>, Option<Vec<f32>>)> =
+        if file.extension().is_some_and(|e| e == "bin") {
+            crate::torch_bin::read(file)?
+                .into_iter()
+                .map(|t| (t.name, t.shape, t.values))
+                .collect()
+        } else {
+            let bytes = fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            let st = SafeTensors::deserialize(&bytes)
+                .with_context(|| format!("{} is not a safetensors file", file.display()))?;
+            st.tensors()
+                .into_iter()
+                .map(|(name, view)| {
+                    let values = to_f32(view.dtype(), view.data());
+                    (name, view.shape().to_vec(), values)
+                })
+                .collect()
+        };
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
 }
 
 fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {
@@ -211,20 +233,15 @@ pub fn convert(
         let mut s = ComponentSummary::default();
         for file in weight_files(&dir)? {
             progress(&file.display().to_string());
-            let bytes = fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let st = SafeTensors::deserialize(&bytes)
-                .with_context(|| format!("{} is not a safetensors file", file.display()))?;
-            let mut tensors = st.tensors();
-            tensors.sort_by(|a, b| a.0.cmp(&b.0));
-            for (name, view) in tensors {
+            for (name, source_shape, values) in read_tensors(&file)? {
                 let Some(stored) = normalize_name(component, &name, opts.keep_encoder) else {
                     continue;
                 };
-                let Some(values) = to_f32(view.dtype(), view.data()) else {
+                let Some(values) = values else {
                     s.skipped.push(name);
                     continue;
                 };
-                let shape = normalize_shape(&stored, view.shape());
+                let shape = normalize_shape(&stored, &source_shape);
                 let (dtype, data, scales) = encode_tensor(&stored, &shape, &values, opts.dtype);
                 s.tensors += 1;
                 s.parameters += values.len();

@@ -4,3 +4,4 @@
 pub mod clip_tokenizer;
 pub mod convert;
 pub mod random;
+pub mod torch_bin;

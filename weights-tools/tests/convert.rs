@@ -240,24 +240,71 @@ fn q8_quantizes_matrices_and_keeps_vectors_in_f16() {
 }
 
 #[test]
-fn refuses_bin_only_folders_and_missing_tokenizers_with_a_reason() {
-    let src = diffusers_folder();
-    fs::remove_file(src.join("unet/diffusion_pytorch_model.safetensors")).unwrap();
-    fs::remove_file(src.join("unet/diffusion_pytorch_model.fp16.safetensors")).unwrap();
-    fs::write(src.join("unet/diffusion_pytorch_model.bin"), b"PK").unwrap();
+fn bin_folders_convert_and_bad_files_are_named() {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let opts = ConvertOptions {
         dtype: TensorDType::F16,
         shard_bytes: 1 << 20,
         keep_encoder: false,
     };
-    let err = convert(&src, &tmp("out-bin"), &opts, |_| {})
-        .unwrap_err()
-        .to_string();
+    let bin_only = |contents: &[u8]| {
+        let src = diffusers_folder();
+        fs::remove_file(src.join("unet/diffusion_pytorch_model.safetensors")).unwrap();
+        fs::remove_file(src.join("unet/diffusion_pytorch_model.fp16.safetensors")).unwrap();
+        fs::write(src.join("unet/diffusion_pytorch_model.bin"), contents).unwrap();
+        src
+    };
+    // A torch.save checkpoint converts like safetensors.
+    let src = bin_only(&fs::read(fixtures.join("state_dict.bin")).unwrap());
+    let out = tmp("out-bin");
+    convert(&src, &out, &opts, |_| {}).unwrap();
+    let m = verify_dir(&out, |_, _, _| {}).unwrap();
     assert!(
-        err.contains(".bin") && err.contains("safe_serialization"),
+        m.tensors
+            .iter()
+            .any(|t| t.name == "unet.proj.weight" && t.shape == [6, 4])
+    );
+    assert!(
+        !m.tensors.iter().any(|t| t.name == "unet.position_ids"),
+        "int buffers skipped"
+    );
+    // A pickle that would run code is refused, naming what it asked for.
+    let src = bin_only(&fs::read(fixtures.join("evil.bin")).unwrap());
+    let err = format!(
+        "{:#}",
+        convert(&src, &tmp("out-evil"), &opts, |_| {}).unwrap_err()
+    );
+    assert!(err.contains("system") && err.contains("refused"), "{err}");
+    assert!(err.contains("diffusion_pytorch_model.bin"), "{err}");
+    // Not a zip at all.
+    let src = bin_only(b"PK");
+    let err = format!(
+        "{:#}",
+        convert(&src, &tmp("out-bad"), &opts, |_| {}).unwrap_err()
+    );
+    assert!(err.contains("not a zip checkpoint"), "{err}");
+    // A safetensors header that claims more than the file holds.
+    let src = diffusers_folder();
+    let mut bytes = (1u64 << 40).to_le_bytes().to_vec();
+    bytes.extend_from_slice(b"{}");
+    fs::write(src.join("unet/diffusion_pytorch_model.safetensors"), bytes).unwrap();
+    let err = format!(
+        "{:#}",
+        convert(&src, &tmp("out-hdr"), &opts, |_| {}).unwrap_err()
+    );
+    assert!(
+        err.contains("diffusion_pytorch_model.safetensors") && err.contains("not a safetensors"),
         "{err}"
     );
+}
 
+#[test]
+fn refuses_missing_tokenizers_with_a_reason() {
+    let opts = ConvertOptions {
+        dtype: TensorDType::F16,
+        shard_bytes: 1 << 20,
+        keep_encoder: false,
+    };
     let src = diffusers_folder();
     fs::remove_file(src.join("tokenizer/tokenizer.json")).unwrap();
     let err = convert(&src, &tmp("out-tok"), &opts, |_| {})

@@ -1,0 +1,434 @@
+//! PyTorch `.bin` checkpoints (`torch.save(state_dict)`: a zip holding a
+//! pickle and one raw file per storage), read without executing anything.
+//!
+//! The pickle is interpreted by a small stack machine that knows only what a
+//! plain tensor state dict needs: dicts/OrderedDicts, tuples, lists, strings,
+//! numbers, and three callables — `collections.OrderedDict`,
+//! `torch._utils._rebuild_tensor_v2` and `torch._utils._rebuild_parameter` —
+//! plus the `torch.*Storage` type markers. Any other global (e.g. `os.system`)
+//! or opcode is refused with an error naming it; nothing is ever called.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use half::{bf16, f16};
+
+/// Element types a storage may hold.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Elem {
+    F32,
+    F16,
+    BF16,
+    F64,
+    I64,
+    I32,
+    U8,
+    Bool,
+}
+
+impl Elem {
+    fn from_storage(name: &str) -> Option<Self> {
+        Some(match name {
+            "FloatStorage" => Elem::F32,
+            "HalfStorage" => Elem::F16,
+            "BFloat16Storage" => Elem::BF16,
+            "DoubleStorage" => Elem::F64,
+            "LongStorage" => Elem::I64,
+            "IntStorage" => Elem::I32,
+            "ByteStorage" => Elem::U8,
+            "BoolStorage" => Elem::Bool,
+            _ => return None,
+        })
+    }
+    fn size(self) -> usize {
+        match self {
+            Elem::F32 | Elem::I32 => 4,
+            Elem::F16 | Elem::BF16 => 2,
+            Elem::F64 | Elem::I64 => 8,
+            Elem::U8 | Elem::Bool => 1,
+        }
+    }
+    fn is_float(self) -> bool {
+        matches!(self, Elem::F32 | Elem::F16 | Elem::BF16 | Elem::F64)
+    }
+    fn read(self, b: &[u8]) -> f32 {
+        match self {
+            Elem::F32 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+            Elem::F16 => f16::from_le_bytes([b[0], b[1]]).to_f32(),
+            Elem::BF16 => bf16::from_le_bytes([b[0], b[1]]).to_f32(),
+            Elem::F64 => f64::from_le_bytes(b[..8].try_into().expect("8 bytes")) as f32,
+            _ => 0.0,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Value {
+    Mark,
+    None,
+    Bool,
+    Int(i64),
+    Float,
+    Str(String),
+    Tuple(Vec<Value>),
+    List(Vec<Value>),
+    Dict(Vec<(Value, Value)>),
+    /// An allowed global, "module.name".
+    Global(String),
+    Storage {
+        key: String,
+        elem: Elem,
+    },
+    Tensor(TensorRef),
+}
+
+#[derive(Clone, Debug)]
+struct TensorRef {
+    key: String,
+    elem: Elem,
+    offset: usize,
+    shape: Vec<usize>,
+    stride: Vec<usize>,
+}
+
+const ALLOWED: &[&str] = &[
+    "collections.OrderedDict",
+    "torch._utils._rebuild_tensor_v2",
+    "torch._utils._rebuild_parameter",
+];
+
+fn usize_of(v: &Value) -> anyhow::Result<usize> {
+    match v {
+        Value::Int(i) if *i >= 0 => Ok(*i as usize),
+        other => bail!("expected a size, found {other:?}"),
+    }
+}
+
+fn usizes(v: &Value) -> anyhow::Result<Vec<usize>> {
+    match v {
+        Value::Tuple(items) | Value::List(items) => items.iter().map(usize_of).collect(),
+        other => bail!("expected a tuple of sizes, found {other:?}"),
+    }
+}
+
+/// Runs the allowed subset of pickle; returns the top value.
+fn unpickle(data: &[u8]) -> anyhow::Result<Value> {
+    let mut stack: Vec<Value> = Vec::new();
+    let mut memo: HashMap<u32, Value> = HashMap::new();
+    let mut pos = 0usize;
+    let take = |pos: &mut usize, n: usize| -> anyhow::Result<&[u8]> {
+        let s = data.get(*pos..*pos + n).context("the pickle ends early")?;
+        *pos += n;
+        Ok(s)
+    };
+    let pop = |stack: &mut Vec<Value>| stack.pop().context("pickle stack underflow");
+    let pop_mark = |stack: &mut Vec<Value>| -> anyhow::Result<Vec<Value>> {
+        let m = stack
+            .iter()
+            .rposition(|v| matches!(v, Value::Mark))
+            .context("pickle MARK missing")?;
+        let items = stack.split_off(m + 1);
+        stack.pop();
+        Ok(items)
+    };
+    loop {
+        let op = *take(&mut pos, 1)?.first().expect("one byte");
+        match op {
+            0x80 => {
+                take(&mut pos, 1)?; // PROTO
+            }
+            0x95 => {
+                take(&mut pos, 8)?; // FRAME
+            }
+            b'.' => return pop(&mut stack),
+            b'(' => stack.push(Value::Mark),
+            b'N' => stack.push(Value::None),
+            0x88 => stack.push(Value::Bool),
+            0x89 => stack.push(Value::Bool),
+            b'K' => stack.push(Value::Int(take(&mut pos, 1)?[0] as i64)),
+            b'M' => {
+                let b = take(&mut pos, 2)?;
+                stack.push(Value::Int(u16::from_le_bytes([b[0], b[1]]) as i64));
+            }
+            b'J' => {
+                let b = take(&mut pos, 4)?;
+                stack.push(Value::Int(
+                    i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64
+                ));
+            }
+            0x8a => {
+                let n = take(&mut pos, 1)?[0] as usize;
+                let b = take(&mut pos, n)?;
+                if n > 8 {
+                    bail!("pickle LONG1 of {n} bytes");
+                }
+                let mut v = [0u8; 8];
+                v[..n].copy_from_slice(b);
+                if n > 0 && b[n - 1] & 0x80 != 0 {
+                    v[n..].fill(0xff);
+                }
+                stack.push(Value::Int(i64::from_le_bytes(v)));
+            }
+            b'G' => {
+                take(&mut pos, 8)?;
+                stack.push(Value::Float);
+            }
+            b'X' | 0x8c => {
+                let n = if op == b'X' {
+                    let b = take(&mut pos, 4)?;
+                    u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize
+                } else {
+                    take(&mut pos, 1)?[0] as usize
+                };
+                let s = std::str::from_utf8(take(&mut pos, n)?)
+                    .context("pickle string is not UTF-8")?;
+                stack.push(Value::Str(s.to_string()));
+            }
+            b'c' => {
+                let mut line = || -> anyhow::Result<String> {
+                    let end = data[pos..]
+                        .iter()
+                        .position(|&c| c == b'\n')
+                        .context("GLOBAL without newline")?;
+                    let s = String::from_utf8_lossy(&data[pos..pos + end]).to_string();
+                    pos += end + 1;
+                    Ok(s)
+                };
+                let (module, name) = (line()?, line()?);
+                let full = format!("{module}.{name}");
+                let storage = module == "torch" && Elem::from_storage(&name).is_some();
+                if !storage && !ALLOWED.contains(&full.as_str()) {
+                    bail!(
+                        "the pickle names {full}: refused (only a plain tensor state dict is read; \
+                         nothing in the file is executed)"
+                    );
+                }
+                stack.push(Value::Global(full));
+            }
+            b'q' => {
+                let k = take(&mut pos, 1)?[0] as u32;
+                memo.insert(k, stack.last().context("BINPUT on empty stack")?.clone());
+            }
+            b'r' => {
+                let b = take(&mut pos, 4)?;
+                let k = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                memo.insert(
+                    k,
+                    stack.last().context("LONG_BINPUT on empty stack")?.clone(),
+                );
+            }
+            0x94 => {
+                let k = memo.len() as u32;
+                memo.insert(k, stack.last().context("MEMOIZE on empty stack")?.clone());
+            }
+            b'h' => {
+                let k = take(&mut pos, 1)?[0] as u32;
+                stack.push(memo.get(&k).context("BINGET of an unknown memo")?.clone());
+            }
+            b'j' => {
+                let b = take(&mut pos, 4)?;
+                let k = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                stack.push(
+                    memo.get(&k)
+                        .context("LONG_BINGET of an unknown memo")?
+                        .clone(),
+                );
+            }
+            b')' => stack.push(Value::Tuple(Vec::new())),
+            b't' => {
+                let items = pop_mark(&mut stack)?;
+                stack.push(Value::Tuple(items));
+            }
+            0x85..=0x87 => {
+                let n = (op - 0x84) as usize;
+                if stack.len() < n {
+                    bail!("pickle stack underflow");
+                }
+                let items = stack.split_off(stack.len() - n);
+                stack.push(Value::Tuple(items));
+            }
+            b'}' => stack.push(Value::Dict(Vec::new())),
+            b']' => stack.push(Value::List(Vec::new())),
+            b's' | b'u' => {
+                let items = if op == b's' {
+                    let v = pop(&mut stack)?;
+                    let k = pop(&mut stack)?;
+                    vec![k, v]
+                } else {
+                    pop_mark(&mut stack)?
+                };
+                match stack.last_mut() {
+                    Some(Value::Dict(d)) => {
+                        for pair in items.chunks(2) {
+                            if let [k, v] = pair {
+                                d.push((k.clone(), v.clone()));
+                            }
+                        }
+                    }
+                    _ => bail!("pickle SETITEM on something not a dict"),
+                }
+            }
+            b'a' | b'e' => {
+                let items = if op == b'a' {
+                    vec![pop(&mut stack)?]
+                } else {
+                    pop_mark(&mut stack)?
+                };
+                match stack.last_mut() {
+                    Some(Value::List(l)) => l.extend(items),
+                    _ => bail!("pickle APPEND on something not a list"),
+                }
+            }
+            b'b' => {
+                // BUILD: state for the object below (OrderedDict's `_metadata`): ignored.
+                pop(&mut stack)?;
+            }
+            b'Q' => {
+                let pid = pop(&mut stack)?;
+                let Value::Tuple(t) = pid else {
+                    bail!("unexpected persistent id {pid:?}");
+                };
+                match t.as_slice() {
+                    [Value::Str(kind), Value::Global(g), Value::Str(key), _, _]
+                        if kind == "storage" =>
+                    {
+                        let name = g.rsplit('.').next().unwrap_or("");
+                        let elem = Elem::from_storage(name)
+                            .with_context(|| format!("storage type {g}"))?;
+                        stack.push(Value::Storage {
+                            key: key.clone(),
+                            elem,
+                        });
+                    }
+                    other => bail!("unexpected persistent id {other:?}"),
+                }
+            }
+            b'R' => {
+                let args = pop(&mut stack)?;
+                let callable = pop(&mut stack)?;
+                let Value::Tuple(args) = args else {
+                    bail!("REDUCE without an argument tuple");
+                };
+                let v = match callable {
+                    Value::Global(g) if g == "collections.OrderedDict" => Value::Dict(Vec::new()),
+                    Value::Global(g) if g == "torch._utils._rebuild_tensor_v2" => {
+                        let [Value::Storage { key, elem }, offset, shape, stride, ..] =
+                            args.as_slice()
+                        else {
+                            bail!("_rebuild_tensor_v2 with unexpected arguments");
+                        };
+                        Value::Tensor(TensorRef {
+                            key: key.clone(),
+                            elem: *elem,
+                            offset: usize_of(offset)?,
+                            shape: usizes(shape)?,
+                            stride: usizes(stride)?,
+                        })
+                    }
+                    Value::Global(g) if g == "torch._utils._rebuild_parameter" => args
+                        .into_iter()
+                        .next()
+                        .context("_rebuild_parameter without a tensor")?,
+                    other => bail!("REDUCE of {other:?} refused"),
+                };
+                stack.push(v);
+            }
+            other => {
+                bail!("pickle opcode 0x{other:02x} is not part of a plain state dict: refused")
+            }
+        }
+    }
+}
+
+/// One tensor of a checkpoint: its values widened to f32, or `None` for
+/// integer/bool tensors (buffers such as `position_ids`).
+pub struct BinTensor {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub values: Option<Vec<f32>>,
+}
+
+/// Reads every tensor of a `torch.save` zip checkpoint, in file order.
+pub fn read(path: &Path) -> anyhow::Result<Vec<BinTensor>> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut zip = zip::ZipArchive::new(file).with_context(|| {
+        format!(
+            "{} is not a zip checkpoint (only torch.save's zip format since PyTorch 1.6 is read)",
+            path.display()
+        )
+    })?;
+    let pkl_name = zip
+        .file_names()
+        .find(|n| n.ends_with("/data.pkl") || *n == "data.pkl")
+        .map(str::to_string)
+        .with_context(|| format!("{}: no data.pkl inside", path.display()))?;
+    let prefix = pkl_name.strip_suffix("data.pkl").unwrap_or("").to_string();
+    let mut pkl = Vec::new();
+    zip.by_name(&pkl_name)?.read_to_end(&mut pkl)?;
+    let top = unpickle(&pkl).with_context(|| format!("{}: {pkl_name}", path.display()))?;
+    let Value::Dict(items) = top else {
+        bail!("{}: the pickle is not a state dict", path.display());
+    };
+    let mut storages: HashMap<String, Vec<u8>> = HashMap::new();
+    let mut out = Vec::new();
+    for (k, v) in items {
+        let (Value::Str(name), Value::Tensor(t)) = (k, v) else {
+            continue;
+        };
+        if !t.elem.is_float() {
+            out.push(BinTensor {
+                name,
+                shape: t.shape,
+                values: None,
+            });
+            continue;
+        }
+        if !storages.contains_key(&t.key) {
+            let entry = format!("{prefix}data/{}", t.key);
+            let mut bytes = Vec::new();
+            zip.by_name(&entry)
+                .with_context(|| format!("{}: storage {entry} missing", path.display()))?
+                .read_to_end(&mut bytes)?;
+            storages.insert(t.key.clone(), bytes);
+        }
+        let bytes = &storages[&t.key];
+        let n: usize = t.shape.iter().product();
+        if t.stride.len() != t.shape.len() {
+            bail!(
+                "{name}: {} strides for {} dimensions",
+                t.stride.len(),
+                t.shape.len()
+            );
+        }
+        let size = t.elem.size();
+        let mut values = Vec::with_capacity(n);
+        let mut index = vec![0usize; t.shape.len()];
+        for _ in 0..n {
+            let at = t.offset
+                + index
+                    .iter()
+                    .zip(&t.stride)
+                    .map(|(i, s)| i * s)
+                    .sum::<usize>();
+            let b = bytes
+                .get(at * size..(at + 1) * size)
+                .with_context(|| format!("{name}: reads past its storage"))?;
+            values.push(t.elem.read(b));
+            for d in (0..index.len()).rev() {
+                index[d] += 1;
+                if index[d] < t.shape[d] {
+                    break;
+                }
+                index[d] = 0;
+            }
+        }
+        out.push(BinTensor {
+            name,
+            shape: t.shape,
+            values: Some(values),
+        });
+    }
+    Ok(out)
+}
