@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::torch_bin::BinTensor;
 use anyhow::{Context, bail};
 use half::{bf16, f16};
 use roentgen_weights::TensorDType;
@@ -163,28 +164,25 @@ fn weight_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(if plain.is_empty() { all } else { plain })
 }
 
-/// (name, shape, f32 values or None for non-float) of every tensor in a
+/// Every tensor (f32 values, or None for non-float) in a
 /// `.safetensors` or PyTorch `.bin` file, sorted by name.
-fn read_tensors(file: &Path) -> anyhow::Result<Vec<(String, Vec<usize>, Option<Vec<f32>>)>> {
-    let mut out: Vec<(String, Vec<usize>, Option<Vec<f32>>)> =
-        if file.extension().is_some_and(|e| e == "bin") {
-            crate::torch_bin::read(file)?
-                .into_iter()
-                .map(|t| (t.name, t.shape, t.values))
-                .collect()
-        } else {
-            let bytes = fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-            let st = SafeTensors::deserialize(&bytes)
-                .with_context(|| format!("{} is not a safetensors file", file.display()))?;
-            st.tensors()
-                .into_iter()
-                .map(|(name, view)| {
-                    let values = to_f32(view.dtype(), view.data());
-                    (name, view.shape().to_vec(), values)
-                })
-                .collect()
-        };
-    out.sort_by(|a, b| a.0.cmp(&b.0));
+fn read_tensors(file: &Path) -> anyhow::Result<Vec<BinTensor>> {
+    let mut out: Vec<BinTensor> = if file.extension().is_some_and(|e| e == "bin") {
+        crate::torch_bin::read(file)?
+    } else {
+        let bytes = fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+        let st = SafeTensors::deserialize(&bytes)
+            .with_context(|| format!("{} is not a safetensors file", file.display()))?;
+        st.tensors()
+            .into_iter()
+            .map(|(name, view)| BinTensor {
+                values: to_f32(view.dtype(), view.data()),
+                shape: view.shape().to_vec(),
+                name,
+            })
+            .collect()
+    };
+    out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
 }
 
@@ -233,7 +231,12 @@ pub fn convert(
         let mut s = ComponentSummary::default();
         for file in weight_files(&dir)? {
             progress(&file.display().to_string());
-            for (name, source_shape, values) in read_tensors(&file)? {
+            for BinTensor {
+                name,
+                shape: source_shape,
+                values,
+            } in read_tensors(&file)?
+            {
                 let Some(stored) = normalize_name(component, &name, opts.keep_encoder) else {
                     continue;
                 };
