@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 
 use crate::adapter_panel::AdapterPanel;
+use crate::generate_panel::GeneratePanel;
 
 /// Root component.
 #[component]
@@ -17,6 +18,7 @@ pub fn App() -> impl IntoView {
         </header>
         <main>
             <AdapterPanel/>
+            <GeneratePanel/>
         </main>
         <footer>
             <p class="disclaimer">

@@ -4,6 +4,8 @@
 
 mod adapter_panel;
 mod app;
+mod fetch;
+mod generate_panel;
 mod probe;
 
 pub use app::App;

@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use roentgen_gpu::{ContextOptions, DType, GpuContext};
 use roentgen_model::{Backend, CpuBackend, GpuBackend, Model, Request, SchedulerKind};
 
-use crate::{npy, png_out};
+use crate::npy;
 
 #[derive(clap::Args)]
 pub struct GenerateArgs {
@@ -258,17 +258,14 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &GenerateArgs) -> anyho
         steps.finish_and_clear();
         let secs = t.elapsed().as_secs_f64();
         let path = out_path(&args.out, args.count, seed);
-        let text = [
-            ("prompt", req.prompt.clone()),
-            ("negative", req.negative.clone()),
-            ("seed", seed.to_string()),
-            ("steps", req.steps.to_string()),
-            ("guidance", req.guidance.to_string()),
-            ("scheduler", scheduler.name().to_string()),
-            ("model", args.model.clone()),
-            ("Comment", "synthetic image — not for diagnosis".to_string()),
-        ];
-        png_out::write_rgb8(&path, out.width, out.height, &out.rgb8(), &text)?;
+        let png = roentgen_model::png::encode_rgb8(
+            out.width,
+            out.height,
+            &out.rgb8(),
+            &roentgen_model::png::metadata(&req, &args.model),
+        )
+        .map_err(anyhow::Error::msg)?;
+        std::fs::write(&path, png).with_context(|| format!("writing {}", path.display()))?;
         if let Some(base) = &args.save_latents {
             let (h, w) = latent_hw;
             let c = model.unet.cfg.in_channels;

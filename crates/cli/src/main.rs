@@ -5,7 +5,6 @@ mod bench;
 mod generate;
 mod npy;
 mod plan;
-mod png_out;
 mod tokenize;
 
 use clap::{Parser, Subcommand};

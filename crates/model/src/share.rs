@@ -1,0 +1,227 @@
+//! Share links: every parameter of an image in the URL's query, so opening
+//! the link reproduces it. Parsing is strict because links come from anyone:
+//! a bad or hostile value is refused with a message naming the parameter,
+//! and nothing from the link is ever executed or put into the page as HTML.
+
+use crate::SchedulerKind;
+
+/// Longest prompt a link may carry (CLIP reads 77 tokens; 2,000 characters
+/// is far beyond that and still a sane URL).
+pub const MAX_TEXT: usize = 2000;
+pub const MAX_STEPS: usize = 150;
+pub const MAX_COUNT: usize = 4;
+pub const MAX_GUIDANCE: f32 = 30.0;
+/// Seeds stay exact in JavaScript numbers and in the URL.
+pub const MAX_SEED: u64 = (1 << 53) - 1;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShareParams {
+    pub model: Option<String>,
+    pub prompt: String,
+    pub negative: String,
+    pub seed: Option<u64>,
+    pub steps: usize,
+    pub guidance: f32,
+    pub scheduler: Option<SchedulerKind>,
+    pub count: usize,
+    pub run: bool,
+}
+
+impl Default for ShareParams {
+    fn default() -> Self {
+        Self {
+            model: None,
+            prompt: String::new(),
+            negative: String::new(),
+            seed: None,
+            steps: 20,
+            guidance: 4.0,
+            scheduler: None,
+            count: 1,
+            run: false,
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> Result<String, String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = s.get(i + 1..i + 3).ok_or("a broken %-escape")?;
+                out.push(u8::from_str_radix(hex, 16).map_err(|_| "a broken %-escape")?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| "text that is not UTF-8".to_string())
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".into(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn text(name: &str, v: &str) -> Result<String, String> {
+    if v.chars().count() > MAX_TEXT {
+        return Err(format!("{name}: longer than {MAX_TEXT} characters"));
+    }
+    if v.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+    {
+        return Err(format!("{name}: contains control characters"));
+    }
+    Ok(v.to_string())
+}
+
+fn number<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, String> {
+    if v.len() > 24 {
+        return Err(format!("{name}: not a number"));
+    }
+    v.trim()
+        .parse()
+        .map_err(|_| format!("{name}: {v:?} is not a number"))
+}
+
+impl ShareParams {
+    /// Parses a query string (with or without the leading `?`).
+    pub fn parse(query: &str) -> Result<Self, String> {
+        let mut p = Self::default();
+        let query = query.strip_prefix('?').unwrap_or(query);
+        for pair in query.split('&').filter(|s| !s.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let k = percent_decode(k).map_err(|e| format!("a parameter name has {e}"))?;
+            let v = percent_decode(v).map_err(|e| format!("{k}: {e}"))?;
+            match k.as_str() {
+                "prompt" => p.prompt = text("prompt", &v)?,
+                "negative" => p.negative = text("negative", &v)?,
+                "model" => {
+                    let ok_scheme = v.starts_with("https://")
+                        || v.starts_with("http://")
+                        || (!v.contains(':') && !v.starts_with("//"));
+                    if !ok_scheme || v.len() > MAX_TEXT || v.chars().any(char::is_control) {
+                        return Err("model: must be an http(s) URL or a path on this site".into());
+                    }
+                    p.model = Some(v);
+                }
+                "seed" => {
+                    let s: u64 = number("seed", &v)?;
+                    if s > MAX_SEED {
+                        return Err(format!("seed: at most {MAX_SEED}"));
+                    }
+                    p.seed = Some(s);
+                }
+                "steps" => {
+                    p.steps = number("steps", &v)?;
+                    if !(1..=MAX_STEPS).contains(&p.steps) {
+                        return Err(format!("steps: 1 to {MAX_STEPS}"));
+                    }
+                }
+                "guidance" => {
+                    p.guidance = number("guidance", &v)?;
+                    if !p.guidance.is_finite() || !(0.0..=MAX_GUIDANCE).contains(&p.guidance) {
+                        return Err(format!("guidance: a number from 0 to {MAX_GUIDANCE}"));
+                    }
+                }
+                "scheduler" => {
+                    p.scheduler = Some(SchedulerKind::from_name(&v).ok_or_else(|| {
+                        "scheduler: one of pndm, ddim, euler, euler-a, dpm++2m".to_string()
+                    })?);
+                }
+                "count" => {
+                    p.count = number("count", &v)?;
+                    if !(1..=MAX_COUNT).contains(&p.count) {
+                        return Err(format!("count: 1 to {MAX_COUNT}"));
+                    }
+                }
+                "run" => p.run = v == "1",
+                // Unknown parameters (analytics tags, ...) are ignored.
+                _ => {}
+            }
+        }
+        Ok(p)
+    }
+
+    /// The query string that reproduces these parameters.
+    pub fn to_query(&self) -> String {
+        let mut parts = vec![
+            format!("prompt={}", percent_encode(&self.prompt)),
+            format!("negative={}", percent_encode(&self.negative)),
+            format!("steps={}", self.steps),
+            format!("guidance={}", self.guidance),
+            format!("count={}", self.count),
+        ];
+        if let Some(s) = self.seed {
+            parts.push(format!("seed={s}"));
+        }
+        if let Some(k) = self.scheduler {
+            parts.push(format!("scheduler={}", percent_encode(k.name())));
+        }
+        if let Some(m) = &self.model {
+            parts.push(format!("model={}", percent_encode(m)));
+        }
+        format!("?{}", parts.join("&"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_every_parameter() {
+        let p = ShareParams {
+            model: Some("https://cdn.example.org/roentgen/".into()),
+            prompt: "small left apical pneumothorax, 2 cm; ñ & ½ + \"quotes\"".into(),
+            negative: "lateral view".into(),
+            seed: Some(42),
+            steps: 30,
+            guidance: 4.5,
+            scheduler: Some(SchedulerKind::DpmSolver2M),
+            count: 3,
+            run: false,
+        };
+        assert_eq!(ShareParams::parse(&p.to_query()).unwrap(), p);
+        assert!(ShareParams::parse("?run=1").unwrap().run);
+    }
+
+    #[test]
+    fn hostile_values_are_refused_by_name() {
+        let long = format!("prompt={}", "a".repeat(100_000));
+        for (q, what) in [
+            ("steps=NaN", "steps"),
+            ("steps=1e99", "steps"),
+            ("steps=0", "steps"),
+            ("steps=100000", "steps"),
+            ("guidance=NaN", "guidance"),
+            ("guidance=inf", "guidance"),
+            ("seed=-1", "seed"),
+            ("seed=99999999999999999999999", "seed"),
+            ("scheduler=%3Cscript%3E", "scheduler"),
+            ("count=9", "count"),
+            ("model=javascript:alert(1)", "model"),
+            ("model=//evil.example", "model"),
+            ("prompt=%ZZ", "prompt"),
+            ("prompt=%00", "prompt"),
+            (long.as_str(), "prompt"),
+        ] {
+            let err = ShareParams::parse(q).unwrap_err();
+            assert!(err.starts_with(what), "{q}: {err}");
+        }
+        // Script text is only text: accepted as a prompt, never interpreted.
+        let p = ShareParams::parse("prompt=%3Cscript%3Ealert(1)%3C/script%3E").unwrap();
+        assert_eq!(p.prompt, "<script>alert(1)</script>");
+    }
+}

@@ -1,0 +1,132 @@
+// The page generates from the bundled tiny model: a share link reproduces the
+// CLI's image for the same parameters, a fresh context reproduces the page's
+// own, the typed-prompt path works, and hostile links give a message.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serveDist } from './static-server.mjs';
+import { launch } from './browser.mjs';
+import { decodePng } from './png.mjs';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const DIST = join(ROOT, 'dist/');
+let server;
+let browser;
+
+before(async () => {
+  server = await serveDist(DIST);
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+/** Opens `query` in a fresh context and waits for a final status. */
+async function open(query) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  const t0 = Date.now();
+  await page.goto(server.url + query);
+  const status = page.getByTestId('status');
+  await page.waitForFunction(
+    () => /^(ready|done|error)/.test(document.querySelector('[data-testid=status]')?.textContent ?? ''),
+    null,
+    { timeout: 240_000 },
+  );
+  return { page, context, errors, status: await status.textContent(), seconds: (Date.now() - t0) / 1000 };
+}
+
+async function results(page) {
+  const srcs = await page.getByTestId('result').evaluateAll((imgs) => imgs.map((i) => i.src));
+  return srcs.map((s) => decodePng(Buffer.from(s.split(',')[1], 'base64')));
+}
+
+const LINK = '?prompt=small+left+apical+pneumothorax&negative=lateral+view&seed=5&steps=3&guidance=4&scheduler=ddim&run=1';
+
+test('a share link reproduces the CLI image, in any fresh context', async () => {
+  const a = await open(LINK);
+  assert.equal(a.status, 'done', a.status);
+  console.log(`# time to first image (load, self-check, model, 3 steps): ${a.seconds.toFixed(1)} s`);
+  const [img] = await results(a.page);
+  assert.equal(img.width, 16);
+  assert.equal(img.height, 16);
+  assert.equal(img.text.seed, '5');
+  assert.equal(img.text.scheduler, 'ddim');
+  assert.equal(img.text.Comment, 'synthetic image — not for diagnosis');
+
+  const dir = mkdtempSync(join(tmpdir(), 'roentgen-e2e-'));
+  const out = join(dir, 'cli.png');
+  execFileSync(join(ROOT, 'target/debug/roentgen'), [
+    'generate', '--model', join(ROOT, 'tests/goldens/tiny-sd2/model'),
+    '--prompt', 'small left apical pneumothorax', '--negative', 'lateral view',
+    '--seed', '5', '--steps', '3', '--guidance', '4', '--scheduler', 'ddim', '--out', out,
+  ], { env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? tmpdir() }, stdio: 'pipe' });
+  const cli = decodePng(readFileSync(out));
+  let max = 0;
+  for (let i = 0; i < cli.pixels.length; i++) max = Math.max(max, Math.abs(cli.pixels[i] - img.pixels[i]));
+  console.log(`# page (SwiftShader, packed f16) vs CLI (lavapipe, f16): max pixel difference ${max}`);
+  assert.ok(max <= 2, `pixels differ by up to ${max} levels (tolerance 2)`);
+  for (const k of ['prompt', 'negative', 'seed', 'steps', 'guidance', 'scheduler', 'Comment']) {
+    assert.equal(img.text[k], cli.text[k], k);
+  }
+
+  const b = await open(LINK);
+  assert.equal(b.status, 'done');
+  const [again] = await results(b.page);
+  assert.deepEqual(again.pixels, img.pixels, 'same link, same image');
+  assert.deepEqual([...a.errors, ...b.errors], []);
+  await a.page.screenshot({ path: join(ROOT, 'target/e2e-generate.png'), fullPage: true });
+  await a.context.close();
+  await b.context.close();
+});
+
+test('typing a prompt and pressing Generate makes the asked number of images', async () => {
+  const s = await open('');
+  assert.equal(s.status, 'ready');
+  await s.page.getByTestId('prompt').fill('moderate cardiomegaly');
+  assert.match(await s.page.getByTestId('tokens').textContent(), /^\d+ \/ 77 tokens$/);
+  await s.page.getByTestId('steps').fill('2');
+  await s.page.getByTestId('count').fill('2');
+  await s.page.getByTestId('generate').click();
+  await s.page.waitForFunction(
+    () => /^(done|error)/.test(document.querySelector('[data-testid=status]').textContent),
+    null,
+    { timeout: 240_000 },
+  );
+  assert.equal(await s.page.getByTestId('status').textContent(), 'done');
+  const imgs = await results(s.page);
+  assert.equal(imgs.length, 2);
+  assert.notDeepEqual(imgs[0].pixels, imgs[1].pixels, 'seed and seed + 1 differ');
+  await s.context.close();
+});
+
+test('hostile or broken links give a message and never break the page', async () => {
+  for (const [query, what] of [
+    ['?steps=NaN&run=1', /^error: link: steps/],
+    ['?scheduler=%3Cscript%3Ealert(1)%3C/script%3E&run=1', /^error: link: scheduler/],
+    // 10,000 characters: five times the limit (a 100 KB URL is refused by
+    // the test server itself, before the page could see it).
+    [`?prompt=${'x'.repeat(10_000)}&run=1`, /^error: link: prompt/],
+    ['?model=javascript:alert(1)', /^error: link: model/],
+  ]) {
+    const s = await open(query);
+    assert.match(s.status, what, query.slice(0, 60));
+    assert.equal(await s.page.getByTestId('result').count(), 0);
+    assert.deepEqual(s.errors, []);
+    await s.context.close();
+  }
+  // Script text in a prompt is shown as text, never run.
+  const s = await open('?prompt=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E&steps=1');
+  assert.equal(s.status, 'ready');
+  assert.equal(await s.page.getByTestId('prompt').inputValue(), '<img src=x onerror=alert(1)>');
+  assert.equal(await s.page.locator('img[src=x]').count(), 0);
+  await s.context.close();
+});
