@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, mkdtempSync } from 'node:fs';
+import { readFileSync, mkdtempSync, cpSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -129,4 +129,42 @@ test('hostile or broken links give a message and never break the page', async ()
   assert.equal(await s.page.getByTestId('prompt').inputValue(), '<img src=x onerror=alert(1)>');
   assert.equal(await s.page.locator('img[src=x]').count(), 0);
   await s.context.close();
+});
+
+test('a reload fetches no shard: verified shards come from the browser cache', async () => {
+  const s = await open('');
+  assert.equal(s.status, 'ready');
+  const shardRequests = () => server.requests.filter((p) => p.endsWith('.bin')).length;
+  const before = shardRequests();
+  await s.page.reload();
+  await s.page.waitForFunction(
+    () => /^(ready|error)/.test(document.querySelector('[data-testid=status]')?.textContent ?? ''),
+    null,
+    { timeout: 240_000 },
+  );
+  assert.equal(await s.page.getByTestId('status').textContent(), 'ready');
+  assert.equal(shardRequests(), before, 'no shard fetched on reload');
+  assert.match(await s.page.getByTestId('download').textContent(), /1 of 1 shards from this browser's cache/);
+  await s.context.close();
+});
+
+test('a corrupted shard gives an error naming it and is not cached', async () => {
+  const dir = join(DIST, 'corrupt-model');
+  rmSync(dir, { recursive: true, force: true });
+  cpSync(join(DIST, 'model'), dir, { recursive: true });
+  const shard = join(dir, 'shard-00000.bin');
+  const bytes = readFileSync(shard);
+  bytes[4321] ^= 0x10;
+  writeFileSync(shard, bytes);
+  try {
+    const s = await open('?model=corrupt-model/');
+    assert.match(s.status, /^error: .*shard-00000\.bin.*sha256/);
+    const keys = await s.page.evaluate(async () =>
+      (await (await caches.open('roentgen-weights-v1')).keys()).map((r) => r.url));
+    assert.ok(!keys.some((k) => k.includes('corrupt-model')), `cached: ${keys}`);
+    assert.deepEqual(s.errors, []);
+    await s.context.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

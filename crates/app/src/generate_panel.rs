@@ -18,14 +18,31 @@ type PageModel = Model<GpuBackend<'static>>;
 /// The bundled test model, copied into the build by Trunk.
 const DEFAULT_MODEL: &str = "model/";
 
-async fn load(base: String, status: WriteSignal<String>) -> Result<PageModel, String> {
+async fn load(
+    base: String,
+    status: WriteSignal<String>,
+    info: WriteSignal<String>,
+) -> Result<PageModel, String> {
     status.set("loading".into());
     let ctx = GpuContext::new(ContextOptions::default())
         .await
         .map_err(|e| e.to_string())?;
     // The page keeps one device for its lifetime.
     let ctx: &'static GpuContext = Box::leak(Box::new(ctx));
-    let mut fetched = fetch::model(&base, |_, _| {}).await?;
+    let mut fetched = fetch::model(&base, |done, total| {
+        info.set(format!(
+            "weights: {:.1} of {:.1} MB",
+            done as f64 / 1e6,
+            total as f64 / 1e6
+        ));
+    })
+    .await?;
+    info.set(format!(
+        "weights: {:.1} MB, {} of {} shards from this browser's cache",
+        fetched.manifest.shards.iter().map(|s| s.bytes).sum::<u64>() as f64 / 1e6,
+        fetched.cached,
+        fetched.shards.len()
+    ));
     let shards = &mut fetched.shards;
     Model::load(
         GpuBackend::new(ctx, DType::F16),
@@ -67,6 +84,7 @@ struct Image {
 #[component]
 pub fn GeneratePanel() -> impl IntoView {
     let (status, set_status) = signal("loading".to_string());
+    let (info, set_info) = signal(String::new());
     let link = ShareParams::parse(&query());
     let params = link.clone().unwrap_or_default();
     let prompt = RwSignal::new(params.prompt.clone());
@@ -183,7 +201,7 @@ pub fn GeneratePanel() -> impl IntoView {
         let run = params.run;
         let link_error = link.clone().err();
         spawn_local(async move {
-            match load(source, set_status).await {
+            match load(source, set_status, set_info).await {
                 Ok(m) => {
                     MODEL.with(|slot| *slot.borrow_mut() = Some(Rc::new(m)));
                     match link_error {
@@ -244,6 +262,17 @@ pub fn GeneratePanel() -> impl IntoView {
                 "Generate"
             </button>
             <p data-testid="status">{move || status.get()}</p>
+            <p data-testid="download" class="note">{move || info.get()}
+                " "
+                <button data-testid="clear-cache" on:click=move |_| {
+                    spawn_local(async move {
+                        match fetch::clear_cache().await {
+                            Ok(()) => set_info.set("cache cleared: the next visit downloads the weights again".into()),
+                            Err(e) => set_info.set(format!("could not clear the cache: {e}")),
+                        }
+                    });
+                }>"Clear cache"</button>
+            </p>
             <div class="gallery">
                 {move || images.get().into_iter().map(|img| view! {
                     <figure>
