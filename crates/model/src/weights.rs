@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use half::f16;
+use roentgen_weights::manifest::HOST_TABLES;
 use roentgen_weights::{Manifest, ShardEntry, TensorDType, q8};
 
 use crate::ModelError;
@@ -33,12 +34,6 @@ pub struct Weights<B: Backend> {
     tensors: HashMap<String, B::Tensor>,
     host: HashMap<String, (Vec<usize>, Vec<f32>)>,
 }
-
-/// Tensors the host keeps a copy of instead of uploading.
-const HOST_TABLES: &[&str] = &[
-    "text_encoder.embeddings.token_embedding.weight",
-    "text_encoder.embeddings.position_embedding.weight",
-];
 
 impl<B: Backend> Weights<B> {
     /// Loads every tensor of `manifest`, one shard at a time: `read_shard`

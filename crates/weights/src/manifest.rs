@@ -96,6 +96,14 @@ pub struct Manifest {
 /// more in one storage binding).
 pub const MAX_TENSOR_BYTES: u64 = 128 * 1024 * 1024;
 
+/// Tables the host gathers rows from and never uploads whole (CLIP's token
+/// and position embeddings: the ids are known on the host). They need not fit
+/// a GPU binding — CLIP ViT-L/14's token table is 152 MB in f32.
+pub const HOST_TABLES: &[&str] = &[
+    "text_encoder.embeddings.token_embedding.weight",
+    "text_encoder.embeddings.position_embedding.weight",
+];
+
 fn invalid(what: String) -> WeightsError {
     WeightsError::InvalidManifest { what }
 }
@@ -153,7 +161,7 @@ impl Manifest {
                     t.name, t.data.length, t.shape, t.dtype
                 )));
             }
-            if t.data.length > MAX_TENSOR_BYTES {
+            if t.data.length > MAX_TENSOR_BYTES && !HOST_TABLES.contains(&t.name.as_str()) {
                 return Err(invalid(format!(
                     "tensor {}: {} bytes exceeds the {MAX_TENSOR_BYTES}-byte GPU limit",
                     t.name, t.data.length
