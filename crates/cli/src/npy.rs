@@ -106,9 +106,11 @@ mod tests {
         let bytes = encode_f32(&[1, 4, 2, 3], &v);
         assert_eq!(bytes.len() % 16, 0, "header padded");
         assert_eq!(parse_f32(&bytes).unwrap(), (vec![1, 4, 2, 3], v.clone()));
-        let f64_header = String::from_utf8_lossy(&bytes).replace("<f4", "<f8");
+        let mut f64_header = bytes.clone();
+        let at = f64_header.windows(3).position(|w| w == b"<f4").unwrap();
+        f64_header[at + 2] = b'8';
         assert!(
-            parse_f32(f64_header.as_bytes())
+            parse_f32(&f64_header)
                 .unwrap_err()
                 .to_string()
                 .contains("<f8")
