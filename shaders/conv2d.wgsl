@@ -10,7 +10,7 @@
 //
 // Bindings: 0 uniform Params, 1 x (read), 2 w (read), 3 bias (read; ignored when
 //           has_bias = 0), 4 out (read_write).
-// Dispatch: (ceil(OH*OW / 64), ceil(Cout / 64), N) workgroups of 256.
+// Dispatch: (ceil(OH*OW / 64), ceil(Cout / 64), N) workgroups of 64 (see gemm_tiles.wgsl).
 
 struct Params {
     batch: u32,
@@ -51,7 +51,7 @@ fn load_b(batch: u32, kk: u32, p: u32) -> f32 {
     return ld1(x[i >> 1u], i);
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(64)
 fn conv2d(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let m = params.cout;
     let n = params.oh * params.ow;
@@ -59,20 +59,19 @@ fn conv2d(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
     let row0 = wg.y * BM;
     let col0 = wg.x * BN;
     let acc = gemm_accumulate(wg.z, row0, col0, lid, m, n, k);
-    let tx = lid % 16u;
-    let ty = lid / 16u;
-    for (var i = 0u; i < 4u; i++) {
-        let co = row0 + ty * 4u + i;
+    let tx = lid % 8u;
+    let ty = lid / 8u;
+    for (var i = 0u; i < 8u; i++) {
+        let co = row0 + ty * 8u + i;
         if (co >= m) { break; }
         var b = 0.0;
         if (params.has_bias != 0u) { b = ld1(bias[co >> 1u], co); }
-        for (var j = 0u; j < 4u; j += 2u) {
-            let p = col0 + tx * 4u + j;
+        let r = block_row(acc, i);
+        for (var j = 0u; j < 8u; j += 2u) {
+            let p = col0 + tx * 8u + j;
             if (p >= n) { break; }
-            let r = block_row(acc, i);
-            let v = select(r.zw, r.xy, j == 0u) + b;
             let o = (wg.z * m + co) * n + p;
-            out[o >> 1u] = st2(v);
+            out[o >> 1u] = st2(row_pair(r, j) + b);
         }
     }
 }

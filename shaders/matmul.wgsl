@@ -8,7 +8,7 @@
 //
 // Bindings: 0 uniform Params, 1 A (read), 2 B (read), 3 bias (read; ignored when
 //           has_bias = 0), 4 C (read_write).
-// Dispatch: (ceil(N / 64), ceil(M / 64), batch) workgroups of 256; see gemm_tiles.wgsl.
+// Dispatch: (ceil(N / 64), ceil(M / 64), batch) workgroups of 64; see gemm_tiles.wgsl.
 
 struct Params {
     m: u32,
@@ -46,21 +46,21 @@ fn load_b(batch: u32, kk: u32, col: u32) -> f32 {
     return ld1(b[i >> 1u], i);
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(64)
 fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let row0 = wg.y * BM;
     let col0 = wg.x * BN;
     let acc = gemm_accumulate(wg.z, row0, col0, lid, params.m, params.n, params.k);
-    let tx = lid % 16u;
-    let ty = lid / 16u;
-    for (var i = 0u; i < 4u; i++) {
-        let row = row0 + ty * 4u + i;
+    let tx = lid % 8u;
+    let ty = lid / 8u;
+    for (var i = 0u; i < 8u; i++) {
+        let row = row0 + ty * 8u + i;
         if (row >= params.m) { break; }
-        for (var j = 0u; j < 4u; j += 2u) {
-            let col = col0 + tx * 4u + j;
+        let r = block_row(acc, i);
+        for (var j = 0u; j < 8u; j += 2u) {
+            let col = col0 + tx * 8u + j;
             if (col >= params.n) { break; }
-            let r = block_row(acc, i);
-            var v = select(r.zw, r.xy, j == 0u);
+            var v = row_pair(r, j);
             if (params.has_bias != 0u) { v += ld2(bias[col >> 1u]); }
             let o = wg.z * params.c_batch_stride + row * params.n + col;
             c[o >> 1u] = st2(v);
