@@ -162,6 +162,24 @@ test('a corrupted shard gives an error naming it and is not cached', async () =>
     const keys = await s.page.evaluate(async () =>
       (await (await caches.open('roentgen-weights-v1')).keys()).map((r) => r.url));
     assert.ok(!keys.some((k) => k.includes('corrupt-model')), `cached: ${keys}`);
+    const stored = await s.page.evaluate(async () => {
+      const root = await navigator.storage.getDirectory();
+      const names = [];
+      for await (const name of root.keys()) names.push(name);
+      return names;
+    });
+    assert.deepEqual(stored.filter((n) => n !== 'roentgen-weights-v1'), []);
+    const files = await s.page.evaluate(async () => {
+      try {
+        const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('roentgen-weights-v1');
+        const names = [];
+        for await (const name of dir.keys()) names.push(name);
+        return names;
+      } catch {
+        return [];
+      }
+    });
+    assert.deepEqual(files, [], 'a shard that failed its check is never stored');
     assert.deepEqual(s.errors, []);
     await s.context.close();
   } finally {

@@ -11,7 +11,8 @@ use roentgen_gpu::{ContextOptions, DType, GpuContext};
 use roentgen_model::share::ShareParams;
 use roentgen_model::{GpuBackend, Model, Request, SchedulerKind};
 
-use crate::fetch;
+use crate::http::Credentials;
+use crate::{fetch, shard_store};
 
 type PageModel = Model<GpuBackend<'static>>;
 
@@ -20,29 +21,50 @@ const DEFAULT_MODEL: &str = "model/";
 
 async fn load(
     base: String,
+    creds: Credentials,
     status: WriteSignal<String>,
     info: WriteSignal<String>,
 ) -> Result<PageModel, String> {
     status.set("loading".into());
-    let ctx = GpuContext::new(ContextOptions::default())
-        .await
-        .map_err(|e| e.to_string())?;
-    // The page keeps one device for its lifetime.
-    let ctx: &'static GpuContext = Box::leak(Box::new(ctx));
-    let mut fetched = fetch::model(&base, |done, total| {
-        info.set(format!(
-            "weights: {:.1} of {:.1} MB",
-            done as f64 / 1e6,
-            total as f64 / 1e6
-        ));
+    let ctx = match context() {
+        Some(c) => c,
+        None => {
+            let c = GpuContext::new(ContextOptions::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            // The page keeps one device for its lifetime.
+            let c: &'static GpuContext = Box::leak(Box::new(c));
+            CONTEXT.with(|slot| slot.set(Some(c)));
+            c
+        }
+    };
+    let t0 = js_sys::Date::now();
+    let mut shown = 0.0;
+    let mut fetched = fetch::model(&base, &creds, |p| {
+        let now = js_sys::Date::now();
+        // A line per 100 ms is plenty, and keeps chunks cheap.
+        if now - shown >= 100.0 || p.done() == p.total() {
+            shown = now;
+            info.set(format!("downloading: {}", p.summary((now - t0) / 1e3)));
+        }
     })
     .await?;
-    info.set(format!(
-        "weights: {:.1} MB, {} of {} shards from this browser's cache",
+    let seconds = (js_sys::Date::now() - t0) / 1e3;
+    let mut line = format!(
+        "weights: {:.1} MB, {} of {} shards from this browser's cache ({}), {:.1} s",
         fetched.manifest.shards.iter().map(|s| s.bytes).sum::<u64>() as f64 / 1e6,
         fetched.cached,
-        fetched.shards.len()
-    ));
+        fetched.shards.len(),
+        fetched.store,
+        seconds,
+    );
+    if !fetched.not_stored.is_empty() {
+        line += &format!(
+            "; not kept for next time (storage full?): {}",
+            fetched.not_stored.join(", ")
+        );
+    }
+    info.set(line);
     let shards = &mut fetched.shards;
     Model::load(
         GpuBackend::new(ctx, DType::F16),
@@ -58,6 +80,18 @@ async fn load(
     .map_err(|e| e.to_string())
 }
 
+/// "storage: 5.0 MB used by this site, of 10.7 GB the browser allows".
+async fn storage_line() -> String {
+    match shard_store::usage().await {
+        Some((used, quota)) => format!(
+            "storage: {:.1} MB used by this site, of {:.1} GB the browser allows",
+            used / 1e6,
+            quota / 1e9
+        ),
+        None => "storage: this browser does not report its usage".into(),
+    }
+}
+
 fn query() -> String {
     web_sys::window()
         .and_then(|w| w.location().search().ok())
@@ -65,9 +99,15 @@ fn query() -> String {
 }
 
 thread_local! {
+    /// The page's one GPU device, made on the first load and kept.
+    static CONTEXT: std::cell::Cell<Option<&'static GpuContext>> = const { std::cell::Cell::new(None) };
     /// The loaded model: the page's one, living as long as the page (wgpu's
     /// browser types are not Send, so it stays on this thread).
     static MODEL: std::cell::RefCell<Option<Rc<PageModel>>> = const { std::cell::RefCell::new(None) };
+}
+
+fn context() -> Option<&'static GpuContext> {
+    CONTEXT.with(|c| c.get())
 }
 
 fn model() -> Option<Rc<PageModel>> {
@@ -100,10 +140,15 @@ pub fn GeneratePanel() -> impl IntoView {
     );
     let count = RwSignal::new(params.count.to_string());
     let images = RwSignal::new(Vec::<Image>::new());
-    let source = params
-        .model
-        .clone()
-        .unwrap_or_else(|| DEFAULT_MODEL.to_string());
+    let source = RwSignal::new(
+        params
+            .model
+            .clone()
+            .unwrap_or_else(|| DEFAULT_MODEL.to_string()),
+    );
+    let authorization = RwSignal::new(String::new());
+    let cookies = RwSignal::new(false);
+    let storage = RwSignal::new(String::new());
 
     let tokens = {
         move || {
@@ -121,7 +166,6 @@ pub fn GeneratePanel() -> impl IntoView {
     };
 
     let generate = {
-        let source = source.clone();
         move || {
             let Some(model) = model() else {
                 return;
@@ -146,7 +190,7 @@ pub fn GeneratePanel() -> impl IntoView {
                     return;
                 }
             };
-            let source = source.clone();
+            let source = source.get_untracked();
             spawn_local(async move {
                 set_status.set("generating".into());
                 let (h, w) = model.default_latent_hw();
@@ -196,28 +240,37 @@ pub fn GeneratePanel() -> impl IntoView {
         }
     };
 
-    {
-        let generate = generate.clone();
-        let run = params.run;
-        let link_error = link.clone().err();
-        spawn_local(async move {
-            match load(source, set_status, set_info).await {
-                Ok(m) => {
-                    MODEL.with(|slot| *slot.borrow_mut() = Some(Rc::new(m)));
-                    match link_error {
-                        Some(e) => set_status.set(format!("error: link: {e}")),
-                        None => {
-                            set_status.set("ready".into());
-                            if run {
-                                generate();
+    let start_load = {
+        move |run: bool, link_error: Option<String>| {
+            let creds = Credentials {
+                authorization: Some(authorization.get_untracked().trim().to_string())
+                    .filter(|a| !a.is_empty()),
+                cookies: cookies.get_untracked(),
+            };
+            let src = source.get_untracked();
+            // Free the old model's GPU memory before the new one arrives.
+            MODEL.with(|slot| *slot.borrow_mut() = None);
+            spawn_local(async move {
+                match load(src, creds, set_status, set_info).await {
+                    Ok(m) => {
+                        MODEL.with(|slot| *slot.borrow_mut() = Some(Rc::new(m)));
+                        match link_error {
+                            Some(e) => set_status.set(format!("error: link: {e}")),
+                            None => {
+                                set_status.set("ready".into());
+                                if run {
+                                    generate();
+                                }
                             }
                         }
                     }
+                    Err(e) => set_status.set(format!("error: {e}")),
                 }
-                Err(e) => set_status.set(format!("error: {e}")),
-            }
-        });
-    }
+                storage.set(storage_line().await);
+            });
+        }
+    };
+    start_load(params.run, link.clone().err().map(|e| e.to_string()));
 
     let schedulers = SchedulerKind::ALL
         .iter()
@@ -231,6 +284,27 @@ pub fn GeneratePanel() -> impl IntoView {
                 "The bundled model is a tiny test model with random weights: it shows the "
                 "pipeline working but does not draw radiographs. See the README for RoentGen weights."
             </p>
+            <details class="source" open=move || status.get().starts_with("error")>
+                <summary>"Model source"</summary>
+                <label>"Folder URL (manifest.json inside)"
+                    <input data-testid="model-url" prop:value=move || source.get()
+                        on:input=move |ev| source.set(event_target_value(&ev))/>
+                </label>
+                <label>"Authorization header for gated hosting (e.g. Bearer …)"
+                    <input data-testid="authorization" type="password" autocomplete="off"
+                        prop:value=move || authorization.get()
+                        on:input=move |ev| authorization.set(event_target_value(&ev))/>
+                </label>
+                <label class="inline">
+                    <input data-testid="cookies" type="checkbox" prop:checked=move || cookies.get()
+                        on:change=move |ev| cookies.set(event_target_checked(&ev))/>
+                    " send my cookies for that host"
+                </label>
+                <button data-testid="load" on:click=move |_| start_load(false, None) disabled=move || status.get() == "loading" || status.get() == "generating">
+                    "Load model"
+                </button>
+                <p class="note">"Credentials stay in this tab: they are never stored or put in share links."</p>
+            </details>
             <label>"Prompt"
                 <textarea data-testid="prompt" prop:value=move || prompt.get()
                     on:input=move |ev| prompt.set(event_target_value(&ev))></textarea>
@@ -266,13 +340,15 @@ pub fn GeneratePanel() -> impl IntoView {
                 " "
                 <button data-testid="clear-cache" on:click=move |_| {
                     spawn_local(async move {
-                        match fetch::clear_cache().await {
+                        match shard_store::clear().await {
                             Ok(()) => set_info.set("cache cleared: the next visit downloads the weights again".into()),
                             Err(e) => set_info.set(format!("could not clear the cache: {e}")),
                         }
+                        storage.set(storage_line().await);
                     });
                 }>"Clear cache"</button>
             </p>
+            <p data-testid="storage" class="note">{move || storage.get()}</p>
             <div class="gallery">
                 {move || images.get().into_iter().map(|img| view! {
                     <figure>

@@ -6,6 +6,8 @@ mod adapter_panel;
 mod app;
 mod fetch;
 mod generate_panel;
+mod http;
 mod probe;
+mod shard_store;
 
 pub use app::App;

@@ -10,6 +10,7 @@ pub mod folder;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod http;
 pub mod manifest;
+pub mod progress;
 pub mod q8;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
@@ -18,3 +19,4 @@ pub mod writer;
 pub use checksum::{Sha256Stream, sha256_hex, verify_shard};
 pub use error::WeightsError;
 pub use manifest::{Manifest, ShardEntry, TensorDType, TensorEntry};
+pub use progress::DownloadProgress;

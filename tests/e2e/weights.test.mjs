@@ -1,0 +1,131 @@
+// The page's weight loader against hosts that misbehave or guard their
+// files: a transfer cut halfway resumes with a Range request, a gated host on
+// another origin is refused without credentials and loads with an
+// Authorization header or cookies, verified shards land in OPFS under their
+// sha256 and "Clear cache" removes them.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serveDist } from './static-server.mjs';
+import { launch } from './browser.mjs';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const DIST = join(ROOT, 'dist/');
+const MANIFEST = JSON.parse(readFileSync(join(DIST, 'model/manifest.json'), 'utf8'));
+const SHARD = MANIFEST.shards[0];
+let browser;
+
+before(async () => {
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+const settled = (page) =>
+  page.waitForFunction(
+    () => /^(ready|done|error)/.test(document.querySelector('[data-testid=status]')?.textContent ?? ''),
+    null,
+    { timeout: 240_000 },
+  );
+
+async function open(url, context) {
+  context ??= await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(url);
+  await settled(page);
+  return { page, context, errors, status: await page.getByTestId('status').textContent() };
+}
+
+/** Names of the files in the page's OPFS shard folder ([] when absent). */
+const opfsFiles = (page) =>
+  page.evaluate(async () => {
+    const root = await navigator.storage.getDirectory();
+    try {
+      const dir = await root.getDirectoryHandle('roentgen-weights-v1');
+      const names = [];
+      for await (const name of dir.keys()) names.push(name);
+      return names;
+    } catch {
+      return [];
+    }
+  });
+
+test('a shard transfer cut halfway resumes with a Range request', async () => {
+  const path = `/model/${SHARD.file}`;
+  const server = await serveDist(DIST, { flaky: [path] });
+  try {
+    const s = await open(server.url);
+    assert.equal(s.status, 'ready', s.status);
+    const gets = server.log.filter((r) => r.path === path && r.method === 'GET');
+    assert.equal(gets.length, 2, JSON.stringify(gets));
+    const from = Number(/^bytes=(\d+)-$/.exec(gets[1].range ?? '')?.[1]);
+    console.log(`# shard of ${SHARD.bytes} bytes cut after the first half; resumed with "${gets[1].range}"`);
+    assert.ok(from > 0 && from < SHARD.bytes, `resumed from ${gets[1].range}`);
+    assert.match(await s.page.getByTestId('download').textContent(), /0 of 1 shards from this browser's cache/);
+    assert.deepEqual(s.errors, []);
+    await s.context.close();
+  } finally {
+    await server.close();
+  }
+});
+
+test('gated weights on another origin: refused without credentials, loaded with a header or cookies', async () => {
+  const site = await serveDist(DIST);
+  const gate = await serveDist(DIST, { secret: 's3cret', allowOrigin: site.origin });
+  try {
+    const link = `${site.url}?model=${encodeURIComponent(`${gate.url}model/`)}`;
+    const s = await open(link);
+    assert.match(s.status, /^error: .*HTTP 401.*credentials/, s.status);
+
+    await s.page.getByTestId('authorization').fill('Bearer s3cret');
+    await s.page.getByTestId('load').click();
+    await s.page.waitForFunction((old) => document.querySelector('[data-testid=status]').textContent !== old, s.status);
+    await settled(s.page);
+    assert.equal(await s.page.getByTestId('status').textContent(), 'ready');
+    assert.ok(gate.log.some((r) => r.path.endsWith('.bin') && r.authorization === 'Bearer s3cret'));
+    // The key is never kept in the page's storage.
+    assert.equal(await s.page.evaluate(() => JSON.stringify(localStorage).includes('s3cret')), false);
+    assert.deepEqual(s.errors, []);
+    await s.context.close();
+
+    const context = await browser.newContext();
+    await context.addCookies([{ name: 'roentgen', value: 's3cret', url: gate.url }]);
+    const c = await open(link, context);
+    assert.match(c.status, /^error: .*HTTP 401/, 'cookies are not sent unless asked');
+    await c.page.getByTestId('cookies').check();
+    await c.page.getByTestId('load').click();
+    await c.page.waitForFunction(() => !/^error/.test(document.querySelector('[data-testid=status]').textContent));
+    await settled(c.page);
+    assert.equal(await c.page.getByTestId('status').textContent(), 'ready');
+    assert.ok(gate.log.some((r) => r.path.endsWith('.bin') && (r.cookie ?? '').includes('roentgen=s3cret')));
+    await context.close();
+  } finally {
+    await site.close();
+    await gate.close();
+  }
+});
+
+test('verified shards are kept in OPFS under their sha256; usage is shown; "Clear cache" removes them', async () => {
+  const server = await serveDist(DIST);
+  try {
+    const s = await open(server.url);
+    assert.equal(s.status, 'ready');
+    assert.deepEqual(await opfsFiles(s.page), [SHARD.sha256]);
+    assert.match(await s.page.getByTestId('download').textContent(), /\(OPFS\)/);
+    const storage = await s.page.getByTestId('storage').textContent();
+    console.log(`# ${storage}`);
+    assert.match(storage, /^storage: \d+\.\d MB used by this site, of [\d.]+ GB/);
+    await s.page.getByTestId('clear-cache').click();
+    await s.page.waitForFunction(() => /cache cleared/.test(document.querySelector('[data-testid=download]').textContent));
+    assert.deepEqual(await opfsFiles(s.page), []);
+    await s.context.close();
+  } finally {
+    await server.close();
+  }
+});
