@@ -1,96 +1,21 @@
-//! Prompt in, synthetic radiograph out: loads the model (the bundled test
-//! model unless a link names another), reads a share link, generates on the
-//! GPU and shows each image as the same PNG the CLI writes.
+//! Prompt in, synthetic radiograph out: the model source (the bundled test
+//! model unless a link or the user names another), the settings, a share
+//! link read on arrival, and the batch, compare and steps views.
 
-use std::rc::Rc;
-
-use base64::Engine;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use roentgen_gpu::{ContextOptions, DType, GpuContext};
+use roentgen_model::SchedulerKind;
 use roentgen_model::share::ShareParams;
-use roentgen_model::{GpuBackend, Model, Request, SchedulerKind};
 
+use crate::gallery::{Frame, Gallery, Image, StepsStrip};
 use crate::http::Credentials;
-use crate::{fetch, shard_store};
-
-type PageModel = Model<GpuBackend<'static>>;
+use crate::loader::{self, model};
+use crate::presets::PRESETS;
+use crate::runner::{self, Job, Ui};
+use crate::shard_store;
 
 /// The bundled test model, copied into the build by Trunk.
 const DEFAULT_MODEL: &str = "model/";
-
-async fn load(
-    base: String,
-    creds: Credentials,
-    status: WriteSignal<String>,
-    info: WriteSignal<String>,
-) -> Result<PageModel, String> {
-    status.set("loading".into());
-    let ctx = match context() {
-        Some(c) => c,
-        None => {
-            let c = GpuContext::new(ContextOptions::default())
-                .await
-                .map_err(|e| e.to_string())?;
-            // The page keeps one device for its lifetime.
-            let c: &'static GpuContext = Box::leak(Box::new(c));
-            CONTEXT.with(|slot| slot.set(Some(c)));
-            c
-        }
-    };
-    let t0 = js_sys::Date::now();
-    let mut shown = 0.0;
-    let mut fetched = fetch::model(&base, &creds, |p| {
-        let now = js_sys::Date::now();
-        // A line per 100 ms is plenty, and keeps chunks cheap.
-        if now - shown >= 100.0 || p.done() == p.total() {
-            shown = now;
-            info.set(format!("downloading: {}", p.summary((now - t0) / 1e3)));
-        }
-    })
-    .await?;
-    let seconds = (js_sys::Date::now() - t0) / 1e3;
-    let mut line = format!(
-        "weights: {:.1} MB, {} of {} shards from this browser's cache ({}), {:.1} s",
-        fetched.manifest.shards.iter().map(|s| s.bytes).sum::<u64>() as f64 / 1e6,
-        fetched.cached,
-        fetched.shards.len(),
-        fetched.store,
-        seconds,
-    );
-    if !fetched.not_stored.is_empty() {
-        line += &format!(
-            "; not kept for next time (storage full?): {}",
-            fetched.not_stored.join(", ")
-        );
-    }
-    info.set(line);
-    let shards = &mut fetched.shards;
-    Model::load(
-        GpuBackend::new(ctx, DType::F16),
-        &fetched.manifest,
-        &fetched.tokenizer,
-        |i, s| {
-            shards[i].take().ok_or_else(|| {
-                roentgen_model::ModelError::Input(format!("shard {} read twice", s.file))
-            })
-        },
-        |_, _| {},
-    )
-    .map_err(|e| e.to_string())
-}
-
-/// "storage: 5.0 MB used by this site, of 10.7 GB the browser allows".
-async fn storage_line() -> String {
-    match shard_store::usage().await {
-        Some((used, quota)) => format!(
-            "storage: {:.1} MB used by this site, of {:.1} GB the browser allows",
-            used / 1e6,
-            quota / 1e9
-        ),
-        None => "storage: this browser does not report its usage".into(),
-    }
-}
 
 fn query() -> String {
     web_sys::window()
@@ -98,27 +23,68 @@ fn query() -> String {
         .unwrap_or_default()
 }
 
-thread_local! {
-    /// The page's one GPU device, made on the first load and kept.
-    static CONTEXT: std::cell::Cell<Option<&'static GpuContext>> = const { std::cell::Cell::new(None) };
-    /// The loaded model: the page's one, living as long as the page (wgpu's
-    /// browser types are not Send, so it stays on this thread).
-    static MODEL: std::cell::RefCell<Option<Rc<PageModel>>> = const { std::cell::RefCell::new(None) };
+fn urlencode(s: &str) -> String {
+    js_sys::encode_uri_component(s)
+        .as_string()
+        .unwrap_or_default()
 }
 
-fn context() -> Option<&'static GpuContext> {
-    CONTEXT.with(|c| c.get())
+/// What Generate or Compare makes.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// `count` images, seeds seed..seed + count.
+    Batch,
+    /// The prompt and the compare prompt, same seed, side by side.
+    Compare,
 }
 
-fn model() -> Option<Rc<PageModel>> {
-    MODEL.with(|m| m.borrow().clone())
-}
-
-/// One finished image.
-#[derive(Clone)]
-struct Image {
-    src: String,
-    seed: u64,
+/// The jobs of a run, each with its caption, file name and share link.
+fn jobs(p: &ShareParams, mode: Mode, source: &str) -> Vec<Job> {
+    let first = p.seed.unwrap_or(1);
+    let model = (source != DEFAULT_MODEL).then(|| source.to_string());
+    let link = |prompt: &str, seed: u64, compare: Option<String>| {
+        let q = ShareParams {
+            model: model.clone(),
+            prompt: prompt.to_string(),
+            compare,
+            seed: Some(seed),
+            count: 1,
+            run: true,
+            ..p.clone()
+        };
+        format!("{}&run=1", q.to_query())
+    };
+    match mode {
+        Mode::Batch => (0..p.count as u64)
+            .map(|k| Job {
+                prompt: p.prompt.clone(),
+                seed: first + k,
+                caption: format!("seed {}", first + k),
+                file_name: format!("roentgen-seed{}.png", first + k),
+                link: link(&p.prompt, first + k, None),
+            })
+            .collect(),
+        Mode::Compare => {
+            let other = p.compare.clone().unwrap_or_default();
+            let pair = link(&p.prompt, first, Some(other.clone()));
+            vec![
+                Job {
+                    prompt: p.prompt.clone(),
+                    seed: first,
+                    caption: format!("with: \u{201c}{}\u{201d}, seed {first}", p.prompt),
+                    file_name: format!("roentgen-seed{first}-with.png"),
+                    link: pair.clone(),
+                },
+                Job {
+                    prompt: other.clone(),
+                    seed: first,
+                    caption: format!("without: \u{201c}{other}\u{201d}, seed {first}"),
+                    file_name: format!("roentgen-seed{first}-without.png"),
+                    link: pair,
+                },
+            ]
+        }
+    }
 }
 
 #[component]
@@ -128,6 +94,7 @@ pub fn GeneratePanel() -> impl IntoView {
     let link = ShareParams::parse(&query());
     let params = link.clone().unwrap_or_default();
     let prompt = RwSignal::new(params.prompt.clone());
+    let compare_prompt = RwSignal::new(params.compare.clone().unwrap_or_default());
     let negative = RwSignal::new(params.negative.clone());
     let seed = RwSignal::new(params.seed.unwrap_or(1).to_string());
     let steps = RwSignal::new(params.steps.to_string());
@@ -139,7 +106,6 @@ pub fn GeneratePanel() -> impl IntoView {
             .unwrap_or_default(),
     );
     let count = RwSignal::new(params.count.to_string());
-    let images = RwSignal::new(Vec::<Image>::new());
     let source = RwSignal::new(
         params
             .model
@@ -149,140 +115,122 @@ pub fn GeneratePanel() -> impl IntoView {
     let authorization = RwSignal::new(String::new());
     let cookies = RwSignal::new(false);
     let storage = RwSignal::new(String::new());
+    let ui = Ui {
+        progress: RwSignal::new(String::new()),
+        preview: RwSignal::new(None),
+        frames: RwSignal::new(Vec::<Frame>::new()),
+        frames_title: RwSignal::new(String::new()),
+        images: RwSignal::new(Vec::<Image>::new()),
+    };
+    let comparing = RwSignal::new(false);
 
-    let tokens = {
-        move || {
-            let text = prompt.get();
-            // Re-run once the model is in (status changes then).
-            let _ = status.get();
-            let m = model()?;
-            let t = m.tokenizer.encode(&text).ok()?;
-            Some(if t.truncated.is_empty() {
-                format!("{} / 77 tokens", t.used)
-            } else {
-                format!("{} / 77 tokens; cut: {}", t.used, t.truncated)
-            })
-        }
+    let tokens = move || {
+        let text = prompt.get();
+        // Re-run once the model is in (status changes then).
+        let _ = status.get();
+        let m = model()?;
+        let t = m.tokenizer.encode(&text).ok()?;
+        Some(if t.truncated.is_empty() {
+            format!("{} / 77 tokens", t.used)
+        } else {
+            format!("{} / 77 tokens; cut: {}", t.used, t.truncated)
+        })
     };
 
-    let generate = {
-        move || {
-            let Some(model) = model() else {
+    let start = move |mode: Mode| {
+        let Some(model) = model() else {
+            return;
+        };
+        let text = format!(
+            "prompt={}&negative={}&seed={}&steps={}&guidance={}&count={}{}{}",
+            urlencode(&prompt.get_untracked()),
+            urlencode(&negative.get_untracked()),
+            seed.get_untracked().trim(),
+            steps.get_untracked().trim(),
+            guidance.get_untracked().trim(),
+            count.get_untracked().trim(),
+            match scheduler.get_untracked().as_str() {
+                "" => String::new(),
+                s => format!("&scheduler={}", urlencode(s)),
+            },
+            match mode {
+                Mode::Compare => format!("&compare={}", urlencode(&compare_prompt.get_untracked())),
+                Mode::Batch => String::new(),
+            }
+        );
+        let p = match ShareParams::parse(&text) {
+            Ok(p) => p,
+            Err(e) => {
+                set_status.set(format!("error: {e}"));
                 return;
-            };
-            let text = format!(
-                "prompt={}&negative={}&seed={}&steps={}&guidance={}&count={}{}",
-                urlencode(&prompt.get_untracked()),
-                urlencode(&negative.get_untracked()),
-                seed.get_untracked().trim(),
-                steps.get_untracked().trim(),
-                guidance.get_untracked().trim(),
-                count.get_untracked().trim(),
-                match scheduler.get_untracked().as_str() {
-                    "" => String::new(),
-                    s => format!("&scheduler={}", urlencode(s)),
-                }
-            );
-            let p = match ShareParams::parse(&text) {
-                Ok(p) => p,
-                Err(e) => {
-                    set_status.set(format!("error: {e}"));
-                    return;
-                }
-            };
-            let source = source.get_untracked();
-            spawn_local(async move {
-                set_status.set("generating".into());
-                let (h, w) = model.default_latent_hw();
-                let kind = p
-                    .scheduler
-                    .unwrap_or_else(|| model.scheduler.default_kind());
-                let first = p.seed.unwrap_or(1);
-                let mut out = Vec::new();
-                for k in 0..p.count as u64 {
-                    let req = Request {
-                        prompt: p.prompt.clone(),
-                        negative: p.negative.clone(),
-                        steps: p.steps,
-                        guidance: p.guidance,
-                        scheduler: kind,
-                        seed: first + k,
-                        latent_hw: (h, w),
-                    };
-                    let img = match model.generate(&req, None, |_, _| true).await {
-                        Ok(o) => o,
-                        Err(e) => {
-                            set_status.set(format!("error: {e}"));
-                            return;
-                        }
-                    };
-                    let png = match roentgen_model::png::encode_rgb8(
-                        img.width,
-                        img.height,
-                        &img.rgb8(),
-                        &roentgen_model::png::metadata(&req, &source),
-                    ) {
-                        Ok(b) => b,
-                        Err(e) => {
-                            set_status.set(format!("error: {e}"));
-                            return;
-                        }
-                    };
-                    let b64 = base64::engine::general_purpose::STANDARD.encode(png);
-                    out.push(Image {
-                        src: format!("data:image/png;base64,{b64}"),
-                        seed: req.seed,
-                    });
-                }
-                images.set(out);
-                set_status.set("done".into());
-            });
-        }
+            }
+        };
+        let source = source.get_untracked();
+        let jobs = jobs(&p, mode, &source);
+        comparing.set(mode == Mode::Compare);
+        spawn_local(async move {
+            set_status.set("generating".into());
+            match runner::run(model, &p, jobs, &source, ui).await {
+                Ok(true) => set_status.set("done".into()),
+                Ok(false) => set_status.set("ready".into()),
+                Err(e) => set_status.set(format!("error: {e}")),
+            }
+        });
     };
 
-    let start_load = {
-        move |run: bool, link_error: Option<String>| {
-            let creds = Credentials {
-                authorization: Some(authorization.get_untracked().trim().to_string())
-                    .filter(|a| !a.is_empty()),
-                cookies: cookies.get_untracked(),
-            };
-            let src = source.get_untracked();
-            // Free the old model's GPU memory before the new one arrives.
-            MODEL.with(|slot| *slot.borrow_mut() = None);
-            spawn_local(async move {
-                match load(src, creds, set_status, set_info).await {
-                    Ok(m) => {
-                        MODEL.with(|slot| *slot.borrow_mut() = Some(Rc::new(m)));
-                        match link_error {
-                            Some(e) => set_status.set(format!("error: link: {e}")),
-                            None => {
-                                set_status.set("ready".into());
-                                if run {
-                                    generate();
-                                }
-                            }
+    let start_load = move |run: Option<Mode>, link_error: Option<String>| {
+        let creds = Credentials {
+            authorization: Some(authorization.get_untracked().trim().to_string())
+                .filter(|a| !a.is_empty()),
+            cookies: cookies.get_untracked(),
+        };
+        let src = source.get_untracked();
+        // Free the old model's GPU memory before the new one arrives.
+        loader::set_model(None);
+        set_status.set("loading".into());
+        spawn_local(async move {
+            match loader::load(src, creds, set_info).await {
+                Ok(m) => {
+                    loader::set_model(Some(m));
+                    match (link_error, run) {
+                        (Some(e), _) => set_status.set(format!("error: link: {e}")),
+                        (None, Some(mode)) => {
+                            set_status.set("ready".into());
+                            start(mode);
                         }
+                        (None, None) => set_status.set("ready".into()),
                     }
-                    Err(e) => set_status.set(format!("error: {e}")),
                 }
-                storage.set(storage_line().await);
-            });
-        }
+                Err(e) => set_status.set(format!("error: {e}")),
+            }
+            storage.set(loader::storage_line().await);
+        });
     };
-    start_load(params.run, link.clone().err().map(|e| e.to_string()));
+    let first_run = params.run.then_some(if params.compare.is_some() {
+        Mode::Compare
+    } else {
+        Mode::Batch
+    });
+    start_load(first_run, link.clone().err());
 
     let schedulers = SchedulerKind::ALL
         .iter()
         .map(|k| view! { <option value=k.name()>{k.name()}</option> })
         .collect_view();
-    let on_click = move |_| generate();
+    let presets = PRESETS
+        .iter()
+        .enumerate()
+        .map(|(i, (label, _, _))| view! { <option value=i.to_string()>{*label}</option> })
+        .collect_view();
+    let busy = move || status.get() == "loading" || status.get() == "generating";
     view! {
         <section class="panel">
             <h2>"Generate"</h2>
             <p class="note">
                 "The bundled model is a tiny test model with random weights: it shows the "
-                "pipeline working but does not draw radiographs. See the README for RoentGen weights."
+                "pipeline working but does not draw radiographs. "
+                <a data-testid="weights-help" href="README.md" target="_blank">
+                    "How to use RoentGen weights"</a>" (README, section \"Real RoentGen weights\")."
             </p>
             <details class="source" open=move || status.get().starts_with("error")>
                 <summary>"Model source"</summary>
@@ -300,11 +248,26 @@ pub fn GeneratePanel() -> impl IntoView {
                         on:change=move |ev| cookies.set(event_target_checked(&ev))/>
                     " send my cookies for that host"
                 </label>
-                <button data-testid="load" on:click=move |_| start_load(false, None) disabled=move || status.get() == "loading" || status.get() == "generating">
+                <button data-testid="load" on:click=move |_| start_load(None, None) disabled=busy>
                     "Load model"
                 </button>
                 <p class="note">"Credentials stay in this tab: they are never stored or put in share links."</p>
             </details>
+            <label>"Finding preset"
+                <select data-testid="preset" on:change=move |ev| {
+                    if let Some((_, with, without)) = event_target_value(&ev)
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|i| PRESETS.get(i))
+                    {
+                        prompt.set(with.to_string());
+                        compare_prompt.set(without.to_string());
+                    }
+                }>
+                    <option value="">"choose a finding…"</option>
+                    {presets}
+                </select>
+            </label>
             <label>"Prompt"
                 <textarea data-testid="prompt" prop:value=move || prompt.get()
                     on:input=move |ev| prompt.set(event_target_value(&ev))></textarea>
@@ -317,6 +280,10 @@ pub fn GeneratePanel() -> impl IntoView {
             <div class="row">
                 <label>"Seed" <input data-testid="seed" prop:value=move || seed.get()
                     on:input=move |ev| seed.set(event_target_value(&ev))/></label>
+                <button class="small" data-testid="random-seed" on:click=move |_| {
+                    let s = (js_sys::Math::random() * 4294967296.0) as u64;
+                    seed.set(s.to_string());
+                }>"random seed"</button>
                 <label>"Steps" <input data-testid="steps" prop:value=move || steps.get()
                     on:input=move |ev| steps.set(event_target_value(&ev))/></label>
                 <label>"Guidance" <input data-testid="guidance" prop:value=move || guidance.get()
@@ -331,11 +298,27 @@ pub fn GeneratePanel() -> impl IntoView {
                     </select>
                 </label>
             </div>
-            <button data-testid="generate" on:click=on_click
-                disabled=move || status.get() == "loading" || status.get() == "generating">
+            <button data-testid="generate" on:click=move |_| start(Mode::Batch) disabled=busy>
                 "Generate"
             </button>
+            <button data-testid="cancel" on:click=move |_| runner::cancel()
+                disabled=move || status.get() != "generating">"Cancel"</button>
+            <div class="compare-form">
+                <label>"Compare with (same seed and settings)"
+                    <input data-testid="compare-prompt" prop:value=move || compare_prompt.get()
+                        on:input=move |ev| compare_prompt.set(event_target_value(&ev))/>
+                </label>
+                <button data-testid="compare" on:click=move |_| start(Mode::Compare) disabled=busy>
+                    "Compare side by side"
+                </button>
+            </div>
             <p data-testid="status">{move || status.get()}</p>
+            <p data-testid="progress" class="note">{move || ui.progress.get()}</p>
+            {move || ui.preview.get().map(|src| view! {
+                <img class="preview" data-testid="preview" src=src alt="latent preview"/>
+            })}
+            <Gallery images=ui.images compare=comparing/>
+            <StepsStrip frames=ui.frames title=ui.frames_title/>
             <p data-testid="download" class="note">{move || info.get()}
                 " "
                 <button data-testid="clear-cache" on:click=move |_| {
@@ -344,25 +327,11 @@ pub fn GeneratePanel() -> impl IntoView {
                             Ok(()) => set_info.set("cache cleared: the next visit downloads the weights again".into()),
                             Err(e) => set_info.set(format!("could not clear the cache: {e}")),
                         }
-                        storage.set(storage_line().await);
+                        storage.set(loader::storage_line().await);
                     });
                 }>"Clear cache"</button>
             </p>
             <p data-testid="storage" class="note">{move || storage.get()}</p>
-            <div class="gallery">
-                {move || images.get().into_iter().map(|img| view! {
-                    <figure>
-                        <img data-testid="result" src=img.src alt="synthetic chest X-ray"/>
-                        <figcaption>{format!("seed {} — synthetic, not for diagnosis", img.seed)}</figcaption>
-                    </figure>
-                }).collect_view()}
-            </div>
         </section>
     }
-}
-
-fn urlencode(s: &str) -> String {
-    js_sys::encode_uri_component(s)
-        .as_string()
-        .unwrap_or_default()
 }

@@ -5,9 +5,13 @@
 mod adapter_panel;
 mod app;
 mod fetch;
+mod gallery;
 mod generate_panel;
 mod http;
+mod loader;
+mod presets;
 mod probe;
+mod runner;
 mod shard_store;
 
 pub use app::App;

@@ -173,9 +173,17 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &GenerateArgs) -> anyho
                 .progress_chars("=> "),
             );
             pb.set_message("download");
-            let m = Model::load_url(backend, src, |done, total| {
-                pb.set_length(total);
-                pb.set_position(done);
+            let m = Model::load_url(backend, src, |p| {
+                pb.set_length(p.total());
+                pb.set_position(p.done());
+                // The component now arriving (text encoder, UNet, VAE).
+                if let Some(c) = p.components().iter().find(|c| c.done < c.total) {
+                    pb.set_message(format!(
+                        "{} {:.0}%",
+                        c.name,
+                        100.0 * c.done as f64 / c.total as f64
+                    ));
+                }
             });
             pb.finish_and_clear();
             m
@@ -249,9 +257,11 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &GenerateArgs) -> anyho
         let out = pollster::block_on(model.generate(
             &req,
             init.as_ref().map(|(_, v)| v.clone()),
-            |done, total| {
-                steps.set_length(total as u64);
-                steps.set_position(done as u64);
+            // Await each step, so the bar and its time left count finished work.
+            true,
+            |s| {
+                steps.set_length(s.total as u64);
+                steps.set_position(s.done as u64);
                 true
             },
         ))?;

@@ -78,7 +78,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     };
     let before = ctx.dispatches.load(Ordering::Relaxed);
     let t1 = Instant::now();
-    pollster::block_on(model.generate(&req, None, |_, _| true))
+    pollster::block_on(model.generate(&req, None, false, |_| true))
         .context("the pipeline does not fit this adapter")?;
     let build_s = t1.elapsed().as_secs_f64();
     let dispatches = ctx.dispatches.load(Ordering::Relaxed) - before;

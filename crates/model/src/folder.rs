@@ -44,25 +44,26 @@ impl<B: Backend> Model<B> {
 
 impl<B: Backend> Model<B> {
     /// The same from a URL (gated hosting: pass the Authorization header
-    /// value or cookie). `progress(bytes done, bytes total)` across shards.
+    /// value or cookie). `progress` sees bytes per component as they arrive.
     pub fn load_url(
         backend: B,
         source: &roentgen_weights::http::HttpSource,
-        mut progress: impl FnMut(u64, u64),
+        mut progress: impl FnMut(&roentgen_weights::DownloadProgress),
     ) -> Result<Self, ModelError> {
         let manifest = roentgen_weights::Manifest::from_json(&String::from_utf8_lossy(
             &source.get("manifest.json", 64 << 20)?,
         ))?;
         let tokenizer = source.get(&manifest.tokenizer, 64 << 20)?;
-        let total: u64 = manifest.shards.iter().map(|s| s.bytes).sum();
-        let mut done = 0;
+        let mut meter = roentgen_weights::DownloadProgress::new(&manifest);
         Model::load(
             backend,
             &manifest,
             &tokenizer,
-            |_, shard| {
-                let bytes = source.fetch_shard(shard, |n, _| progress(done + n, total))?;
-                done += bytes.len() as u64;
+            |i, shard| {
+                let bytes = source.fetch_shard(shard, |n, _| {
+                    meter.set_shard(i, n, true);
+                    progress(&meter);
+                })?;
                 Ok(bytes)
             },
             |_, _| {},

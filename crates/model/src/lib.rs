@@ -13,6 +13,7 @@ pub mod nn;
 pub mod noise;
 pub mod pipeline;
 pub mod png;
+pub mod preview;
 pub mod scheduler;
 pub mod share;
 pub mod tokenizer;
@@ -22,7 +23,7 @@ pub mod weights;
 
 pub use backend::{Backend, CpuBackend, CpuTensor, GpuBackend};
 pub use error::ModelError;
-pub use pipeline::{Model, Output, Request};
+pub use pipeline::{Model, Output, Request, Step};
 pub use scheduler::SchedulerKind;
 pub use tokenizer::{ClipTokenizer, Tokens};
 pub use weights::Weights;

@@ -27,6 +27,17 @@ pub struct Request {
     pub latent_hw: (usize, usize),
 }
 
+/// What `generate` reports after each sampler step.
+#[derive(Clone, Copy, Debug)]
+pub struct Step<'a> {
+    /// Steps finished (1-based) of `total`.
+    pub done: usize,
+    pub total: usize,
+    /// The latents after this step, `shape` = [1, C, h, w], when watched.
+    pub latents: Option<&'a [f32]>,
+    pub shape: [usize; 4],
+}
+
 /// What the sampler produced.
 pub struct Output {
     /// Final latents [1, 4, h, w], before the VAE.
@@ -128,13 +139,18 @@ impl<B: Backend> Model<B> {
     }
 
     /// Samples and decodes one image. `init` replaces the seeded noise
-    /// ([1, 4, h, w] values, before `init_noise_sigma`). `on_step(done, total)`
-    /// after each UNet call; returning false cancels.
+    /// ([1, 4, h, w] values, before `init_noise_sigma`). `on_step` runs after
+    /// each sampler step; returning false cancels. With `watch`, each step is
+    /// awaited and its latents read back first (64 KB at 512x512): progress
+    /// then means finished work, the page gets a preview and the browser's
+    /// event loop a turn between steps. Without it the steps are queued as
+    /// fast as they are encoded (the CLI) and `latents` is None.
     pub async fn generate(
         &self,
         req: &Request,
         init: Option<Vec<f32>>,
-        mut on_step: impl FnMut(usize, usize) -> bool,
+        watch: bool,
+        mut on_step: impl FnMut(Step<'_>) -> bool,
     ) -> Result<Output, ModelError> {
         let b = &self.backend;
         let (h, w) = req.latent_hw;
@@ -273,7 +289,17 @@ impl<B: Backend> Model<B> {
                 StepUpdate::DpmSolver2M { .. } => prev_x0 = Some(aux),
                 _ => {}
             }
-            if !on_step(i + 1, total) {
+            let latents = match watch {
+                true => Some(b.read(&x).await?),
+                false => None,
+            };
+            let step = Step {
+                done: i + 1,
+                total,
+                latents: latents.as_deref(),
+                shape: [1, channels, h, w],
+            };
+            if !on_step(step) {
                 return Err(ModelError::Cancelled);
             }
         }

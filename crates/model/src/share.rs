@@ -18,6 +18,9 @@ pub const MAX_SEED: u64 = (1 << 53) - 1;
 pub struct ShareParams {
     pub model: Option<String>,
     pub prompt: String,
+    /// The teaching "compare" view: the same seed and settings once more with
+    /// this prompt (usually the finding left out), side by side.
+    pub compare: Option<String>,
     pub negative: String,
     pub seed: Option<u64>,
     pub steps: usize,
@@ -32,6 +35,7 @@ impl Default for ShareParams {
         Self {
             model: None,
             prompt: String::new(),
+            compare: None,
             negative: String::new(),
             seed: None,
             steps: 20,
@@ -107,6 +111,7 @@ impl ShareParams {
             match k.as_str() {
                 "prompt" => p.prompt = text("prompt", &v)?,
                 "negative" => p.negative = text("negative", &v)?,
+                "compare" => p.compare = Some(text("compare", &v)?),
                 "model" => {
                     let ok_scheme = v.starts_with("https://")
                         || v.starts_with("http://")
@@ -163,6 +168,9 @@ impl ShareParams {
             format!("guidance={}", self.guidance),
             format!("count={}", self.count),
         ];
+        if let Some(c) = &self.compare {
+            parts.push(format!("compare={}", percent_encode(c)));
+        }
         if let Some(s) = self.seed {
             parts.push(format!("seed={s}"));
         }
@@ -185,6 +193,7 @@ mod tests {
         let p = ShareParams {
             model: Some("https://cdn.example.org/roentgen/".into()),
             prompt: "small left apical pneumothorax, 2 cm; ñ & ½ + \"quotes\"".into(),
+            compare: Some("no pneumothorax".into()),
             negative: "lateral view".into(),
             seed: Some(42),
             steps: 30,

@@ -126,7 +126,8 @@ fn check<B: Backend>(
             seed: 0,
             latent_hw: (init.0[2], init.0[3]),
         };
-        let out = pollster::block_on(m.generate(&req, Some(init.1.clone()), |_, _| true)).unwrap();
+        let out =
+            pollster::block_on(m.generate(&req, Some(init.1.clone()), false, |_| true)).unwrap();
         let key = format!("run.{name}.{steps}");
         expect(
             format!("{name} {steps} steps latents rel L2"),

@@ -121,7 +121,7 @@ pub fn run_model(what: &str, args: ModelBenchArgs) -> Result<()> {
                 latent_hw: (side, side),
             };
             let t = Instant::now();
-            pollster::block_on(model.generate(&req, None, |_, _| true))?;
+            pollster::block_on(model.generate(&req, None, false, |_| true))?;
             let s = t.elapsed().as_secs_f64();
             println!(
                 "pipeline: {s:.2} s per image, {} steps ({:.3} s per step incl. text encoder and VAE)",

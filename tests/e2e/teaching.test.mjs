@@ -1,0 +1,153 @@
+// The page while it generates and the teaching views: step progress with a
+// live latent preview and a strip of every step, cancel, presets, the
+// compare view (same seed with and without a finding, side by side, also as a
+// link), and per-image download and share links. Long main-thread tasks are
+// counted while images are made.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serveDist } from './static-server.mjs';
+import { launch } from './browser.mjs';
+import { decodePng } from './png.mjs';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+let server;
+let browser;
+
+before(async () => {
+  server = await serveDist(join(ROOT, 'dist/'));
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+const final = (page) =>
+  page.waitForFunction(
+    () => /^(ready|done|error)/.test(document.querySelector('[data-testid=status]')?.textContent ?? ''),
+    null,
+    { timeout: 240_000 },
+  );
+
+async function open(query = '') {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  // Every main-thread task over 50 ms, as the browser reports them.
+  await page.addInitScript(() => {
+    window.__longTasks = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) window.__longTasks.push(e.duration);
+    }).observe({ type: 'longtask', buffered: true });
+  });
+  await page.goto(server.url + query);
+  await final(page);
+  return { page, context, errors };
+}
+
+async function images(page) {
+  const srcs = await page.getByTestId('result').evaluateAll((imgs) => imgs.map((i) => i.src));
+  return srcs.map((s) => decodePng(Buffer.from(s.split(',')[1], 'base64')));
+}
+
+test('generating shows step progress, a live preview and the strip of steps; downloads and links carry the image', async () => {
+  const { page, context, errors } = await open();
+  assert.equal(await page.getByTestId('status').textContent(), 'ready');
+  const atLoad = await page.evaluate(() => window.__longTasks);
+  console.log(`# main-thread tasks over 50 ms while the page loaded (wasm, self-check, model): ${atLoad.map((d) => d.toFixed(0)).join(', ')} ms`);
+  await page.getByTestId('prompt').fill('Small left pleural effusion.');
+  await page.getByTestId('steps').fill('4');
+  await page.getByTestId('scheduler').selectOption('ddim');
+  await page.evaluate(() => { window.__longTasks = []; });
+  await page.getByTestId('generate').click();
+  // Progress is reported while the steps run, with the preview beside it.
+  await page.waitForFunction(() => /step \d of 4/.test(document.querySelector('[data-testid=progress]').textContent));
+  await final(page);
+  assert.equal(await page.getByTestId('status').textContent(), 'done');
+  const long = await page.evaluate(() => window.__longTasks);
+  console.log(`# main-thread tasks over 50 ms while generating (4 steps, SwiftShader): ${long.length}, longest ${Math.max(0, ...long).toFixed(0)} ms`);
+  assert.ok(Math.max(0, ...long) < 100, `a main-thread task of ${Math.max(...long)} ms`);
+  // The observer itself works: a 150 ms busy task is seen.
+  await page.evaluate(() => new Promise((done) => setTimeout(() => {
+    const t = performance.now();
+    while (performance.now() - t < 150);
+    done();
+  }, 0)));
+  await page.waitForFunction(() => window.__longTasks.some((d) => d >= 150));
+  assert.match(await page.getByTestId('progress').textContent(), /^1 image in [\d.]+ s$/);
+  const frames = await page.getByTestId('step-frame').evaluateAll((imgs) => imgs.map((i) => i.src));
+  assert.equal(frames.length, 4, 'one frame per DDIM step');
+  const frame = decodePng(Buffer.from(frames[3].split(',')[1], 'base64'));
+  // The test model's VAE upsamples 2x: 8x8 latents under its 16x16 images.
+  assert.deepEqual([frame.width, frame.height], [8, 8]);
+  assert.notDeepEqual(frames[0], frames[3], 'the latents change from step to step');
+
+  const [img] = await images(page);
+  const href = await page.getByTestId('download-png').getAttribute('href');
+  assert.equal(await page.getByTestId('download-png').getAttribute('download'), 'roentgen-seed1.png');
+  assert.equal(href, await page.getByTestId('result').getAttribute('src'));
+  const link = await page.getByTestId('share-link').getAttribute('href');
+  assert.match(link, /prompt=Small\+left\+pleural\+effusion\.&.*seed=1.*scheduler=ddim.*&run=1$/);
+  const other = await open(link);
+  assert.equal(await other.page.getByTestId('status').textContent(), 'done');
+  assert.deepEqual((await images(other.page))[0].pixels, img.pixels, 'the image link reproduces the image');
+  assert.deepEqual([...errors, ...other.errors], []);
+  await context.close();
+  await other.context.close();
+});
+
+test('Cancel stops a run between steps and leaves the page ready', async () => {
+  const { page, context, errors } = await open();
+  await page.getByTestId('steps').fill('60');
+  await page.getByTestId('generate').click();
+  await page.waitForFunction(() => /step 2 of/.test(document.querySelector('[data-testid=progress]').textContent));
+  await page.getByTestId('cancel').click();
+  await final(page);
+  assert.equal(await page.getByTestId('status').textContent(), 'ready');
+  assert.match(await page.getByTestId('progress').textContent(), /^cancelled \(image 1 of 1 · step \d+ of 6\d/);
+  assert.equal(await page.getByTestId('result').count(), 0);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('compare: a preset, then the same seed with and without the finding side by side, and as a link', async () => {
+  const { page, context, errors } = await open();
+  await page.getByTestId('preset').selectOption({ label: 'Pneumothorax, left apical, small' });
+  assert.equal(await page.getByTestId('prompt').inputValue(), 'Small left apical pneumothorax.');
+  assert.equal(await page.getByTestId('compare-prompt').inputValue(), 'No pneumothorax.');
+  await page.getByTestId('steps').fill('3');
+  await page.getByTestId('seed').fill('7');
+  await page.getByTestId('compare').click();
+  await final(page);
+  assert.equal(await page.getByTestId('status').textContent(), 'done');
+  const captions = await page.getByTestId('caption').allTextContents();
+  assert.deepEqual(captions, [
+    'with: “Small left apical pneumothorax.”, seed 7',
+    'without: “No pneumothorax.”, seed 7',
+  ]);
+  const [withIt, without] = await images(page);
+  assert.equal(withIt.text.seed, '7');
+  assert.equal(without.text.seed, '7');
+  assert.equal(without.text.prompt, 'No pneumothorax.');
+  assert.notDeepEqual(withIt.pixels, without.pixels, 'the prompt changes the image');
+
+  const link = await page.getByTestId('share-link').first().getAttribute('href');
+  assert.match(link, /compare=No\+pneumothorax\./);
+
+  // The "with" image is exactly what Generate makes for the same settings.
+  await page.getByTestId('generate').click();
+  await final(page);
+  assert.deepEqual((await images(page))[0].pixels, withIt.pixels);
+
+  // The compare link opens the pair again.
+  const again = await open(link);
+  assert.equal(await again.page.getByTestId('status').textContent(), 'done');
+  assert.equal(await again.page.getByTestId('result').count(), 2);
+  assert.deepEqual([...errors, ...again.errors], []);
+  await context.close();
+  await again.context.close();
+});
