@@ -129,3 +129,34 @@ test('verified shards are kept in OPFS under their sha256; usage is shown; "Clea
     await server.close();
   }
 });
+
+test('a converted folder chosen from disk loads without the network and makes the same image', async () => {
+  const server = await serveDist(DIST);
+  const make = async (page) => {
+    await page.getByTestId('steps').fill('2');
+    await page.getByTestId('scheduler').selectOption('ddim');
+    await page.getByTestId('generate').click();
+    await settled(page);
+    assert.equal(await page.getByTestId('status').textContent(), 'done');
+    return page.getByTestId('result').getAttribute('src');
+  };
+  try {
+    const s = await open(server.url);
+    const fromUrl = await make(s.page);
+    const before = server.requests.length;
+    await s.page.getByTestId('folder').setInputFiles(join(ROOT, 'tests/goldens/tiny-sd2/model'));
+    await s.page.waitForFunction(() => /read from disk/.test(document.querySelector('[data-testid=download]').textContent));
+    await settled(s.page);
+    assert.equal(await s.page.getByTestId('status').textContent(), 'ready');
+    assert.equal(server.requests.length, before, 'nothing fetched');
+    const fromDisk = await make(s.page);
+    const png = (src) => Buffer.from(src.split(',')[1], 'base64');
+    const { decodePng } = await import('./png.mjs');
+    assert.deepEqual(decodePng(png(fromDisk)).pixels, decodePng(png(fromUrl)).pixels);
+    assert.equal(decodePng(png(fromDisk)).text.model, 'local folder model');
+    assert.deepEqual(s.errors, []);
+    await s.context.close();
+  } finally {
+    await server.close();
+  }
+});

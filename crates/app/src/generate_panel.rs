@@ -8,6 +8,7 @@ use roentgen_model::SchedulerKind;
 use roentgen_model::share::ShareParams;
 
 use crate::gallery::{Frame, Gallery, Image, StepsStrip};
+use crate::fetch::Source;
 use crate::http::Credentials;
 use crate::loader::{self, model};
 use crate::presets::PRESETS;
@@ -27,6 +28,10 @@ fn urlencode(s: &str) -> String {
     js_sys::encode_uri_component(s)
         .as_string()
         .unwrap_or_default()
+}
+
+fn file_list(list: &web_sys::FileList) -> Vec<web_sys::File> {
+    (0..list.length()).filter_map(|i| list.get(i)).collect()
 }
 
 /// What Generate or Compare makes.
@@ -178,20 +183,29 @@ pub fn GeneratePanel() -> impl IntoView {
         });
     };
 
-    let start_load = move |run: Option<Mode>, link_error: Option<String>| {
-        let creds = Credentials {
-            authorization: Some(authorization.get_untracked().trim().to_string())
-                .filter(|a| !a.is_empty()),
-            cookies: cookies.get_untracked(),
+    let start_load = move |run: Option<Mode>, link_error: Option<String>, files: Option<Vec<web_sys::File>>| {
+        let from = match files {
+            Some(files) => Source::Files(files),
+            None => Source::Url {
+                base: source.get_untracked(),
+                creds: Credentials {
+                    authorization: Some(authorization.get_untracked().trim().to_string())
+                        .filter(|a| !a.is_empty()),
+                    cookies: cookies.get_untracked(),
+                },
+            },
         };
-        let src = source.get_untracked();
         // Free the old model's GPU memory before the new one arrives.
         loader::set_model(None);
         set_status.set("loading".into());
         spawn_local(async move {
-            match loader::load(src, creds, set_info).await {
+            match loader::load(&from, set_info).await {
                 Ok(m) => {
                     loader::set_model(Some(m));
+                    if let Source::Files(_) = from {
+                        // Images name the folder they came from.
+                        source.set(from.label());
+                    }
                     match (link_error, run) {
                         (Some(e), _) => set_status.set(format!("error: link: {e}")),
                         (None, Some(mode)) => {
@@ -211,7 +225,7 @@ pub fn GeneratePanel() -> impl IntoView {
     } else {
         Mode::Batch
     });
-    start_load(first_run, link.clone().err());
+    start_load(first_run, link.clone().err(), None);
 
     let schedulers = SchedulerKind::ALL
         .iter()
@@ -232,7 +246,14 @@ pub fn GeneratePanel() -> impl IntoView {
                 <a data-testid="weights-help" href="README.md" target="_blank">
                     "How to use RoentGen weights"</a>" (README, section \"Real RoentGen weights\")."
             </p>
-            <details class="source" open=move || status.get().starts_with("error")>
+            <details class="source" open=move || status.get().starts_with("error")
+                on:dragover=move |ev: web_sys::DragEvent| ev.prevent_default()
+                on:drop=move |ev: web_sys::DragEvent| {
+                    ev.prevent_default();
+                    if let Some(files) = ev.data_transfer().and_then(|d| d.files()).map(|l| file_list(&l)) {
+                        start_load(None, None, Some(files));
+                    }
+                }>
                 <summary>"Model source"</summary>
                 <label>"Folder URL (manifest.json inside)"
                     <input data-testid="model-url" prop:value=move || source.get()
@@ -248,9 +269,18 @@ pub fn GeneratePanel() -> impl IntoView {
                         on:change=move |ev| cookies.set(event_target_checked(&ev))/>
                     " send my cookies for that host"
                 </label>
-                <button data-testid="load" on:click=move |_| start_load(None, None) disabled=busy>
+                <button data-testid="load" on:click=move |_| start_load(None, None, None) disabled=busy>
                     "Load model"
                 </button>
+                <label>"…or a converted folder on this computer (choose it, or drop its files here)"
+                    <input data-testid="folder" type="file" prop:webkitdirectory=true multiple=true
+                        on:change=move |ev| {
+                            let input: web_sys::HtmlInputElement = event_target(&ev);
+                            if let Some(files) = input.files().map(|l| file_list(&l)) {
+                                start_load(None, None, Some(files));
+                            }
+                        }/>
+                </label>
                 <p class="note">"Credentials stay in this tab: they are never stored or put in share links."</p>
             </details>
             <label>"Finding preset"

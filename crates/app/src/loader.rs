@@ -8,8 +8,8 @@ use leptos::prelude::*;
 use roentgen_gpu::{ContextOptions, DType, GpuContext};
 use roentgen_model::{GpuBackend, Model};
 
-use crate::http::Credentials;
-use crate::{fetch, shard_store};
+use crate::fetch::{self, Source};
+use crate::shard_store;
 
 pub type PageModel = Model<GpuBackend<'static>>;
 
@@ -41,17 +41,13 @@ async fn context() -> Result<&'static GpuContext, String> {
     Ok(c)
 }
 
-/// Fetches the model folder at `base` and uploads it, reporting download
+/// Fetches (or reads) the model folder and uploads it, reporting download
 /// progress in `info`.
-pub async fn load(
-    base: String,
-    creds: Credentials,
-    info: WriteSignal<String>,
-) -> Result<PageModel, String> {
+pub async fn load(source: &Source, info: WriteSignal<String>) -> Result<PageModel, String> {
     let ctx = context().await?;
     let t0 = js_sys::Date::now();
     let mut shown = 0.0;
-    let mut fetched = fetch::model(&base, &creds, |p| {
+    let mut fetched = fetch::model(source, |p| {
         let now = js_sys::Date::now();
         // A line per 100 ms is plenty, and keeps chunks cheap.
         if now - shown >= 100.0 || p.done() == p.total() {
