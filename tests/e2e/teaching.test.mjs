@@ -151,3 +151,20 @@ test('compare: a preset, then the same seed with and without the finding side by
   await context.close();
   await again.context.close();
 });
+
+test('a lost GPU device is reported and "Load model" recovers', async () => {
+  const { page, context, errors } = await open();
+  assert.equal(await page.getByTestId('status').textContent(), 'ready');
+  await page.evaluate(() => window.roentgenLoseDevice());
+  await page.waitForFunction(() => /^error: the GPU device was lost/.test(document.querySelector('[data-testid=status]').textContent));
+  await page.getByTestId('load').click();
+  await page.waitForFunction(() => !/^error/.test(document.querySelector('[data-testid=status]').textContent));
+  await final(page);
+  assert.equal(await page.getByTestId('status').textContent(), 'ready');
+  await page.getByTestId('steps').fill('2');
+  await page.getByTestId('generate').click();
+  await final(page);
+  assert.equal(await page.getByTestId('status').textContent(), 'done');
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -178,6 +178,8 @@ pub fn GeneratePanel() -> impl IntoView {
             match runner::run(model, &p, jobs, &source, ui).await {
                 Ok(true) => set_status.set("done".into()),
                 Ok(false) => set_status.set("ready".into()),
+                // The lost-device message says more than the failed read.
+                Err(_) if loader::device_lost() => {}
                 Err(e) => set_status.set(format!("error: {e}")),
             }
         });
@@ -199,7 +201,7 @@ pub fn GeneratePanel() -> impl IntoView {
         loader::set_model(None);
         set_status.set("loading".into());
         spawn_local(async move {
-            match loader::load(&from, set_info).await {
+            match loader::load(&from, set_status, set_info).await {
                 Ok(m) => {
                     loader::set_model(Some(m));
                     if let Source::Files(_) = from {
@@ -226,6 +228,7 @@ pub fn GeneratePanel() -> impl IntoView {
         Mode::Batch
     });
     start_load(first_run, link.clone().err(), None);
+    loader::install_lose_device_hook();
 
     let schedulers = SchedulerKind::ALL
         .iter()

@@ -18,6 +18,13 @@ thread_local! {
     /// so both live on this thread for the page's lifetime.
     static CONTEXT: Cell<Option<&'static GpuContext>> = const { Cell::new(None) };
     static MODEL: RefCell<Option<Rc<PageModel>>> = const { RefCell::new(None) };
+    /// Set when the device was lost, until a new one is made.
+    static LOST: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The device was lost (its message is in the status line already).
+pub fn device_lost() -> bool {
+    LOST.with(|l| l.get())
 }
 
 pub fn model() -> Option<Rc<PageModel>> {
@@ -29,7 +36,10 @@ pub fn set_model(m: Option<PageModel>) {
     MODEL.with(|slot| *slot.borrow_mut() = m.map(Rc::new));
 }
 
-async fn context() -> Result<&'static GpuContext, String> {
+/// The device, made on first use. If the browser loses it (driver reset,
+/// GPU process crash, tab in the background too long) the page says so in
+/// `status`, forgets device and model, and the next load starts afresh.
+async fn context(status: WriteSignal<String>) -> Result<&'static GpuContext, String> {
     if let Some(c) = CONTEXT.with(|c| c.get()) {
         return Ok(c);
     }
@@ -37,14 +47,42 @@ async fn context() -> Result<&'static GpuContext, String> {
         .await
         .map_err(|e| e.to_string())?;
     let c: &'static GpuContext = Box::leak(Box::new(c));
+    LOST.with(|l| l.set(false));
+    c.device.set_device_lost_callback(move |reason, message| {
+        LOST.with(|l| l.set(true));
+        CONTEXT.with(|slot| slot.set(None));
+        MODEL.with(|slot| *slot.borrow_mut() = None);
+        status.set(format!(
+            "error: the GPU device was lost ({reason:?}: {message}); press \"Load model\" to start again"
+        ));
+    });
     CONTEXT.with(|slot| slot.set(Some(c)));
     Ok(c)
 }
 
+/// Test hook, `window.roentgenLoseDevice()`: destroys the device as a driver
+/// reset would, so the recovery path can be exercised (tests, devtools).
+pub fn install_lose_device_hook() {
+    use wasm_bindgen::prelude::*;
+    let f = Closure::<dyn Fn()>::new(|| {
+        if let Some(c) = CONTEXT.with(|c| c.get()) {
+            c.device.destroy();
+        }
+    });
+    if let Some(w) = web_sys::window() {
+        let _ = js_sys::Reflect::set(&w, &"roentgenLoseDevice".into(), f.as_ref());
+    }
+    f.forget();
+}
+
 /// Fetches (or reads) the model folder and uploads it, reporting download
 /// progress in `info`.
-pub async fn load(source: &Source, info: WriteSignal<String>) -> Result<PageModel, String> {
-    let ctx = context().await?;
+pub async fn load(
+    source: &Source,
+    status: WriteSignal<String>,
+    info: WriteSignal<String>,
+) -> Result<PageModel, String> {
+    let ctx = context(status).await?;
     let t0 = js_sys::Date::now();
     let mut shown = 0.0;
     let mut fetched = fetch::model(source, |p| {
