@@ -19,6 +19,10 @@ fn attention_matches_reference_on_every_path() {
         (1, 77, 77, 4, 64, true),
         (1, 20, 20, 1, 512, false),
         (1, 3, 1, 1, 2, false),
+        // Several workgroups of rows (128 per workgroup at d 40 and 64, 100 at 80).
+        (1, 300, 41, 2, 40, false),
+        (1, 203, 203, 1, 80, false),
+        (1, 150, 150, 1, 64, true),
     ];
     for (ctx, dtype) in all_paths() {
         let mut r = rng(7);

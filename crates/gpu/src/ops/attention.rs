@@ -36,10 +36,11 @@ const SPEC: KernelSpec = KernelSpec {
 };
 
 /// Invocations per workgroup, query rows one workgroup may own, and output
-/// columns one invocation holds (THREADS, MAX_ROWS and two vec4 registers in
-/// the shader).
+/// rows and columns one invocation holds (THREADS, MAX_ROWS and 4 x 8 in the
+/// shader).
 const THREADS: usize = 256;
-const MAX_ROWS: usize = 64;
+const MAX_ROWS: usize = 128;
+const ROWS: usize = 4;
 const COLS: usize = 8;
 
 /// Invocations sharing one query row: one per 8 columns of the head.
@@ -49,7 +50,7 @@ pub fn threads_per_row(d: usize) -> Option<usize> {
 
 /// Query rows per workgroup for a head size.
 pub fn rows_per_workgroup(tpr: usize) -> usize {
-    MAX_ROWS.min(THREADS / tpr)
+    MAX_ROWS.min(ROWS * (THREADS / tpr))
 }
 
 /// `softmax(scale * q k^T [causal]) v` per head, for `q` [B, Lq, H*d] and `k`,
