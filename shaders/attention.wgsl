@@ -16,12 +16,14 @@
 // at most 128 (d 40 and 64: 128 rows; 80: 100; 160: 48; 512: 16). Register
 // blocking is what makes it fast: per key block
 //   1. scores: each invocation computes a 4-query x 2-key block of S = q k^T
-//      (6 loads per 8 multiply-adds, against 2 per 2 unblocked);
+//      (6 loads per 8 multiply-adds, against 2 per 2 unblocked), over part
+//      of the head when the blocks are fewer than the invocations;
 //   2. one invocation per row updates that row's max and sum, turns the
 //      scores into probabilities and records the rescale factor;
 //   3. each invocation adds probability-weighted V to its 4 x 8 block
 //      (12 loads per 32 multiply-adds).
-// Workgroup memory: (128 * BK + 3 * 128) f32 = 9.5 KiB.
+// Workgroup memory: (128 * BK + 3 * 128) f32 = 9.5 KiB (partial sums of a
+// split head reuse the score block: NSPLIT * BQ * BK <= 2048).
 //
 // Bindings: 0 uniform Params, 1 q (read), 2 k (read), 3 v (read), 4 out (read_write).
 // Dispatch: (ceil(Lq / BQ), H, B) workgroups of 256.
@@ -108,10 +110,20 @@ fn attention(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
     var a2l = vec4<f32>(0.0); var a2h = vec4<f32>(0.0);
     var a3l = vec4<f32>(0.0); var a3h = vec4<f32>(0.0);
 
-    // Phase 1's block: query quad sq (rows sq*4..+3), key pair sk (keys sk*2, +1).
-    let sq = lid / (BK / 2u);
-    let sk = lid % (BK / 2u);
-    let scores_here = sq * 4u < bq;
+    // Phase 1's block: query quad sq (rows sq*4..+3), key pair sk (keys sk*2,
+    // +1), summed over the head's pairs [c_begin, c_end). With few rows (large
+    // heads) the blocks are too few for 256 invocations, so the head is split
+    // into NSPLIT parts whose partial sums meet in workgroup memory.
+    let nblocks = (bq / 4u) * (BK / 2u);
+    let nsplit = max(1u, THREADS / nblocks);
+    let blk = lid % nblocks;
+    let split = lid / nblocks;
+    let sq = blk / (BK / 2u);
+    let sk = blk % (BK / 2u);
+    let chunk = (half_d + nsplit - 1u) / nsplit;
+    let c_begin = min(split * chunk, half_d);
+    let c_end = min(c_begin + chunk, half_d);
+    let scores_here = split < nsplit;
 
     if (lid < bq) {
         row_max[lid] = NEG_INF;
@@ -139,7 +151,7 @@ fn attention(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
             var s1 = vec2<f32>(0.0);
             var s2 = vec2<f32>(0.0);
             var s3 = vec2<f32>(0.0);
-            for (var c = 0u; c < half_d; c++) {
+            for (var c = c_begin; c < c_end; c++) {
                 let k0 = ld2(k[kp0 + c]);
                 let k1 = ld2(k[kp1 + c]);
                 let x0 = ld2(q[qp0 + c]);
@@ -151,15 +163,22 @@ fn attention(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
                 s2 += vec2<f32>(dot(x2, k0), dot(x2, k1));
                 s3 += vec2<f32>(dot(x3, k0), dot(x3, k1));
             }
-            let base = sq * 4u * BK + sk * 2u;
-            scores[base] = select(NEG_INF, s0.x * params.scale, visible(qi, kj));
-            scores[base + 1u] = select(NEG_INF, s0.y * params.scale, visible(qi, kj + 1u));
-            scores[base + BK] = select(NEG_INF, s1.x * params.scale, visible(qi + 1u, kj));
-            scores[base + BK + 1u] = select(NEG_INF, s1.y * params.scale, visible(qi + 1u, kj + 1u));
-            scores[base + 2u * BK] = select(NEG_INF, s2.x * params.scale, visible(qi + 2u, kj));
-            scores[base + 2u * BK + 1u] = select(NEG_INF, s2.y * params.scale, visible(qi + 2u, kj + 1u));
-            scores[base + 3u * BK] = select(NEG_INF, s3.x * params.scale, visible(qi + 3u, kj));
-            scores[base + 3u * BK + 1u] = select(NEG_INF, s3.y * params.scale, visible(qi + 3u, kj + 1u));
+            let base = split * bq * BK + sq * 4u * BK + sk * 2u;
+            scores[base] = s0.x;
+            scores[base + 1u] = s0.y;
+            scores[base + BK] = s1.x;
+            scores[base + BK + 1u] = s1.y;
+            scores[base + 2u * BK] = s2.x;
+            scores[base + 2u * BK + 1u] = s2.y;
+            scores[base + 3u * BK] = s3.x;
+            scores[base + 3u * BK + 1u] = s3.y;
+        }
+        workgroupBarrier();
+        // 1b. add the parts (in place over part 0), scale and mask
+        for (var e = lid; e < bq * BK; e += THREADS) {
+            var sum = scores[e];
+            for (var sp = 1u; sp < nsplit; sp++) { sum += scores[sp * bq * BK + e]; }
+            scores[e] = select(NEG_INF, sum * params.scale, visible(q0 + e / BK, j0 + e % BK));
         }
         workgroupBarrier();
         // 2. online softmax bookkeeping, one invocation per row
