@@ -5,12 +5,15 @@
 //   (zero outside the image). Matches torch.nn.functional.conv2d with square
 //   stride and padding, dilation 1, groups 1, NCHW tensors.
 //
-// GEMM view per image: C[Cout, OH*OW] = W[Cout, Cin*KH*KW] . im2col(x)[Cin*KH*KW, OH*OW];
-// im2col is evaluated inside load_b. OH*OW must be even (outputs written in pairs).
+// GEMM view: C[Cout, N*OH*OW] = W[Cout, Cin*KH*KW] . im2col(x)[Cin*KH*KW, N*OH*OW],
+// the batch folded into the columns so small images (the UNet's 8x8 level,
+// CFG batch 2) fill the 64-column tiles and each weight tile is read once for
+// the whole batch. im2col is evaluated inside load_b. OH*OW must be even
+// (outputs are written in pairs, which then never straddle two images).
 //
 // Bindings: 0 uniform Params, 1 x (read), 2 w (read), 3 bias (read; ignored when
 //           has_bias = 0), 4 out (read_write).
-// Dispatch: (ceil(OH*OW / 64), ceil(Cout / 64), N) workgroups of 64 (see gemm_tiles.wgsl).
+// Dispatch: (ceil(N*OH*OW / 64), ceil(Cout / 64), 1) workgroups of 64 (see gemm_tiles.wgsl).
 
 struct Params {
     batch: u32,
@@ -38,7 +41,10 @@ fn load_a(batch: u32, co: u32, kk: u32) -> f32 {
     return ld1(wt[i >> 1u], i);
 }
 
-fn load_b(batch: u32, kk: u32, p: u32) -> f32 {
+fn load_b(unused: u32, kk: u32, col: u32) -> f32 {
+    let plane = params.oh * params.ow;
+    let batch = col / plane;
+    let p = col % plane;
     let taps = params.kh * params.kw;
     let ci = kk / taps;
     let r = kk % taps;
@@ -54,13 +60,14 @@ fn load_b(batch: u32, kk: u32, p: u32) -> f32 {
 @compute @workgroup_size(64)
 fn conv2d(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let m = params.cout;
-    let n = params.oh * params.ow;
+    let plane = params.oh * params.ow;
+    let n = params.batch * plane;
     let k = params.cin * params.kh * params.kw;
     let row0 = wg.y * BM;
     let col0 = wg.x * BN;
-    let acc = gemm_accumulate(wg.z, row0, col0, lid, m, n, k);
-    let tx = lid % 8u;
-    let ty = lid / 8u;
+    let acc = gemm_accumulate(0u, row0, col0, lid, m, n, k);
+    let tx = block_tx(lid);
+    let ty = block_ty(lid);
     for (var i = 0u; i < 8u; i++) {
         let co = row0 + ty * 8u + i;
         if (co >= m) { break; }
@@ -70,7 +77,7 @@ fn conv2d(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
         for (var j = 0u; j < 8u; j += 2u) {
             let p = col0 + tx * 8u + j;
             if (p >= n) { break; }
-            let o = (wg.z * m + co) * n + p;
+            let o = ((p / plane) * m + co) * plane + p % plane;
             out[o >> 1u] = st2(row_pair(r, j) + b);
         }
     }

@@ -23,7 +23,7 @@ var<workgroup> a_tile: array<CT, 1024>; // [BK][BM]: A transposed
 var<workgroup> b_tile: array<CT, 1024>; // [BK][BN]
 
 /// Rows row0 + ty*8 + i (i = 0..7) of the invocation's 8 x 8 block; `a` holds
-/// columns col0 + tx*8 + (0..3), `b` columns + (4..7); tx = lid % 8, ty = lid / 8.
+/// columns col0 + tx*8 + (0..3), `b` columns + (4..7); see block_tx/block_ty.
 struct Block {
     r0a: vec4<f32>,
     r0b: vec4<f32>,
@@ -56,10 +56,18 @@ fn tile_vec4(base: u32, is_a: bool) -> vec4<f32> {
     return vec4<f32>(f32(b_tile[base]), f32(b_tile[base + 1u]), f32(b_tile[base + 2u]), f32(b_tile[base + 3u]));
 }
 
+/// Consecutive invocations (one SIMD group on CPU adapters, a quarter warp
+/// on GPUs) share a column block and take successive row blocks, so when a
+/// tile sticks out past N (small images: 4x4 latents have 16 columns) whole
+/// groups find nothing to do and skip the multiply-adds.
+fn block_tx(lid: u32) -> u32 { return lid / 8u; }
+fn block_ty(lid: u32) -> u32 { return lid % 8u; }
+
 fn gemm_accumulate(batch: u32, row0: u32, col0: u32, lid: u32, m: u32, n: u32, k: u32) -> Block {
     var acc: Block;
-    let tx = lid % 8u;
-    let ty = lid / 8u;
+    let tx = block_tx(lid);
+    let ty = block_ty(lid);
+    let busy = row0 + ty * 8u < m && col0 + tx * 8u < n;
     for (var k0 = 0u; k0 < k; k0 += BK) {
         for (var e = 0u; e < 16u; e++) {
             let idx = lid + e * GEMM_THREADS;
@@ -77,7 +85,7 @@ fn gemm_accumulate(batch: u32, row0: u32, col0: u32, lid: u32, m: u32, n: u32, k
             b_tile[bk * BN + bn] = CT(bv);
         }
         workgroupBarrier();
-        for (var kk = 0u; kk < BK; kk++) {
+        for (var kk = 0u; kk < select(0u, BK, busy); kk++) {
             let alo = tile_vec4(kk * BM + ty * 8u, true);
             let ahi = tile_vec4(kk * BM + ty * 8u + 4u, true);
             let blo = tile_vec4(kk * BN + tx * 8u, false);

@@ -51,8 +51,8 @@ fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
     let row0 = wg.y * BM;
     let col0 = wg.x * BN;
     let acc = gemm_accumulate(wg.z, row0, col0, lid, params.m, params.n, params.k);
-    let tx = lid % 8u;
-    let ty = lid / 8u;
+    let tx = block_tx(lid);
+    let ty = block_ty(lid);
     for (var i = 0u; i < 8u; i++) {
         let row = row0 + ty * 8u + i;
         if (row >= params.m) { break; }

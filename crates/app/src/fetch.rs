@@ -27,7 +27,10 @@ pub struct Fetched {
 
 /// Where a model folder is.
 pub enum Source {
-    Url { base: String, creds: Credentials },
+    Url {
+        base: String,
+        creds: Credentials,
+    },
     /// The files of a folder the user chose or dropped (by file name).
     Files(Vec<web_sys::File>),
 }
@@ -63,10 +66,9 @@ pub async fn model(
 }
 
 async fn read_file(files: &[web_sys::File], name: &str) -> Result<Vec<u8>, String> {
-    let file = files
-        .iter()
-        .find(|f| f.name() == name)
-        .ok_or_else(|| format!("the chosen folder has no {name}: choose a folder made by weights-tools convert"))?;
+    let file = files.iter().find(|f| f.name() == name).ok_or_else(|| {
+        format!("the chosen folder has no {name}: choose a folder made by weights-tools convert")
+    })?;
     let buf = JsFuture::from(file.array_buffer())
         .await
         .map_err(|e| format!("{name}: {}", http::js(e)))?;

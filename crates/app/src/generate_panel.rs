@@ -7,8 +7,8 @@ use leptos::task::spawn_local;
 use roentgen_model::SchedulerKind;
 use roentgen_model::share::ShareParams;
 
-use crate::gallery::{Frame, Gallery, Image, StepsStrip};
 use crate::fetch::Source;
+use crate::gallery::{Frame, Gallery, Image, StepsStrip};
 use crate::http::Credentials;
 use crate::loader::{self, model};
 use crate::presets::PRESETS;
@@ -185,43 +185,44 @@ pub fn GeneratePanel() -> impl IntoView {
         });
     };
 
-    let start_load = move |run: Option<Mode>, link_error: Option<String>, files: Option<Vec<web_sys::File>>| {
-        let from = match files {
-            Some(files) => Source::Files(files),
-            None => Source::Url {
-                base: source.get_untracked(),
-                creds: Credentials {
-                    authorization: Some(authorization.get_untracked().trim().to_string())
-                        .filter(|a| !a.is_empty()),
-                    cookies: cookies.get_untracked(),
+    let start_load =
+        move |run: Option<Mode>, link_error: Option<String>, files: Option<Vec<web_sys::File>>| {
+            let from = match files {
+                Some(files) => Source::Files(files),
+                None => Source::Url {
+                    base: source.get_untracked(),
+                    creds: Credentials {
+                        authorization: Some(authorization.get_untracked().trim().to_string())
+                            .filter(|a| !a.is_empty()),
+                        cookies: cookies.get_untracked(),
+                    },
                 },
-            },
-        };
-        // Free the old model's GPU memory before the new one arrives.
-        loader::set_model(None);
-        set_status.set("loading".into());
-        spawn_local(async move {
-            match loader::load(&from, set_status, set_info).await {
-                Ok(m) => {
-                    loader::set_model(Some(m));
-                    if let Source::Files(_) = from {
-                        // Images name the folder they came from.
-                        source.set(from.label());
-                    }
-                    match (link_error, run) {
-                        (Some(e), _) => set_status.set(format!("error: link: {e}")),
-                        (None, Some(mode)) => {
-                            set_status.set("ready".into());
-                            start(mode);
+            };
+            // Free the old model's GPU memory before the new one arrives.
+            loader::set_model(None);
+            set_status.set("loading".into());
+            spawn_local(async move {
+                match loader::load(&from, set_status, set_info).await {
+                    Ok(m) => {
+                        loader::set_model(Some(m));
+                        if let Source::Files(_) = from {
+                            // Images name the folder they came from.
+                            source.set(from.label());
                         }
-                        (None, None) => set_status.set("ready".into()),
+                        match (link_error, run) {
+                            (Some(e), _) => set_status.set(format!("error: link: {e}")),
+                            (None, Some(mode)) => {
+                                set_status.set("ready".into());
+                                start(mode);
+                            }
+                            (None, None) => set_status.set("ready".into()),
+                        }
                     }
+                    Err(e) => set_status.set(format!("error: {e}")),
                 }
-                Err(e) => set_status.set(format!("error: {e}")),
-            }
-            storage.set(loader::storage_line().await);
-        });
-    };
+                storage.set(loader::storage_line().await);
+            });
+        };
     let first_run = params.run.then_some(if params.compare.is_some() {
         Mode::Compare
     } else {

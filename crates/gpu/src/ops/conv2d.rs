@@ -134,10 +134,11 @@ pub fn conv2d(
             bias.map_or(&w.buffer, |b| &b.buffer),
             &out.buffer,
         ],
+        // The batch is folded into the columns (see the shader).
         [
-            (oh * ow).div_ceil(TILE) as u32,
+            (batch * oh * ow).div_ceil(TILE) as u32,
             cout.div_ceil(TILE) as u32,
-            batch as u32,
+            1,
         ],
     )?;
     Ok(out)
