@@ -1,8 +1,9 @@
 // The page while it generates and the teaching views: step progress with a
 // live latent preview and a strip of every step, cancel, presets, the
 // compare view (same seed with and without a finding, side by side, also as a
-// link), and per-image download and share links. Long main-thread tasks are
-// counted while images are made.
+// link), and per-image download and share links. The page's thread must
+// never run a task over 100 ms (the worker does the work): long tasks are
+// counted while the page loads and while images are made.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -58,7 +59,8 @@ test('generating shows step progress, a live preview and the strip of steps; dow
   const { page, context, errors } = await open();
   assert.equal(await page.getByTestId('status').textContent(), 'ready');
   const atLoad = await page.evaluate(() => window.__longTasks);
-  console.log(`# main-thread tasks over 50 ms while the page loaded (wasm, self-check, model): ${atLoad.map((d) => d.toFixed(0)).join(', ')} ms`);
+  console.log(`# main-thread tasks over 50 ms while the page loaded (wasm, self-check, model in the worker): ${atLoad.length}, longest ${Math.max(0, ...atLoad).toFixed(0)} ms`);
+  assert.ok(Math.max(0, ...atLoad) < 100, `a main-thread task of ${Math.max(...atLoad)} ms while loading`);
   await page.getByTestId('prompt').fill('Small left pleural effusion.');
   await page.getByTestId('steps').fill('4');
   await page.getByTestId('scheduler').selectOption('ddim');

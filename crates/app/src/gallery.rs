@@ -3,23 +3,7 @@
 
 use leptos::prelude::*;
 
-/// One finished image.
-#[derive(Clone, PartialEq)]
-pub struct Image {
-    /// `data:image/png;base64,...`: the exact PNG `roentgen generate` writes.
-    pub src: String,
-    pub caption: String,
-    pub file_name: String,
-    /// Query string that regenerates this image.
-    pub link: String,
-}
-
-/// One step of the denoising, as the cheap latent preview.
-#[derive(Clone, PartialEq)]
-pub struct Frame {
-    pub src: String,
-    pub step: usize,
-}
+pub use crate::protocol::{Frame, Image};
 
 #[component]
 pub fn Gallery(images: RwSignal<Vec<Image>>, compare: RwSignal<bool>) -> impl IntoView {

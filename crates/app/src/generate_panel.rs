@@ -2,18 +2,32 @@
 //! model unless a link or the user names another), the settings, a share
 //! link read on arrival, and the batch, compare and steps views.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use roentgen_model::SchedulerKind;
 use roentgen_model::share::ShareParams;
 
-use crate::fetch::Source;
 use crate::gallery::{Frame, Gallery, Image, StepsStrip};
-use crate::http::Credentials;
-use crate::loader::{self, model};
 use crate::presets::PRESETS;
-use crate::runner::{self, Job, Ui};
-use crate::shard_store;
+use crate::protocol::{FromWorker, Job, ToWorker};
+use crate::worker_client::WorkerClient;
+
+thread_local! {
+    /// The generation worker: it owns the GPU device and the model.
+    static CLIENT: RefCell<Option<Rc<WorkerClient>>> = const { RefCell::new(None) };
+}
+
+fn client() -> Option<Rc<WorkerClient>> {
+    CLIENT.with(|c| c.borrow().clone())
+}
+
+fn send(msg: ToWorker) {
+    if let Some(c) = client() {
+        c.send(&msg);
+    }
+}
 
 /// The bundled test model, copied into the build by Trunk.
 const DEFAULT_MODEL: &str = "model/";
@@ -120,32 +134,16 @@ pub fn GeneratePanel() -> impl IntoView {
     let authorization = RwSignal::new(String::new());
     let cookies = RwSignal::new(false);
     let storage = RwSignal::new(String::new());
-    let ui = Ui {
-        progress: RwSignal::new(String::new()),
-        preview: RwSignal::new(None),
-        frames: RwSignal::new(Vec::<Frame>::new()),
-        frames_title: RwSignal::new(String::new()),
-        images: RwSignal::new(Vec::<Image>::new()),
-    };
+    let progress = RwSignal::new(String::new());
+    let preview = RwSignal::new(None::<String>);
+    let frames = RwSignal::new(Vec::<Frame>::new());
+    let frames_title = RwSignal::new(String::new());
+    let images = RwSignal::new(Vec::<Image>::new());
     let comparing = RwSignal::new(false);
-
-    let tokens = move || {
-        let text = prompt.get();
-        // Re-run once the model is in (status changes then).
-        let _ = status.get();
-        let m = model()?;
-        let t = m.tokenizer.encode(&text).ok()?;
-        Some(if t.truncated.is_empty() {
-            format!("{} / 77 tokens", t.used)
-        } else {
-            format!("{} / 77 tokens; cut: {}", t.used, t.truncated)
-        })
-    };
+    let tokens = RwSignal::new(None::<String>);
+    let from_disk = RwSignal::new(false);
 
     let start = move |mode: Mode| {
-        let Some(model) = model() else {
-            return;
-        };
         let text = format!(
             "prompt={}&negative={}&seed={}&steps={}&guidance={}&count={}{}{}",
             urlencode(&prompt.get_untracked()),
@@ -170,66 +168,109 @@ pub fn GeneratePanel() -> impl IntoView {
                 return;
             }
         };
-        let source = source.get_untracked();
-        let jobs = jobs(&p, mode, &source);
+        // A folder on this computer cannot go into a link.
+        let link_model = match from_disk.get_untracked() {
+            true => DEFAULT_MODEL.to_string(),
+            false => source.get_untracked(),
+        };
+        let jobs = jobs(&p, mode, &link_model);
         comparing.set(mode == Mode::Compare);
-        spawn_local(async move {
-            set_status.set("generating".into());
-            match runner::run(model, &p, jobs, &source, ui).await {
-                Ok(true) => set_status.set("done".into()),
-                Ok(false) => set_status.set("ready".into()),
-                // The lost-device message says more than the failed read.
-                Err(_) if loader::device_lost() => {}
-                Err(e) => set_status.set(format!("error: {e}")),
-            }
+        set_status.set("generating".into());
+        send(ToWorker::Generate {
+            query: p.to_query(),
+            jobs,
         });
     };
 
+    // What to do once the load is in: run the link, or report its error.
+    let pending = StoredValue::new_local((None::<Mode>, None::<String>));
     let start_load =
         move |run: Option<Mode>, link_error: Option<String>, files: Option<Vec<web_sys::File>>| {
-            let from = match files {
-                Some(files) => Source::Files(files),
-                None => Source::Url {
-                    base: source.get_untracked(),
-                    creds: Credentials {
-                        authorization: Some(authorization.get_untracked().trim().to_string())
-                            .filter(|a| !a.is_empty()),
-                        cookies: cookies.get_untracked(),
-                    },
-                },
-            };
-            // Free the old model's GPU memory before the new one arrives.
-            loader::set_model(None);
+            pending.set_value((run, link_error));
             set_status.set("loading".into());
-            spawn_local(async move {
-                match loader::load(&from, set_status, set_info).await {
-                    Ok(m) => {
-                        loader::set_model(Some(m));
-                        if let Source::Files(_) = from {
-                            // Images name the folder they came from.
-                            source.set(from.label());
-                        }
-                        match (link_error, run) {
-                            (Some(e), _) => set_status.set(format!("error: link: {e}")),
-                            (None, Some(mode)) => {
-                                set_status.set("ready".into());
-                                start(mode);
-                            }
-                            (None, None) => set_status.set("ready".into()),
-                        }
-                    }
-                    Err(e) => set_status.set(format!("error: {e}")),
-                }
-                storage.set(loader::storage_line().await);
-            });
+            let Some(c) = client() else {
+                return;
+            };
+            from_disk.set(files.is_some());
+            match files {
+                Some(files) => c.send_with_files(
+                    &ToWorker::Load {
+                        url: None,
+                        authorization: None,
+                        cookies: false,
+                    },
+                    &files,
+                ),
+                None => c.send(&ToWorker::Load {
+                    url: Some(source.get_untracked()),
+                    authorization: Some(authorization.get_untracked().trim().to_string())
+                        .filter(|a| !a.is_empty()),
+                    cookies: cookies.get_untracked(),
+                }),
+            }
         };
+    let on_event = move |ev: FromWorker| match ev {
+        FromWorker::Status { text } if text == "ready" => {
+            let (run, link_error) = pending.get_value();
+            pending.set_value((None, None));
+            match (link_error, run) {
+                (Some(e), _) => set_status.set(format!("error: link: {e}")),
+                (None, Some(mode)) => {
+                    set_status.set(text);
+                    start(mode);
+                }
+                (None, None) => set_status.set(text),
+            }
+        }
+        FromWorker::Status { text } => set_status.set(text),
+        FromWorker::Info { text } => set_info.set(text),
+        FromWorker::Storage { text } => storage.set(text),
+        FromWorker::Loaded { label } => {
+            if from_disk.get_untracked() {
+                // Images name the folder they came from.
+                source.set(label);
+            }
+            send(ToWorker::Tokens {
+                text: prompt.get_untracked(),
+            });
+        }
+        FromWorker::Tokens { text } => tokens.set(text),
+        FromWorker::Progress { text } => progress.set(text),
+        FromWorker::Preview { src } => preview.set(src),
+        FromWorker::FramesReset { title } => {
+            frames.set(Vec::new());
+            frames_title.set(title);
+        }
+        FromWorker::Frame { frame } => frames.update(|f| f.push(frame)),
+        FromWorker::ImagesReset => images.set(Vec::new()),
+        FromWorker::Image { image } => images.update(|v| v.push(image)),
+        FromWorker::Started => {}
+    };
+    match WorkerClient::spawn(on_event) {
+        Ok(c) => CLIENT.with(|slot| *slot.borrow_mut() = Some(Rc::new(c))),
+        Err(e) => set_status.set(format!("error: {e}")),
+    }
+    // The worker cannot ask the browser to keep its storage; the page can.
+    if let Some(w) = web_sys::window() {
+        let _ = w.navigator().storage().persist();
+    }
+    // window.roentgenLoseDevice(): destroys the worker's device as a driver
+    // reset would, to try the recovery path (tests, devtools).
+    {
+        use wasm_bindgen::prelude::Closure;
+        let f = Closure::<dyn Fn()>::new(|| send(ToWorker::LoseDevice));
+        if let Some(w) = web_sys::window() {
+            let _ = js_sys::Reflect::set(&w, &"roentgenLoseDevice".into(), f.as_ref());
+        }
+        f.forget();
+    }
+    Effect::new(move |_| send(ToWorker::Tokens { text: prompt.get() }));
     let first_run = params.run.then_some(if params.compare.is_some() {
         Mode::Compare
     } else {
         Mode::Batch
     });
     start_load(first_run, link.clone().err(), None);
-    loader::install_lose_device_hook();
 
     let schedulers = SchedulerKind::ALL
         .iter()
@@ -306,7 +347,7 @@ pub fn GeneratePanel() -> impl IntoView {
                 <textarea data-testid="prompt" prop:value=move || prompt.get()
                     on:input=move |ev| prompt.set(event_target_value(&ev))></textarea>
             </label>
-            <p data-testid="tokens">{tokens}</p>
+            <p data-testid="tokens">{move || tokens.get()}</p>
             <label>"Negative prompt"
                 <input data-testid="negative" prop:value=move || negative.get()
                     on:input=move |ev| negative.set(event_target_value(&ev))/>
@@ -335,7 +376,7 @@ pub fn GeneratePanel() -> impl IntoView {
             <button data-testid="generate" on:click=move |_| start(Mode::Batch) disabled=busy>
                 "Generate"
             </button>
-            <button data-testid="cancel" on:click=move |_| runner::cancel()
+            <button data-testid="cancel" on:click=move |_| send(ToWorker::Cancel)
                 disabled=move || status.get() != "generating">"Cancel"</button>
             <div class="compare-form">
                 <label>"Compare with (same seed and settings)"
@@ -347,23 +388,16 @@ pub fn GeneratePanel() -> impl IntoView {
                 </button>
             </div>
             <p data-testid="status">{move || status.get()}</p>
-            <p data-testid="progress" class="note">{move || ui.progress.get()}</p>
-            {move || ui.preview.get().map(|src| view! {
+            <p data-testid="progress" class="note">{move || progress.get()}</p>
+            {move || preview.get().map(|src| view! {
                 <img class="preview" data-testid="preview" src=src alt="latent preview"/>
             })}
-            <Gallery images=ui.images compare=comparing/>
-            <StepsStrip frames=ui.frames title=ui.frames_title/>
+            <Gallery images=images compare=comparing/>
+            <StepsStrip frames=frames title=frames_title/>
             <p data-testid="download" class="note">{move || info.get()}
                 " "
-                <button data-testid="clear-cache" on:click=move |_| {
-                    spawn_local(async move {
-                        match shard_store::clear().await {
-                            Ok(()) => set_info.set("cache cleared: the next visit downloads the weights again".into()),
-                            Err(e) => set_info.set(format!("could not clear the cache: {e}")),
-                        }
-                        storage.set(loader::storage_line().await);
-                    });
-                }>"Clear cache"</button>
+                <button data-testid="clear-cache" on:click=move |_| send(ToWorker::ClearCache)>
+                    "Clear cache"</button>
             </p>
             <p data-testid="storage" class="note">{move || storage.get()}</p>
         </section>

@@ -74,11 +74,11 @@ async fn request(
     } else {
         web_sys::RequestCredentials::SameOrigin
     });
-    let window = web_sys::window().ok_or(Failure {
-        message: "no window".into(),
+    let fetching = crate::global::fetch(url, &init).ok_or(Failure {
+        message: "no fetch in this context".into(),
         retry: false,
     })?;
-    let resp: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
+    let resp: web_sys::Response = JsFuture::from(fetching)
         .await
         .map_err(|e| Failure {
             // A refused CORS request looks like a network error here.

@@ -2,16 +2,24 @@
 //!
 //! Components live one per file; the math lives in the gpu and model crates.
 
+//! The page's thread runs the UI only; a Web Worker
+//! (`src/bin/roentgen-worker.rs`, [`engine`]) owns the GPU device, the model
+//! and the downloads, and the two talk in `protocol` messages.
+
 mod adapter_panel;
 mod app;
+pub mod engine;
 mod fetch;
 mod gallery;
 mod generate_panel;
+mod global;
 mod http;
 mod loader;
 mod presets;
 mod probe;
+mod protocol;
 mod runner;
 mod shard_store;
+mod worker_client;
 
 pub use app::App;

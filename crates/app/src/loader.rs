@@ -1,30 +1,31 @@
-//! The page's one GPU device and one loaded model, and how a model gets in:
-//! fetched (or read from the shard store), then uploaded.
+//! (Worker side.) The one GPU device and one loaded model, and how a model
+//! gets in: fetched (or read from the shard store, or from disk), then
+//! uploaded.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use leptos::prelude::*;
 use roentgen_gpu::{ContextOptions, DType, GpuContext};
 use roentgen_model::{GpuBackend, Model};
 
 use crate::fetch::{self, Source};
+use crate::protocol::FromWorker;
 use crate::shard_store;
 
 pub type PageModel = Model<GpuBackend<'static>>;
 
+/// Where the worker's news goes (posted to the page).
+pub type Emit = Rc<dyn Fn(FromWorker)>;
+
 thread_local! {
     /// Made on the first load and kept: wgpu's browser types are not Send,
-    /// so both live on this thread for the page's lifetime.
+    /// so both live on this thread for the worker's lifetime.
     static CONTEXT: Cell<Option<&'static GpuContext>> = const { Cell::new(None) };
     static MODEL: RefCell<Option<Rc<PageModel>>> = const { RefCell::new(None) };
     /// Set when the device was lost, until a new one is made.
     static LOST: Cell<bool> = const { Cell::new(false) };
-}
-
-/// The device was lost (its message is in the status line already).
-pub fn device_lost() -> bool {
-    LOST.with(|l| l.get())
+    /// The lost-device callback must be Send; it reaches the page through this.
+    static EMIT: RefCell<Option<Emit>> = const { RefCell::new(None) };
 }
 
 pub fn model() -> Option<Rc<PageModel>> {
@@ -36,10 +37,24 @@ pub fn set_model(m: Option<PageModel>) {
     MODEL.with(|slot| *slot.borrow_mut() = m.map(Rc::new));
 }
 
+/// The device was lost (its message is in the status line already).
+pub fn device_lost() -> bool {
+    LOST.with(|l| l.get())
+}
+
+/// Destroys the device as a driver reset would, so the recovery path can be
+/// exercised (tests, devtools).
+pub fn lose_device() {
+    if let Some(c) = CONTEXT.with(|c| c.get()) {
+        c.device.destroy();
+    }
+}
+
 /// The device, made on first use. If the browser loses it (driver reset,
-/// GPU process crash, tab in the background too long) the page says so in
-/// `status`, forgets device and model, and the next load starts afresh.
-async fn context(status: WriteSignal<String>) -> Result<&'static GpuContext, String> {
+/// GPU process crash) the page is told, device and model are forgotten, and
+/// the next load starts afresh.
+async fn context(emit: &Emit) -> Result<&'static GpuContext, String> {
+    EMIT.with(|e| *e.borrow_mut() = Some(emit.clone()));
     if let Some(c) = CONTEXT.with(|c| c.get()) {
         return Ok(c);
     }
@@ -52,37 +67,23 @@ async fn context(status: WriteSignal<String>) -> Result<&'static GpuContext, Str
         LOST.with(|l| l.set(true));
         CONTEXT.with(|slot| slot.set(None));
         MODEL.with(|slot| *slot.borrow_mut() = None);
-        status.set(format!(
+        let text = format!(
             "error: the GPU device was lost ({reason:?}: {message}); press \"Load model\" to start again"
-        ));
+        );
+        EMIT.with(|e| {
+            if let Some(emit) = e.borrow().as_ref() {
+                emit(FromWorker::Status { text });
+            }
+        });
     });
     CONTEXT.with(|slot| slot.set(Some(c)));
     Ok(c)
 }
 
-/// Test hook, `window.roentgenLoseDevice()`: destroys the device as a driver
-/// reset would, so the recovery path can be exercised (tests, devtools).
-pub fn install_lose_device_hook() {
-    use wasm_bindgen::prelude::*;
-    let f = Closure::<dyn Fn()>::new(|| {
-        if let Some(c) = CONTEXT.with(|c| c.get()) {
-            c.device.destroy();
-        }
-    });
-    if let Some(w) = web_sys::window() {
-        let _ = js_sys::Reflect::set(&w, &"roentgenLoseDevice".into(), f.as_ref());
-    }
-    f.forget();
-}
-
 /// Fetches (or reads) the model folder and uploads it, reporting download
-/// progress in `info`.
-pub async fn load(
-    source: &Source,
-    status: WriteSignal<String>,
-    info: WriteSignal<String>,
-) -> Result<PageModel, String> {
-    let ctx = context(status).await?;
+/// progress as `Info` lines.
+pub async fn load(source: &Source, emit: &Emit) -> Result<PageModel, String> {
+    let ctx = context(emit).await?;
     let t0 = js_sys::Date::now();
     let mut shown = 0.0;
     let mut fetched = fetch::model(source, |p| {
@@ -90,7 +91,9 @@ pub async fn load(
         // A line per 100 ms is plenty, and keeps chunks cheap.
         if now - shown >= 100.0 || p.done() == p.total() {
             shown = now;
-            info.set(format!("downloading: {}", p.summary((now - t0) / 1e3)));
+            emit(FromWorker::Info {
+                text: format!("downloading: {}", p.summary((now - t0) / 1e3)),
+            });
         }
     })
     .await?;
@@ -109,7 +112,7 @@ pub async fn load(
             fetched.not_stored.join(", ")
         );
     }
-    info.set(line);
+    emit(FromWorker::Info { text: line });
     let shards = &mut fetched.shards;
     Model::load(
         GpuBackend::new(ctx, DType::F16),

@@ -1,18 +1,17 @@
-//! Runs a batch of images on the loaded model: each sampler step awaited, so
-//! the page stays responsive between steps, shows progress with time left, a
-//! live preview and the strip of steps, and can cancel.
+//! (Worker side.) Runs a batch of images on the loaded model: each sampler
+//! step awaited, so a Cancel message gets in between steps, with progress and
+//! time left, a live preview and the strip of steps sent to the page.
 
 use std::cell::Cell;
 use std::rc::Rc;
 
 use base64::Engine;
-use leptos::prelude::*;
 use roentgen_model::share::ShareParams;
 use roentgen_model::{ModelError, Request, Step, preview};
 use roentgen_weights::progress::duration;
 
-use crate::gallery::{Frame, Image};
-use crate::loader::PageModel;
+use crate::loader::{Emit, PageModel};
+use crate::protocol::{Frame, FromWorker, Image, Job};
 
 thread_local! {
     static CANCEL: Cell<bool> = const { Cell::new(false) };
@@ -21,25 +20,6 @@ thread_local! {
 /// Asks the running batch to stop after its current step.
 pub fn cancel() {
     CANCEL.with(|c| c.set(true));
-}
-
-/// One image to make.
-pub struct Job {
-    pub prompt: String,
-    pub seed: u64,
-    pub caption: String,
-    pub file_name: String,
-    pub link: String,
-}
-
-/// Where a run reports.
-#[derive(Clone, Copy)]
-pub struct Ui {
-    pub progress: RwSignal<String>,
-    pub preview: RwSignal<Option<String>>,
-    pub frames: RwSignal<Vec<Frame>>,
-    pub frames_title: RwSignal<String>,
-    pub images: RwSignal<Vec<Image>>,
 }
 
 fn png_url(w: usize, h: usize, rgb: &[u8], text: &[(&str, String)]) -> Result<String, String> {
@@ -57,10 +37,10 @@ pub async fn run(
     p: &ShareParams,
     jobs: Vec<Job>,
     source: &str,
-    ui: Ui,
+    emit: &Emit,
 ) -> Result<bool, String> {
     CANCEL.with(|c| c.set(false));
-    ui.images.set(Vec::new());
+    emit(FromWorker::ImagesReset);
     let (h, w) = model.default_latent_hw();
     let scheduler = p
         .scheduler
@@ -78,34 +58,40 @@ pub async fn run(
             seed: job.seed,
             latent_hw: (h, w),
         };
-        ui.frames.set(Vec::new());
-        ui.frames_title.set(job.caption.clone());
+        emit(FromWorker::FramesReset {
+            title: job.caption.clone(),
+        });
         let done_before = steps_done_before;
         let mut calls = p.steps;
+        let mut last = String::new();
         let out = model
             .generate(&req, None, true, |s: Step<'_>| {
                 calls = s.total;
                 let elapsed = (js_sys::Date::now() - t0) / 1e3;
                 let done = done_before + s.done;
                 let per_step = elapsed / done as f64;
-                let left = (n * s.total - done) as f64 * per_step;
-                ui.progress.set(format!(
-                    "image {} of {n} · step {} of {} · {:.2} s per step · about {} left",
+                let left = (n * s.total).saturating_sub(done) as f64 * per_step;
+                last = format!(
+                    "image {} of {n} · step {} of {} · {:.2} s per step",
                     j + 1,
                     s.done,
                     s.total,
                     per_step,
-                    duration(left)
-                ));
+                );
+                emit(FromWorker::Progress {
+                    text: format!("{last} · about {} left", duration(left)),
+                });
                 if let Some(l) = s.latents {
                     let [_, _, lh, lw] = s.shape;
                     if let Ok(url) = png_url(lw, lh, &preview::latents_rgb8(l, s.shape), &[]) {
-                        ui.preview.set(Some(url.clone()));
-                        ui.frames.update(|f| {
-                            f.push(Frame {
+                        emit(FromWorker::Preview {
+                            src: Some(url.clone()),
+                        });
+                        emit(FromWorker::Frame {
+                            frame: Frame {
                                 src: url,
                                 step: s.done,
-                            })
+                            },
                         });
                     }
                 }
@@ -115,10 +101,10 @@ pub async fn run(
         let out = match out {
             Ok(o) => o,
             Err(ModelError::Cancelled) => {
-                ui.progress.update(|t| {
-                    *t = format!("cancelled ({})", t.replace(" · about", ", was about"))
+                emit(FromWorker::Preview { src: None });
+                emit(FromWorker::Progress {
+                    text: format!("cancelled ({last})"),
                 });
-                ui.preview.set(None);
                 return Ok(false);
             }
             Err(e) => return Err(e.to_string()),
@@ -130,20 +116,22 @@ pub async fn run(
             &out.rgb8(),
             &roentgen_model::png::metadata(&req, source),
         )?;
-        ui.images.update(|v| {
-            v.push(Image {
+        emit(FromWorker::Image {
+            image: Image {
                 src,
                 caption: job.caption,
                 file_name: job.file_name,
                 link: job.link,
-            })
+            },
         });
     }
-    ui.preview.set(None);
-    ui.progress.set(format!(
-        "{n} image{} in {:.1} s",
-        if n == 1 { "" } else { "s" },
-        (js_sys::Date::now() - t0) / 1e3
-    ));
+    emit(FromWorker::Preview { src: None });
+    emit(FromWorker::Progress {
+        text: format!(
+            "{n} image{} in {:.1} s",
+            if n == 1 { "" } else { "s" },
+            (js_sys::Date::now() - t0) / 1e3
+        ),
+    });
     Ok(true)
 }

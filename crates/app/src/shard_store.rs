@@ -23,7 +23,7 @@ pub enum ShardStore {
 }
 
 async fn opfs_dir() -> Option<web_sys::FileSystemDirectoryHandle> {
-    let storage = web_sys::window()?.navigator().storage();
+    let storage = crate::global::storage()?;
     let root: web_sys::FileSystemDirectoryHandle = JsFuture::from(storage.get_directory())
         .await
         .ok()?
@@ -39,7 +39,7 @@ async fn opfs_dir() -> Option<web_sys::FileSystemDirectoryHandle> {
 }
 
 async fn cache_bucket() -> Option<web_sys::Cache> {
-    let caches = web_sys::window()?.caches().ok()?;
+    let caches = crate::global::caches()?;
     JsFuture::from(caches.open(NAME))
         .await
         .ok()?
@@ -56,8 +56,9 @@ impl ShardStore {
     /// OPFS where the browser has it, else Cache Storage, else nothing.
     /// Also asks the browser to keep our storage under pressure.
     pub async fn open() -> Self {
-        if let Some(w) = web_sys::window() {
-            let _ = w.navigator().storage().persist();
+        // Workers cannot ask (the page does, see generate_panel).
+        if let Some(s) = web_sys::window().map(|w| w.navigator().storage()) {
+            let _ = s.persist();
         }
         if let Some(d) = opfs_dir().await {
             return Self::Opfs(d);
@@ -153,7 +154,7 @@ fn key(entry: &ShardEntry) -> String {
 
 /// What this origin stores (all of it, as the browser counts) and may store.
 pub async fn usage() -> Option<(f64, f64)> {
-    let storage = web_sys::window()?.navigator().storage();
+    let storage = crate::global::storage()?;
     let est: web_sys::StorageEstimate = JsFuture::from(storage.estimate().ok()?)
         .await
         .ok()?
@@ -163,8 +164,7 @@ pub async fn usage() -> Option<(f64, f64)> {
 
 /// Removes every stored shard, from both stores.
 pub async fn clear() -> Result<(), String> {
-    let window = web_sys::window().ok_or("no window")?;
-    let storage = window.navigator().storage();
+    let storage = crate::global::storage().ok_or("no storage in this context")?;
     if let Ok(root) = JsFuture::from(storage.get_directory()).await
         && let Ok(root) = root.dyn_into::<web_sys::FileSystemDirectoryHandle>()
     {
@@ -173,7 +173,7 @@ pub async fn clear() -> Result<(), String> {
         // Absent already is fine.
         let _ = JsFuture::from(root.remove_entry_with_options(NAME, &opts)).await;
     }
-    if let Ok(caches) = window.caches() {
+    if let Some(caches) = crate::global::caches() {
         JsFuture::from(caches.delete(NAME)).await.map_err(js)?;
     }
     Ok(())

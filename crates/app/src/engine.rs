@@ -1,0 +1,164 @@
+//! (Worker side.) The generation worker: owns the GPU device, the model and
+//! the downloads, and answers the page's messages. Everything slow — hashing
+//! shards, parsing the 3.6 MB tokenizer, uploading weights, encoding each
+//! UNet step — happens here, so the page's thread stays free.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::Array;
+use roentgen_model::share::ShareParams;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::Closure;
+use wasm_bindgen_futures::spawn_local;
+
+use crate::fetch::Source;
+use crate::http::Credentials;
+use crate::loader::{self, Emit};
+use crate::protocol::{FromWorker, ToWorker};
+use crate::{runner, shard_store};
+
+thread_local! {
+    /// How images name the loaded model (its URL or folder).
+    static LABEL: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Installs the message handler; called once by the worker's `main`.
+pub fn start() {
+    let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    let out = scope.clone();
+    let emit: Emit = Rc::new(move |m: FromWorker| {
+        if let Ok(json) = serde_json::to_string(&m) {
+            let _ = out.post_message(&json.into());
+        }
+    });
+    let on_message =
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+            let data = ev.data();
+            let (json, extra) = match data.dyn_ref::<Array>() {
+                Some(a) => (a.get(0), a.get(1)),
+                None => (data, wasm_bindgen::JsValue::UNDEFINED),
+            };
+            match json
+                .as_string()
+                .map(|t| serde_json::from_str::<ToWorker>(&t))
+            {
+                Some(Ok(msg)) => handle(msg, extra, emit.clone()),
+                _ => emit(FromWorker::Status {
+                    text: "error: the page sent the worker a message it does not know".into(),
+                }),
+            }
+        });
+    scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+    if let Ok(json) = serde_json::to_string(&FromWorker::Started) {
+        let _ = scope.post_message(&json.into());
+    }
+}
+
+fn files(extra: wasm_bindgen::JsValue) -> Vec<web_sys::File> {
+    extra
+        .dyn_into::<Array>()
+        .map(|a| a.iter().filter_map(|f| f.dyn_into().ok()).collect())
+        .unwrap_or_default()
+}
+
+fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
+    match msg {
+        ToWorker::Cancel => runner::cancel(),
+        ToWorker::LoseDevice => loader::lose_device(),
+        ToWorker::Tokens { text } => {
+            let text = loader::model()
+                .and_then(|m| m.tokenizer.encode(&text).ok())
+                .map(|t| {
+                    if t.truncated.is_empty() {
+                        format!("{} / 77 tokens", t.used)
+                    } else {
+                        format!("{} / 77 tokens; cut: {}", t.used, t.truncated)
+                    }
+                });
+            emit(FromWorker::Tokens { text });
+        }
+        ToWorker::ClearCache => spawn_local(async move {
+            let text = match shard_store::clear().await {
+                Ok(()) => "cache cleared: the next visit downloads the weights again".into(),
+                Err(e) => format!("could not clear the cache: {e}"),
+            };
+            emit(FromWorker::Info { text });
+            emit(FromWorker::Storage {
+                text: loader::storage_line().await,
+            });
+        }),
+        ToWorker::Load {
+            url,
+            authorization,
+            cookies,
+        } => {
+            let source = match url {
+                Some(base) => Source::Url {
+                    base,
+                    creds: Credentials {
+                        authorization,
+                        cookies,
+                    },
+                },
+                None => Source::Files(files(extra)),
+            };
+            // Free the old model's GPU memory before the new one arrives.
+            loader::set_model(None);
+            emit(FromWorker::Status {
+                text: "loading".into(),
+            });
+            spawn_local(async move {
+                match loader::load(&source, &emit).await {
+                    Ok(m) => {
+                        loader::set_model(Some(m));
+                        let label = source.label();
+                        LABEL.with(|l| *l.borrow_mut() = label.clone());
+                        emit(FromWorker::Loaded { label });
+                        emit(FromWorker::Status {
+                            text: "ready".into(),
+                        });
+                    }
+                    Err(e) => emit(FromWorker::Status {
+                        text: format!("error: {e}"),
+                    }),
+                }
+                emit(FromWorker::Storage {
+                    text: loader::storage_line().await,
+                });
+            });
+        }
+        ToWorker::Generate { query, jobs } => {
+            let Some(model) = loader::model() else {
+                emit(FromWorker::Status {
+                    text: "error: no model is loaded".into(),
+                });
+                return;
+            };
+            let p = match ShareParams::parse(&query) {
+                Ok(p) => p,
+                Err(e) => {
+                    emit(FromWorker::Status {
+                        text: format!("error: {e}"),
+                    });
+                    return;
+                }
+            };
+            let label = LABEL.with(|l| l.borrow().clone());
+            emit(FromWorker::Status {
+                text: "generating".into(),
+            });
+            spawn_local(async move {
+                let text = match runner::run(model, &p, jobs, &label, &emit).await {
+                    Ok(true) => "done".to_string(),
+                    Ok(false) => "ready".to_string(),
+                    // The lost-device message says more than the failed read.
+                    Err(_) if loader::device_lost() => return,
+                    Err(e) => format!("error: {e}"),
+                };
+                emit(FromWorker::Status { text });
+            });
+        }
+    }
+}

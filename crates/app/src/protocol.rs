@@ -1,0 +1,104 @@
+//! Messages between the page and its generation worker. The worker owns the
+//! GPU device, the model and the downloads, so the page's thread never runs
+//! a long task; each message is a JSON string (plus, for a local folder, the
+//! chosen `File`s as a second element: they cannot go through JSON).
+
+use serde::{Deserialize, Serialize};
+
+/// Page to worker.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ToWorker {
+    /// Load a model from `url`, or from the files sent alongside when None.
+    Load {
+        url: Option<String>,
+        authorization: Option<String>,
+        cookies: bool,
+    },
+    /// Count tokens of a prompt (once a model is loaded).
+    Tokens {
+        text: String,
+    },
+    /// Make `jobs` with the settings of a share-link query string.
+    Generate {
+        query: String,
+        jobs: Vec<Job>,
+    },
+    /// Stop the running batch after its current step.
+    Cancel,
+    ClearCache,
+    /// Destroy the device as a driver reset would (tests, devtools).
+    LoseDevice,
+}
+
+/// One image to make.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Job {
+    pub prompt: String,
+    pub seed: u64,
+    pub caption: String,
+    pub file_name: String,
+    pub link: String,
+}
+
+/// One finished image.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Image {
+    /// `data:image/png;base64,...`: the exact PNG `roentgen generate` writes.
+    pub src: String,
+    pub caption: String,
+    pub file_name: String,
+    /// Query string that regenerates this image.
+    pub link: String,
+}
+
+/// One step of the denoising, as the cheap latent preview.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Frame {
+    pub src: String,
+    pub step: usize,
+}
+
+/// Worker to page.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum FromWorker {
+    /// The worker's handler is installed: messages sent before this would be
+    /// lost (its wasm loads asynchronously), so the page holds them till now.
+    Started,
+    /// The status line: loading, ready, generating, done, error: ...
+    Status {
+        text: String,
+    },
+    /// The download line.
+    Info {
+        text: String,
+    },
+    Storage {
+        text: String,
+    },
+    /// A model is in; `label` names it in PNG metadata.
+    Loaded {
+        label: String,
+    },
+    Tokens {
+        text: Option<String>,
+    },
+    Progress {
+        text: String,
+    },
+    Preview {
+        src: Option<String>,
+    },
+    /// A new image starts: its strip of steps begins empty.
+    FramesReset {
+        title: String,
+    },
+    Frame {
+        frame: Frame,
+    },
+    ImagesReset,
+    Image {
+        image: Image,
+    },
+}
