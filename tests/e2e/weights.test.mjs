@@ -160,3 +160,27 @@ test('a converted folder chosen from disk loads without the network and makes th
     await server.close();
   }
 });
+
+test('a converted folder\'s files dropped on the page load like a chosen folder', async () => {
+  const server = await serveDist(DIST);
+  try {
+    const s = await open(server.url);
+    // A real folder drag cannot be scripted; the dropped files can.
+    await s.page.evaluate(async (names) => {
+      const dt = new DataTransfer();
+      for (const name of names) {
+        const bytes = await (await fetch(`model/${name}`)).arrayBuffer();
+        dt.items.add(new File([bytes], name));
+      }
+      document.querySelector('section.panel:has([data-testid=generate])')
+        .dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, ['manifest.json', MANIFEST.tokenizer, SHARD.file]);
+    await s.page.waitForFunction(() => /read from disk/.test(document.querySelector('[data-testid=download]').textContent));
+    await settled(s.page);
+    assert.equal(await s.page.getByTestId('status').textContent(), 'ready');
+    assert.deepEqual(s.errors, []);
+    await s.context.close();
+  } finally {
+    await server.close();
+  }
+});

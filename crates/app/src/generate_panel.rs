@@ -283,7 +283,21 @@ pub fn GeneratePanel() -> impl IntoView {
         .collect_view();
     let busy = move || status.get() == "loading" || status.get() == "generating";
     view! {
-        <section class="panel">
+        <section class="panel"
+                on:dragover=move |ev: web_sys::DragEvent| ev.prevent_default()
+            on:drop=move |ev: web_sys::DragEvent| {
+                ev.prevent_default();
+                if let Some(dt) = ev.data_transfer() {
+                    let dropped = crate::dropped::take(&dt);
+                    leptos::task::spawn_local(async move {
+                        match crate::dropped::files(dropped).await {
+                            Ok(files) if !files.is_empty() => start_load(None, None, Some(files)),
+                            Ok(_) => set_status.set("error: nothing to load in what was dropped".into()),
+                            Err(e) => set_status.set(format!("error: reading the dropped folder: {e}")),
+                        }
+                    });
+                }
+            }>
             <h2>"Generate"</h2>
             <p class="note">
                 "The bundled model is a tiny test model with random weights: it shows the "
@@ -291,14 +305,7 @@ pub fn GeneratePanel() -> impl IntoView {
                 <a data-testid="weights-help" href="README.md" target="_blank">
                     "How to use RoentGen weights"</a>" (README, section \"Real RoentGen weights\")."
             </p>
-            <details class="source" open=move || status.get().starts_with("error")
-                on:dragover=move |ev: web_sys::DragEvent| ev.prevent_default()
-                on:drop=move |ev: web_sys::DragEvent| {
-                    ev.prevent_default();
-                    if let Some(files) = ev.data_transfer().and_then(|d| d.files()).map(|l| file_list(&l)) {
-                        start_load(None, None, Some(files));
-                    }
-                }>
+            <details class="source" open=move || status.get().starts_with("error")>
                 <summary>"Model source"</summary>
                 <label>"Folder URL (manifest.json inside)"
                     <input data-testid="model-url" prop:value=move || source.get()
@@ -317,7 +324,7 @@ pub fn GeneratePanel() -> impl IntoView {
                 <button data-testid="load" on:click=move |_| start_load(None, None, None) disabled=busy>
                     "Load model"
                 </button>
-                <label>"…or a converted folder on this computer (choose it, or drop its files here)"
+                <label>"…or a converted folder on this computer (choose it, or drop it here)"
                     <input data-testid="folder" type="file" prop:webkitdirectory=true multiple=true
                         on:change=move |ev| {
                             let input: web_sys::HtmlInputElement = event_target(&ev);

@@ -8,6 +8,7 @@
 
 mod adapter_panel;
 mod app;
+mod dropped;
 pub mod engine;
 mod fetch;
 mod gallery;
