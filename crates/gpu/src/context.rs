@@ -79,6 +79,9 @@ pub struct GpuContext {
     /// Dispatches validated (and, unless `dry_run`, submitted).
     pub dispatches: std::sync::atomic::AtomicU64,
     pub(crate) pipelines: Mutex<HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>>,
+    /// Dispatches recorded but not yet submitted, and how many (see
+    /// [`GpuContext::flush`]).
+    pub(crate) pending: Mutex<Option<(wgpu::CommandEncoder, u32)>>,
 }
 
 impl GpuContext {
@@ -136,6 +139,7 @@ impl GpuContext {
             memory: Arc::default(),
             dispatches: Default::default(),
             pipelines: Mutex::new(HashMap::new()),
+            pending: Mutex::new(None),
         })
     }
 

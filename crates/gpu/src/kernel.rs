@@ -50,6 +50,9 @@ pub fn fold_workgroups(groups: u32, max_per_dim: u32) -> Result<(u32, u32), GpuE
     Ok((max_per_dim, y))
 }
 
+/// Dispatches per queue submission.
+pub const DISPATCHES_PER_SUBMIT: u32 = 64;
+
 impl GpuContext {
     fn pipeline(&self, spec: &KernelSpec, path: ComputePath) -> Arc<wgpu::ComputePipeline> {
         let key = PipelineKey {
@@ -136,7 +139,11 @@ impl GpuContext {
         self.dispatch_3d(spec, path, params, storage, [x, y, 1])
     }
 
-    /// Records and submits one dispatch of an explicit workgroup grid.
+    /// Records one dispatch of an explicit workgroup grid. Dispatches are
+    /// batched into one command buffer per DISPATCHES_PER_SUBMIT (a UNet step
+    /// is hundreds of them; a submit each costs a driver round trip, and in a
+    /// browser a trip to the GPU process) and each uses its own uniform
+    /// buffer, so batching never reorders data.
     pub fn dispatch_3d<P: Pod>(
         &self,
         spec: &KernelSpec,
@@ -202,11 +209,15 @@ impl GpuContext {
         if self.dry_run {
             return Ok(());
         }
-        let mut encoder = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some(&label),
-            });
+        let mut pending = self.pending.lock().expect("pending encoder lock");
+        let (encoder, count) = pending.get_or_insert_with(|| {
+            let e = self
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("batched dispatches"),
+                });
+            (e, 0)
+        });
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some(&label),
@@ -216,8 +227,27 @@ impl GpuContext {
             pass.set_bind_group(0, &bind_group, &[]);
             pass.dispatch_workgroups(x, y, z);
         }
-        self.queue.submit([encoder.finish()]);
+        *count += 1;
+        if *count >= DISPATCHES_PER_SUBMIT {
+            let (encoder, _) = pending.take().expect("just recorded");
+            self.queue.submit([encoder.finish()]);
+        }
         Ok(())
+    }
+
+    /// Submits the dispatches recorded so far. Reads call it first; so must
+    /// anything that waits for the GPU (benchmarks).
+    pub fn flush(&self) {
+        if let Some((encoder, _)) = self.pending.lock().expect("pending encoder lock").take() {
+            self.queue.submit([encoder.finish()]);
+        }
+    }
+
+    /// Flushes and blocks until the GPU is idle (native only).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn wait(&self) {
+        self.flush();
+        let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
     }
 }
 

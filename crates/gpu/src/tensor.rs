@@ -230,6 +230,8 @@ pub async fn read_buffer(
             label: Some(&label),
         });
     encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, size);
+    // The kernels that wrote `buffer` may still be waiting in the batch.
+    ctx.flush();
     ctx.queue.submit([encoder.finish()]);
     let (tx, rx) = futures_channel::oneshot::channel();
     staging.map_async(wgpu::MapMode::Read, .., move |r| {

@@ -56,7 +56,7 @@ fn context() -> Result<GpuContext> {
 }
 
 fn sync(ctx: &GpuContext) {
-    let _ = ctx.device.poll(wgpu::PollType::wait_indefinitely());
+    ctx.wait();
 }
 
 fn mib(b: u64) -> f64 {

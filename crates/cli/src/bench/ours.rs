@@ -18,7 +18,7 @@ pub fn values(n: usize, scale: f32) -> Vec<f32> {
 
 pub fn time(ctx: &GpuContext, op: &Op, dtype: DType, iters: usize) -> Result<f64> {
     let sync = || {
-        let _ = ctx.device.poll(wgpu::PollType::wait_indefinitely());
+        ctx.wait();
     };
     let t = |name: &str, shape: &[usize]| -> Result<Tensor> {
         let n = shape.iter().product();
