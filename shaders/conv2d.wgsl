@@ -7,13 +7,13 @@
 //
 // GEMM view: C[Cout, N*OH*OW] = W[Cout, Cin*KH*KW] . im2col(x)[Cin*KH*KW, N*OH*OW],
 // the batch folded into the columns so small images (the UNet's 8x8 level,
-// CFG batch 2) fill the 64-column tiles and each weight tile is read once for
-// the whole batch. im2col is evaluated inside load_b. OH*OW must be even
+// CFG batch 2) fill the 128-column tiles and each weight tile is read once for
+// the whole batch. im2col is evaluated inside load_b (one element of it). OH*OW must be even
 // (outputs are written in pairs, which then never straddle two images).
 //
 // Bindings: 0 uniform Params, 1 x (read), 2 w (read), 3 bias (read; ignored when
 //           has_bias = 0), 4 out (read_write).
-// Dispatch: (ceil(N*OH*OW / 64), ceil(Cout / 64), 1) workgroups of 64 (see gemm_tiles.wgsl).
+// Dispatch: (ceil(N*OH*OW / 128), ceil(Cout / 128), 1) workgroups of 256 (see gemm_tiles.wgsl).
 
 struct Params {
     batch: u32,
@@ -36,12 +36,26 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<S2>;
 @group(0) @binding(4) var<storage, read_write> out: array<S2>;
 
-fn load_a(batch: u32, co: u32, kk: u32) -> f32 {
-    let i = co * params.cin * params.kh * params.kw + kk;
-    return ld1(wt[i >> 1u], i);
+/// W[co, kk] and W[co, kk + 1]; zero past the matrix.
+fn load_w_pair(co: u32, kk: u32, m: u32, k: u32) -> vec2<f32> {
+    if (co >= m || kk >= k) { return vec2<f32>(0.0); }
+    let i = co * k + kk;
+    if ((i & 1u) == 0u && kk + 1u < k) { return ld2(wt[i >> 1u]); }
+    var v = vec2<f32>(ld1(wt[i >> 1u], i), 0.0);
+    if (kk + 1u < k) { v.y = ld1(wt[(i + 1u) >> 1u], i + 1u); }
+    return v;
 }
 
-fn load_b(unused: u32, kk: u32, col: u32) -> f32 {
+fn load_a_4x2(batch: u32, co: u32, kk: u32, m: u32, k: u32) -> Quad2 {
+    let p0 = load_w_pair(co, kk, m, k);
+    let p1 = load_w_pair(co + 1u, kk, m, k);
+    let p2 = load_w_pair(co + 2u, kk, m, k);
+    let p3 = load_w_pair(co + 3u, kk, m, k);
+    return Quad2(vec4<f32>(p0.x, p1.x, p2.x, p3.x), vec4<f32>(p0.y, p1.y, p2.y, p3.y));
+}
+
+/// im2col(x)[kk, col]: zero in the padding.
+fn load_b(kk: u32, col: u32) -> f32 {
     let plane = params.oh * params.ow;
     let batch = col / plane;
     let p = col % plane;
@@ -57,7 +71,18 @@ fn load_b(unused: u32, kk: u32, col: u32) -> f32 {
     return ld1(x[i >> 1u], i);
 }
 
-@compute @workgroup_size(64)
+fn load_b_2x4(batch: u32, kk: u32, col: u32, n: u32, k: u32) -> Quad2 {
+    var q = Quad2(vec4<f32>(0.0), vec4<f32>(0.0));
+    for (var j = 0u; j < 4u; j++) {
+        if (col + j < n) {
+            if (kk < k) { q.k0[j] = load_b(kk, col + j); }
+            if (kk + 1u < k) { q.k1[j] = load_b(kk + 1u, col + j); }
+        }
+    }
+    return q;
+}
+
+@compute @workgroup_size(256)
 fn conv2d(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let m = params.cout;
     let plane = params.oh * params.ow;

@@ -1,29 +1,40 @@
 // Shared GEMM tile engine, included (textually) by matmul.wgsl and conv2d.wgsl.
 //
-// C[BM x BN tile] = sum over K of A[row, k] * B[k, col], with A and B read
-// through `load_a(batch, row, k)` and `load_b(batch, k, col)`, which the
-// including file defines (plain matrices, or implicit im2col for convolution).
-// 64 invocations per workgroup (8 x 8), each owning an 8 x 8 block of C held in
-// sixteen vec4 registers: per step of k an invocation reads 16 tile values and
-// does 64 multiply-adds, so workgroup-memory traffic is a quarter of the
-// multiply-adds (a 4 x 4 block would be half). That ratio bounds GPUs and CPU
-// emulations alike (lavapipe turns every divergent workgroup-memory read into
-// a gather). K advances BK at a time through tiles staged in workgroup memory
-// as CT, both laid out [BK][64] so an invocation reads its 8 rows and 8
-// columns as contiguous runs. Everything per-invocation is a named vector,
-// never a dynamically indexed array: GPUs spill those to slow memory.
-// Workgroup memory: 2 * 32 * 64 * sizeof(CT) = 16 KiB (f32) or 8 KiB (f16): a
-// K step of 32 halves the barriers per multiply-add of a step of 16 and stays
-// within WebGPU's default 16 KiB. (On lavapipe: 10-15% faster in
-// `bench kernels --no-burn` runs, no difference in runs alongside burn.)
+// C[BM x BN tile] = sum over K of A[row, k] * B[k, col]. The including file
+// supplies the tile fills: `load_a_4x2(batch, row, k, m, K)` (rows row..row+3
+// at k and k+1) and `load_b_2x4(batch, k, col, n, K)` (columns col..col+3 at
+// k and k+1), zero outside the matrices: plain matrices, or implicit im2col.
+//
+// The classic SGEMM shape: 256 invocations (16 x 16), each owning an 8 x 8
+// block of a 128 x 128 tile in sixteen vec4 registers. Per step of k an
+// invocation reads four vec4 (8 rows of A, 8 columns of B) and does 64
+// multiply-adds. Tiles are staged in workgroup memory as vec4 of four rows
+// (A, transposed) or four columns (B), so every read is a whole vec4: GPUs
+// issue one 128-bit load, and lavapipe (Mesa 22), which turns every
+// storage or workgroup load into a loop over the SIMD lanes, pays its
+// per-lane loop once per vec4 rather than once per scalar. The large tile
+// halves the fill loads per multiply-add of a 64 x 64 tile. On lavapipe,
+// 64 x 64 tiles with scalar reads ran at about half of burn-wgpu's speed;
+// this shape is at or above it (`roentgen bench kernels --quick`).
+// Workgroup memory: 2 * 16 * 128 * sizeof(CT) = 16 KiB (f32) or 8 KiB (f16),
+// WebGPU's default limit. Everything per invocation is a named vector, never
+// a dynamically indexed array (GPUs would spill it to slow memory).
 
-const BM: u32 = 64u;
-const BN: u32 = 64u;
-const BK: u32 = 32u;
-const GEMM_THREADS: u32 = 64u;
+const BM: u32 = 128u;
+const BN: u32 = 128u;
+const BK: u32 = 16u;
+const GEMM_THREADS: u32 = 256u;
+const BM4: u32 = 32u; // BM / 4
+const BN4: u32 = 32u; // BN / 4
 
-var<workgroup> a_tile: array<CT, 2048>; // [BK][BM]: A transposed
-var<workgroup> b_tile: array<CT, 2048>; // [BK][BN]
+var<workgroup> a_tile: array<vec4<CT>, 512>; // [BK][BM / 4]: four rows at one k
+var<workgroup> b_tile: array<vec4<CT>, 512>; // [BK][BN / 4]: four columns at one k
+
+/// Two values of k (`k0`, `k1`) for four rows or four columns.
+struct Quad2 {
+    k0: vec4<f32>,
+    k1: vec4<f32>,
+}
 
 /// Rows row0 + ty*8 + i (i = 0..7) of the invocation's 8 x 8 block; `a` holds
 /// columns col0 + tx*8 + (0..3), `b` columns + (4..7); see block_tx/block_ty.
@@ -52,19 +63,12 @@ struct Row {
     hi: vec4<f32>,
 }
 
-fn tile_vec4(base: u32, is_a: bool) -> vec4<f32> {
-    if (is_a) {
-        return vec4<f32>(f32(a_tile[base]), f32(a_tile[base + 1u]), f32(a_tile[base + 2u]), f32(a_tile[base + 3u]));
-    }
-    return vec4<f32>(f32(b_tile[base]), f32(b_tile[base + 1u]), f32(b_tile[base + 2u]), f32(b_tile[base + 3u]));
-}
-
-/// Consecutive invocations (one SIMD group on CPU adapters, a quarter warp
-/// on GPUs) share a column block and take successive row blocks, so when a
-/// tile sticks out past N (small images: 4x4 latents have 16 columns) whole
-/// groups find nothing to do and skip the multiply-adds.
-fn block_tx(lid: u32) -> u32 { return lid / 8u; }
-fn block_ty(lid: u32) -> u32 { return lid % 8u; }
+/// Consecutive invocations (two SIMD groups on lavapipe, half a warp on
+/// GPUs) share a column block and take successive row blocks, so when a
+/// tile sticks out past N (the UNet's smallest level) whole groups find
+/// nothing to do and skip the multiply-adds.
+fn block_tx(lid: u32) -> u32 { return lid / 16u; }
+fn block_ty(lid: u32) -> u32 { return lid % 16u; }
 
 fn gemm_accumulate(batch: u32, row0: u32, col0: u32, lid: u32, m: u32, n: u32, k: u32) -> Block {
     var acc: Block;
@@ -72,27 +76,30 @@ fn gemm_accumulate(batch: u32, row0: u32, col0: u32, lid: u32, m: u32, n: u32, k
     let ty = block_ty(lid);
     let busy = row0 + ty * 8u < m && col0 + tx * 8u < n;
     for (var k0 = 0u; k0 < k; k0 += BK) {
-        for (var e = 0u; e < 32u; e++) {
-            let idx = lid + e * GEMM_THREADS;
-            // A: consecutive invocations read consecutive k of one row.
-            let am = idx / BK;
-            let ak = idx % BK;
-            var av = 0.0;
-            if (row0 + am < m && k0 + ak < k) { av = load_a(batch, row0 + am, k0 + ak); }
-            a_tile[ak * BM + am] = CT(av);
-            // B: consecutive invocations read consecutive columns of one k.
-            let bk = idx / BN;
-            let bn = idx % BN;
-            var bv = 0.0;
-            if (k0 + bk < k && col0 + bn < n) { bv = load_b(batch, k0 + bk, col0 + bn); }
-            b_tile[bk * BN + bn] = CT(bv);
+        // A: one unit of 4 rows x 2 k per invocation; consecutive
+        // invocations take consecutive k (contiguous in a row-major A).
+        {
+            let ak = (lid % 8u) * 2u;
+            let r4 = lid / 8u;
+            let q = load_a_4x2(batch, row0 + r4 * 4u, k0 + ak, m, k);
+            a_tile[ak * BM4 + r4] = vec4<CT>(q.k0);
+            a_tile[(ak + 1u) * BM4 + r4] = vec4<CT>(q.k1);
+        }
+        // B: one unit of 2 k x 4 columns per invocation; consecutive
+        // invocations take consecutive columns.
+        {
+            let c4 = lid % BN4;
+            let bk = (lid / BN4) * 2u;
+            let q = load_b_2x4(batch, k0 + bk, col0 + c4 * 4u, n, k);
+            b_tile[bk * BN4 + c4] = vec4<CT>(q.k0);
+            b_tile[(bk + 1u) * BN4 + c4] = vec4<CT>(q.k1);
         }
         workgroupBarrier();
         for (var kk = 0u; kk < select(0u, BK, busy); kk++) {
-            let alo = tile_vec4(kk * BM + ty * 8u, true);
-            let ahi = tile_vec4(kk * BM + ty * 8u + 4u, true);
-            let blo = tile_vec4(kk * BN + tx * 8u, false);
-            let bhi = tile_vec4(kk * BN + tx * 8u + 4u, false);
+            let alo = vec4<f32>(a_tile[kk * BM4 + ty * 2u]);
+            let ahi = vec4<f32>(a_tile[kk * BM4 + ty * 2u + 1u]);
+            let blo = vec4<f32>(b_tile[kk * BN4 + tx * 2u]);
+            let bhi = vec4<f32>(b_tile[kk * BN4 + tx * 2u + 1u]);
             acc.r0a = fma(vec4<f32>(alo.x), blo, acc.r0a);
             acc.r0b = fma(vec4<f32>(alo.x), bhi, acc.r0b);
             acc.r1a = fma(vec4<f32>(alo.y), blo, acc.r1a);

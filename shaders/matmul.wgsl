@@ -8,7 +8,7 @@
 //
 // Bindings: 0 uniform Params, 1 A (read), 2 B (read), 3 bias (read; ignored when
 //           has_bias = 0), 4 C (read_write).
-// Dispatch: (ceil(N / 64), ceil(M / 64), batch) workgroups of 64; see gemm_tiles.wgsl.
+// Dispatch: (ceil(N / 128), ceil(M / 128), batch) workgroups of 256; see gemm_tiles.wgsl.
 
 struct Params {
     m: u32,
@@ -31,22 +31,54 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<S2>;
 @group(0) @binding(4) var<storage, read_write> c: array<S2>;
 
-fn load_a(batch: u32, row: u32, kk: u32) -> f32 {
-    let i = batch * params.a_batch_stride + row * params.k + kk;
-    return ld1(a[i >> 1u], i);
+/// A[row, kk] and A[row, kk + 1]; zero past the matrix.
+fn load_a_pair(batch: u32, row: u32, kk: u32, m: u32, k: u32) -> vec2<f32> {
+    if (row >= m || kk >= k) { return vec2<f32>(0.0); }
+    let i = batch * params.a_batch_stride + row * k + kk;
+    if ((i & 1u) == 0u && kk + 1u < k) { return ld2(a[i >> 1u]); }
+    var v = vec2<f32>(ld1(a[i >> 1u], i), 0.0);
+    if (kk + 1u < k) { v.y = ld1(a[(i + 1u) >> 1u], i + 1u); }
+    return v;
 }
 
-fn load_b(batch: u32, kk: u32, col: u32) -> f32 {
-    var i: u32;
+fn load_a_4x2(batch: u32, row: u32, kk: u32, m: u32, k: u32) -> Quad2 {
+    let p0 = load_a_pair(batch, row, kk, m, k);
+    let p1 = load_a_pair(batch, row + 1u, kk, m, k);
+    let p2 = load_a_pair(batch, row + 2u, kk, m, k);
+    let p3 = load_a_pair(batch, row + 3u, kk, m, k);
+    return Quad2(vec4<f32>(p0.x, p1.x, p2.x, p3.x), vec4<f32>(p0.y, p1.y, p2.y, p3.y));
+}
+
+/// B[kk.., col..]: with trans_b, B[col, kk] and B[col, kk + 1] (a pair in
+/// memory when K is even); else B[kk, col] and B[kk, col + 1] (N is even).
+fn load_b_pair(batch: u32, kk: u32, col: u32, n: u32, k: u32) -> vec2<f32> {
+    let base = batch * params.b_batch_stride;
     if (params.trans_b != 0u) {
-        i = batch * params.b_batch_stride + col * params.k + kk;
-    } else {
-        i = batch * params.b_batch_stride + kk * params.n + col;
+        if (col >= n || kk >= k) { return vec2<f32>(0.0); }
+        let i = base + col * k + kk;
+        if ((i & 1u) == 0u && kk + 1u < k) { return ld2(b[i >> 1u]); }
+        var v = vec2<f32>(ld1(b[i >> 1u], i), 0.0);
+        if (kk + 1u < k) { v.y = ld1(b[(i + 1u) >> 1u], i + 1u); }
+        return v;
     }
-    return ld1(b[i >> 1u], i);
+    if (col >= n || kk >= k) { return vec2<f32>(0.0); }
+    return ld2(b[(base + kk * n + col) >> 1u]);
 }
 
-@compute @workgroup_size(64)
+fn load_b_2x4(batch: u32, kk: u32, col: u32, n: u32, k: u32) -> Quad2 {
+    if (params.trans_b != 0u) {
+        let p0 = load_b_pair(batch, kk, col, n, k);
+        let p1 = load_b_pair(batch, kk, col + 1u, n, k);
+        let p2 = load_b_pair(batch, kk, col + 2u, n, k);
+        let p3 = load_b_pair(batch, kk, col + 3u, n, k);
+        return Quad2(vec4<f32>(p0.x, p1.x, p2.x, p3.x), vec4<f32>(p0.y, p1.y, p2.y, p3.y));
+    }
+    let r0 = vec4<f32>(load_b_pair(batch, kk, col, n, k), load_b_pair(batch, kk, col + 2u, n, k));
+    let r1 = vec4<f32>(load_b_pair(batch, kk + 1u, col, n, k), load_b_pair(batch, kk + 1u, col + 2u, n, k));
+    return Quad2(r0, r1);
+}
+
+@compute @workgroup_size(256)
 fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let row0 = wg.y * BM;
     let col0 = wg.x * BN;

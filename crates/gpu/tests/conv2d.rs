@@ -37,6 +37,7 @@ fn conv2d_matches_reference_on_every_path() {
         (shape(1, 8, (9, 11), 70, 3, 2, 1), true),  // downsample, Cout over one tile
         (shape(2, 66, (4, 6), 10, 1, 1, 0), false), // 1x1 shortcut, K over a tile
         (shape(1, 3, (16, 16), 4, 3, 2, 1), false),
+        (shape(1, 6, (12, 12), 130, 3, 1, 1), true), // over one 128 x 128 tile each way
     ];
     for (ctx, dtype) in all_paths() {
         let mut r = rng(4);

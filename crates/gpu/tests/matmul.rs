@@ -16,6 +16,9 @@ const CASES: &[(usize, usize, usize, usize, bool, bool, bool)] = &[
     (2, 77, 96, 130, true, true, false),
     (3, 33, 70, 40, false, false, true),
     (2, 129, 33, 8, true, false, true),
+    // More than one 128 x 128 tile each way, odd K, both B layouts.
+    (1, 257, 41, 260, false, true, false),
+    (1, 131, 48, 134, true, true, false),
 ];
 
 #[test]

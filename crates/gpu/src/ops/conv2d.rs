@@ -35,7 +35,7 @@ const SPEC: KernelSpec = KernelSpec {
     storage: &[Access::Read, Access::Read, Access::Read, Access::ReadWrite],
 };
 
-const TILE: usize = 64;
+use super::matmul::{TILE_M, TILE_N};
 
 /// `conv2d(x, w, bias, stride, padding)` for `x` [N, Cin, H, W] and `w`
 /// [Cout, Cin, KH, KW]. Output [N, Cout, OH, OW]; OH*OW must be even.
@@ -136,8 +136,8 @@ pub fn conv2d(
         ],
         // The batch is folded into the columns (see the shader).
         [
-            (batch * oh * ow).div_ceil(TILE) as u32,
-            cout.div_ceil(TILE) as u32,
+            (batch * oh * ow).div_ceil(TILE_N) as u32,
+            cout.div_ceil(TILE_M) as u32,
             1,
         ],
     )?;

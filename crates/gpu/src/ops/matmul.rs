@@ -35,8 +35,9 @@ const SPEC: KernelSpec = KernelSpec {
     storage: &[Access::Read, Access::Read, Access::Read, Access::ReadWrite],
 };
 
-/// Output tile edge of the kernel (BM = BN in gemm_tiles.wgsl).
-pub const TILE: usize = 64;
+/// Output tile of one workgroup: BM rows, BN columns (gemm_tiles.wgsl).
+pub const TILE_M: usize = 128;
+pub const TILE_N: usize = 128;
 
 fn mismatch(expected: String, got: String) -> GpuError {
     GpuError::ShapeMismatch {
@@ -136,8 +137,8 @@ pub fn matmul(
         &params,
         &[&a.buffer, &b.buffer, bias_buf, &out.buffer],
         [
-            n.div_ceil(TILE) as u32,
-            m.div_ceil(TILE) as u32,
+            n.div_ceil(TILE_N) as u32,
+            m.div_ceil(TILE_M) as u32,
             batch as u32,
         ],
     )?;
