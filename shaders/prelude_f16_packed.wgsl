@@ -10,3 +10,8 @@ alias CT = f32;
 
 // Element i of a buffer of pairs, as f32: `ld1(buf[i >> 1u], i)`.
 fn ld1(v: S2, i: u32) -> f32 { return ld2(v)[i & 1u]; }
+
+// S4: the storage type of one QUAD of elements (kernels that read vec4s).
+alias S4 = vec2<u32>;
+fn ld4(v: S4) -> vec4<f32> { return vec4<f32>(unpack2x16float(v.x), unpack2x16float(v.y)); }
+fn st4(v: vec4<f32>) -> S4 { return vec2<u32>(pack2x16float(v.xy), pack2x16float(v.zw)); }

@@ -21,8 +21,10 @@ pub struct Tensor {
 const POISON_F32: u32 = 0x7fc0_0000;
 const POISON_F16_PAIR: u32 = 0x7e00_7e00;
 
+/// Buffers hold a whole number of quads (four elements) so kernels may bind
+/// them as arrays of `S4` (vec4) as well as of `S2` (pairs).
 fn padded_len(numel: usize) -> usize {
-    numel.div_ceil(2) * 2
+    numel.div_ceil(4) * 4
 }
 
 const USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE

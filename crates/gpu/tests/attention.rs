@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use roentgen_gpu::ops::attention::{attention, threads_per_row};
+use roentgen_gpu::ops::attention::{COLS, attention, rows_per_workgroup, threads_per_row};
 use roentgen_gpu::reference;
 
 #[test]
@@ -13,16 +13,20 @@ fn attention_matches_reference_on_every_path() {
     // (B, Lq, Lk, heads, d, causal)
     let cases = [
         (2, 37, 37, 2, 40, false),
-        (1, 9, 50, 3, 6, true),
+        (1, 9, 50, 3, 12, true),
         (1, 64, 77, 8, 80, false),
         (2, 5, 33, 1, 160, false),
         (1, 77, 77, 4, 64, true),
         (1, 20, 20, 1, 512, false),
-        (1, 3, 1, 1, 2, false),
+        (1, 3, 1, 1, 4, false),
         // Several workgroups of rows (128 per workgroup at d 40 and 64, 100 at 80).
         (1, 300, 41, 2, 40, false),
         (1, 203, 203, 1, 80, false),
         (1, 150, 150, 1, 64, true),
+        // Heads that end inside an invocation's 16 columns (d 40 above, 12,
+        // 52); a VAE-like head over several row workgroups.
+        (1, 130, 70, 2, 52, false),
+        (1, 70, 40, 1, 512, false),
     ];
     for (ctx, dtype) in all_paths() {
         let mut r = rng(7);
@@ -69,8 +73,13 @@ fn every_sd_head_size_fits_one_workgroup() {
     for d in [40, 64, 80, 160, 512] {
         let tpr = threads_per_row(d).unwrap();
         assert!(
-            (d / 2).div_ceil(tpr) * 2 <= 32 && tpr <= 64,
+            tpr * COLS >= d && tpr * COLS < d + COLS && tpr <= 64,
             "d {d}: tpr {tpr}"
+        );
+        assert!(
+            rows_per_workgroup(tpr) >= 32,
+            "d {d}: {} rows",
+            rows_per_workgroup(tpr)
         );
     }
     assert!(threads_per_row(4096).is_none());

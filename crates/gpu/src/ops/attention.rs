@@ -2,7 +2,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{even, mismatch, same_dtype};
+use super::{mismatch, multiple_of_4, same_dtype};
 use crate::kernel::{Access, KernelSpec};
 use crate::shaders::ATTENTION;
 use crate::{GpuContext, GpuError, Tensor};
@@ -36,14 +36,14 @@ const SPEC: KernelSpec = KernelSpec {
 };
 
 /// Invocations per workgroup, query rows one workgroup may own, and output
-/// rows and columns one invocation holds (THREADS, MAX_ROWS and 4 x 8 in the
-/// shader).
+/// rows and columns one invocation holds (THREADS, MAX_ROWS and 4 x 16 in
+/// the shader).
 const THREADS: usize = 256;
 const MAX_ROWS: usize = 128;
 const ROWS: usize = 4;
-const COLS: usize = 8;
+pub const COLS: usize = 16;
 
-/// Invocations sharing one query row: one per 8 columns of the head.
+/// Invocations sharing one query row: one per 16 columns of the head.
 pub fn threads_per_row(d: usize) -> Option<usize> {
     Some(d.div_ceil(COLS)).filter(|&t| t <= 64)
 }
@@ -89,7 +89,7 @@ pub fn attention(
         return Err(mismatch(OP, "at least one key", "0"));
     }
     let d = inner / heads;
-    even(OP, "head size", d)?;
+    multiple_of_4(OP, "head size", d)?;
     same_dtype(OP, q, &[k, v])?;
     let tpr = threads_per_row(d).ok_or(GpuError::DeviceLimit {
         what: "attention head size",

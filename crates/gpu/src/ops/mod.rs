@@ -46,6 +46,17 @@ pub(crate) fn same_dtype(
     Ok(())
 }
 
+pub(crate) fn multiple_of_4(op: &'static str, what: &str, v: usize) -> Result<(), GpuError> {
+    if !v.is_multiple_of(4) {
+        return Err(mismatch(
+            op,
+            format!("a {what} divisible by 4 (read and written in quads)"),
+            v.to_string(),
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn even(op: &'static str, what: &str, v: usize) -> Result<(), GpuError> {
     if !v.is_multiple_of(2) {
         return Err(mismatch(
