@@ -8,7 +8,7 @@
 // GEMM view: C[Cout, N*OH*OW] = W[Cout, Cin*KH*KW] . im2col(x)[Cin*KH*KW, N*OH*OW],
 // the batch folded into the columns so small images (the UNet's 8x8 level,
 // CFG batch 2) fill the 128-column tiles and each weight tile is read once for
-// the whole batch. im2col is evaluated inside load_b (one element of it). OH*OW must be even
+// the whole batch. im2col is evaluated inside the B fill (x_at). OH*OW must be even
 // (outputs are written in pairs, which then never straddle two images).
 //
 // Bindings: 0 uniform Params, 1 x (read), 2 w (read), 3 bias (read; ignored when
@@ -36,11 +36,12 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<S2>;
 @group(0) @binding(4) var<storage, read_write> out: array<S2>;
 
-/// W[co, kk] and W[co, kk + 1]; zero past the matrix.
+/// W[co, kk] and W[co, kk + 1]; zero past the matrix. One pair load in the
+/// ALIGNED variant (Cin * KH * KW even), else element by element.
 fn load_w_pair(co: u32, kk: u32, m: u32, k: u32) -> vec2<f32> {
     if (co >= m || kk >= k) { return vec2<f32>(0.0); }
     let i = co * k + kk;
-    if ((i & 1u) == 0u && kk + 1u < k) { return ld2(wt[i >> 1u]); }
+    if (ALIGNED) { return ld2(wt[i >> 1u]); }
     var v = vec2<f32>(ld1(wt[i >> 1u], i), 0.0);
     if (kk + 1u < k) { v.y = ld1(wt[(i + 1u) >> 1u], i + 1u); }
     return v;
@@ -54,32 +55,76 @@ fn load_a_4x2(batch: u32, co: u32, kk: u32, m: u32, k: u32) -> Quad2 {
     return Quad2(vec4<f32>(p0.x, p1.x, p2.x, p3.x), vec4<f32>(p0.y, p1.y, p2.y, p3.y));
 }
 
-/// im2col(x)[kk, col]: zero in the padding.
-fn load_b(kk: u32, col: u32) -> f32 {
+/// Output pixel of a GEMM column: image, row, column.
+struct Pixel {
+    b: u32,
+    oy: u32,
+    ox: u32,
+}
+
+/// Kernel tap of a GEMM k: input channel, tap row, tap column.
+struct Tap {
+    ci: u32,
+    ky: u32,
+    kx: u32,
+}
+
+// Divisions by run-time values are slow on every GPU and scalarized on CPU
+// adapters, so a fill unit divides once per column and once per k and walks
+// to its neighbours by increments.
+fn pixel_of(col: u32) -> Pixel {
     let plane = params.oh * params.ow;
-    let batch = col / plane;
-    let p = col % plane;
+    let b = col / plane;
+    let p = col - b * plane;
+    let oy = p / params.ow;
+    return Pixel(b, oy, p - oy * params.ow);
+}
+
+fn next_pixel(p: Pixel) -> Pixel {
+    var q = Pixel(p.b, p.oy, p.ox + 1u);
+    if (q.ox == params.ow) { q.ox = 0u; q.oy += 1u; }
+    if (q.oy == params.oh) { q.oy = 0u; q.b += 1u; }
+    return q;
+}
+
+fn tap_of(kk: u32) -> Tap {
     let taps = params.kh * params.kw;
     let ci = kk / taps;
-    let r = kk % taps;
+    let r = kk - ci * taps;
     let ky = r / params.kw;
-    let kx = r % params.kw;
-    let iy = i32((p / params.ow) * params.stride + ky) - i32(params.pad);
-    let ix = i32((p % params.ow) * params.stride + kx) - i32(params.pad);
-    if (iy < 0 || ix < 0 || iy >= i32(params.h) || ix >= i32(params.w)) { return 0.0; }
-    let i = ((batch * params.cin + ci) * params.h + u32(iy)) * params.w + u32(ix);
+    return Tap(ci, ky, r - ky * params.kw);
+}
+
+fn next_tap(t: Tap) -> Tap {
+    var u = Tap(t.ci, t.ky, t.kx + 1u);
+    if (u.kx == params.kw) { u.kx = 0u; u.ky += 1u; }
+    if (u.ky == params.kh) { u.ky = 0u; u.ci += 1u; }
+    return u;
+}
+
+/// im2col(x) at tap t, pixel p: zero in the padding or when not `inside`
+/// the GEMM's bounds.
+fn x_at(t: Tap, p: Pixel, inside: bool) -> f32 {
+    let iy = i32(p.oy * params.stride + t.ky) - i32(params.pad);
+    let ix = i32(p.ox * params.stride + t.kx) - i32(params.pad);
+    if (!inside || iy < 0 || ix < 0 || iy >= i32(params.h) || ix >= i32(params.w)) { return 0.0; }
+    let i = ((p.b * params.cin + t.ci) * params.h + u32(iy)) * params.w + u32(ix);
     return ld1(x[i >> 1u], i);
 }
 
 fn load_b_2x4(batch: u32, kk: u32, col: u32, n: u32, k: u32) -> Quad2 {
-    var q = Quad2(vec4<f32>(0.0), vec4<f32>(0.0));
-    for (var j = 0u; j < 4u; j++) {
-        if (col + j < n) {
-            if (kk < k) { q.k0[j] = load_b(kk, col + j); }
-            if (kk + 1u < k) { q.k1[j] = load_b(kk + 1u, col + j); }
-        }
-    }
-    return q;
+    let t0 = tap_of(kk);
+    let t1 = next_tap(t0);
+    let p0 = pixel_of(col);
+    let p1 = next_pixel(p0);
+    let p2 = next_pixel(p1);
+    let p3 = next_pixel(p2);
+    let k0 = kk < k;
+    let k1 = kk + 1u < k;
+    return Quad2(
+        vec4<f32>(x_at(t0, p0, k0 && col < n), x_at(t0, p1, k0 && col + 1u < n), x_at(t0, p2, k0 && col + 2u < n), x_at(t0, p3, k0 && col + 3u < n)),
+        vec4<f32>(x_at(t1, p0, k1 && col < n), x_at(t1, p1, k1 && col + 1u < n), x_at(t1, p2, k1 && col + 2u < n), x_at(t1, p3, k1 && col + 3u < n)),
+    );
 }
 
 @compute @workgroup_size(256)

@@ -31,11 +31,12 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<S2>;
 @group(0) @binding(4) var<storage, read_write> c: array<S2>;
 
-/// A[row, kk] and A[row, kk + 1]; zero past the matrix.
+/// A[row, kk] and A[row, kk + 1]; zero past the matrix. One pair load in
+/// the ALIGNED variant (K even), else element by element.
 fn load_a_pair(batch: u32, row: u32, kk: u32, m: u32, k: u32) -> vec2<f32> {
     if (row >= m || kk >= k) { return vec2<f32>(0.0); }
     let i = batch * params.a_batch_stride + row * k + kk;
-    if ((i & 1u) == 0u && kk + 1u < k) { return ld2(a[i >> 1u]); }
+    if (ALIGNED) { return ld2(a[i >> 1u]); }
     var v = vec2<f32>(ld1(a[i >> 1u], i), 0.0);
     if (kk + 1u < k) { v.y = ld1(a[(i + 1u) >> 1u], i + 1u); }
     return v;
@@ -50,19 +51,19 @@ fn load_a_4x2(batch: u32, row: u32, kk: u32, m: u32, k: u32) -> Quad2 {
 }
 
 /// B[kk.., col..]: with trans_b, B[col, kk] and B[col, kk + 1] (a pair in
-/// memory when K is even); else B[kk, col] and B[kk, col + 1] (N is even).
+/// memory when K is even: the ALIGNED variant); else B[kk, col] and
+/// B[kk, col + 1] (N is even).
 fn load_b_pair(batch: u32, kk: u32, col: u32, n: u32, k: u32) -> vec2<f32> {
-    let base = batch * params.b_batch_stride;
-    if (params.trans_b != 0u) {
-        if (col >= n || kk >= k) { return vec2<f32>(0.0); }
-        let i = base + col * k + kk;
-        if ((i & 1u) == 0u && kk + 1u < k) { return ld2(b[i >> 1u]); }
-        var v = vec2<f32>(ld1(b[i >> 1u], i), 0.0);
-        if (kk + 1u < k) { v.y = ld1(b[(i + 1u) >> 1u], i + 1u); }
-        return v;
-    }
     if (col >= n || kk >= k) { return vec2<f32>(0.0); }
-    return ld2(b[(base + kk * n + col) >> 1u]);
+    let base = batch * params.b_batch_stride;
+    if (ALIGNED || params.trans_b == 0u) {
+        let i = select(base + kk * n + col, base + col * k + kk, params.trans_b != 0u);
+        return ld2(b[i >> 1u]);
+    }
+    let i = base + col * k + kk;
+    var v = vec2<f32>(ld1(b[i >> 1u], i), 0.0);
+    if (kk + 1u < k) { v.y = ld1(b[(i + 1u) >> 1u], i + 1u); }
+    return v;
 }
 
 fn load_b_2x4(batch: u32, kk: u32, col: u32, n: u32, k: u32) -> Quad2 {

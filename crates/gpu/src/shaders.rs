@@ -17,12 +17,22 @@ pub struct ShaderFile {
 const GEMM_TILES: &str = include_str!("../../../shaders/gemm_tiles.wgsl");
 const FLAT_INDEX: &str = include_str!("../../../shaders/flat_index.wgsl");
 const WORKGROUP_REDUCE: &str = include_str!("../../../shaders/workgroup_reduce.wgsl");
+/// Variants of the GEMM kernels: the host checks that every pair the tile
+/// fills read starts on an even element and then picks the ALIGNED one, whose
+/// loads are single pair loads. (A branch on a uniform would not do: lavapipe
+/// executes both sides of every `if` under a lane mask, so an unused
+/// element-by-element path costs as much as a used one.)
+const PAIRS_ALIGNED: &str = "const ALIGNED: bool = true;\n";
+const PAIRS_ANY: &str = "const ALIGNED: bool = false;\n";
 
 macro_rules! shader {
     ($konst:ident, $name:literal, $module:ident, [$($inc:expr),*]) => {
+        shader!($konst, $name as $name, $module, [$($inc),*]);
+    };
+    ($konst:ident, $file:literal as $name:literal, $module:ident, [$($inc:expr),*]) => {
         pub const $konst: ShaderFile = ShaderFile {
             name: $name,
-            body: include_str!(concat!("../../../shaders/", $name, ".wgsl")),
+            body: include_str!(concat!("../../../shaders/", $file, ".wgsl")),
             includes: &[$($inc),*],
             params: crate::ops::$module::PARAMS_LAYOUT,
         };
@@ -40,14 +50,18 @@ shader!(IMAGE, "image", image, []);
 shader!(SCHEDULER, "scheduler", scheduler, [FLAT_INDEX]);
 
 shader!(ELEMENTWISE, "elementwise", elementwise, [FLAT_INDEX]);
-shader!(MATMUL, "matmul", matmul, [GEMM_TILES]);
-shader!(CONV2D, "conv2d", conv2d, [GEMM_TILES]);
+shader!(MATMUL, "matmul", matmul, [PAIRS_ANY, GEMM_TILES]);
+shader!(MATMUL_ALIGNED, "matmul" as "matmul+aligned", matmul, [PAIRS_ALIGNED, GEMM_TILES]);
+shader!(CONV2D, "conv2d", conv2d, [PAIRS_ANY, GEMM_TILES]);
+shader!(CONV2D_ALIGNED, "conv2d" as "conv2d+aligned", conv2d, [PAIRS_ALIGNED, GEMM_TILES]);
 
 /// Every kernel family, for the naga validation test.
 pub const ALL: &[ShaderFile] = &[
     ELEMENTWISE,
     MATMUL,
+    MATMUL_ALIGNED,
     CONV2D,
+    CONV2D_ALIGNED,
     GROUP_NORM,
     LAYER_NORM,
     ATTENTION,

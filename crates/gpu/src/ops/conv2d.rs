@@ -4,7 +4,7 @@ use bytemuck::{Pod, Zeroable};
 
 use crate::kernel::{Access, KernelSpec};
 pub use crate::reference::conv2d::Conv2dShape;
-use crate::shaders::CONV2D;
+use crate::shaders::{CONV2D, CONV2D_ALIGNED};
 use crate::{GpuContext, GpuError, Tensor};
 
 /// Mirrors `Params` in `shaders/conv2d.wgsl`.
@@ -33,6 +33,12 @@ const SPEC: KernelSpec = KernelSpec {
     file: CONV2D,
     entry: "conv2d",
     storage: &[Access::Read, Access::Read, Access::Read, Access::ReadWrite],
+};
+
+/// For weight rows (Cin * KH * KW) of even length.
+const SPEC_ALIGNED: KernelSpec = KernelSpec {
+    file: CONV2D_ALIGNED,
+    ..SPEC
 };
 
 use super::matmul::{TILE_M, TILE_N};
@@ -125,7 +131,11 @@ pub fn conv2d(
         has_bias: bias.is_some() as u32,
     };
     ctx.dispatch_3d(
-        &SPEC,
+        if (cin * kh * kw) % 2 == 0 {
+            &SPEC_ALIGNED
+        } else {
+            &SPEC
+        },
         ctx.path_for(x.dtype),
         &params,
         &[

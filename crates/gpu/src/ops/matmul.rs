@@ -3,7 +3,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use crate::kernel::{Access, KernelSpec};
-use crate::shaders::MATMUL;
+use crate::shaders::{MATMUL, MATMUL_ALIGNED};
 use crate::{GpuContext, GpuError, Tensor};
 
 /// Mirrors `Params` in `shaders/matmul.wgsl`.
@@ -33,6 +33,12 @@ const SPEC: KernelSpec = KernelSpec {
     file: MATMUL,
     entry: "matmul",
     storage: &[Access::Read, Access::Read, Access::Read, Access::ReadWrite],
+};
+
+/// For an even K: every pair the fills read then starts on an even element.
+const SPEC_ALIGNED: KernelSpec = KernelSpec {
+    file: MATMUL_ALIGNED,
+    ..SPEC
 };
 
 /// Output tile of one workgroup: BM rows, BN columns (gemm_tiles.wgsl).
@@ -132,7 +138,7 @@ pub fn matmul(
     };
     let bias_buf = bias.map_or(&b.buffer, |t| &t.buffer);
     ctx.dispatch_3d(
-        &SPEC,
+        if k % 2 == 0 { &SPEC_ALIGNED } else { &SPEC },
         ctx.path_for(a.dtype),
         &params,
         &[&a.buffer, &b.buffer, bias_buf, &out.buffer],
