@@ -10,11 +10,15 @@ use roentgen_weights::folder::{read_manifest, verify_dir};
 use safetensors::{Dtype, serialize, tensor::TensorView};
 use weights_tools::convert::{ConvertOptions, convert, normalize_name};
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("roentgen-convert-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).unwrap();
-    d
+/// A fresh folder under the temp dir, and the guard that deletes it (even
+/// when an assertion fails) once the test lets go of it.
+fn tmp(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let guard = tempfile::Builder::new()
+        .prefix(&format!("roentgen-convert-{name}-"))
+        .tempdir()
+        .unwrap();
+    let path = guard.path().to_path_buf();
+    (guard, path)
 }
 
 fn f32_bytes(v: &[f32]) -> Vec<u8> {
@@ -34,10 +38,10 @@ fn write_st(path: &Path, tensors: &[(&str, Dtype, Vec<usize>, Vec<u8>)]) {
 }
 
 /// A fresh source folder per call: tests run in parallel and must not share one.
-fn diffusers_folder() -> PathBuf {
+fn diffusers_folder() -> (tempfile::TempDir, PathBuf) {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let root = tmp(&format!("src{n}"));
+    let (guard, root) = tmp(&format!("src{n}"));
     for c in [
         "text_encoder",
         "unet",
@@ -131,13 +135,13 @@ fn diffusers_folder() -> PathBuf {
         &root.join("safety_checker/model.safetensors"),
         &[("x", Dtype::F32, vec![2], f32_bytes(&[0.0, 0.0]))],
     );
-    root
+    (guard, root)
 }
 
 #[test]
 fn converts_names_types_and_drops_what_text_to_image_does_not_need() {
-    let src = diffusers_folder();
-    let out = tmp("out");
+    let (_src_dir, src) = diffusers_folder();
+    let (_out_dir, out) = tmp("out");
     let opts = ConvertOptions {
         dtype: TensorDType::F16,
         shard_bytes: 64,
@@ -194,8 +198,8 @@ fn converts_names_types_and_drops_what_text_to_image_does_not_need() {
 
 #[test]
 fn keeps_the_encoder_when_asked_and_writes_f32() {
-    let src = diffusers_folder();
-    let out = tmp("out-enc");
+    let (_src_dir, src) = diffusers_folder();
+    let (_out_dir, out) = tmp("out-enc");
     let opts = ConvertOptions {
         dtype: TensorDType::F32,
         shard_bytes: 1 << 20,
@@ -213,8 +217,8 @@ fn keeps_the_encoder_when_asked_and_writes_f32() {
 
 #[test]
 fn q8_quantizes_matrices_and_keeps_vectors_in_f16() {
-    let src = diffusers_folder();
-    let out = tmp("out-q8");
+    let (_src_dir, src) = diffusers_folder();
+    let (_out_dir, out) = tmp("out-q8");
     let opts = ConvertOptions {
         dtype: TensorDType::Q8,
         shard_bytes: 64,
@@ -248,15 +252,15 @@ fn bin_folders_convert_and_bad_files_are_named() {
         keep_encoder: false,
     };
     let bin_only = |contents: &[u8]| {
-        let src = diffusers_folder();
+        let (guard, src) = diffusers_folder();
         fs::remove_file(src.join("unet/diffusion_pytorch_model.safetensors")).unwrap();
         fs::remove_file(src.join("unet/diffusion_pytorch_model.fp16.safetensors")).unwrap();
         fs::write(src.join("unet/diffusion_pytorch_model.bin"), contents).unwrap();
-        src
+        (guard, src)
     };
     // A torch.save checkpoint converts like safetensors.
-    let src = bin_only(&fs::read(fixtures.join("state_dict.bin")).unwrap());
-    let out = tmp("out-bin");
+    let (_src_dir, src) = bin_only(&fs::read(fixtures.join("state_dict.bin")).unwrap());
+    let (_out_dir, out) = tmp("out-bin");
     convert(&src, &out, &opts, |_| {}).unwrap();
     let m = verify_dir(&out, |_, _, _| {}).unwrap();
     assert!(
@@ -269,28 +273,28 @@ fn bin_folders_convert_and_bad_files_are_named() {
         "int buffers skipped"
     );
     // A pickle that would run code is refused, naming what it asked for.
-    let src = bin_only(&fs::read(fixtures.join("evil.bin")).unwrap());
+    let (_src_dir, src) = bin_only(&fs::read(fixtures.join("evil.bin")).unwrap());
     let err = format!(
         "{:#}",
-        convert(&src, &tmp("out-evil"), &opts, |_| {}).unwrap_err()
+        convert(&src, &tmp("out-evil").1, &opts, |_| {}).unwrap_err()
     );
     assert!(err.contains("system") && err.contains("refused"), "{err}");
     assert!(err.contains("diffusion_pytorch_model.bin"), "{err}");
     // Not a zip at all.
-    let src = bin_only(b"PK");
+    let (_src_dir, src) = bin_only(b"PK");
     let err = format!(
         "{:#}",
-        convert(&src, &tmp("out-bad"), &opts, |_| {}).unwrap_err()
+        convert(&src, &tmp("out-bad").1, &opts, |_| {}).unwrap_err()
     );
     assert!(err.contains("not a zip checkpoint"), "{err}");
     // A safetensors header that claims more than the file holds.
-    let src = diffusers_folder();
+    let (_src_dir, src) = diffusers_folder();
     let mut bytes = (1u64 << 40).to_le_bytes().to_vec();
     bytes.extend_from_slice(b"{}");
     fs::write(src.join("unet/diffusion_pytorch_model.safetensors"), bytes).unwrap();
     let err = format!(
         "{:#}",
-        convert(&src, &tmp("out-hdr"), &opts, |_| {}).unwrap_err()
+        convert(&src, &tmp("out-hdr").1, &opts, |_| {}).unwrap_err()
     );
     assert!(
         err.contains("diffusion_pytorch_model.safetensors") && err.contains("not a safetensors"),
@@ -305,9 +309,9 @@ fn refuses_missing_tokenizers_with_a_reason() {
         shard_bytes: 1 << 20,
         keep_encoder: false,
     };
-    let src = diffusers_folder();
+    let (_src_dir, src) = diffusers_folder();
     fs::remove_file(src.join("tokenizer/tokenizer.json")).unwrap();
-    let err = convert(&src, &tmp("out-tok"), &opts, |_| {})
+    let err = convert(&src, &tmp("out-tok").1, &opts, |_| {})
         .unwrap_err()
         .to_string();
     assert!(err.contains("tokenizer.json"), "{err}");

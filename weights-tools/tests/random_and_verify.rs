@@ -17,10 +17,15 @@ fn golden(p: &str) -> PathBuf {
         .join(p)
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("wt-random-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
+/// A fresh folder under the temp dir, and the guard that deletes it (even
+/// when an assertion fails) once the test lets go of it.
+fn tmp(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let guard = tempfile::Builder::new()
+        .prefix(&format!("wt-random-{name}-"))
+        .tempdir()
+        .unwrap();
+    let path = guard.path().to_path_buf();
+    (guard, path)
 }
 
 fn tiny(out: &std::path::Path, seed: u64, dtype: TensorDType) {
@@ -49,12 +54,12 @@ fn sd15_table_has_diffusers_parameter_counts() {
 
 #[test]
 fn random_model_verifies_loads_and_is_reproducible() {
-    let a = tmp("a");
+    let (_a_dir, a) = tmp("a");
     tiny(&a, 5, TensorDType::F16);
     let m = verify_dir(&a, |_, _, _| {}).unwrap();
     let expected = table(&m.configs).unwrap();
     assert_eq!(m.tensors.len(), expected.len());
-    let b = tmp("b");
+    let (_b_dir, b) = tmp("b");
     tiny(&b, 5, TensorDType::F16);
     assert_eq!(
         std::fs::read(a.join("shard-00000.bin")).unwrap(),
@@ -78,7 +83,7 @@ fn random_model_verifies_loads_and_is_reproducible() {
 
 #[test]
 fn verify_names_a_flipped_byte_and_a_foreign_tensor() {
-    let dir = tmp("verify");
+    let (_dir_dir, dir) = tmp("verify");
     tiny(&dir, 1, TensorDType::F32);
     let bin = env!("CARGO_BIN_EXE_weights-tools");
     let ok = Command::new(bin).arg("verify").arg(&dir).output().unwrap();

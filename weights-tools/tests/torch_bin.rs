@@ -67,7 +67,7 @@ fn refuses_code_and_garbage() {
         "{err}"
     );
     assert!(err.contains("nothing in the file is executed"), "{err}");
-    let junk = std::env::temp_dir().join(format!("junk-{}.bin", std::process::id()));
-    std::fs::write(&junk, b"\x80\x02}q\x00").unwrap();
-    assert!(format!("{:#}", read(&junk).err().unwrap()).contains("not a zip checkpoint"));
+    let junk = tempfile::Builder::new().suffix(".bin").tempfile().unwrap();
+    std::fs::write(junk.path(), b"\x80\x02}q\x00").unwrap();
+    assert!(format!("{:#}", read(junk.path()).err().unwrap()).contains("not a zip checkpoint"));
 }

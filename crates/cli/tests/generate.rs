@@ -39,10 +39,15 @@ fn fails(out: &Output, needle: &str) {
     );
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("roentgen-cli-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+/// A path `name` in a fresh folder under the temp dir, and the guard that
+/// deletes the folder (even when an assertion fails) once the test lets go.
+fn tmp(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let guard = tempfile::Builder::new()
+        .prefix("roentgen-cli-test-")
+        .tempdir()
+        .unwrap();
+    let path = guard.path().join(name);
+    (guard, path)
 }
 
 /// (width, height, RGB bytes, text chunks) of a PNG.
@@ -83,8 +88,8 @@ fn golden_image(key: &str) -> Vec<u8> {
 #[test]
 fn generate_reproduces_diffusers_from_the_same_latents() {
     let model = golden("model");
-    let png = tmp("ddim.png");
-    let latents = tmp("ddim.npy");
+    let (_png_dir, png) = tmp("ddim.png");
+    let (_latents_dir, latents) = tmp("ddim.npy");
     ok(&roentgen(&[
         "generate",
         "--model",
@@ -140,7 +145,7 @@ fn generate_reproduces_diffusers_from_the_same_latents() {
 #[test]
 fn seeds_are_deterministic_and_shards_split_the_job() {
     let model = golden("model");
-    let dir = tmp("batch");
+    let (_dir_dir, dir) = tmp("batch");
     let run = |shard: &str| {
         ok(&roentgen(&[
             "generate",
@@ -210,7 +215,7 @@ fn tokenize_prints_ids_and_the_cut() {
 fn bad_input_gives_clear_errors() {
     let model = golden("model");
     let m = model.to_str().unwrap();
-    let out = tmp("bad.png");
+    let (_out_dir, out) = tmp("bad.png");
     let o = out.to_str().unwrap();
     fails(
         &roentgen(&[
@@ -238,7 +243,7 @@ fn bad_input_gives_clear_errors() {
         ]),
         "use pndm, ddim",
     );
-    let wrong = tmp("wrong.npy");
+    let (_wrong_dir, wrong) = tmp("wrong.npy");
     // A [1, 4, 3] float32 array: the wrong rank.
     let mut npy = b"\x93NUMPY\x01\x00".to_vec();
     let header = format!(
@@ -270,7 +275,7 @@ fn bad_input_gives_clear_errors() {
         "steps must be",
     );
     // A corrupt shard is named.
-    let copy = tmp("corrupt-model");
+    let (_copy_dir, copy) = tmp("corrupt-model");
     std::fs::create_dir_all(&copy).unwrap();
     for entry in std::fs::read_dir(&model).unwrap() {
         let p = entry.unwrap().path();
@@ -358,9 +363,9 @@ fn generate_from_a_url_with_credentials() {
         a
     };
     let run = |a: Vec<String>| roentgen(&a.iter().map(String::as_str).collect::<Vec<_>>());
-    let refused = run(args(tmp("url-no-auth.png").to_str().unwrap(), None));
+    let refused = run(args(tmp("url-no-auth.png").1.to_str().unwrap(), None));
     fails(&refused, "401");
-    let from_url = tmp("url.png");
+    let (_from_url_dir, from_url) = tmp("url.png");
     ok(&run(args(from_url.to_str().unwrap(), Some("Bearer t0ken"))));
     let log = state.lock().unwrap().log.clone();
     assert!(
@@ -368,7 +373,7 @@ fn generate_from_a_url_with_credentials() {
             .any(|(p, r)| p.ends_with("shard-00000.bin") && r.is_some()),
         "the broken shard resumed with a Range request: {log:?}"
     );
-    let from_dir = tmp("dir.png");
+    let (_from_dir_dir, from_dir) = tmp("dir.png");
     let m = golden("model");
     ok(&roentgen(&[
         "generate",

@@ -219,7 +219,7 @@ fn gpu_f16_packed_matches_diffusers() {
 
 /// A q8 copy of a committed f16 model (the f16 weights are exactly what
 /// diffusers ran, so this is what `weights-tools convert --dtype q8` makes).
-fn q8_copy(model: &str) -> std::path::PathBuf {
+fn q8_copy(model: &str) -> tempfile::TempDir {
     use roentgen_weights::{TensorDType, folder, q8, writer::ShardWriter};
     let src = golden_dir(model).join("model");
     let m = folder::read_manifest(&src).unwrap();
@@ -247,9 +247,12 @@ fn q8_copy(model: &str) -> std::path::PathBuf {
     let (manifest, files) = w
         .finish(&m.model_kind, m.configs.clone(), &m.tokenizer)
         .unwrap();
-    let out = std::env::temp_dir().join(format!("roentgen-q8-{model}-{}", std::process::id()));
-    folder::write_dir(&out, &manifest, &files).unwrap();
-    std::fs::copy(src.join(&m.tokenizer), out.join(&m.tokenizer)).unwrap();
+    let out = tempfile::Builder::new()
+        .prefix(&format!("roentgen-q8-{model}-"))
+        .tempdir()
+        .unwrap();
+    folder::write_dir(out.path(), &manifest, &files).unwrap();
+    std::fs::copy(src.join(&m.tokenizer), out.path().join(&m.tokenizer)).unwrap();
     out
 }
 
@@ -263,11 +266,11 @@ fn q8_conversion_error_is_measured() {
         image_mae: 0.25,
     };
     let dir = q8_copy("tiny-sd2");
-    let load_q8 = |b| Model::load_dir(b, &dir, |_, _| {}).unwrap();
+    let load_q8 = |b| Model::load_dir(b, dir.path(), |_, _| {}).unwrap();
     let m = load_q8(CpuBackend);
     print("q8 cpu f32", &check(&m, "tiny-sd2", &Q8, |_, n| n == 6));
     let ctx = test_context();
-    let m = Model::load_dir(GpuBackend::new(ctx, DType::F16), &dir, |_, _| {}).unwrap();
+    let m = Model::load_dir(GpuBackend::new(ctx, DType::F16), dir.path(), |_, _| {}).unwrap();
     print("q8 gpu f16", &check(&m, "tiny-sd2", &Q8, |_, n| n == 6));
     let bytes = |d: &std::path::Path| -> u64 {
         std::fs::read_dir(d)
@@ -277,7 +280,7 @@ fn q8_conversion_error_is_measured() {
     };
     eprintln!(
         "[q8] folder {} bytes vs f16 {} bytes (the 49,408-row embedding stays f16)",
-        bytes(&dir),
+        bytes(dir.path()),
         bytes(&golden_dir("tiny-sd2").join("model"))
     );
 }

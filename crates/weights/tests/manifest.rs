@@ -165,25 +165,28 @@ fn foreign_or_future_json_is_refused() {
 #[test]
 fn a_folder_verifies_until_a_shard_is_corrupted_or_missing() {
     use roentgen_weights::folder::{verify_dir, write_dir};
-    let dir = std::env::temp_dir().join(format!("roentgen-weights-test-{}", std::process::id()));
+    let tmp = tempfile::Builder::new()
+        .prefix("roentgen-weights-test-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path();
     let (m, files) = sample();
-    write_dir(&dir, &m, &files).unwrap();
+    write_dir(dir, &m, &files).unwrap();
     let mut last = (0, 0);
-    verify_dir(&dir, |_, done, total| last = (done, total)).unwrap();
+    verify_dir(dir, |_, done, total| last = (done, total)).unwrap();
     assert_eq!(last.0, last.1);
 
     let victim = dir.join(&m.shards[1].file);
     let mut data = std::fs::read(&victim).unwrap();
     data[3] ^= 0x40;
     std::fs::write(&victim, &data).unwrap();
-    let err = verify_dir(&dir, |_, _, _| {}).unwrap_err();
+    let err = verify_dir(dir, |_, _, _| {}).unwrap_err();
     assert!(
         matches!(&err, WeightsError::ChecksumMismatch { shard, .. } if *shard == m.shards[1].file),
         "{err}"
     );
 
     std::fs::remove_file(&victim).unwrap();
-    let err = verify_dir(&dir, |_, _, _| {}).unwrap_err().to_string();
+    let err = verify_dir(dir, |_, _, _| {}).unwrap_err().to_string();
     assert!(err.contains(&m.shards[1].file), "{err}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
