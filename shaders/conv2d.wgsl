@@ -81,10 +81,10 @@ fn pixel_of(col: u32) -> Pixel {
 }
 
 fn next_pixel(p: Pixel) -> Pixel {
-    var q = Pixel(p.b, p.oy, p.ox + 1u);
-    if (q.ox == params.ow) { q.ox = 0u; q.oy += 1u; }
-    if (q.oy == params.oh) { q.oy = 0u; q.b += 1u; }
-    return q;
+    let wrap_x = p.ox + 1u == params.ow;
+    let oy = select(p.oy, p.oy + 1u, wrap_x);
+    let wrap_y = oy == params.oh;
+    return Pixel(select(p.b, p.b + 1u, wrap_y), select(oy, 0u, wrap_y), select(p.ox + 1u, 0u, wrap_x));
 }
 
 fn tap_of(kk: u32) -> Tap {
@@ -96,10 +96,10 @@ fn tap_of(kk: u32) -> Tap {
 }
 
 fn next_tap(t: Tap) -> Tap {
-    var u = Tap(t.ci, t.ky, t.kx + 1u);
-    if (u.kx == params.kw) { u.kx = 0u; u.ky += 1u; }
-    if (u.ky == params.kh) { u.ky = 0u; u.ci += 1u; }
-    return u;
+    let wrap_x = t.kx + 1u == params.kw;
+    let ky = select(t.ky, t.ky + 1u, wrap_x);
+    let wrap_y = ky == params.kh;
+    return Tap(select(t.ci, t.ci + 1u, wrap_y), select(ky, 0u, wrap_y), select(t.kx + 1u, 0u, wrap_x));
 }
 
 /// im2col(x) at tap t, pixel p: zero in the padding or when not `inside`
@@ -115,16 +115,15 @@ fn x_at(t: Tap, p: Pixel, inside: bool) -> f32 {
 fn load_b_2x4(batch: u32, kk: u32, col: u32, n: u32, k: u32) -> Quad2 {
     let t0 = tap_of(kk);
     let t1 = next_tap(t0);
-    let p0 = pixel_of(col);
-    let p1 = next_pixel(p0);
-    let p2 = next_pixel(p1);
-    let p3 = next_pixel(p2);
-    let k0 = kk < k;
-    let k1 = kk + 1u < k;
-    return Quad2(
-        vec4<f32>(x_at(t0, p0, k0 && col < n), x_at(t0, p1, k0 && col + 1u < n), x_at(t0, p2, k0 && col + 2u < n), x_at(t0, p3, k0 && col + 3u < n)),
-        vec4<f32>(x_at(t1, p0, k1 && col < n), x_at(t1, p1, k1 && col + 1u < n), x_at(t1, p2, k1 && col + 2u < n), x_at(t1, p3, k1 && col + 3u < n)),
-    );
+    var p = pixel_of(col);
+    var q = Quad2(vec4<f32>(0.0), vec4<f32>(0.0));
+    for (var j = 0u; j < 4u; j++) {
+        let inside = col + j < n;
+        q.k0[j] = x_at(t0, p, kk < k && inside);
+        q.k1[j] = x_at(t1, p, kk + 1u < k && inside);
+        p = next_pixel(p);
+    }
+    return q;
 }
 
 @compute @workgroup_size(256)

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveDist } from './static-server.mjs';
-import { launch } from './browser.mjs';
+import { launch, openPage, resultImages } from './browser.mjs';
 import { decodePng } from './png.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -28,26 +28,9 @@ after(async () => {
 });
 
 /** Opens `query` in a fresh context and waits for a final status. */
-async function open(query) {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  const t0 = Date.now();
-  await page.goto(server.url + query);
-  const status = page.getByTestId('status');
-  await page.waitForFunction(
-    () => /^(ready|done|error)/.test(document.querySelector('[data-testid=status]')?.textContent ?? ''),
-    null,
-    { timeout: 240_000 },
-  );
-  return { page, context, errors, status: await status.textContent(), seconds: (Date.now() - t0) / 1000 };
-}
+const open = (query) => openPage(browser, server.url + query);
 
-async function results(page) {
-  const srcs = await page.getByTestId('result').evaluateAll((imgs) => imgs.map((i) => i.src));
-  return srcs.map((s) => decodePng(Buffer.from(s.split(',')[1], 'base64')));
-}
+const results = resultImages;
 
 const LINK = '?prompt=small+left+apical+pneumothorax&negative=lateral+view&seed=5&steps=3&guidance=4&scheduler=ddim&run=1';
 

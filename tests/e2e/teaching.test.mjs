@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveDist } from './static-server.mjs';
-import { launch } from './browser.mjs';
+import { launch, openPage, resultImages, settled } from './browser.mjs';
 import { decodePng } from './png.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -26,34 +26,10 @@ after(async () => {
   await server?.close();
 });
 
-const final = (page) =>
-  page.waitForFunction(
-    () => /^(ready|done|error)/.test(document.querySelector('[data-testid=status]')?.textContent ?? ''),
-    null,
-    { timeout: 240_000 },
-  );
+/** Opens `query` in a fresh context, counting main-thread tasks over 50 ms. */
+const open = (query = '') => openPage(browser, server.url + query, { longTasks: true });
 
-async function open(query = '') {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  // Every main-thread task over 50 ms, as the browser reports them.
-  await page.addInitScript(() => {
-    window.__longTasks = [];
-    new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) window.__longTasks.push(e.duration);
-    }).observe({ type: 'longtask', buffered: true });
-  });
-  await page.goto(server.url + query);
-  await final(page);
-  return { page, context, errors };
-}
-
-async function images(page) {
-  const srcs = await page.getByTestId('result').evaluateAll((imgs) => imgs.map((i) => i.src));
-  return srcs.map((s) => decodePng(Buffer.from(s.split(',')[1], 'base64')));
-}
+const images = resultImages;
 
 test('generating shows step progress, a live preview and the strip of steps; downloads and links carry the image', async () => {
   const { page, context, errors } = await open();
@@ -68,7 +44,7 @@ test('generating shows step progress, a live preview and the strip of steps; dow
   await page.getByTestId('generate').click();
   // Progress is reported while the steps run, with the preview beside it.
   await page.waitForFunction(() => /step \d of 4/.test(document.querySelector('[data-testid=progress]').textContent));
-  await final(page);
+  await settled(page);
   assert.equal(await page.getByTestId('status').textContent(), 'done');
   const long = await page.evaluate(() => window.__longTasks);
   console.log(`# main-thread tasks over 50 ms while generating (4 steps, SwiftShader): ${long.length}, longest ${Math.max(0, ...long).toFixed(0)} ms`);
@@ -108,7 +84,7 @@ test('Cancel stops a run between steps and leaves the page ready', async () => {
   await page.getByTestId('generate').click();
   await page.waitForFunction(() => /step 2 of/.test(document.querySelector('[data-testid=progress]').textContent));
   await page.getByTestId('cancel').click();
-  await final(page);
+  await settled(page);
   assert.equal(await page.getByTestId('status').textContent(), 'ready');
   assert.match(await page.getByTestId('progress').textContent(), /^cancelled \(image 1 of 1 · step \d+ of 6\d/);
   assert.equal(await page.getByTestId('result').count(), 0);
@@ -124,7 +100,7 @@ test('compare: a preset, then the same seed with and without the finding side by
   await page.getByTestId('steps').fill('3');
   await page.getByTestId('seed').fill('7');
   await page.getByTestId('compare').click();
-  await final(page);
+  await settled(page);
   assert.equal(await page.getByTestId('status').textContent(), 'done');
   const captions = await page.getByTestId('caption').allTextContents();
   assert.deepEqual(captions, [
@@ -142,7 +118,7 @@ test('compare: a preset, then the same seed with and without the finding side by
 
   // The "with" image is exactly what Generate makes for the same settings.
   await page.getByTestId('generate').click();
-  await final(page);
+  await settled(page);
   assert.deepEqual((await images(page))[0].pixels, withIt.pixels);
 
   // The compare link opens the pair again.
@@ -161,11 +137,11 @@ test('a lost GPU device is reported and "Load model" recovers', async () => {
   await page.waitForFunction(() => /^error: the GPU device was lost/.test(document.querySelector('[data-testid=status]').textContent));
   await page.getByTestId('load').click();
   await page.waitForFunction(() => !/^error/.test(document.querySelector('[data-testid=status]').textContent));
-  await final(page);
+  await settled(page);
   assert.equal(await page.getByTestId('status').textContent(), 'ready');
   await page.getByTestId('steps').fill('2');
   await page.getByTestId('generate').click();
-  await final(page);
+  await settled(page);
   assert.equal(await page.getByTestId('status').textContent(), 'done');
   assert.deepEqual(errors, []);
   await context.close();

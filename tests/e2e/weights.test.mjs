@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveDist } from './static-server.mjs';
-import { launch } from './browser.mjs';
+import { launch, openPage, settled } from './browser.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DIST = join(ROOT, 'dist/');
@@ -25,22 +25,7 @@ after(async () => {
   await browser?.close();
 });
 
-const settled = (page) =>
-  page.waitForFunction(
-    () => /^(ready|done|error)/.test(document.querySelector('[data-testid=status]')?.textContent ?? ''),
-    null,
-    { timeout: 240_000 },
-  );
-
-async function open(url, context) {
-  context ??= await browser.newContext();
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(url);
-  await settled(page);
-  return { page, context, errors, status: await page.getByTestId('status').textContent() };
-}
+const open = (url, context) => openPage(browser, url, { context });
 
 /** Names of the files in the page's OPFS shard folder ([] when absent). */
 const opfsFiles = (page) =>

@@ -6,7 +6,7 @@
 //! this machine already).
 
 use js_sys::Uint8Array;
-use roentgen_weights::{DownloadProgress, Manifest, verify_shard};
+use roentgen_weights::{DownloadProgress, Manifest, ShardEntry, verify_shard};
 use wasm_bindgen_futures::JsFuture;
 
 use crate::http::{self, Credentials};
@@ -60,93 +60,156 @@ pub async fn model(
     progress: impl FnMut(&DownloadProgress),
 ) -> Result<Fetched, String> {
     match source {
-        Source::Url { base, creds } => from_url(base, creds, progress).await,
-        Source::Files(files) => from_files(files, progress).await,
+        Source::Url { base, creds } => {
+            let base = if base.ends_with('/') {
+                base.to_string()
+            } else {
+                format!("{base}/")
+            };
+            let store = ShardStore::open().await;
+            load(
+                &mut Url {
+                    base,
+                    creds,
+                    store,
+                    cached: 0,
+                    not_stored: Vec::new(),
+                },
+                progress,
+            )
+            .await
+        }
+        Source::Files(files) => load(&mut Files(files), progress).await,
     }
 }
 
-async fn read_file(files: &[web_sys::File], name: &str) -> Result<Vec<u8>, String> {
-    let file = files.iter().find(|f| f.name() == name).ok_or_else(|| {
-        format!("the chosen folder has no {name}: choose a folder made by weights-tools convert")
-    })?;
-    let buf = JsFuture::from(file.array_buffer())
-        .await
-        .map_err(|e| format!("{name}: {}", http::js(e)))?;
-    Ok(Uint8Array::new(&buf).to_vec())
+/// Where a folder's files come from: the two steps that differ between a
+/// URL and a folder on disk. `load` does the rest the same way for both.
+trait Origin {
+    /// A small file (manifest, tokenizer), whole.
+    async fn file(&self, name: &str) -> Result<Vec<u8>, String>;
+    /// A verified shard; `bytes(n, from_network)` as it arrives.
+    async fn shard(
+        &mut self,
+        entry: &ShardEntry,
+        bytes: &mut dyn FnMut(u64, bool),
+    ) -> Result<Vec<u8>, String>;
+    /// Where `name` is, for errors.
+    fn place(&self, name: &str) -> String;
+    /// How the load went: shards from the store, the store's kind, shards
+    /// that could not be stored.
+    fn finish(&mut self) -> (usize, &'static str, Vec<String>);
 }
 
-async fn from_files(
-    files: &[web_sys::File],
+async fn load(
+    origin: &mut impl Origin,
     mut progress: impl FnMut(&DownloadProgress),
 ) -> Result<Fetched, String> {
-    let text = read_file(files, "manifest.json").await?;
+    let text = origin.file("manifest.json").await?;
     let manifest = Manifest::from_json(&String::from_utf8_lossy(&text))
-        .map_err(|e| format!("manifest.json: {e}"))?;
-    let tokenizer = read_file(files, &manifest.tokenizer).await?;
+        .map_err(|e| format!("{}: {e}", origin.place("manifest.json")))?;
+    let tokenizer = origin.file(&manifest.tokenizer).await?;
     let mut meter = DownloadProgress::new(&manifest);
     let mut shards: Vec<Option<Vec<u8>>> = vec![None; manifest.shards.len()];
     for i in manifest.shard_order(&["text_encoder", "unet", "vae"]) {
-        let entry = &manifest.shards[i];
-        let b = read_file(files, &entry.file).await?;
-        verify_shard(&entry.file, &b, entry.bytes, &entry.sha256).map_err(|e| e.to_string())?;
-        meter.set_shard(i, b.len() as u64, false);
-        progress(&meter);
+        let b = origin
+            .shard(&manifest.shards[i], &mut |n, network| {
+                meter.set_shard(i, n, network);
+                progress(&meter);
+            })
+            .await?;
         shards[i] = Some(b);
     }
-    Ok(Fetched {
-        manifest,
-        tokenizer,
-        cached: 0,
-        store: "read from disk",
-        not_stored: Vec::new(),
-        shards,
-    })
-}
-
-async fn from_url(
-    base: &str,
-    creds: &Credentials,
-    mut progress: impl FnMut(&DownloadProgress),
-) -> Result<Fetched, String> {
-    let base = if base.ends_with('/') {
-        base.to_string()
-    } else {
-        format!("{base}/")
-    };
-    let text = http::bytes(&format!("{base}manifest.json"), creds).await?;
-    let manifest = Manifest::from_json(&String::from_utf8_lossy(&text))
-        .map_err(|e| format!("{base}manifest.json: {e}"))?;
-    let tokenizer = http::bytes(&format!("{base}{}", manifest.tokenizer), creds).await?;
-    let mut meter = DownloadProgress::new(&manifest);
-    let mut shards: Vec<Option<Vec<u8>>> = vec![None; manifest.shards.len()];
-    let mut cached = 0;
-    let mut not_stored = Vec::new();
-    let store = ShardStore::open().await;
-    for i in manifest.shard_order(&["text_encoder", "unet", "vae"]) {
-        let entry = &manifest.shards[i];
-        if let Some(b) = store.get(entry).await {
-            cached += 1;
-            meter.set_shard(i, b.len() as u64, false);
-            progress(&meter);
-            shards[i] = Some(b);
-            continue;
-        }
-        let b = http::shard(&format!("{base}{}", entry.file), entry, creds, |n| {
-            meter.set_shard(i, n, true);
-            progress(&meter);
-        })
-        .await?;
-        if let Err(e) = store.put(entry, &b).await {
-            not_stored.push(format!("{}: {e}", entry.file));
-        }
-        shards[i] = Some(b);
-    }
+    let (cached, store, not_stored) = origin.finish();
     Ok(Fetched {
         manifest,
         tokenizer,
         shards,
         cached,
-        store: store.kind(),
+        store,
         not_stored,
     })
+}
+
+/// A folder the user chose or dropped: read and verified, not copied into
+/// the store (it is on this machine already).
+struct Files<'a>(&'a [web_sys::File]);
+
+impl Origin for Files<'_> {
+    async fn file(&self, name: &str) -> Result<Vec<u8>, String> {
+        let file = self.0.iter().find(|f| f.name() == name).ok_or_else(|| {
+            format!(
+                "the chosen folder has no {name}: choose a folder made by weights-tools convert"
+            )
+        })?;
+        let buf = JsFuture::from(file.array_buffer())
+            .await
+            .map_err(|e| format!("{name}: {}", http::js(e)))?;
+        Ok(Uint8Array::new(&buf).to_vec())
+    }
+
+    async fn shard(
+        &mut self,
+        entry: &ShardEntry,
+        bytes: &mut dyn FnMut(u64, bool),
+    ) -> Result<Vec<u8>, String> {
+        let b = self.file(&entry.file).await?;
+        verify_shard(&entry.file, &b, entry.bytes, &entry.sha256).map_err(|e| e.to_string())?;
+        bytes(b.len() as u64, false);
+        Ok(b)
+    }
+
+    fn place(&self, name: &str) -> String {
+        format!("{name} in the chosen folder")
+    }
+
+    fn finish(&mut self) -> (usize, &'static str, Vec<String>) {
+        (0, "read from disk", Vec::new())
+    }
+}
+
+/// A URL: each shard from the store when a verified copy is there, else
+/// streamed, verified and stored.
+struct Url<'a> {
+    base: String,
+    creds: &'a Credentials,
+    store: ShardStore,
+    cached: usize,
+    not_stored: Vec<String>,
+}
+
+impl Origin for Url<'_> {
+    async fn file(&self, name: &str) -> Result<Vec<u8>, String> {
+        http::bytes(&format!("{}{name}", self.base), self.creds).await
+    }
+
+    async fn shard(
+        &mut self,
+        entry: &ShardEntry,
+        bytes: &mut dyn FnMut(u64, bool),
+    ) -> Result<Vec<u8>, String> {
+        if let Some(b) = self.store.get(entry).await {
+            self.cached += 1;
+            bytes(b.len() as u64, false);
+            return Ok(b);
+        }
+        let url = format!("{}{}", self.base, entry.file);
+        let b = http::shard(&url, entry, self.creds, |n| bytes(n, true)).await?;
+        if let Err(e) = self.store.put(entry, &b).await {
+            self.not_stored.push(format!("{}: {e}", entry.file));
+        }
+        Ok(b)
+    }
+
+    fn place(&self, name: &str) -> String {
+        format!("{}{name}", self.base)
+    }
+
+    fn finish(&mut self) -> (usize, &'static str, Vec<String>) {
+        (
+            self.cached,
+            self.store.kind(),
+            std::mem::take(&mut self.not_stored),
+        )
+    }
 }

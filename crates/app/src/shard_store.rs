@@ -54,12 +54,9 @@ async fn array(p: js_sys::Promise) -> Option<Vec<u8>> {
 
 impl ShardStore {
     /// OPFS where the browser has it, else Cache Storage, else nothing.
-    /// Also asks the browser to keep our storage under pressure.
+    /// (The store opens in the worker, which cannot ask for persistent
+    /// storage; the page asks, see generate_panel.)
     pub async fn open() -> Self {
-        // Workers cannot ask (the page does, see generate_panel).
-        if let Some(s) = web_sys::window().map(|w| w.navigator().storage()) {
-            let _ = s.persist();
-        }
         if let Some(d) = opfs_dir().await {
             return Self::Opfs(d);
         }
