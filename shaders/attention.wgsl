@@ -18,8 +18,8 @@
 // floor(256 / TPR), at most 128 (d 40, 64 and 80: 128 rows; 160: 100; 512:
 // 32); with 8 columns K and V were read twice as often for the large heads.
 // Per key block:
-//   1. scores: an invocation computes a 4-query x 4-key block of S = q k^T
-//      a quad of channels at a time (8 vec4 loads per 64 multiply-adds), over
+//   1. scores: an invocation computes an 8-query x 4-key block of S = q k^T
+//      a quad of channels at a time (12 vec4 loads per 128 multiply-adds), over
 //      part of the head when the blocks are fewer than the invocations (at
 //      most 128 busy at 128 rows: the score block's memory bounds the parts);
 //   2. one invocation per four rows updates their max and sum, turns the
@@ -67,7 +67,7 @@ var<workgroup> row_rescale: array<vec4<f32>, 32>;
 
 /// Query rows per workgroup for TPR invocations per row group.
 fn rows_per_workgroup(tpr: u32) -> u32 {
-    return min(MAX_ROWS, 4u * (THREADS / tpr));
+    return min(MAX_ROWS, 8u * (THREADS / tpr));
 }
 
 /// The value quad at `idx` holding head channels c..c+3; zero past the head
@@ -104,6 +104,12 @@ fn scale16(a: Out16, f: f32) -> Out16 {
     return Out16(a.u * f, a.v * f, a.w * f, a.x * f);
 }
 
+/// a + p * v, for one row's 16 columns.
+fn add_pv(a: Out16, p: f32, v: Out16) -> Out16 {
+    let s = vec4<f32>(p);
+    return Out16(fma(s, v.u, a.u), fma(s, v.v, a.v), fma(s, v.w, a.w), fma(s, v.x, a.x));
+}
+
 fn store_row(qi: u32, c: u32, a: Out16, inv: f32, head: u32, qb: u32) {
     if (qi >= params.lq) { return; }
     let o = ((qb + qi) * params.o_stride + head + c) / 4u;
@@ -129,18 +135,19 @@ fn attention(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
     let kb = wg.z * params.lk;
     let quads = params.d / 4u;
 
-    // Phase 3's block: row group rg (rows 4 rg .. 4 rg + 3 of this workgroup),
-    // head channels c0 .. c0 + 15.
+    // Phase 3's block: row group rg (rows 8 rg .. 8 rg + 7 of this workgroup,
+    // score quads 2 rg and 2 rg + 1), head channels c0 .. c0 + 15.
     let rg = lid / tpr;
-    let owns_rows = rg < bq4;
+    let owns_rows = rg < bq4 / 2u;
     let c0 = (lid % tpr) * 16u;
     var a0 = Out16(); var a1 = Out16(); var a2 = Out16(); var a3 = Out16();
+    var a4 = Out16(); var a5 = Out16(); var a6 = Out16(); var a7 = Out16();
 
-    // Phase 1's block: query quad sq (rows sq*4..+3), key quad sk (keys sk*4
+    // Phase 1's block: query octet sq (rows sq*8..+7), key quad sk (keys sk*4
     // ..+3), summed over the head's quads [c_begin, c_end). With few rows (large
     // heads) the blocks are too few for 256 invocations, so the head is split
     // into NSPLIT parts whose partial sums meet in workgroup memory.
-    let nblocks = bq4 * (BK / 4u);
+    let nblocks = (bq / 8u) * (BK / 4u);
     let nsplit = max(1u, min(THREADS / nblocks, MAX_ROWS / bq));
     let blk = lid % nblocks;
     let split = lid / nblocks;
@@ -160,43 +167,38 @@ fn attention(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
     var kend = params.lk;
     if (params.causal != 0u) { kend = min(kend, q0 + bq); }
     for (var j0 = 0u; j0 < kend; j0 += BK) {
-        // 1. a 4 x 4 block of scores
+        // 1. an 8 x 4 block of scores
         if (scores_here) {
-            let qi = q0 + sq * 4u;
+            let qi = q0 + sq * 8u;
             let kj = j0 + sk * 4u;
             // Rows past the ends read row 0 (always there) and are masked below.
-            let qp0 = q_quad_index(qb, qi, head);
-            let qp1 = q_quad_index(qb, qi + 1u, head);
-            let qp2 = q_quad_index(qb, qi + 2u, head);
-            let qp3 = q_quad_index(qb, qi + 3u, head);
             let kp0 = k_quad_index(kb, kj, head);
             let kp1 = k_quad_index(kb, kj + 1u, head);
             let kp2 = k_quad_index(kb, kj + 2u, head);
             let kp3 = k_quad_index(kb, kj + 3u, head);
-            var s0 = vec4<f32>(0.0); // query 0 against keys 0..3
-            var s1 = vec4<f32>(0.0);
-            var s2 = vec4<f32>(0.0);
-            var s3 = vec4<f32>(0.0);
+            var qp = array<u32, 8>();
+            for (var r = 0u; r < 8u; r++) { qp[r] = q_quad_index(qb, qi + r, head); }
+            var s = array<vec4<f32>, 8>(); // s[r]: query r against keys 0..3
             for (var c = c_begin; c < c_end; c++) {
-                let k0 = ld4(k[kp0 + c]);
-                let k1 = ld4(k[kp1 + c]);
-                let k2 = ld4(k[kp2 + c]);
-                let k3 = ld4(k[kp3 + c]);
-                let x0 = ld4(q[qp0 + c]);
-                let x1 = ld4(q[qp1 + c]);
-                let x2 = ld4(q[qp2 + c]);
-                let x3 = ld4(q[qp3 + c]);
-                s0 += vec4<f32>(dot(x0, k0), dot(x0, k1), dot(x0, k2), dot(x0, k3));
-                s1 += vec4<f32>(dot(x1, k0), dot(x1, k1), dot(x1, k2), dot(x1, k3));
-                s2 += vec4<f32>(dot(x2, k0), dot(x2, k1), dot(x2, k2), dot(x2, k3));
-                s3 += vec4<f32>(dot(x3, k0), dot(x3, k1), dot(x3, k2), dot(x3, k3));
+                let kq = mat4x4<f32>(ld4(k[kp0 + c]), ld4(k[kp1 + c]), ld4(k[kp2 + c]), ld4(k[kp3 + c]));
+                // x * kq = (x . k0, x . k1, x . k2, x . k3)
+                s[0] += ld4(q[qp[0] + c]) * kq;
+                s[1] += ld4(q[qp[1] + c]) * kq;
+                s[2] += ld4(q[qp[2] + c]) * kq;
+                s[3] += ld4(q[qp[3] + c]) * kq;
+                s[4] += ld4(q[qp[4] + c]) * kq;
+                s[5] += ld4(q[qp[5] + c]) * kq;
+                s[6] += ld4(q[qp[6] + c]) * kq;
+                s[7] += ld4(q[qp[7] + c]) * kq;
             }
             // Transposed into key-major quads of four rows.
-            let base = split * BK * bq4 + sk * 4u * bq4 + sq;
-            scores[base] = vec4<f32>(s0.x, s1.x, s2.x, s3.x);
-            scores[base + bq4] = vec4<f32>(s0.y, s1.y, s2.y, s3.y);
-            scores[base + 2u * bq4] = vec4<f32>(s0.z, s1.z, s2.z, s3.z);
-            scores[base + 3u * bq4] = vec4<f32>(s0.w, s1.w, s2.w, s3.w);
+            let base = split * BK * bq4 + sk * 4u * bq4 + sq * 2u;
+            let lo = transpose(mat4x4<f32>(s[0], s[1], s[2], s[3]));
+            let hi = transpose(mat4x4<f32>(s[4], s[5], s[6], s[7]));
+            for (var j = 0u; j < 4u; j++) {
+                scores[base + j * bq4] = lo[j];
+                scores[base + j * bq4 + 1u] = hi[j];
+            }
         }
         workgroupBarrier();
         // 1b. add the parts (in place over part 0), scale and mask
@@ -210,12 +212,16 @@ fn attention(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
         }
         workgroupBarrier();
         // 2. online softmax bookkeeping, one invocation per four rows
+        // Loop bounds are per invocation (0 where idle), not only the `if`:
+        // lavapipe runs an `if` body under a lane mask even when no lane is
+        // in it, but leaves a loop once no lane is.
+        let keys_here = select(0u, BK, lid < bq4);
         if (lid < bq4) {
             let m_old = row_max[lid];
             var m_new = m_old;
-            for (var jj = 0u; jj < BK; jj++) { m_new = max(m_new, scores[jj * bq4 + lid]); }
+            for (var jj = 0u; jj < keys_here; jj++) { m_new = max(m_new, scores[jj * bq4 + lid]); }
             var sum = vec4<f32>(0.0);
-            for (var jj = 0u; jj < BK; jj++) {
+            for (var jj = 0u; jj < keys_here; jj++) {
                 let s = scores[jj * bq4 + lid];
                 let p = select(vec4<f32>(0.0), exp(s - m_new), s > vec4<f32>(NEG_INF));
                 scores[jj * bq4 + lid] = p;
@@ -229,38 +235,34 @@ fn attention(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
         workgroupBarrier();
         // 3. a 4 x 16 block of probability-weighted values
         if (owns_rows) {
-            let f = row_rescale[rg];
-            a0 = scale16(a0, f.x);
-            a1 = scale16(a1, f.y);
-            a2 = scale16(a2, f.z);
-            a3 = scale16(a3, f.w);
-            let jn = min(BK, params.lk - j0);
+            let f = row_rescale[rg * 2u];
+            let g = row_rescale[rg * 2u + 1u];
+            a0 = scale16(a0, f.x); a1 = scale16(a1, f.y); a2 = scale16(a2, f.z); a3 = scale16(a3, f.w);
+            a4 = scale16(a4, g.x); a5 = scale16(a5, g.y); a6 = scale16(a6, g.z); a7 = scale16(a7, g.w);
+            let jn = select(0u, min(BK, params.lk - j0), owns_rows);
             for (var jj = 0u; jj < jn; jj++) {
                 let vp = ((kb + j0 + jj) * params.v_stride + head + c0) / 4u;
-                let p = scores[jj * bq4 + rg];
-                let vu = v_quad(vp, c0);
-                let vv = v_quad(vp + 1u, c0 + 4u);
-                a0.u = fma(vec4<f32>(p.x), vu, a0.u); a0.v = fma(vec4<f32>(p.x), vv, a0.v);
-                a1.u = fma(vec4<f32>(p.y), vu, a1.u); a1.v = fma(vec4<f32>(p.y), vv, a1.v);
-                a2.u = fma(vec4<f32>(p.z), vu, a2.u); a2.v = fma(vec4<f32>(p.z), vv, a2.v);
-                a3.u = fma(vec4<f32>(p.w), vu, a3.u); a3.v = fma(vec4<f32>(p.w), vv, a3.v);
-                let vw = v_quad(vp + 2u, c0 + 8u);
-                let vx = v_quad(vp + 3u, c0 + 12u);
-                a0.w = fma(vec4<f32>(p.x), vw, a0.w); a0.x = fma(vec4<f32>(p.x), vx, a0.x);
-                a1.w = fma(vec4<f32>(p.y), vw, a1.w); a1.x = fma(vec4<f32>(p.y), vx, a1.x);
-                a2.w = fma(vec4<f32>(p.z), vw, a2.w); a2.x = fma(vec4<f32>(p.z), vx, a2.x);
-                a3.w = fma(vec4<f32>(p.w), vw, a3.w); a3.x = fma(vec4<f32>(p.w), vx, a3.x);
+                let p = scores[jj * bq4 + rg * 2u];
+                let pp = scores[jj * bq4 + rg * 2u + 1u];
+                let vr = Out16(v_quad(vp, c0), v_quad(vp + 1u, c0 + 4u), v_quad(vp + 2u, c0 + 8u), v_quad(vp + 3u, c0 + 12u));
+                a0 = add_pv(a0, p.x, vr); a1 = add_pv(a1, p.y, vr); a2 = add_pv(a2, p.z, vr); a3 = add_pv(a3, p.w, vr);
+                a4 = add_pv(a4, pp.x, vr); a5 = add_pv(a5, pp.y, vr); a6 = add_pv(a6, pp.z, vr); a7 = add_pv(a7, pp.w, vr);
             }
         }
         workgroupBarrier();
     }
 
     if (owns_rows) {
-        let l = row_sum[rg];
-        let r0 = q0 + rg * 4u;
+        let l = row_sum[rg * 2u];
+        let m = row_sum[rg * 2u + 1u];
+        let r0 = q0 + rg * 8u;
         store_row(r0, c0, a0, inv_sum(l.x), head, qb);
         store_row(r0 + 1u, c0, a1, inv_sum(l.y), head, qb);
         store_row(r0 + 2u, c0, a2, inv_sum(l.z), head, qb);
         store_row(r0 + 3u, c0, a3, inv_sum(l.w), head, qb);
+        store_row(r0 + 4u, c0, a4, inv_sum(m.x), head, qb);
+        store_row(r0 + 5u, c0, a5, inv_sum(m.y), head, qb);
+        store_row(r0 + 6u, c0, a6, inv_sum(m.z), head, qb);
+        store_row(r0 + 7u, c0, a7, inv_sum(m.w), head, qb);
     }
 }

@@ -40,7 +40,7 @@ const SPEC: KernelSpec = KernelSpec {
 /// the shader).
 const THREADS: usize = 256;
 const MAX_ROWS: usize = 128;
-const ROWS: usize = 4;
+const ROWS: usize = 8;
 pub const COLS: usize = 16;
 
 /// Invocations sharing one query row: one per 16 columns of the head.
