@@ -19,6 +19,17 @@ pub enum GpuError {
         requested: u64,
         max: u64,
     },
+    #[error(
+        "{kernel}: binding {binding} needs {requested} bytes, over the adapter's \
+         storage buffer binding size of {max} (tensors this large are not split \
+         yet: use f16 storage or a smaller image)"
+    )]
+    BindingTooLarge {
+        kernel: String,
+        binding: usize,
+        requested: u64,
+        max: u64,
+    },
     #[error("reading back {tensor} failed: {reason}")]
     ReadBack { tensor: String, reason: String },
 }

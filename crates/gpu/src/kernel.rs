@@ -160,10 +160,11 @@ impl GpuContext {
             });
         }
         let max_binding = self.report.limits.max_storage_buffer_binding_size;
-        for b in storage {
+        for (i, b) in storage.iter().enumerate() {
             if b.size() > max_binding {
-                return Err(GpuError::DeviceLimit {
-                    what: "storage buffer binding size",
+                return Err(GpuError::BindingTooLarge {
+                    kernel: format!("{}.{}", spec.file.name, spec.entry),
+                    binding: i + 1,
                     requested: b.size(),
                     max: max_binding,
                 });
