@@ -27,6 +27,7 @@ fn attention_matches_reference_on_every_path() {
         // 52); a VAE-like head over several row workgroups.
         (1, 130, 70, 2, 52, false),
         (1, 70, 40, 1, 512, false),
+        (1, 40, 24, 1, 1024, false), // the largest head one workgroup row holds
     ];
     for (ctx, dtype) in all_paths() {
         let mut r = rng(7);
