@@ -55,73 +55,53 @@ fn load_a_4x2(batch: u32, co: u32, kk: u32, m: u32, k: u32) -> Quad2 {
     return Quad2(vec4<f32>(p0.x, p1.x, p2.x, p3.x), vec4<f32>(p0.y, p1.y, p2.y, p3.y));
 }
 
-/// Output pixel of a GEMM column: image, row, column.
-struct Pixel {
-    b: u32,
-    oy: u32,
-    ox: u32,
-}
-
-/// Kernel tap of a GEMM k: input channel, tap row, tap column.
-struct Tap {
-    ci: u32,
-    ky: u32,
-    kx: u32,
+/// A GEMM column as its output pixel (image, row, column), or a GEMM k as
+/// its kernel tap (input channel, tap row, tap column): three digits of a
+/// mixed-radix number whose two lower radices are `mid` and `lo`.
+struct Digits {
+    hi: u32,
+    mid: u32,
+    lo: u32,
 }
 
 // Divisions by run-time values are slow on every GPU and scalarized on CPU
 // adapters, so a fill unit divides once per column and once per k and walks
 // to its neighbours by increments.
-fn pixel_of(col: u32) -> Pixel {
-    let plane = params.oh * params.ow;
-    let b = col / plane;
-    let p = col - b * plane;
-    let oy = p / params.ow;
-    return Pixel(b, oy, p - oy * params.ow);
+fn digits_of(v: u32, mid: u32, lo: u32) -> Digits {
+    let hi = v / (mid * lo);
+    let r = v - hi * mid * lo;
+    let m = r / lo;
+    return Digits(hi, m, r - m * lo);
 }
 
-fn next_pixel(p: Pixel) -> Pixel {
-    let wrap_x = p.ox + 1u == params.ow;
-    let oy = select(p.oy, p.oy + 1u, wrap_x);
-    let wrap_y = oy == params.oh;
-    return Pixel(select(p.b, p.b + 1u, wrap_y), select(oy, 0u, wrap_y), select(p.ox + 1u, 0u, wrap_x));
+/// The digits of v + 1.
+fn next_digits(d: Digits, mid: u32, lo: u32) -> Digits {
+    let wrap_lo = d.lo + 1u == lo;
+    let m = select(d.mid, d.mid + 1u, wrap_lo);
+    let wrap_mid = m == mid;
+    return Digits(select(d.hi, d.hi + 1u, wrap_mid), select(m, 0u, wrap_mid), select(d.lo + 1u, 0u, wrap_lo));
 }
 
-fn tap_of(kk: u32) -> Tap {
-    let taps = params.kh * params.kw;
-    let ci = kk / taps;
-    let r = kk - ci * taps;
-    let ky = r / params.kw;
-    return Tap(ci, ky, r - ky * params.kw);
-}
-
-fn next_tap(t: Tap) -> Tap {
-    let wrap_x = t.kx + 1u == params.kw;
-    let ky = select(t.ky, t.ky + 1u, wrap_x);
-    let wrap_y = ky == params.kh;
-    return Tap(select(t.ci, t.ci + 1u, wrap_y), select(ky, 0u, wrap_y), select(t.kx + 1u, 0u, wrap_x));
-}
-
-/// im2col(x) at tap t, pixel p: zero in the padding or when not `inside`
-/// the GEMM's bounds.
-fn x_at(t: Tap, p: Pixel, inside: bool) -> f32 {
-    let iy = i32(p.oy * params.stride + t.ky) - i32(params.pad);
-    let ix = i32(p.ox * params.stride + t.kx) - i32(params.pad);
+/// im2col(x) at tap t (ci, ky, kx), pixel p (image, oy, ox): zero in the
+/// padding or when not `inside` the GEMM's bounds.
+fn x_at(t: Digits, p: Digits, inside: bool) -> f32 {
+    let iy = i32(p.mid * params.stride + t.mid) - i32(params.pad);
+    let ix = i32(p.lo * params.stride + t.lo) - i32(params.pad);
     if (!inside || iy < 0 || ix < 0 || iy >= i32(params.h) || ix >= i32(params.w)) { return 0.0; }
-    let i = ((p.b * params.cin + t.ci) * params.h + u32(iy)) * params.w + u32(ix);
+    let i = ((p.hi * params.cin + t.hi) * params.h + u32(iy)) * params.w + u32(ix);
     return ld1(x[i >> 1u], i);
 }
 
 fn load_b_2x4(batch: u32, kk: u32, col: u32, n: u32, k: u32) -> Quad2 {
-    let t0 = tap_of(kk);
-    let t1 = next_tap(t0);
-    var p = pixel_of(col);
+    let t0 = digits_of(kk, params.kh, params.kw);
+    let t1 = next_digits(t0, params.kh, params.kw);
+    var p = digits_of(col, params.oh, params.ow);
     var q = Quad2(vec4<f32>(0.0), vec4<f32>(0.0));
     for (var j = 0u; j < 4u; j++) {
         let inside = col + j < n;
         q.k0[j] = x_at(t0, p, kk < k && inside);
         q.k1[j] = x_at(t1, p, kk + 1u < k && inside);
-        p = next_pixel(p);
+        p = next_digits(p, params.oh, params.ow);
     }
     return q;
 }

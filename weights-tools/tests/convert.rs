@@ -1,6 +1,8 @@
 //! `convert` on a small diffusers-shaped folder written here with the
 //! safetensors crate: names fixed, encoder dropped, types cast, output verifies.
 
+mod common;
+
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -10,15 +12,8 @@ use roentgen_weights::folder::{read_manifest, verify_dir};
 use safetensors::{Dtype, serialize, tensor::TensorView};
 use weights_tools::convert::{ConvertOptions, convert, normalize_name};
 
-/// A fresh folder under the temp dir, and the guard that deletes it (even
-/// when an assertion fails) once the test lets go of it.
 fn tmp(name: &str) -> (tempfile::TempDir, PathBuf) {
-    let guard = tempfile::Builder::new()
-        .prefix(&format!("roentgen-convert-{name}-"))
-        .tempdir()
-        .unwrap();
-    let path = guard.path().to_path_buf();
-    (guard, path)
+    common::tmp(&format!("roentgen-convert-{name}-"))
 }
 
 fn f32_bytes(v: &[f32]) -> Vec<u8> {

@@ -3,6 +3,8 @@
 //! does not belong; the tokenizer built from vocab + merges reads like
 //! transformers.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -17,15 +19,8 @@ fn golden(p: &str) -> PathBuf {
         .join(p)
 }
 
-/// A fresh folder under the temp dir, and the guard that deletes it (even
-/// when an assertion fails) once the test lets go of it.
 fn tmp(name: &str) -> (tempfile::TempDir, PathBuf) {
-    let guard = tempfile::Builder::new()
-        .prefix(&format!("wt-random-{name}-"))
-        .tempdir()
-        .unwrap();
-    let path = guard.path().to_path_buf();
-    (guard, path)
+    common::tmp(&format!("wt-random-{name}-"))
 }
 
 fn tiny(out: &std::path::Path, seed: u64, dtype: TensorDType) {

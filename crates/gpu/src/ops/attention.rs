@@ -2,7 +2,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{mismatch, multiple_of_4, same_dtype};
+use super::{divisible, mismatch, same_dtype};
 use crate::kernel::{Access, KernelSpec};
 use crate::shaders::ATTENTION;
 use crate::{GpuContext, GpuError, Tensor};
@@ -89,7 +89,7 @@ pub fn attention(
         return Err(mismatch(OP, "at least one key", "0"));
     }
     let d = inner / heads;
-    multiple_of_4(OP, "head size", d)?;
+    divisible(OP, "head size", d, 4)?;
     same_dtype(OP, q, &[k, v])?;
     let tpr = threads_per_row(d).ok_or(GpuError::DeviceLimit {
         what: "attention head size",

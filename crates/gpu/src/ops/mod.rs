@@ -46,11 +46,13 @@ pub(crate) fn same_dtype(
     Ok(())
 }
 
-pub(crate) fn multiple_of_4(op: &'static str, what: &str, v: usize) -> Result<(), GpuError> {
-    if !v.is_multiple_of(4) {
+/// `v` must divide into the groups of `n` elements a kernel reads and
+/// writes (pairs, or quads).
+pub(crate) fn divisible(op: &'static str, what: &str, v: usize, n: usize) -> Result<(), GpuError> {
+    if !v.is_multiple_of(n) {
         return Err(mismatch(
             op,
-            format!("a {what} divisible by 4 (read and written in quads)"),
+            format!("a {what} divisible by {n} (read and written {n} at a time)"),
             v.to_string(),
         ));
     }
@@ -58,12 +60,5 @@ pub(crate) fn multiple_of_4(op: &'static str, what: &str, v: usize) -> Result<()
 }
 
 pub(crate) fn even(op: &'static str, what: &str, v: usize) -> Result<(), GpuError> {
-    if !v.is_multiple_of(2) {
-        return Err(mismatch(
-            op,
-            format!("an even {what} (written in pairs)"),
-            v.to_string(),
-        ));
-    }
-    Ok(())
+    divisible(op, what, v, 2)
 }
