@@ -28,6 +28,15 @@ struct Params {
     stride: u32,
     pad: u32,
     has_bias: u32,
+    // A tensor over the binding limit is convolved a slice at a time: x
+    // holds input channels ci0 .. ci0 + cin of one image, out output channels
+    // co0 .. co0 + cout; w and bias are whole (w rows of w_row elements).
+    // With accumulate, the slice adds to what out holds (a later run of
+    // input channels), and the bias was added by the first.
+    w_row: u32,
+    ci0: u32,
+    co0: u32,
+    accumulate: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -37,10 +46,11 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> out: array<S2>;
 
 /// W[co, kk] and W[co, kk + 1]; zero past the matrix. One pair load in the
-/// ALIGNED variant (Cin * KH * KW even), else element by element.
+/// ALIGNED variant (every row, and the slice's first tap, at an even
+/// element), else element by element.
 fn load_w_pair(co: u32, kk: u32, m: u32, k: u32) -> vec2<f32> {
     if (co >= m || kk >= k) { return vec2<f32>(0.0); }
-    let i = co * k + kk;
+    let i = (params.co0 + co) * params.w_row + params.ci0 * params.kh * params.kw + kk;
     if (ALIGNED) { return ld2(wt[i >> 1u]); }
     var v = vec2<f32>(ld1(wt[i >> 1u], i), 0.0);
     if (kk + 1u < k) { v.y = ld1(wt[(i + 1u) >> 1u], i + 1u); }
@@ -121,13 +131,15 @@ fn conv2d(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
         let co = row0 + ty * 8u + i;
         if (co >= m) { break; }
         var b = 0.0;
-        if (params.has_bias != 0u) { b = ld1(bias[co >> 1u], co); }
+        if (params.has_bias != 0u && params.accumulate == 0u) { b = ld1(bias[(params.co0 + co) >> 1u], params.co0 + co); }
         let r = block_row(acc, i);
         for (var j = 0u; j < 8u; j += 2u) {
             let p = col0 + tx * 8u + j;
             if (p >= n) { break; }
             let o = ((p / plane) * m + co) * plane + p % plane;
-            out[o >> 1u] = st2(row_pair(r, j) + b);
+            var v = row_pair(r, j) + b;
+            if (params.accumulate != 0u) { v += ld2(out[o >> 1u]); }
+            out[o >> 1u] = st2(v);
         }
     }
 }

@@ -9,7 +9,8 @@
 //
 // Includes workgroup_reduce.wgsl (workgroup_sum, WG = 256).
 // Bindings: 0 uniform Params, 1 x (read), 2 gamma (read), 3 beta (read), 4 out (read_write).
-// Dispatch: (groups, N) workgroups of 256, one per (image, group).
+// Dispatch: (groups, N) workgroups of 256, one per (image, group); or
+// (run, 1) for a run of groups from group0.
 
 struct Params {
     channels: u32,
@@ -17,7 +18,10 @@ struct Params {
     groups: u32,
     silu: u32,
     eps: f32,
-    _pad0: u32,
+    // The (image, group) pair, counted image-major, of this dispatch's first
+    // workgroup: x and out then hold that group onwards (a tensor over the
+    // binding limit is normalized a run of groups at a time).
+    group0: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -32,9 +36,10 @@ struct Params {
 fn group_norm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let cpg = params.channels / params.groups;
     let count = cpg * params.hw;
-    let first_channel = wg.x * cpg;
+    let here = wg.y * params.groups + wg.x; // from the binding's start
+    let first_channel = ((params.group0 + here) % params.groups) * cpg;
     // First and one-past-last pair of this (image, group): contiguous in NCHW.
-    let p0 = ((wg.y * params.channels + first_channel) * params.hw) / 2u;
+    let p0 = (here * count) / 2u;
     let p1 = p0 + count / 2u;
 
     var s = 0.0;

@@ -21,13 +21,23 @@ pub enum GpuError {
     },
     #[error(
         "{kernel}: binding {binding} needs {requested} bytes, over the adapter's \
-         storage buffer binding size of {max} (tensors this large are not split \
-         yet: use f16 storage or a smaller image)"
+         storage buffer binding size of {max} (this kernel does not split its \
+         tensors yet: use f16 storage or a smaller image)"
     )]
     BindingTooLarge {
         kernel: String,
         binding: usize,
         requested: u64,
+        max: u64,
+    },
+    #[error(
+        "{op}: even one slice of {tensor} ({unit} bytes: an image plane or a \
+         norm group) is over the adapter's storage buffer binding size of {max}"
+    )]
+    SliceTooLarge {
+        op: String,
+        tensor: String,
+        unit: u64,
         max: u64,
     },
     #[error("reading back {tensor} failed: {reason}")]

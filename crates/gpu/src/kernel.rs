@@ -18,6 +18,30 @@ pub enum Access {
     ReadWrite,
 }
 
+/// A storage binding: the bytes [offset, offset + size) of a buffer (all of
+/// it, from a `&wgpu::Buffer`). Ranges let an op bind a tensor larger than
+/// the adapter's binding limit a slice at a time.
+#[derive(Clone, Copy, Debug)]
+pub struct Binding<'a> {
+    pub buffer: &'a wgpu::Buffer,
+    pub offset: u64,
+    pub size: u64,
+}
+
+impl<'a> From<&'a wgpu::Buffer> for Binding<'a> {
+    fn from(buffer: &'a wgpu::Buffer) -> Self {
+        Binding {
+            buffer,
+            offset: 0,
+            size: buffer.size(),
+        }
+    }
+}
+
+/// Storage binding offsets must be multiples of this (WebGPU's
+/// minStorageBufferOffsetAlignment is at most 256 on every adapter).
+pub const BINDING_OFFSET_ALIGNMENT: u64 = 256;
+
 /// One entry point of one shader file, with its storage bindings in order.
 #[derive(Clone, Copy, Debug)]
 pub struct KernelSpec {
@@ -132,11 +156,24 @@ impl GpuContext {
         storage: &[&wgpu::Buffer],
         groups: u32,
     ) -> Result<(), GpuError> {
+        let storage: Vec<Binding> = storage.iter().map(|&b| b.into()).collect();
+        self.dispatch_ranges(spec, path, params, &storage, groups)
+    }
+
+    /// `dispatch` with storage bindings that may be byte ranges.
+    pub fn dispatch_ranges<P: Pod>(
+        &self,
+        spec: &KernelSpec,
+        path: ComputePath,
+        params: &P,
+        storage: &[Binding],
+        groups: u32,
+    ) -> Result<(), GpuError> {
         let (x, y) = fold_workgroups(
             groups,
             self.report.limits.max_compute_workgroups_per_dimension,
         )?;
-        self.dispatch_3d(spec, path, params, storage, [x, y, 1])
+        self.dispatch_3d_ranges(spec, path, params, storage, [x, y, 1])
     }
 
     /// Records one dispatch of an explicit workgroup grid. Dispatches are
@@ -150,6 +187,19 @@ impl GpuContext {
         path: ComputePath,
         params: &P,
         storage: &[&wgpu::Buffer],
+        grid: [u32; 3],
+    ) -> Result<(), GpuError> {
+        let storage: Vec<Binding> = storage.iter().map(|&b| b.into()).collect();
+        self.dispatch_3d_ranges(spec, path, params, &storage, grid)
+    }
+
+    /// `dispatch_3d` with storage bindings that may be byte ranges.
+    pub fn dispatch_3d_ranges<P: Pod>(
+        &self,
+        spec: &KernelSpec,
+        path: ComputePath,
+        params: &P,
+        storage: &[Binding],
         [x, y, z]: [u32; 3],
     ) -> Result<(), GpuError> {
         if storage.len() != spec.storage.len() {
@@ -161,12 +211,22 @@ impl GpuContext {
         }
         let max_binding = self.report.limits.max_storage_buffer_binding_size;
         for (i, b) in storage.iter().enumerate() {
-            if b.size() > max_binding {
+            if b.size > max_binding {
                 return Err(GpuError::BindingTooLarge {
                     kernel: format!("{}.{}", spec.file.name, spec.entry),
                     binding: i + 1,
-                    requested: b.size(),
+                    requested: b.size,
                     max: max_binding,
+                });
+            }
+            if b.offset % BINDING_OFFSET_ALIGNMENT != 0 || b.offset + b.size > b.buffer.size() {
+                return Err(GpuError::ShapeMismatch {
+                    op: spec.entry,
+                    expected: format!(
+                        "binding {} inside its buffer at a multiple of {BINDING_OFFSET_ALIGNMENT} bytes",
+                        i + 1
+                    ),
+                    got: format!("{}..{} of {}", b.offset, b.offset + b.size, b.buffer.size()),
                 });
             }
         }
@@ -197,7 +257,11 @@ impl GpuContext {
         for (i, b) in storage.iter().enumerate() {
             entries.push(wgpu::BindGroupEntry {
                 binding: i as u32 + 1,
-                resource: b.as_entire_binding(),
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: b.buffer,
+                    offset: b.offset,
+                    size: wgpu::BufferSize::new(b.size),
+                }),
             });
         }
         let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {

@@ -44,3 +44,27 @@ pub fn test_context_without_f16() -> &'static GpuContext {
         })
     })
 }
+
+/// The largest binding the small-binding contexts allow, in bytes.
+pub const SMALL_BINDING: u64 = 16 * 1024;
+
+/// Devices that hold every binding to SMALL_BINDING bytes (with and without
+/// `shader-f16`), so tests can drive the code that splits a tensor too large
+/// to bind (128 MiB on many real devices) with small shapes.
+pub fn test_contexts_with_small_bindings() -> [&'static GpuContext; 2] {
+    fn small(allow_shader_f16: bool) -> GpuContext {
+        let mut ctx = make(ContextOptions {
+            allow_shader_f16,
+            poison_outputs: true,
+            ..Default::default()
+        });
+        ctx.report.limits.max_storage_buffer_binding_size = SMALL_BINDING;
+        ctx
+    }
+    static WITH_F16: OnceLock<GpuContext> = OnceLock::new();
+    static WITHOUT: OnceLock<GpuContext> = OnceLock::new();
+    [
+        WITH_F16.get_or_init(|| small(true)),
+        WITHOUT.get_or_init(|| small(false)),
+    ]
+}

@@ -2,7 +2,8 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::kernel::{Access, KernelSpec};
+use super::{runs, slice, too_large};
+use crate::kernel::{Access, Binding, KernelSpec};
 pub use crate::reference::conv2d::Conv2dShape;
 use crate::shaders::{CONV2D, CONV2D_ALIGNED};
 use crate::{GpuContext, GpuError, Tensor};
@@ -23,10 +24,15 @@ pub struct Conv2dParams {
     pub stride: u32,
     pub pad: u32,
     pub has_bias: u32,
+    pub w_row: u32,
+    pub ci0: u32,
+    pub co0: u32,
+    pub accumulate: u32,
 }
 
 pub const PARAMS_LAYOUT: crate::kernel::ParamsLayout = crate::params_layout!(
-    Conv2dParams; batch, cin, h, w, cout, oh, ow, kh, kw, stride, pad, has_bias
+    Conv2dParams; batch, cin, h, w, cout, oh, ow, kh, kw, stride, pad, has_bias,
+    w_row, ci0, co0, accumulate
 );
 
 const SPEC: KernelSpec = KernelSpec {
@@ -116,6 +122,7 @@ pub fn conv2d(
         &[batch, cout, oh, ow],
         x.dtype,
     )?;
+    let taps = kh * kw;
     let params = Conv2dParams {
         batch: batch as u32,
         cin: cin as u32,
@@ -129,27 +136,75 @@ pub fn conv2d(
         stride: stride as u32,
         pad: pad as u32,
         has_bias: bias.is_some() as u32,
+        w_row: (cin * taps) as u32,
+        ci0: 0,
+        co0: 0,
+        accumulate: 0,
     };
-    ctx.dispatch_3d(
-        if (cin * kh * kw) % 2 == 0 {
-            &SPEC_ALIGNED
-        } else {
-            &SPEC
-        },
-        ctx.path_for(x.dtype),
-        &params,
-        &[
-            &x.buffer,
-            &w.buffer,
-            bias.map_or(&w.buffer, |b| &b.buffer),
-            &out.buffer,
-        ],
-        // The batch is folded into the columns (see the shader).
-        [
-            (batch * oh * ow).div_ceil(TILE_N) as u32,
-            cout.div_ceil(TILE_M) as u32,
-            1,
-        ],
-    )?;
+    let path = ctx.path_for(x.dtype);
+    let bias_buf = bias.map_or(&w.buffer, |b| &b.buffer);
+    let max = ctx.report.limits.max_storage_buffer_binding_size;
+    if x.buffer.size() <= max && out.buffer.size() <= max {
+        ctx.dispatch_3d(
+            if (cin * taps) % 2 == 0 {
+                &SPEC_ALIGNED
+            } else {
+                &SPEC
+            },
+            path,
+            &params,
+            &[&x.buffer, &w.buffer, bias_buf, &out.buffer],
+            // The batch is folded into the columns (see the shader).
+            [
+                (batch * oh * ow).div_ceil(TILE_N) as u32,
+                cout.div_ceil(TILE_M) as u32,
+                1,
+            ],
+        )?;
+        return Ok(out);
+    }
+    // Too large to bind whole: one image at a time, in runs of output
+    // channels (rows of the GEMM) and of input channels (its K, summed over
+    // runs). Runs of input channels have even length, so the weight pairs of
+    // every run stay aligned.
+    let esize = x.dtype.size() as u64;
+    let (in_plane, out_plane) = ((h * wd) as u64 * esize, (oh * ow) as u64 * esize);
+    let ci_runs =
+        runs(cin, &[in_plane], max, 2).ok_or_else(|| too_large("conv2d", x, in_plane, max))?;
+    let co_runs = runs(cout, &[out_plane], max, 1)
+        .ok_or_else(|| too_large("conv2d", &out, out_plane, max))?;
+    let aligned = (cin * taps) % 2 == 0;
+    for b in 0..batch {
+        for co in &co_runs {
+            for (i, ci) in ci_runs.iter().enumerate() {
+                let p = Conv2dParams {
+                    batch: 1,
+                    cin: ci.len() as u32,
+                    cout: co.len() as u32,
+                    ci0: ci.start as u32,
+                    co0: co.start as u32,
+                    accumulate: (i > 0) as u32,
+                    ..params
+                };
+                let image = |r: &std::ops::Range<usize>, n: usize| b * n + r.start..b * n + r.end;
+                ctx.dispatch_3d_ranges(
+                    if aligned { &SPEC_ALIGNED } else { &SPEC },
+                    path,
+                    &p,
+                    &[
+                        slice(x, &image(ci, cin), in_plane),
+                        Binding::from(&w.buffer),
+                        Binding::from(bias_buf),
+                        slice(&out, &image(co, cout), out_plane),
+                    ],
+                    [
+                        (oh * ow).div_ceil(TILE_N) as u32,
+                        co.len().div_ceil(TILE_M) as u32,
+                        1,
+                    ],
+                )?;
+            }
+        }
+    }
     Ok(out)
 }

@@ -2,6 +2,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
+use super::{runs, slice, too_large};
 use crate::kernel::{Access, KernelSpec};
 use crate::shaders::ELEMENTWISE;
 use crate::{GpuContext, GpuError, Tensor};
@@ -53,7 +54,34 @@ fn run(
     a: &Tensor,
     b: &Tensor,
 ) -> Result<Tensor, GpuError> {
-    run_shaped(ctx, entry, scalar, 0, a, b, &a.shape)
+    let max = ctx.report.limits.max_storage_buffer_binding_size;
+    if a.buffer.size() <= max {
+        return run_shaped(ctx, entry, scalar, 0, a, b, &a.shape);
+    }
+    // Element by element: a tensor over the binding limit goes a run of
+    // pairs at a time.
+    let out = Tensor::output(ctx, &format!("{entry}({})", a.name), &a.shape, a.dtype)?;
+    let unit = 2 * a.dtype.size() as u64;
+    for r in runs(out.pairs(), &[unit], max, 1).ok_or_else(|| too_large(entry, a, unit, max))? {
+        let params = ElementwiseParams {
+            pairs: r.len() as u32,
+            scalar,
+            inner: 0,
+            channels: 0,
+        };
+        ctx.dispatch_ranges(
+            &spec(entry),
+            ctx.path_for(a.dtype),
+            &params,
+            &[
+                slice(a, &r, unit),
+                slice(b, &r, unit),
+                slice(&out, &r, unit),
+            ],
+            (r.len() as u32).div_ceil(WG),
+        )?;
+    }
+    Ok(out)
 }
 
 fn run_shaped(

@@ -2,7 +2,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{even, mismatch, same_dtype};
+use super::{even, mismatch, runs, same_dtype, slice, too_large};
 use crate::kernel::{Access, KernelSpec};
 use crate::shaders::GROUP_NORM;
 use crate::{GpuContext, GpuError, Tensor};
@@ -16,13 +16,13 @@ pub struct GroupNormParams {
     pub groups: u32,
     pub silu: u32,
     pub eps: f32,
-    pub _pad0: u32,
+    pub group0: u32,
     pub _pad1: u32,
     pub _pad2: u32,
 }
 
 pub const PARAMS_LAYOUT: crate::kernel::ParamsLayout =
-    crate::params_layout!(GroupNormParams; channels, hw, groups, silu, eps, _pad0, _pad1, _pad2);
+    crate::params_layout!(GroupNormParams; channels, hw, groups, silu, eps, group0, _pad1, _pad2);
 
 const SPEC: KernelSpec = KernelSpec {
     file: GROUP_NORM,
@@ -71,12 +71,35 @@ pub fn group_norm(
         eps,
         ..Default::default()
     };
-    ctx.dispatch_3d(
-        &SPEC,
-        ctx.path_for(x.dtype),
-        &params,
-        &[&x.buffer, &gamma.buffer, &beta.buffer, &out.buffer],
-        [groups as u32, n as u32, 1],
-    )?;
+    let max = ctx.report.limits.max_storage_buffer_binding_size;
+    if x.buffer.size() <= max {
+        ctx.dispatch_3d(
+            &SPEC,
+            ctx.path_for(x.dtype),
+            &params,
+            &[&x.buffer, &gamma.buffer, &beta.buffer, &out.buffer],
+            [groups as u32, n as u32, 1],
+        )?;
+        return Ok(out);
+    }
+    // Each (image, group) is contiguous: a run of them at a time.
+    let unit = ((c / groups) * hw * x.dtype.size()) as u64;
+    for r in runs(n * groups, &[unit], max, 1).ok_or_else(|| too_large(OP, x, unit, max))? {
+        ctx.dispatch_3d_ranges(
+            &SPEC,
+            ctx.path_for(x.dtype),
+            &GroupNormParams {
+                group0: r.start as u32,
+                ..params
+            },
+            &[
+                slice(x, &r, unit),
+                (&gamma.buffer).into(),
+                (&beta.buffer).into(),
+                slice(&out, &r, unit),
+            ],
+            [r.len() as u32, 1, 1],
+        )?;
+    }
     Ok(out)
 }

@@ -14,6 +14,9 @@ pub mod timestep;
 pub mod transpose;
 pub mod upsample;
 
+use std::ops::Range;
+
+use crate::kernel::Binding;
 use crate::{GpuError, Tensor};
 
 pub(crate) fn mismatch(
@@ -61,4 +64,69 @@ pub(crate) fn divisible(op: &'static str, what: &str, v: usize, n: usize) -> Res
 
 pub(crate) fn even(op: &'static str, what: &str, v: usize) -> Result<(), GpuError> {
     divisible(op, what, v, 2)
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// Splits `count` units (image planes, norm groups) into runs small enough
+/// that binding i, which holds `unit_bytes[i]` per unit, stays within `max`
+/// bytes, every run starting on a binding-offset boundary. `None` when even
+/// the smallest such run is too large. One run when everything fits; else
+/// run lengths are multiples of `multiple` too.
+pub(crate) fn runs(
+    count: usize,
+    unit_bytes: &[u64],
+    max: u64,
+    multiple: u64,
+) -> Option<Vec<Range<usize>>> {
+    let align = crate::kernel::BINDING_OFFSET_ALIGNMENT;
+    let quantum = unit_bytes
+        .iter()
+        .map(|&b| align / gcd(b, align))
+        .fold(multiple.max(1), |q, u| q / gcd(q, u) * u);
+    let fit = unit_bytes.iter().map(|&b| max / b.max(1)).min()?;
+    let step = if fit >= count as u64 {
+        count.max(1)
+    } else {
+        (fit / quantum * quantum) as usize
+    };
+    if step == 0 {
+        return None;
+    }
+    Some(
+        (0..count)
+            .step_by(step)
+            .map(|s| s..(s + step).min(count))
+            .collect(),
+    )
+}
+
+/// Units `r` of a tensor laid out as equal units of `unit_bytes`. The last
+/// run takes the buffer's padding too (buffers hold whole quads), so a run
+/// never ends inside the pair or quad a kernel reads.
+pub(crate) fn slice<'a>(t: &'a Tensor, r: &Range<usize>, unit_bytes: u64) -> Binding<'a> {
+    let offset = r.start as u64 * unit_bytes;
+    let end = r.end as u64 * unit_bytes;
+    let size = if t.buffer.size() - end < 16 {
+        t.buffer.size() - offset
+    } else {
+        end - offset
+    };
+    Binding {
+        buffer: &t.buffer,
+        offset,
+        size,
+    }
+}
+
+/// The error for a tensor whose slices of `unit` bytes cannot be bound.
+pub(crate) fn too_large(op: &str, t: &Tensor, unit: u64, max: u64) -> GpuError {
+    GpuError::SliceTooLarge {
+        op: op.to_string(),
+        tensor: t.name.clone(),
+        unit,
+        max,
+    }
 }

@@ -2,7 +2,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::mismatch;
+use super::{mismatch, runs, slice, too_large};
 use crate::kernel::{Access, KernelSpec};
 use crate::shaders::UPSAMPLE;
 use crate::{GpuContext, GpuError, Tensor};
@@ -41,19 +41,28 @@ pub fn upsample_nearest2x(ctx: &GpuContext, x: &Tensor) -> Result<Tensor, GpuErr
         &[n, c, 2 * h, 2 * w],
         x.dtype,
     )?;
-    let pairs = out.pairs() as u32;
-    let params = UpsampleParams {
-        out_pairs: pairs,
-        h: h as u32,
-        w: w as u32,
-        _pad0: 0,
-    };
-    ctx.dispatch(
-        &SPEC,
-        ctx.path_for(x.dtype),
-        &params,
-        &[&x.buffer, &out.buffer],
-        pairs.div_ceil(256),
-    )?;
+    // Planes are independent: a tensor over the binding limit goes a run of
+    // planes at a time.
+    let esize = x.dtype.size() as u64;
+    let (in_plane, out_plane) = ((h * w) as u64 * esize, (4 * h * w) as u64 * esize);
+    let max = ctx.report.limits.max_storage_buffer_binding_size;
+    let planes = runs(n * c, &[in_plane, out_plane], max, 1)
+        .ok_or_else(|| too_large(SPEC.entry, &out, out_plane, max))?;
+    for r in planes {
+        let pairs = (r.len() * 2 * h * w) as u32;
+        let params = UpsampleParams {
+            out_pairs: pairs,
+            h: h as u32,
+            w: w as u32,
+            _pad0: 0,
+        };
+        ctx.dispatch_ranges(
+            &SPEC,
+            ctx.path_for(x.dtype),
+            &params,
+            &[slice(x, &r, in_plane), slice(&out, &r, out_plane)],
+            pairs.div_ceil(256),
+        )?;
+    }
     Ok(out)
 }
