@@ -34,10 +34,17 @@ impl BurnPeer {
     }
 
     pub fn read<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        t.into_data()
+        Self::try_read(t).expect("burn result")
+    }
+
+    /// `read`, or burn's error: burn runs lazily, so work that failed (an
+    /// allocation over the adapter's limits) shows only when its result is read.
+    pub fn try_read<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, String> {
+        t.try_into_data()
+            .map_err(|e| format!("{e:?}"))?
             .convert::<f32>()
             .try_to_vec::<f32>()
-            .expect("float tensor")
+            .map_err(|e| format!("{e:?}"))
     }
 
     /// Waits for every queued operation: what a benchmark times.
