@@ -9,8 +9,9 @@
 //
 // Includes workgroup_reduce.wgsl (workgroup_sum, WG = 256).
 // Bindings: 0 uniform Params, 1 x (read), 2 gamma (read), 3 beta (read), 4 out (read_write).
-// Dispatch: (groups, N) workgroups of 256, one per (image, group); or
-// (run, 1) for a run of groups from group0.
+// Dispatch: (run, 1) workgroups of 256, one per (image, group) of a run
+// starting at group0 (all N * groups when the tensor fits one binding); a
+// (groups, N) grid with group0 = 0 reads the same.
 
 struct Params {
     channels: u32,

@@ -144,13 +144,14 @@ pub fn conv2d(
     let path = ctx.path_for(x.dtype);
     let bias_buf = bias.map_or(&w.buffer, |b| &b.buffer);
     let max = ctx.report.limits.max_storage_buffer_binding_size;
+    let spec = if (cin * taps) % 2 == 0 {
+        &SPEC_ALIGNED
+    } else {
+        &SPEC
+    };
     if x.buffer.size() <= max && out.buffer.size() <= max {
         ctx.dispatch_3d(
-            if (cin * taps) % 2 == 0 {
-                &SPEC_ALIGNED
-            } else {
-                &SPEC
-            },
+            spec,
             path,
             &params,
             &[&x.buffer, &w.buffer, bias_buf, &out.buffer],
@@ -173,7 +174,6 @@ pub fn conv2d(
         runs(cin, &[in_plane], max, 2).ok_or_else(|| too_large("conv2d", x, in_plane, max))?;
     let co_runs = runs(cout, &[out_plane], max, 1)
         .ok_or_else(|| too_large("conv2d", &out, out_plane, max))?;
-    let aligned = (cin * taps) % 2 == 0;
     for b in 0..batch {
         for co in &co_runs {
             for (i, ci) in ci_runs.iter().enumerate() {
@@ -188,7 +188,7 @@ pub fn conv2d(
                 };
                 let image = |r: &std::ops::Range<usize>, n: usize| b * n + r.start..b * n + r.end;
                 ctx.dispatch_3d_ranges(
-                    if aligned { &SPEC_ALIGNED } else { &SPEC },
+                    spec,
                     path,
                     &p,
                     &[

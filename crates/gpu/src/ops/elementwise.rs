@@ -54,12 +54,9 @@ fn run(
     a: &Tensor,
     b: &Tensor,
 ) -> Result<Tensor, GpuError> {
-    let max = ctx.report.limits.max_storage_buffer_binding_size;
-    if a.buffer.size() <= max {
-        return run_shaped(ctx, entry, scalar, 0, a, b, &a.shape);
-    }
     // Element by element: a tensor over the binding limit goes a run of
-    // pairs at a time.
+    // pairs at a time (one run, the whole tensor, when it fits).
+    let max = ctx.report.limits.max_storage_buffer_binding_size;
     let out = Tensor::output(ctx, &format!("{entry}({})", a.name), &a.shape, a.dtype)?;
     let unit = 2 * a.dtype.size() as u64;
     for r in runs(out.pairs(), &[unit], max, 1).ok_or_else(|| too_large(entry, a, unit, max))? {

@@ -72,17 +72,8 @@ pub fn group_norm(
         ..Default::default()
     };
     let max = ctx.report.limits.max_storage_buffer_binding_size;
-    if x.buffer.size() <= max {
-        ctx.dispatch_3d(
-            &SPEC,
-            ctx.path_for(x.dtype),
-            &params,
-            &[&x.buffer, &gamma.buffer, &beta.buffer, &out.buffer],
-            [groups as u32, n as u32, 1],
-        )?;
-        return Ok(out);
-    }
-    // Each (image, group) is contiguous: a run of them at a time.
+    // Each (image, group) is contiguous: a tensor over the binding limit goes
+    // a run of them at a time (one run, the whole tensor, when it fits).
     let unit = ((c / groups) * hw * x.dtype.size()) as u64;
     for r in runs(n * groups, &[unit], max, 1).ok_or_else(|| too_large(OP, x, unit, max))? {
         ctx.dispatch_3d_ranges(
