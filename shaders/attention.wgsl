@@ -11,25 +11,28 @@
 //   (one vec4 load where pairs took two, and on lavapipe, which loops over
 //   the SIMD lanes for every load, one loop instead of two).
 //
-// Work split, per workgroup of 256 invocations: BQ query rows of one (b, h).
-// The output block [BQ, d] lives in registers: each invocation owns 4 rows x
-// 16 columns (sixteen named vec4s, never an indexed array: GPUs spill
-// those). TPR = ceil(d / 16) invocations span a row group, so BQ = 4 *
-// floor(256 / TPR), at most 128 (d 40, 64 and 80: 128 rows; 160: 100; 512:
-// 32); with 8 columns K and V were read twice as often for the large heads.
+// Work split, per workgroup of 256 invocations: BQ query rows of one (b, h),
+// against BK keys at a time; the host picks both (Params rows, keys): BQ no
+// more than the queries, BQ * BK <= SCORES.
+// The output block [BQ, d] lives in registers: each invocation owns 8 rows x
+// 16 columns (eight Out16s, never an indexed array: GPUs spill those). TPR =
+// ceil(d / 16) invocations span a row group, so BQ <= 8 * floor(256 / TPR),
+// at most 128 (d 40, 64, 80 and 160: 128 rows; 512: 64).
 // Per key block:
-//   1. scores: an invocation computes an 8-query x 4-key block of S = q k^T
-//      a quad of channels at a time (12 vec4 loads per 128 multiply-adds), over
-//      part of the head when the blocks are fewer than the invocations (at
-//      most 128 busy at 128 rows: the score block's memory bounds the parts);
-//   2. one invocation per four rows updates their max and sum, turns the
-//      scores into probabilities and records the rescale factors;
-//   3. each invocation adds probability-weighted V to its 4 x 16 block
-//      (5 vec4 loads per 64 multiply-adds).
+//   1. scores: an invocation computes an 8-query x 8-key block of S = q k^T
+//      a quad of channels at a time (16 vec4 loads per 256 multiply-adds),
+//      over part of the head when the blocks are fewer than the invocations
+//      (the score memory bounds the parts);
+//   2. one invocation per four rows adds the parts, scales and masks, updates
+//      their max and sum, turns the scores into probabilities and records
+//      the rescale factors;
+//   3. each invocation adds probability-weighted V to its 8 x 16 block
+//      (6 vec4 loads per 128 multiply-adds).
 // Scores are kept key-major, four rows to a vec4 (scores[j * BQ/4 + r/4]), so
 // phases 2 and 3 read four rows in one load.
-// Workgroup memory: (128 * BK + 3 * 128) f32 = 9.5 KiB (partial sums of a
-// split head reuse the score block: NSPLIT * BQ * BK <= 2048).
+// Workgroup memory: (SCORES + 3 * 128) f32 = 13.5 KiB. Bigger blocks mean
+// fewer barriers per score (on lavapipe the barriers and the softmax pass
+// cost as much as either product at d 40).
 //
 // Bindings: 0 uniform Params, 1 q (read), 2 k (read), 3 v (read), 4 out (read_write).
 // Dispatch: (ceil(Lq / BQ), H, B) workgroups of 256.
@@ -45,8 +48,8 @@ struct Params {
     o_stride: u32,
     tpr: u32,
     scale: f32,
-    _pad0: u32,
-    _pad1: u32,
+    rows: u32,
+    keys: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -56,19 +59,14 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> out: array<S4>;
 
 const THREADS: u32 = 256u;
-const MAX_ROWS: u32 = 128u;
-const BK: u32 = 16u;
+/// Scores one key block holds: BQ * BK <= SCORES (and the parts of a split head).
+const SCORES: u32 = 3072u;
 const NEG_INF: f32 = -3.0e38;
 
-var<workgroup> scores: array<vec4<f32>, 512>; // [BK][BQ / 4], BQ <= 128
-var<workgroup> row_max: array<vec4<f32>, 32>; // four rows each
+var<workgroup> scores: array<vec4<f32>, 768>; // [BK][BQ / 4]
+var<workgroup> row_max: array<vec4<f32>, 32>; // four rows each, 128 rows at most
 var<workgroup> row_sum: array<vec4<f32>, 32>;
 var<workgroup> row_rescale: array<vec4<f32>, 32>;
-
-/// Query rows per workgroup for TPR invocations per row group.
-fn rows_per_workgroup(tpr: u32) -> u32 {
-    return min(MAX_ROWS, 8u * (THREADS / tpr));
-}
 
 /// The value quad at `idx` holding head channels c..c+3; zero past the head
 /// (the head ends on a quad: d is a multiple of 4).
@@ -85,11 +83,6 @@ fn q_quad_index(qb: u32, qi: u32, head: u32) -> u32 {
 
 fn k_quad_index(kb: u32, kj: u32, head: u32) -> u32 {
     return ((kb + select(0u, kj, kj < params.lk)) * params.k_stride + head) / 4u;
-}
-
-/// Whether query row `qi` may see key `kj`.
-fn visible(qi: u32, kj: u32) -> bool {
-    return qi < params.lq && kj < params.lk && (params.causal == 0u || kj <= qi);
 }
 
 /// Up to 16 output columns of one row: channels c0 + (0..3, 4..7, 8..11, 12..15).
@@ -127,7 +120,8 @@ fn inv_sum(l: f32) -> f32 {
 @compute @workgroup_size(256)
 fn attention(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let tpr = params.tpr;
-    let bq = rows_per_workgroup(tpr);
+    let bq = params.rows;
+    let bk = params.keys;
     let bq4 = bq / 4u;
     let q0 = wg.x * bq;
     let head = wg.y * params.d;
@@ -143,16 +137,16 @@ fn attention(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
     var a0 = Out16(); var a1 = Out16(); var a2 = Out16(); var a3 = Out16();
     var a4 = Out16(); var a5 = Out16(); var a6 = Out16(); var a7 = Out16();
 
-    // Phase 1's block: query octet sq (rows sq*8..+7), key quad sk (keys sk*4
-    // ..+3), summed over the head's quads [c_begin, c_end). With few rows (large
-    // heads) the blocks are too few for 256 invocations, so the head is split
-    // into NSPLIT parts whose partial sums meet in workgroup memory.
-    let nblocks = (bq / 8u) * (BK / 4u);
-    let nsplit = max(1u, min(THREADS / nblocks, MAX_ROWS / bq));
+    // Phase 1's block: query octet sq (rows sq*8..+7), key octet sk (keys
+    // sk*8..+7), summed over the head's quads [c_begin, c_end). With few rows
+    // (large heads) the blocks are too few for 256 invocations, so the head is
+    // split into NSPLIT parts whose partial sums meet in workgroup memory.
+    let nblocks = (bq / 8u) * (bk / 8u);
+    let nsplit = max(1u, min(THREADS / nblocks, SCORES / (bq * bk)));
     let blk = lid % nblocks;
     let split = lid / nblocks;
-    let sq = blk / (BK / 4u);
-    let sk = blk % (BK / 4u);
+    let sq = blk / (bk / 8u);
+    let sk = blk % (bk / 8u);
     let chunk = (quads + nsplit - 1u) / nsplit;
     let c_begin = min(split * chunk, quads);
     let c_end = min(c_begin + chunk, quads);
@@ -166,60 +160,70 @@ fn attention(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
 
     var kend = params.lk;
     if (params.causal != 0u) { kend = min(kend, q0 + bq); }
-    for (var j0 = 0u; j0 < kend; j0 += BK) {
-        // 1. an 8 x 4 block of scores
+    for (var j0 = 0u; j0 < kend; j0 += bk) {
+        // 1. an 8 x 8 block of scores (16 vec4 loads per 256 multiply-adds)
         if (scores_here) {
             let qi = q0 + sq * 8u;
-            let kj = j0 + sk * 4u;
+            let kj = j0 + sk * 8u;
             // Rows past the ends read row 0 (always there) and are masked below.
-            let kp0 = k_quad_index(kb, kj, head);
-            let kp1 = k_quad_index(kb, kj + 1u, head);
-            let kp2 = k_quad_index(kb, kj + 2u, head);
-            let kp3 = k_quad_index(kb, kj + 3u, head);
+            var kp = array<u32, 8>();
             var qp = array<u32, 8>();
-            for (var r = 0u; r < 8u; r++) { qp[r] = q_quad_index(qb, qi + r, head); }
-            var s = array<vec4<f32>, 8>(); // s[r]: query r against keys 0..3
+            for (var r = 0u; r < 8u; r++) {
+                kp[r] = k_quad_index(kb, kj + r, head);
+                qp[r] = q_quad_index(qb, qi + r, head);
+            }
+            // s[r]: query r against keys 0..3, s[8 + r]: against keys 4..7
+            var s = array<vec4<f32>, 16>();
             for (var c = c_begin; c < c_end; c++) {
-                let kq = mat4x4<f32>(ld4(k[kp0 + c]), ld4(k[kp1 + c]), ld4(k[kp2 + c]), ld4(k[kp3 + c]));
-                // x * kq = (x . k0, x . k1, x . k2, x . k3)
-                s[0] += ld4(q[qp[0] + c]) * kq;
-                s[1] += ld4(q[qp[1] + c]) * kq;
-                s[2] += ld4(q[qp[2] + c]) * kq;
-                s[3] += ld4(q[qp[3] + c]) * kq;
-                s[4] += ld4(q[qp[4] + c]) * kq;
-                s[5] += ld4(q[qp[5] + c]) * kq;
-                s[6] += ld4(q[qp[6] + c]) * kq;
-                s[7] += ld4(q[qp[7] + c]) * kq;
+                let k0 = mat4x4<f32>(ld4(k[kp[0] + c]), ld4(k[kp[1] + c]), ld4(k[kp[2] + c]), ld4(k[kp[3] + c]));
+                let k1 = mat4x4<f32>(ld4(k[kp[4] + c]), ld4(k[kp[5] + c]), ld4(k[kp[6] + c]), ld4(k[kp[7] + c]));
+                // x * k0 = (x . key0, x . key1, x . key2, x . key3)
+                let x0 = ld4(q[qp[0] + c]); s[0] += x0 * k0; s[8] += x0 * k1;
+                let x1 = ld4(q[qp[1] + c]); s[1] += x1 * k0; s[9] += x1 * k1;
+                let x2 = ld4(q[qp[2] + c]); s[2] += x2 * k0; s[10] += x2 * k1;
+                let x3 = ld4(q[qp[3] + c]); s[3] += x3 * k0; s[11] += x3 * k1;
+                let x4 = ld4(q[qp[4] + c]); s[4] += x4 * k0; s[12] += x4 * k1;
+                let x5 = ld4(q[qp[5] + c]); s[5] += x5 * k0; s[13] += x5 * k1;
+                let x6 = ld4(q[qp[6] + c]); s[6] += x6 * k0; s[14] += x6 * k1;
+                let x7 = ld4(q[qp[7] + c]); s[7] += x7 * k0; s[15] += x7 * k1;
             }
             // Transposed into key-major quads of four rows.
-            let base = split * BK * bq4 + sk * 4u * bq4 + sq * 2u;
-            let lo = transpose(mat4x4<f32>(s[0], s[1], s[2], s[3]));
-            let hi = transpose(mat4x4<f32>(s[4], s[5], s[6], s[7]));
-            for (var j = 0u; j < 4u; j++) {
-                scores[base + j * bq4] = lo[j];
-                scores[base + j * bq4 + 1u] = hi[j];
+            let base = split * bk * bq4 + sk * 8u * bq4 + sq * 2u;
+            for (var h = 0u; h < 2u; h++) {
+                let lo = transpose(mat4x4<f32>(s[8u * h], s[8u * h + 1u], s[8u * h + 2u], s[8u * h + 3u]));
+                let hi = transpose(mat4x4<f32>(s[8u * h + 4u], s[8u * h + 5u], s[8u * h + 6u], s[8u * h + 7u]));
+                let at = base + 4u * h * bq4;
+                for (var j = 0u; j < 4u; j++) {
+                    scores[at + j * bq4] = lo[j];
+                    scores[at + j * bq4 + 1u] = hi[j];
+                }
             }
         }
         workgroupBarrier();
-        // 1b. add the parts (in place over part 0), scale and mask
-        for (var e = lid; e < BK * bq4; e += THREADS) {
-            var sum = scores[e];
-            for (var sp = 1u; sp < nsplit; sp++) { sum += scores[sp * BK * bq4 + e]; }
-            let qi = q0 + (e % bq4) * 4u;
-            let kj = j0 + e / bq4;
-            let seen = vec4<bool>(visible(qi, kj), visible(qi + 1u, kj), visible(qi + 2u, kj), visible(qi + 3u, kj));
-            scores[e] = select(vec4<f32>(NEG_INF), sum * params.scale, seen);
-        }
-        workgroupBarrier();
-        // 2. online softmax bookkeeping, one invocation per four rows
+        // 2. online softmax bookkeeping, one invocation per four rows: add
+        // the parts of a split head, scale and mask (here rather than in a
+        // pass of their own: one barrier and one sweep of the scores fewer),
+        // then update the rows' max and sum and turn scores into probabilities.
         // Loop bounds are per invocation (0 where idle), not only the `if`:
         // lavapipe runs an `if` body under a lane mask even when no lane is
         // in it, but leaves a loop once no lane is.
-        let keys_here = select(0u, BK, lid < bq4);
+        let keys_here = select(0u, bk, lid < bq4);
         if (lid < bq4) {
+            let qi = q0 + lid * 4u;
+            let rows = vec4<u32>(qi, qi + 1u, qi + 2u, qi + 3u);
+            let rows_in = rows < vec4<u32>(params.lq);
             let m_old = row_max[lid];
             var m_new = m_old;
-            for (var jj = 0u; jj < keys_here; jj++) { m_new = max(m_new, scores[jj * bq4 + lid]); }
+            for (var jj = 0u; jj < keys_here; jj++) {
+                let e = jj * bq4 + lid;
+                var sum = scores[e];
+                for (var sp = 1u; sp < nsplit; sp++) { sum += scores[sp * bk * bq4 + e]; }
+                let kj = j0 + jj;
+                let seen = rows_in & vec4<bool>(kj < params.lk) & (vec4<u32>(kj) <= rows | vec4<bool>(params.causal == 0u));
+                let s = select(vec4<f32>(NEG_INF), sum * params.scale, seen);
+                scores[e] = s;
+                m_new = max(m_new, s);
+            }
             var sum = vec4<f32>(0.0);
             for (var jj = 0u; jj < keys_here; jj++) {
                 let s = scores[jj * bq4 + lid];
@@ -233,13 +237,13 @@ fn attention(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
             row_rescale[lid] = rescale;
         }
         workgroupBarrier();
-        // 3. a 4 x 16 block of probability-weighted values
+        // 3. an 8 x 16 block of probability-weighted values
         if (owns_rows) {
             let f = row_rescale[rg * 2u];
             let g = row_rescale[rg * 2u + 1u];
             a0 = scale16(a0, f.x); a1 = scale16(a1, f.y); a2 = scale16(a2, f.z); a3 = scale16(a3, f.w);
             a4 = scale16(a4, g.x); a5 = scale16(a5, g.y); a6 = scale16(a6, g.z); a7 = scale16(a7, g.w);
-            let jn = select(0u, min(BK, params.lk - j0), owns_rows);
+            let jn = select(0u, min(bk, params.lk - j0), owns_rows);
             for (var jj = 0u; jj < jn; jj++) {
                 let vp = ((kb + j0 + jj) * params.v_stride + head + c0) / 4u;
                 let p = scores[jj * bq4 + rg * 2u];

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use roentgen_gpu::ops::attention::{COLS, attention, rows_per_workgroup, threads_per_row};
+use roentgen_gpu::ops::attention::{COLS, attention, block, rows_per_workgroup, threads_per_row};
 use roentgen_gpu::reference;
 
 #[test]
@@ -28,6 +28,13 @@ fn attention_matches_reference_on_every_path() {
         (1, 130, 70, 2, 52, false),
         (1, 70, 40, 1, 512, false),
         (1, 40, 24, 1, 1024, false), // the largest head one workgroup row holds
+        // Blocks of few rows over many keys (8 rows x 56 keys, the head split
+        // six ways), of keys that are not a power of two (77: 2 x 40), and a
+        // causal mask across key blocks of 64.
+        (2, 5, 200, 2, 160, false),
+        (1, 3, 77, 2, 40, false),
+        (1, 16, 300, 1, 512, false),
+        (1, 200, 200, 2, 16, true),
     ];
     for (ctx, dtype) in all_paths() {
         let mut r = rng(7);
@@ -84,4 +91,33 @@ fn every_sd_head_size_fits_one_workgroup() {
         );
     }
     assert!(threads_per_row(4096).is_none());
+}
+
+#[test]
+fn blocks_fit_the_tokens_and_the_score_memory() {
+    let sd = [
+        // (d, Lq, Lk) -> (rows, keys)
+        ((40, 4096, 4096), (128, 24)),
+        ((40, 4096, 77), (128, 16)),
+        ((160, 64, 64), (64, 32)),
+        ((160, 64, 77), (64, 40)),
+        ((512, 4096, 4096), (64, 48)),
+        ((64, 77, 77), (80, 16)),
+        ((160, 5, 200), (8, 56)),
+    ];
+    for ((d, lq, lk), want) in sd {
+        let (rows, keys) = block(threads_per_row(d).unwrap(), lq, lk);
+        assert_eq!((rows, keys), want, "d {d} lq {lq} lk {lk}");
+    }
+    for d in (4..=1024).step_by(4) {
+        let tpr = threads_per_row(d).unwrap();
+        for lq in [1, 7, 8, 9, 77, 100, 4096] {
+            for lk in [1, 5, 77, 300, 4096] {
+                let (rows, keys) = block(tpr, lq, lk);
+                assert!(rows % 8 == 0 && keys % 8 == 0 && rows > 0 && keys > 0);
+                assert!(rows * keys <= 3072 && rows <= 128, "d {d}: {rows} x {keys}");
+                assert!(rows < lq + 8, "d {d} lq {lq}: {rows} rows");
+            }
+        }
+    }
 }

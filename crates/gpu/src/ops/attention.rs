@@ -21,12 +21,12 @@ pub struct AttentionParams {
     pub o_stride: u32,
     pub tpr: u32,
     pub scale: f32,
-    pub _pad0: u32,
-    pub _pad1: u32,
+    pub rows: u32,
+    pub keys: u32,
 }
 
 pub const PARAMS_LAYOUT: crate::kernel::ParamsLayout = crate::params_layout!(
-    AttentionParams; lq, lk, d, causal, q_stride, k_stride, v_stride, o_stride, tpr, scale, _pad0, _pad1
+    AttentionParams; lq, lk, d, causal, q_stride, k_stride, v_stride, o_stride, tpr, scale, rows, keys
 );
 
 const SPEC: KernelSpec = KernelSpec {
@@ -36,12 +36,17 @@ const SPEC: KernelSpec = KernelSpec {
 };
 
 /// Invocations per workgroup, query rows one workgroup may own, and output
-/// rows and columns one invocation holds (THREADS, MAX_ROWS and 4 x 16 in
+/// rows and columns one invocation holds (THREADS, MAX_ROWS and 8 x 16 in
 /// the shader).
 const THREADS: usize = 256;
 const MAX_ROWS: usize = 128;
 const ROWS: usize = 8;
 pub const COLS: usize = 16;
+/// Scores one key block holds (SCORES in the shader), and the most keys per
+/// block: more keys per block means fewer barriers and softmax passes, but
+/// past 64 the bookkeeping invocations (one per four rows) serialize.
+const SCORES: usize = 3072;
+const MAX_KEYS: usize = 64;
 
 /// Invocations sharing one query row: one per 16 columns of the head.
 pub fn threads_per_row(d: usize) -> Option<usize> {
@@ -51,6 +56,22 @@ pub fn threads_per_row(d: usize) -> Option<usize> {
 /// Query rows per workgroup for a head size.
 pub fn rows_per_workgroup(tpr: usize) -> usize {
     MAX_ROWS.min(ROWS * (THREADS / tpr))
+}
+
+/// Query rows and keys per block for `lq` queries over `lk` keys: no more
+/// rows than there are queries (64 tokens at 128 rows computed half the
+/// block for nothing), and of the key counts the score block then holds
+/// (multiples of 8) the largest that pads the keys by at most an eighth:
+/// 77 text tokens take 2 blocks of 40, not 2 of 64.
+pub fn block(tpr: usize, lq: usize, lk: usize) -> (usize, usize) {
+    let rows = rows_per_workgroup(tpr).min(lq.max(1).next_multiple_of(ROWS));
+    let most = (SCORES / rows).min(MAX_KEYS) / ROWS;
+    let keys = (1..=most)
+        .rev()
+        .map(|k| k * ROWS)
+        .find(|&k| lk.next_multiple_of(k) - lk <= lk / 8)
+        .unwrap_or(ROWS);
+    (rows, keys)
 }
 
 /// `softmax(scale * q k^T [causal]) v` per head, for `q` [B, Lq, H*d] and `k`,
@@ -97,6 +118,7 @@ pub fn attention(
         max: (64 * COLS) as u64,
     })?;
     let out = Tensor::output(ctx, &format!("attention({})", q.name), &q.shape, q.dtype)?;
+    let (bq, bk) = block(tpr, lq, lk);
     let params = AttentionParams {
         lq: lq as u32,
         lk: lk as u32,
@@ -108,9 +130,9 @@ pub fn attention(
         o_stride: inner as u32,
         tpr: tpr as u32,
         scale,
-        ..Default::default()
+        rows: bq as u32,
+        keys: bk as u32,
     };
-    let bq = rows_per_workgroup(tpr);
     ctx.dispatch_3d(
         &SPEC,
         ctx.path_for(q.dtype),
