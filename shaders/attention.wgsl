@@ -219,7 +219,7 @@ fn attention(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
                 var sum = scores[e];
                 for (var sp = 1u; sp < nsplit; sp++) { sum += scores[sp * bk * bq4 + e]; }
                 let kj = j0 + jj;
-                let seen = rows_in & vec4<bool>(kj < params.lk) & (vec4<u32>(kj) <= rows | vec4<bool>(params.causal == 0u));
+                let seen = rows_in & vec4<bool>(kj < params.lk) & ((vec4<u32>(kj) <= rows) | vec4<bool>(params.causal == 0u));
                 let s = select(vec4<f32>(NEG_INF), sum * params.scale, seen);
                 scores[e] = s;
                 m_new = max(m_new, s);

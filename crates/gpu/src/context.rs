@@ -82,6 +82,13 @@ pub struct GpuContext {
     /// Dispatches recorded but not yet submitted, and how many (see
     /// [`GpuContext::flush`]).
     pub(crate) pending: Mutex<Option<(wgpu::CommandEncoder, u32)>>,
+    /// The first error the device reported outside an error scope (a shader
+    /// this browser's compiler rejects, a binding it refuses). WebGPU only
+    /// reports such errors as events, and the kernels' outputs then keep
+    /// whatever they held, so every read-back checks this first: a broken
+    /// kernel becomes an error with the browser's message, never a plausible
+    /// grey image.
+    device_error: Arc<Mutex<Option<String>>>,
 }
 
 impl GpuContext {
@@ -119,6 +126,12 @@ impl GpuContext {
             .map_err(|e| GpuError::NoDevice {
                 reason: e.to_string(),
             })?;
+        let device_error: Arc<Mutex<Option<String>>> = Arc::default();
+        let first = device_error.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            let mut slot = first.lock().unwrap_or_else(|p| p.into_inner());
+            slot.get_or_insert_with(|| e.to_string());
+        }));
         let report = AdapterReport {
             name: info.name,
             backend: info.backend.to_str().to_string(),
@@ -140,7 +153,20 @@ impl GpuContext {
             dispatches: Default::default(),
             pipelines: Mutex::new(HashMap::new()),
             pending: Mutex::new(None),
+            device_error,
         })
+    }
+
+    /// The device's first uncaptured error, if any (it stays: after one the
+    /// device's results cannot be trusted).
+    pub fn check_device(&self) -> Result<(), GpuError> {
+        let slot = self.device_error.lock().unwrap_or_else(|p| p.into_inner());
+        match slot.as_ref() {
+            Some(reason) => Err(GpuError::Device {
+                reason: reason.clone(),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// The path a kernel on `dtype` storage runs on this device.

@@ -40,6 +40,8 @@ pub enum GpuError {
         unit: u64,
         max: u64,
     },
+    #[error("the GPU reported an error, so no result can be trusted: {reason}")]
+    Device { reason: String },
     #[error("reading back {tensor} failed: {reason}")]
     ReadBack { tensor: String, reason: String },
 }

@@ -218,6 +218,7 @@ pub async fn read_buffer(
         tensor: name.to_string(),
         reason,
     };
+    ctx.check_device()?;
     let size = buffer.size();
     let label = format!("{name} read-back");
     let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
@@ -251,5 +252,8 @@ pub async fn read_buffer(
         .map_err(|e| fail(e.to_string()))?
         .to_vec();
     staging.unmap();
+    // Errors of the commands just run arrive (in the browser, as events)
+    // by the time their results map.
+    ctx.check_device()?;
     Ok(bytes)
 }

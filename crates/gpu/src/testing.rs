@@ -21,6 +21,11 @@ fn make(options: ContextOptions) -> GpuContext {
     })
 }
 
+/// A device of the test's own, for tests that leave it broken.
+pub fn fresh_test_context() -> GpuContext {
+    make(ContextOptions::default())
+}
+
 /// The shared device for tests, with `shader-f16` when the adapter has it.
 pub fn test_context() -> &'static GpuContext {
     static CTX: OnceLock<GpuContext> = OnceLock::new();
