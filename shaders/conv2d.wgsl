@@ -107,10 +107,13 @@ fn load_b_2x4(batch: u32, kk: u32, col: u32, n: u32, k: u32) -> Quad2 {
     let t1 = next_digits(t0, params.kh, params.kw);
     var p = digits_of(col, params.oh, params.ow);
     var q = Quad2(vec4<f32>(0.0), vec4<f32>(0.0));
-    for (var j = 0u; j < 4u; j++) {
-        let inside = col + j < n;
-        q.k0[j] = x_at(t0, p, kk < k && inside);
-        q.k1[j] = x_at(t1, p, kk + 1u < k && inside);
+    // Columns past N stay zero by the loop bound, not by a test inside it:
+    // where a tile sticks out past N (small images), whole SIMD groups then
+    // skip the fill instead of computing masked zeros.
+    let cols = select(0u, min(4u, n - col), col < n);
+    for (var j = 0u; j < cols; j++) {
+        q.k0[j] = x_at(t0, p, kk < k);
+        q.k1[j] = x_at(t1, p, kk + 1u < k);
         p = next_digits(p, params.oh, params.ow);
     }
     return q;
