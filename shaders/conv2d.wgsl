@@ -13,7 +13,7 @@
 //
 // Bindings: 0 uniform Params, 1 x (read), 2 w (read), 3 bias (read; ignored when
 //           has_bias = 0), 4 out (read_write).
-// Dispatch: (ceil(N*OH*OW / 128), ceil(Cout / 128), 1) workgroups of 256 (see gemm_tiles.wgsl).
+// Dispatch: (ceil(N*OH*OW / 128), ceil(Cout / 128), 1) workgroups of 128 (see gemm_tiles.wgsl).
 
 struct Params {
     batch: u32,
@@ -119,7 +119,7 @@ fn load_b_2x4(batch: u32, kk: u32, col: u32, n: u32, k: u32) -> Quad2 {
     return q;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(128)
 fn conv2d(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let m = params.cout;
     let plane = params.oh * params.ow;
@@ -131,13 +131,13 @@ fn conv2d(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
     let tx = block_tx(lid);
     let ty = block_ty(lid);
     for (var i = 0u; i < 8u; i++) {
-        let co = row0 + ty * 8u + i;
+        let co = row0 + ty * BLOCK_ROWS + i;
         if (co >= m) { break; }
         var b = 0.0;
         if (params.has_bias != 0u && params.accumulate == 0u) { b = ld1(bias[(params.co0 + co) >> 1u], params.co0 + co); }
         let r = block_row(acc, i);
-        for (var j = 0u; j < 8u; j += 2u) {
-            let p = col0 + tx * 8u + j;
+        for (var j = 0u; j < BLOCK_COLS; j += 2u) {
+            let p = col0 + tx * BLOCK_COLS + j;
             if (p >= n) { break; }
             let o = ((p / plane) * m + co) * plane + p % plane;
             var v = row_pair(r, j) + b;

@@ -8,7 +8,7 @@
 //
 // Bindings: 0 uniform Params, 1 A (read), 2 B (read), 3 bias (read; ignored when
 //           has_bias = 0), 4 C (read_write).
-// Dispatch: (ceil(N / 128), ceil(M / 128), batch) workgroups of 256; see gemm_tiles.wgsl.
+// Dispatch: (ceil(N / 128), ceil(M / 128), batch) workgroups of 128; see gemm_tiles.wgsl.
 
 struct Params {
     m: u32,
@@ -79,7 +79,7 @@ fn load_b_2x4(batch: u32, kk: u32, col: u32, n: u32, k: u32) -> Quad2 {
     return Quad2(r0, r1);
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(128)
 fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let row0 = wg.y * BM;
     let col0 = wg.x * BN;
@@ -87,11 +87,11 @@ fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
     let tx = block_tx(lid);
     let ty = block_ty(lid);
     for (var i = 0u; i < 8u; i++) {
-        let row = row0 + ty * 8u + i;
+        let row = row0 + ty * BLOCK_ROWS + i;
         if (row >= params.m) { break; }
         let r = block_row(acc, i);
-        for (var j = 0u; j < 8u; j += 2u) {
-            let col = col0 + tx * 8u + j;
+        for (var j = 0u; j < BLOCK_COLS; j += 2u) {
+            let col = col0 + tx * BLOCK_COLS + j;
             if (col >= params.n) { break; }
             var v = row_pair(r, j);
             if (params.has_bias != 0u) { v += ld2(bias[col >> 1u]); }
