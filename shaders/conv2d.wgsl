@@ -74,13 +74,32 @@ struct Digits {
     lo: u32,
 }
 
-// Divisions by run-time values are slow on every GPU and scalarized on CPU
-// adapters, so a fill unit divides once per column and once per k and walks
-// to its neighbours by increments.
-fn digits_of(v: u32, mid: u32, lo: u32) -> Digits {
-    let hi = v / (mid * lo);
+// Divisions by run-time values are slow on every GPU (a long instruction
+// sequence) and scalarized on CPU adapters (eight integer divisions per
+// SIMD instruction on lavapipe, more than the unit's multiply-adds), so a
+// fill unit finds its first column and k by float reciprocals (div_by) and
+// walks to its neighbours by increments.
+
+/// Reciprocals of the radices, set once per invocation by the entry point.
+var<private> recip_taps: f32; // 1 / (kh * kw)
+var<private> recip_kw: f32;
+var<private> recip_plane: f32; // 1 / (oh * ow)
+var<private> recip_ow: f32;
+
+/// v / d for v < 2^22 (every index here), given r = 1 / d: the float
+/// quotient is within one of the true one, and one correction each way
+/// makes it exact.
+fn div_by(v: u32, d: u32, r: f32) -> u32 {
+    var q = u32(f32(v) * r);
+    q = select(q, q - 1u, q * d > v);
+    q = select(q, q + 1u, (q + 1u) * d <= v);
+    return q;
+}
+
+fn digits_of(v: u32, mid: u32, lo: u32, r_midlo: f32, r_lo: f32) -> Digits {
+    let hi = div_by(v, mid * lo, r_midlo);
     let r = v - hi * mid * lo;
-    let m = r / lo;
+    let m = div_by(r, lo, r_lo);
     return Digits(hi, m, r - m * lo);
 }
 
@@ -103,9 +122,9 @@ fn x_at(t: Digits, p: Digits, inside: bool) -> f32 {
 }
 
 fn load_b_2x4(batch: u32, kk: u32, col: u32, n: u32, k: u32) -> Quad2 {
-    let t0 = digits_of(kk, params.kh, params.kw);
+    let t0 = digits_of(kk, params.kh, params.kw, recip_taps, recip_kw);
     let t1 = next_digits(t0, params.kh, params.kw);
-    var p = digits_of(col, params.oh, params.ow);
+    var p = digits_of(col, params.oh, params.ow, recip_plane, recip_ow);
     var q = Quad2(vec4<f32>(0.0), vec4<f32>(0.0));
     // Columns past N stay zero by the loop bound, not by a test inside it:
     // where a tile sticks out past N (small images), whole SIMD groups then
@@ -127,6 +146,10 @@ fn conv2d(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
     let k = params.cin * params.kh * params.kw;
     let row0 = wg.y * BM;
     let col0 = wg.x * BN;
+    recip_taps = 1.0 / f32(params.kh * params.kw);
+    recip_kw = 1.0 / f32(params.kw);
+    recip_plane = 1.0 / f32(plane);
+    recip_ow = 1.0 / f32(params.ow);
     let acc = gemm_accumulate(0u, row0, col0, lid, m, n, k);
     let tx = block_tx(lid);
     let ty = block_ty(lid);
@@ -139,7 +162,8 @@ fn conv2d(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
         for (var j = 0u; j < BLOCK_COLS; j += 2u) {
             let p = col0 + tx * BLOCK_COLS + j;
             if (p >= n) { break; }
-            let o = ((p / plane) * m + co) * plane + p % plane;
+            let image = div_by(p, plane, recip_plane);
+            let o = (image * m + co) * plane + p - image * plane;
             var v = row_pair(r, j) + b;
             if (params.accumulate != 0u) { v += ld2(out[o >> 1u]); }
             out[o >> 1u] = st2(v);

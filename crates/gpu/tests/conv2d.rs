@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use roentgen_gpu::ops::conv2d::{Conv2dShape, conv2d};
+use roentgen_gpu::ops::conv2d::{Conv2dShape, INDEX_LIMIT, conv2d};
 use roentgen_gpu::{DType, Tensor, reference};
 
 fn shape(
@@ -71,5 +71,35 @@ fn conv2d_matches_reference_on_every_path() {
                 rtol,
             );
         }
+    }
+}
+
+/// The shader finds each column's image and pixel, and each k's channel and
+/// tap, by float reciprocals with a correction each way: exact where the
+/// reciprocal rounds down, far past the SD sizes (2 x 720 x 720 pixels, over
+/// 2^20), and a batch past INDEX_LIMIT pixels runs image by image.
+#[test]
+fn conv2d_indexes_exactly_at_large_sizes() {
+    let ctx = roentgen_gpu::testing::test_context();
+    let mut r = rng(9);
+    let cases = [
+        // 1 / 41 and 1 / 82 round down in f32: 41 * (1 / 41) is just under 1
+        // and only the upward correction gets the pixel's row right.
+        shape(2, 2, (2, 41), 3, 3, 1, 1),
+        shape(2, 1, (720, 720), 2, 3, 1, 1),
+        shape(5, 1, (1000, 1000), 2, 1, 1, 0),
+    ];
+    assert!(cases[2].batch * 1000 * 1000 > INDEX_LIMIT);
+    for s in cases {
+        let x = random_vec(&mut r, s.batch * s.cin * s.h * s.w, 1.0);
+        let w = random_vec(&mut r, s.cout * s.cin * s.kh * s.kw, 0.5);
+        let b = random_vec(&mut r, s.cout, 1.0);
+        let tx = Tensor::from_f32(ctx, "x", &[s.batch, s.cin, s.h, s.w], &x, DType::F32).unwrap();
+        let tw = Tensor::from_f32(ctx, "w", &[s.cout, s.cin, s.kh, s.kw], &w, DType::F32).unwrap();
+        let tb = Tensor::from_f32(ctx, "b", &[s.cout], &b, DType::F32).unwrap();
+        let out = conv2d(ctx, &tx, &tw, Some(&tb), s.stride, s.pad).unwrap();
+        let got = pollster::block_on(out.to_f32(ctx)).unwrap();
+        let want = reference::conv2d::conv2d(&x, &w, Some(&b), s);
+        assert_close(&format!("{s:?}"), &got, &want, 1e-4, 1e-4);
     }
 }

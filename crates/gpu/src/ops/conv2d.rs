@@ -49,6 +49,10 @@ const SPEC_ALIGNED: KernelSpec = KernelSpec {
 
 use super::matmul::{TILE_M, TILE_N};
 
+/// Pixel and tap indices the shader divides by float reciprocals (exact up
+/// to here, 2^22); a batch past it runs one image at a time.
+pub const INDEX_LIMIT: usize = 1 << 22;
+
 /// `conv2d(x, w, bias, stride, padding)` for `x` [N, Cin, H, W] and `w`
 /// [Cout, Cin, KH, KW]. Output [N, Cout, OH, OW]; OH*OW must be even.
 pub fn conv2d(
@@ -149,7 +153,17 @@ pub fn conv2d(
     } else {
         &SPEC
     };
-    if x.buffer.size() <= max && out.buffer.size() <= max {
+    // The shader finds pixels and taps by float reciprocals, exact below
+    // INDEX_LIMIT (columns and k run up to one tile past the matrix).
+    let fits_index = |pixels: usize| pixels + TILE_N <= INDEX_LIMIT;
+    if cin * taps + TILE_N > INDEX_LIMIT || !fits_index(oh * ow) {
+        return Err(GpuError::DeviceLimit {
+            what: "conv2d output pixels per image (or taps per output)",
+            requested: (oh * ow).max(cin * taps) as u64,
+            max: (INDEX_LIMIT - TILE_N) as u64,
+        });
+    }
+    if x.buffer.size() <= max && out.buffer.size() <= max && fits_index(batch * oh * ow) {
         ctx.dispatch_3d(
             spec,
             path,
@@ -164,7 +178,7 @@ pub fn conv2d(
         )?;
         return Ok(out);
     }
-    // Too large to bind whole: one image at a time, in runs of output
+    // Too large to bind (or index) whole: one image at a time, in runs of output
     // channels (rows of the GEMM) and of input channels (its K, summed over
     // runs). Runs of input channels have even length, so the weight pairs of
     // every run stay aligned.
