@@ -5,6 +5,7 @@ mod bench;
 mod generate;
 mod npy;
 mod plan;
+mod shaders;
 mod tokenize;
 
 use clap::{Parser, Subcommand};
@@ -40,6 +41,13 @@ enum Command {
         model: std::path::PathBuf,
         text: String,
     },
+    /// Write every kernel's WGSL as compiled for each storage path (f32, f16,
+    /// f16-packed), to check them with other compilers such as a browser's.
+    Shaders {
+        /// Folder to write NAME.PATH.wgsl files into.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -67,6 +75,7 @@ fn main() -> anyhow::Result<()> {
         Command::Generate(args) => generate::run(*args),
         Command::Plan(args) => plan::run(args),
         Command::Tokenize { model, text } => tokenize::run(&model, &text),
+        Command::Shaders { out } => shaders::run(&out),
         Command::Bench { what } => match what {
             BenchWhat::Kernels(args) => bench::run(args),
             BenchWhat::Unet(args) => bench::model::run_model("unet", args),
