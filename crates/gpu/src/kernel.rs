@@ -147,33 +147,21 @@ impl GpuContext {
     }
 
     /// Records and submits one dispatch of `groups` workgroups (folded into 2-D
-    /// when over the adapter's per-dimension limit).
-    pub fn dispatch<P: Pod>(
+    /// when over the adapter's per-dimension limit). Storage bindings are
+    /// whole buffers (`&wgpu::Buffer`) or byte ranges ([`Binding`]).
+    pub fn dispatch<'b, P: Pod, B: Copy + Into<Binding<'b>>>(
         &self,
         spec: &KernelSpec,
         path: ComputePath,
         params: &P,
-        storage: &[&wgpu::Buffer],
-        groups: u32,
-    ) -> Result<(), GpuError> {
-        let storage: Vec<Binding> = storage.iter().map(|&b| b.into()).collect();
-        self.dispatch_ranges(spec, path, params, &storage, groups)
-    }
-
-    /// `dispatch` with storage bindings that may be byte ranges.
-    pub fn dispatch_ranges<P: Pod>(
-        &self,
-        spec: &KernelSpec,
-        path: ComputePath,
-        params: &P,
-        storage: &[Binding],
+        storage: &[B],
         groups: u32,
     ) -> Result<(), GpuError> {
         let (x, y) = fold_workgroups(
             groups,
             self.report.limits.max_compute_workgroups_per_dimension,
         )?;
-        self.dispatch_3d_ranges(spec, path, params, storage, [x, y, 1])
+        self.dispatch_3d(spec, path, params, storage, [x, y, 1])
     }
 
     /// Records one dispatch of an explicit workgroup grid. Dispatches are
@@ -181,27 +169,15 @@ impl GpuContext {
     /// is hundreds of them; a submit each costs a driver round trip, and in a
     /// browser a trip to the GPU process) and each uses its own uniform
     /// buffer, so batching never reorders data.
-    pub fn dispatch_3d<P: Pod>(
+    pub fn dispatch_3d<'b, P: Pod, B: Copy + Into<Binding<'b>>>(
         &self,
         spec: &KernelSpec,
         path: ComputePath,
         params: &P,
-        storage: &[&wgpu::Buffer],
-        grid: [u32; 3],
-    ) -> Result<(), GpuError> {
-        let storage: Vec<Binding> = storage.iter().map(|&b| b.into()).collect();
-        self.dispatch_3d_ranges(spec, path, params, &storage, grid)
-    }
-
-    /// `dispatch_3d` with storage bindings that may be byte ranges.
-    pub fn dispatch_3d_ranges<P: Pod>(
-        &self,
-        spec: &KernelSpec,
-        path: ComputePath,
-        params: &P,
-        storage: &[Binding],
+        storage: &[B],
         [x, y, z]: [u32; 3],
     ) -> Result<(), GpuError> {
+        let storage: Vec<Binding> = storage.iter().map(|&b| b.into()).collect();
         if storage.len() != spec.storage.len() {
             return Err(GpuError::ShapeMismatch {
                 op: spec.entry,

@@ -201,7 +201,7 @@ pub fn conv2d(
                     ..params
                 };
                 let image = |r: &std::ops::Range<usize>, n: usize| b * n + r.start..b * n + r.end;
-                ctx.dispatch_3d_ranges(
+                ctx.dispatch_3d(
                     spec,
                     path,
                     &p,

@@ -66,7 +66,7 @@ fn run(
             inner: 0,
             channels: 0,
         };
-        ctx.dispatch_ranges(
+        ctx.dispatch(
             &spec(entry),
             ctx.path_for(a.dtype),
             &params,

@@ -76,7 +76,7 @@ pub fn group_norm(
     // a run of them at a time (one run, the whole tensor, when it fits).
     let unit = ((c / groups) * hw * x.dtype.size()) as u64;
     for r in runs(n * groups, &[unit], max, 1).ok_or_else(|| too_large(OP, x, unit, max))? {
-        ctx.dispatch_3d_ranges(
+        ctx.dispatch_3d(
             &SPEC,
             ctx.path_for(x.dtype),
             &GroupNormParams {

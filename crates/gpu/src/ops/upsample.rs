@@ -56,7 +56,7 @@ pub fn upsample_nearest2x(ctx: &GpuContext, x: &Tensor) -> Result<Tensor, GpuErr
             w: w as u32,
             _pad0: 0,
         };
-        ctx.dispatch_ranges(
+        ctx.dispatch(
             &SPEC,
             ctx.path_for(x.dtype),
             &params,
