@@ -153,7 +153,7 @@ fn conv2d(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
     let acc = gemm_accumulate(0u, row0, col0, lid, m, n, k);
     let tx = block_tx(lid);
     let ty = block_ty(lid);
-    for (var i = 0u; i < 8u; i++) {
+    for (var i = 0u; i < BLOCK_ROWS; i++) {
         let co = row0 + ty * BLOCK_ROWS + i;
         if (co >= m) { break; }
         var b = 0.0;

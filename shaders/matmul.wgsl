@@ -86,7 +86,7 @@ fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
     let acc = gemm_accumulate(wg.z, row0, col0, lid, params.m, params.n, params.k);
     let tx = block_tx(lid);
     let ty = block_ty(lid);
-    for (var i = 0u; i < 8u; i++) {
+    for (var i = 0u; i < BLOCK_ROWS; i++) {
         let row = row0 + ty * BLOCK_ROWS + i;
         if (row >= params.m) { break; }
         let r = block_row(acc, i);
