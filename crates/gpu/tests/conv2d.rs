@@ -94,12 +94,11 @@ fn conv2d_indexes_exactly_at_large_sizes() {
         let x = random_vec(&mut r, s.batch * s.cin * s.h * s.w, 1.0);
         let w = random_vec(&mut r, s.cout * s.cin * s.kh * s.kw, 0.5);
         let b = random_vec(&mut r, s.cout, 1.0);
-        let tx = Tensor::from_f32(ctx, "x", &[s.batch, s.cin, s.h, s.w], &x, DType::F32).unwrap();
-        let tw = Tensor::from_f32(ctx, "w", &[s.cout, s.cin, s.kh, s.kw], &w, DType::F32).unwrap();
-        let tb = Tensor::from_f32(ctx, "b", &[s.cout], &b, DType::F32).unwrap();
+        let tx = upload(ctx, "x", &[s.batch, s.cin, s.h, s.w], &x, DType::F32);
+        let tw = upload(ctx, "w", &[s.cout, s.cin, s.kh, s.kw], &w, DType::F32);
+        let tb = upload(ctx, "b", &[s.cout], &b, DType::F32);
         let out = conv2d(ctx, &tx, &tw, Some(&tb), s.stride, s.pad).unwrap();
-        let got = pollster::block_on(out.to_f32(ctx)).unwrap();
         let want = reference::conv2d::conv2d(&x, &w, Some(&b), s);
-        assert_close(&format!("{s:?}"), &got, &want, 1e-4, 1e-4);
+        assert_close(&format!("{s:?}"), &read(ctx, &out), &want, 1e-4, 1e-4);
     }
 }
