@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveDist } from './static-server.mjs';
-import { launch, openPage, resultImages } from './browser.mjs';
+import { launch, openPage, resultImages, settled } from './browser.mjs';
 import { decodePng } from './png.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -38,6 +38,9 @@ test('a share link reproduces the CLI image, in any fresh context', async () => 
   const a = await open(LINK);
   assert.equal(a.status, 'done', a.status);
   console.log(`# time to first image (load, self-check, model, 3 steps): ${a.seconds.toFixed(1)} s`);
+  for (const id of ['check-time', 'download', 'progress']) {
+    console.log(`#   ${id}: ${await a.page.getByTestId(id).textContent()}`);
+  }
   const [img] = await results(a.page);
   assert.equal(img.width, 16);
   assert.equal(img.height, 16);
@@ -79,11 +82,7 @@ test('typing a prompt and pressing Generate makes the asked number of images', a
   await s.page.getByTestId('steps').fill('2');
   await s.page.getByTestId('count').fill('2');
   await s.page.getByTestId('generate').click();
-  await s.page.waitForFunction(
-    () => /^(done|error)/.test(document.querySelector('[data-testid=status]').textContent),
-    null,
-    { timeout: 240_000 },
-  );
+  await settled(s.page);
   assert.equal(await s.page.getByTestId('status').textContent(), 'done');
   const imgs = await results(s.page);
   assert.equal(imgs.length, 2);
@@ -120,11 +119,7 @@ test('a reload fetches no shard: verified shards come from the browser cache', a
   const shardRequests = () => server.requests.filter((p) => p.endsWith('.bin')).length;
   const before = shardRequests();
   await s.page.reload();
-  await s.page.waitForFunction(
-    () => /^(ready|error)/.test(document.querySelector('[data-testid=status]')?.textContent ?? ''),
-    null,
-    { timeout: 240_000 },
-  );
+  await settled(s.page);
   assert.equal(await s.page.getByTestId('status').textContent(), 'ready');
   assert.equal(shardRequests(), before, 'no shard fetched on reload');
   assert.match(await s.page.getByTestId('download').textContent(), /1 of 1 shards from this browser's cache/);

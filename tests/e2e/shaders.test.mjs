@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveDist } from './static-server.mjs';
-import { launch } from './browser.mjs';
+import { launch, newContext } from './browser.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 let server;
@@ -35,7 +35,8 @@ after(async () => {
 const entries = (src) => [...src.matchAll(/@compute\s+@workgroup_size\([^)]*\)\s*fn\s+(\w+)/g)].map((m) => m[1]);
 
 test('every kernel compiles in the browser on every storage path it has', async () => {
-  const page = await browser.newPage();
+  const context = await newContext(browser);
+  const page = await context.newPage();
   // Any page of the local origin: WebGPU needs a secure context.
   await page.goto(server.url + 'no-such-page');
   const hasF16 = await page.evaluate(async () => (await navigator.gpu.requestAdapter()).features.has('shader-f16'));
@@ -76,5 +77,5 @@ test('every kernel compiles in the browser on every storage path it has', async 
   }
   console.log(`# ${pipelines} pipelines from ${files.length} sources compiled in ${((Date.now() - t0) / 1000).toFixed(1)} s${hasF16 ? '' : ' (no shader-f16 here: f16-native sources skipped)'}`);
   assert.deepEqual(failures, []);
-  await page.close();
+  await context.close();
 });

@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { serveDist } from './static-server.mjs';
-import { launch } from './browser.mjs';
+import { launch, newContext } from './browser.mjs';
 
 const DIST = fileURLToPath(new URL('../../dist/', import.meta.url));
 let server;
@@ -21,12 +21,13 @@ after(async () => {
 });
 
 test('the page reports the adapter and a passing kernel check', async () => {
-  const page = await browser.newPage();
+  const context = await newContext(browser);
+  const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(server.url);
   const check = page.getByTestId('kernel-check');
-  await check.waitFor({ timeout: 120_000 });
+  await check.waitFor();
   const adapter = await page.getByTestId('adapter').textContent();
   const f16 = await page.getByTestId('shader-f16').textContent();
   const limits = await page.getByTestId('limits').textContent();
@@ -41,10 +42,11 @@ test('the page reports the adapter and a passing kernel check', async () => {
   assert.equal(await check.textContent(), 'kernel OK');
   await page.screenshot({ path: fileURLToPath(new URL('../../target/e2e-smoke.png', import.meta.url)) });
   assert.deepEqual(errors, []);
+  await context.close();
 });
 
 test('without WebGPU the page says so and names browsers that have it', async () => {
-  const context = await browser.newContext();
+  const context = await newContext(browser);
   // Hide navigator.gpu before any page script runs, as in a browser without WebGPU.
   await context.addInitScript(() => {
     Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined });
@@ -52,7 +54,7 @@ test('without WebGPU the page says so and names browsers that have it', async ()
   const page = await context.newPage();
   await page.goto(server.url);
   const msg = page.getByTestId('no-webgpu');
-  await msg.waitFor({ timeout: 60_000 });
+  await msg.waitFor();
   assert.match(await msg.textContent(), /does not offer WebGPU.*Chrome/s);
   await context.close();
 });

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveDist } from './static-server.mjs';
-import { launch, openPage, settled } from './browser.mjs';
+import { launch, newContext, openPage, settled, waitForText, waitUntil } from './browser.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DIST = join(ROOT, 'dist/');
@@ -70,7 +70,7 @@ test('gated weights on another origin: refused without credentials, loaded with 
 
     await s.page.getByTestId('authorization').fill('Bearer s3cret');
     await s.page.getByTestId('load').click();
-    await s.page.waitForFunction((old) => document.querySelector('[data-testid=status]').textContent !== old, s.status);
+    await waitUntil(s.page, (old) => document.querySelector('[data-testid=status]').textContent !== old, s.status);
     await settled(s.page);
     assert.equal(await s.page.getByTestId('status').textContent(), 'ready');
     assert.ok(gate.log.some((r) => r.path.endsWith('.bin') && r.authorization === 'Bearer s3cret'));
@@ -79,13 +79,13 @@ test('gated weights on another origin: refused without credentials, loaded with 
     assert.deepEqual(s.errors, []);
     await s.context.close();
 
-    const context = await browser.newContext();
+    const context = await newContext(browser);
     await context.addCookies([{ name: 'roentgen', value: 's3cret', url: gate.url }]);
     const c = await open(link, context);
     assert.match(c.status, /^error: .*HTTP 401/, 'cookies are not sent unless asked');
     await c.page.getByTestId('cookies').check();
     await c.page.getByTestId('load').click();
-    await c.page.waitForFunction(() => !/^error/.test(document.querySelector('[data-testid=status]').textContent));
+    await waitForText(c.page, 'status', /^(?!error)/);
     await settled(c.page);
     assert.equal(await c.page.getByTestId('status').textContent(), 'ready');
     assert.ok(gate.log.some((r) => r.path.endsWith('.bin') && (r.cookie ?? '').includes('roentgen=s3cret')));
@@ -107,7 +107,7 @@ test('verified shards are kept in OPFS under their sha256; usage is shown; "Clea
     console.log(`# ${storage}`);
     assert.match(storage, /^storage: \d+\.\d MB used by this site, of [\d.]+ GB/);
     await s.page.getByTestId('clear-cache').click();
-    await s.page.waitForFunction(() => /cache cleared/.test(document.querySelector('[data-testid=download]').textContent));
+    await waitForText(s.page, 'download', /cache cleared/);
     assert.deepEqual(await opfsFiles(s.page), []);
     await s.context.close();
   } finally {
@@ -130,7 +130,7 @@ test('a converted folder chosen from disk loads without the network and makes th
     const fromUrl = await make(s.page);
     const before = server.requests.length;
     await s.page.getByTestId('folder').setInputFiles(join(ROOT, 'tests/goldens/tiny-sd2/model'));
-    await s.page.waitForFunction(() => /read from disk/.test(document.querySelector('[data-testid=download]').textContent));
+    await waitForText(s.page, 'download', /read from disk/);
     await settled(s.page);
     assert.equal(await s.page.getByTestId('status').textContent(), 'ready');
     assert.equal(server.requests.length, before, 'nothing fetched');
@@ -160,7 +160,7 @@ test('a converted folder\'s files dropped on the page load like a chosen folder'
       document.querySelector('section.panel:has([data-testid=generate])')
         .dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
     }, ['manifest.json', MANIFEST.tokenizer, SHARD.file]);
-    await s.page.waitForFunction(() => /read from disk/.test(document.querySelector('[data-testid=download]').textContent));
+    await waitForText(s.page, 'download', /read from disk/);
     await settled(s.page);
     assert.equal(await s.page.getByTestId('status').textContent(), 'ready');
     assert.deepEqual(s.errors, []);

@@ -1,11 +1,12 @@
 //! Shows the WebGPU adapter, the limits that decide how the model is split,
-//! and the result of the load-time kernel check.
+//! and the result of the load-time kernel check (run by the worker, on the
+//! device that holds the model; see [`crate::probe`]).
 
 use leptos::prelude::*;
 use roentgen_gpu::selfcheck::KernelCheck;
 use roentgen_gpu::{AdapterReport, LimitsReport};
 
-use crate::probe::{Probe, probe};
+use crate::probe::{Probe, has_webgpu};
 
 fn mib(bytes: u64) -> String {
     format!("{} MiB", bytes / (1024 * 1024))
@@ -41,7 +42,7 @@ fn AdapterDetails(report: AdapterReport) -> impl IntoView {
 }
 
 #[component]
-fn KernelChecks(checks: Vec<KernelCheck>) -> impl IntoView {
+fn KernelChecks(checks: Vec<KernelCheck>, device_s: f64, check_s: f64) -> impl IntoView {
     let all_ok = checks.iter().all(KernelCheck::ok);
     let lines = checks
         .into_iter()
@@ -62,19 +63,22 @@ fn KernelChecks(checks: Vec<KernelCheck>) -> impl IntoView {
             {if all_ok { "kernel OK" } else { "kernel FAILED" }}
         </p>
         <ul class="checks">{lines}</ul>
+        <p class="note" data-testid="check-time">
+            {format!("device in {device_s:.1} s, kernel check in {check_s:.1} s (in the worker)")}
+        </p>
     }
 }
 
-/// The "your GPU" panel at the top of the page.
+/// The "your GPU" panel at the top of the page. `probe` is filled when the
+/// worker reports; without `navigator.gpu` the page says so at once.
 #[component]
-pub fn AdapterPanel() -> impl IntoView {
-    let result = LocalResource::new(probe);
+pub fn AdapterPanel(probe: ReadSignal<Option<Probe>>) -> impl IntoView {
+    let webgpu = has_webgpu();
     view! {
         <section class="panel" aria-live="polite">
             <h2>"Your GPU"</h2>
-            {move || match result.get() {
-                None => view! { <p data-testid="adapter">"Asking the browser for a WebGPU adapter…"</p> }.into_any(),
-                Some(Probe::NoWebGpu) => view! {
+            {move || match (webgpu, probe.get()) {
+                (false, _) => view! {
                     <div data-testid="no-webgpu" class="bad">
                         <p>"This browser does not offer WebGPU, which RoentGen Web needs to run the model on your GPU."</p>
                         <p>
@@ -85,12 +89,13 @@ pub fn AdapterPanel() -> impl IntoView {
                         </p>
                     </div>
                 }.into_any(),
-                Some(Probe::Failed(e)) => view! {
-                    <p data-testid="adapter" class="bad">{format!("WebGPU is present but failed: {e}")}</p>
+                (true, None) => view! { <p data-testid="adapter">"Asking the browser for a WebGPU adapter…"</p> }.into_any(),
+                (true, Some(Probe::Failed { message })) => view! {
+                    <p data-testid="adapter" class="bad">{format!("WebGPU is present but failed: {message}")}</p>
                 }.into_any(),
-                Some(Probe::Ready { report, checks }) => view! {
+                (true, Some(Probe::Ready { report, checks, device_s, check_s })) => view! {
                     <AdapterDetails report/>
-                    <KernelChecks checks/>
+                    <KernelChecks checks device_s check_s/>
                 }.into_any(),
             }}
         </section>

@@ -4,10 +4,14 @@ use leptos::prelude::*;
 
 use crate::adapter_panel::AdapterPanel;
 use crate::generate_panel::GeneratePanel;
+use crate::probe::Probe;
 
 /// Root component.
 #[component]
 pub fn App() -> impl IntoView {
+    // The worker's adapter report and kernel check: the generate panel owns
+    // the worker and fills it in, the GPU panel shows it.
+    let (probe, set_probe) = signal(None::<Probe>);
     view! {
         <header>
             <h1>"RoentGen Web"</h1>
@@ -17,8 +21,8 @@ pub fn App() -> impl IntoView {
             </p>
         </header>
         <main>
-            <AdapterPanel/>
-            <GeneratePanel/>
+            <AdapterPanel probe/>
+            <GeneratePanel set_probe/>
         </main>
         <footer>
             <p class="disclaimer">

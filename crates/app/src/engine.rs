@@ -15,6 +15,7 @@ use wasm_bindgen_futures::spawn_local;
 use crate::fetch::Source;
 use crate::http::Credentials;
 use crate::loader::{self, Emit};
+use crate::probe::{self, Probe};
 use crate::protocol::{FromWorker, ToWorker};
 use crate::{runner, shard_store};
 
@@ -32,6 +33,7 @@ pub fn start() {
             let _ = out.post_message(&json.into());
         }
     });
+    let handler_emit = emit.clone();
     let on_message =
         Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
             let data = ev.data();
@@ -43,17 +45,26 @@ pub fn start() {
                 .as_string()
                 .map(|t| serde_json::from_str::<ToWorker>(&t))
             {
-                Some(Ok(msg)) => handle(msg, extra, emit.clone()),
-                _ => emit(FromWorker::Status {
+                Some(Ok(msg)) => handle(msg, extra, handler_emit.clone()),
+                _ => handler_emit(FromWorker::Status {
                     text: "error: the page sent the worker a message it does not know".into(),
                 }),
             }
         });
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
-    if let Ok(json) = serde_json::to_string(&FromWorker::Started) {
-        let _ = scope.post_message(&json.into());
-    }
+    // The device and the self-check come first, on the device the model will
+    // use: its pipelines are compiled once, and the page's messages (held
+    // until `Started`) find the device ready.
+    spawn_local(async move {
+        let t0 = js_sys::Date::now();
+        let probe = match loader::context(&emit).await {
+            Ok(ctx) => probe::run(ctx, (js_sys::Date::now() - t0) / 1e3).await,
+            Err(message) => Probe::Failed { message },
+        };
+        emit(FromWorker::Probe { probe });
+        emit(FromWorker::Started);
+    });
 }
 
 fn files(extra: wasm_bindgen::JsValue) -> Vec<web_sys::File> {

@@ -106,8 +106,9 @@ fn jobs(p: &ShareParams, mode: Mode, source: &str) -> Vec<Job> {
     }
 }
 
+/// `set_probe` receives the worker's adapter report and kernel check.
 #[component]
-pub fn GeneratePanel() -> impl IntoView {
+pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> impl IntoView {
     let (status, set_status) = signal("loading".to_string());
     let (info, set_info) = signal(String::new());
     let link = ShareParams::parse(&query());
@@ -244,6 +245,7 @@ pub fn GeneratePanel() -> impl IntoView {
         FromWorker::Frame { frame } => frames.update(|f| f.push(frame)),
         FromWorker::ImagesReset => images.set(Vec::new()),
         FromWorker::Image { image } => images.update(|v| v.push(image)),
+        FromWorker::Probe { probe } => set_probe.set(Some(probe)),
         FromWorker::Started => {}
     };
     match WorkerClient::spawn(on_event) {

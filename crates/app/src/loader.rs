@@ -53,7 +53,7 @@ pub fn lose_device() {
 /// The device, made on first use. If the browser loses it (driver reset,
 /// GPU process crash) the page is told, device and model are forgotten, and
 /// the next load starts afresh.
-async fn context(emit: &Emit) -> Result<&'static GpuContext, String> {
+pub async fn context(emit: &Emit) -> Result<&'static GpuContext, String> {
     EMIT.with(|e| *e.borrow_mut() = Some(emit.clone()));
     if let Some(c) = CONTEXT.with(|c| c.get()) {
         return Ok(c);

@@ -1,30 +1,29 @@
-//! What the page learns about WebGPU on load: the adapter, and whether a
-//! kernel from `shaders/` gives the right answer on it.
+//! What the page learns about WebGPU on load: whether the browser offers it
+//! (asked on the page's thread: a property read, nothing more), and, from the
+//! worker, the adapter and whether the kernels from `shaders/` give the right
+//! answers on it. The check runs in the worker on the very device that then
+//! holds the model, so its pipelines are compiled once and the page's thread
+//! never opens a GPU device.
 
 use roentgen_gpu::selfcheck::{self, KernelCheck};
-use roentgen_gpu::{AdapterReport, ContextOptions, GpuContext};
+use roentgen_gpu::{AdapterReport, GpuContext};
+use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
-/// The outcome of probing this browser.
-#[derive(Clone, Debug)]
+/// What the worker found, sent to the page once, before it takes any message.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum Probe {
-    /// `navigator.gpu` is missing: this browser (or its settings) has no WebGPU.
-    NoWebGpu,
     /// WebGPU exists but gave no adapter or device, or a kernel failed to run.
-    Failed(String),
+    Failed { message: String },
     Ready {
         report: AdapterReport,
         checks: Vec<KernelCheck>,
+        /// Seconds the device took to appear and the check took to run
+        /// (mostly shader compilation on a software adapter).
+        device_s: f64,
+        check_s: f64,
     },
-}
-
-fn has_navigator_gpu() -> bool {
-    let Some(window) = web_sys::window() else {
-        return false;
-    };
-    js_sys::Reflect::get(&window.navigator(), &JsValue::from_str("gpu"))
-        .map(|gpu| !gpu.is_undefined() && !gpu.is_null())
-        .unwrap_or(false)
 }
 
 fn get(obj: &JsValue, key: &str) -> Option<JsValue> {
@@ -33,11 +32,17 @@ fn get(obj: &JsValue, key: &str) -> Option<JsValue> {
         .filter(|v| !v.is_undefined() && !v.is_null())
 }
 
+/// `navigator.gpu` exists in this scope (the page's window or the worker).
+pub fn has_webgpu() -> bool {
+    get(&js_sys::global(), "navigator")
+        .and_then(|n| get(&n, "gpu"))
+        .is_some()
+}
+
 /// wgpu reports only `GPUAdapterInfo.description`, which Chromium leaves empty;
 /// vendor and architecture ("google", "swiftshader") are what identify it.
 async fn browser_adapter_label() -> Option<String> {
-    let navigator = web_sys::window()?.navigator();
-    let gpu = get(&navigator, "gpu")?;
+    let gpu = get(&get(&js_sys::global(), "navigator")?, "gpu")?;
     let request: js_sys::Function = get(&gpu, "requestAdapter")?.into();
     let promise: js_sys::Promise = request.call0(&gpu).ok()?.into();
     let adapter = wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
@@ -50,15 +55,10 @@ async fn browser_adapter_label() -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(" "))
 }
 
-pub async fn probe() -> Probe {
-    if !has_navigator_gpu() {
-        return Probe::NoWebGpu;
-    }
-    let ctx = match GpuContext::new(ContextOptions::default()).await {
-        Ok(ctx) => ctx,
-        Err(e) => return Probe::Failed(e.to_string()),
-    };
-    match selfcheck::run(&ctx).await {
+/// (Worker side.) Runs the kernel self-check on the worker's device.
+pub async fn run(ctx: &GpuContext, device_s: f64) -> Probe {
+    let t0 = js_sys::Date::now();
+    match selfcheck::run(ctx).await {
         Ok(checks) => {
             let mut report = ctx.report.clone();
             if report.name.is_empty() {
@@ -66,8 +66,15 @@ pub async fn probe() -> Probe {
                     .await
                     .unwrap_or_else(|| "unnamed adapter".into());
             }
-            Probe::Ready { report, checks }
+            Probe::Ready {
+                report,
+                checks,
+                device_s,
+                check_s: (js_sys::Date::now() - t0) / 1e3,
+            }
         }
-        Err(e) => Probe::Failed(e.to_string()),
+        Err(e) => Probe::Failed {
+            message: e.to_string(),
+        },
     }
 }

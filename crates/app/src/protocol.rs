@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::probe::Probe;
+
 /// Page to worker.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -63,9 +65,15 @@ pub struct Frame {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum FromWorker {
-    /// The worker's handler is installed: messages sent before this would be
-    /// lost (its wasm loads asynchronously), so the page holds them till now.
+    /// The worker's handler is installed and its device checked: messages
+    /// sent before this would be lost (its wasm loads asynchronously) or would
+    /// race the check, so the page holds them till now.
     Started,
+    /// The adapter and the kernel self-check on the worker's device; sent
+    /// once, just before `Started`.
+    Probe {
+        probe: Probe,
+    },
     /// The status line: loading, ready, generating, done, error: ...
     Status {
         text: String,

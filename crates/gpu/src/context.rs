@@ -32,7 +32,7 @@ impl Default for ContextOptions {
 }
 
 /// The limits that decide how work is split (DESIGN.md, "Respect the adapter's limits").
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LimitsReport {
     pub max_storage_buffer_binding_size: u64,
     pub max_buffer_size: u64,
@@ -54,7 +54,7 @@ impl LimitsReport {
 }
 
 /// What the adapter is and can do, as shown to the user.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AdapterReport {
     pub name: String,
     pub backend: String,

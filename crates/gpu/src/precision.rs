@@ -32,7 +32,7 @@ impl DType {
 /// The same f16 weights run on two paths: adapters with `shader-f16` load
 /// halves natively; the others unpack pairs from `u32` words. Both must give the
 /// same answer within f16 rounding, and both are tested.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ComputePath {
     F32,
     F16Native,

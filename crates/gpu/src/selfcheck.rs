@@ -11,9 +11,9 @@ use crate::ops::{attention, conv2d, elementwise, group_norm, matmul, scheduler};
 use crate::{ComputePath, DType, GpuContext, GpuError, Tensor, reference};
 
 /// One kernel run against its CPU reference.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct KernelCheck {
-    pub kernel: &'static str,
+    pub kernel: String,
     pub path: ComputePath,
     pub elements: usize,
     pub max_abs_err: f32,
@@ -83,7 +83,7 @@ impl Checker<'_> {
     ) -> Result<KernelCheck, GpuError> {
         let got = out.to_f32(self.ctx).await?;
         Ok(KernelCheck {
-            kernel,
+            kernel: kernel.into(),
             path: self.ctx.path_for(self.dtype),
             elements: want.len(),
             max_abs_err: max_err(&got, &want),
