@@ -3,5 +3,6 @@
 
 pub mod clip_tokenizer;
 pub mod convert;
+pub mod phantoms;
 pub mod random;
 pub mod torch_bin;

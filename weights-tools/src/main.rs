@@ -57,6 +57,19 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Write procedural chest phantoms and their captions (the demo model's
+    /// training set): images.npy (uint8) and captions.jsonl.
+    Phantoms {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+        #[arg(long, default_value_t = 128)]
+        size: usize,
+        /// Seed of the first phantom; phantom k has seed + k.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
     /// Print the sha256 and size of each file, as the manifest records them.
     Sha256 {
         #[arg(required = true)]
@@ -183,6 +196,24 @@ fn main() -> anyhow::Result<()> {
                 "wrote {} ({arch}, random) in {secs:.1} s, {:.0} MB/s",
                 out.display(),
                 bytes as f64 / secs / 1e6
+            );
+        }
+        Command::Phantoms {
+            out,
+            count,
+            size,
+            seed,
+        } => {
+            let t0 = std::time::Instant::now();
+            let bar = indicatif::ProgressBar::new(count as u64);
+            weights_tools::phantoms::write(&out, count, size, seed, |done| {
+                bar.set_position(done as u64)
+            })?;
+            bar.finish_and_clear();
+            println!(
+                "wrote {count} phantoms of {size}x{size} to {} in {:.1} s",
+                out.display(),
+                t0.elapsed().as_secs_f64()
             );
         }
         Command::Sha256 { files } => {

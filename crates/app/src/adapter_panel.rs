@@ -51,8 +51,8 @@ fn KernelChecks(checks: Vec<KernelCheck>, device_s: f64, check_s: f64) -> impl I
             view! {
                 <li>
                     {format!(
-                        "{} [{}], {} values: max |error| {:.2e} (tolerance {:.0e}) {verdict}",
-                        c.kernel, c.path.name(), c.elements, c.max_abs_err, c.tolerance
+                        "{} [{}], {} values: max |error| {:.2e} (tolerance {:.0e}), {:.2} s {verdict}",
+                        c.kernel, c.path.name(), c.elements, c.max_abs_err, c.tolerance, c.seconds
                     )}
                 </li>
             }

@@ -1,12 +1,14 @@
 //! `roentgen adapter`: the same report the page shows on load.
 
 use anyhow::{Context, bail};
-use roentgen_gpu::{ContextOptions, GpuContext, selfcheck};
+use roentgen_gpu::{ContextOptions, DType, GpuContext, selfcheck};
 
 pub fn run(json: bool) -> anyhow::Result<()> {
     let ctx = pollster::block_on(GpuContext::new(ContextOptions::default()))
         .context("no GPU adapter (on a machine without a GPU, install mesa-vulkan-drivers)")?;
-    let checks = pollster::block_on(selfcheck::run(&ctx))?;
+    let t0 = std::time::Instant::now();
+    let clock = || t0.elapsed().as_secs_f64();
+    let checks = pollster::block_on(selfcheck::run(&ctx, &[DType::F32, DType::F16], &clock))?;
     let r = &ctx.report;
     let l = &r.limits;
     if json {
@@ -23,6 +25,7 @@ pub fn run(json: bool) -> anyhow::Result<()> {
             "checks": checks.iter().map(|c| serde_json::json!({
                 "kernel": c.kernel, "path": c.path.name(), "elements": c.elements,
                 "max_abs_err": c.max_abs_err, "tolerance": c.tolerance, "ok": c.ok(),
+                "seconds": c.seconds,
             })).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -54,11 +57,12 @@ pub fn run(json: bool) -> anyhow::Result<()> {
         );
         for c in &checks {
             println!(
-                "check {} [{}]: max |error| {:.2e} (tolerance {:.0e}) {}",
+                "check {} [{}]: max |error| {:.2e} (tolerance {:.0e}), {:.2} s {}",
                 c.kernel,
                 c.path.name(),
                 c.max_abs_err,
                 c.tolerance,
+                c.seconds,
                 if c.ok() { "OK" } else { "FAILED" }
             );
         }

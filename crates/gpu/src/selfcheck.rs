@@ -18,6 +18,9 @@ pub struct KernelCheck {
     pub elements: usize,
     pub max_abs_err: f32,
     pub tolerance: f32,
+    /// From the inputs' upload to the result's read-back, including the
+    /// pipeline's compilation: on a software adapter that is most of it.
+    pub seconds: f64,
 }
 
 impl KernelCheck {
@@ -58,9 +61,16 @@ struct Checker<'a> {
     ctx: &'a GpuContext,
     dtype: DType,
     salt: u32,
+    clock: &'a dyn Fn() -> f64,
+    started: f64,
 }
 
 impl Checker<'_> {
+    /// Starts the clock of the next check.
+    fn begin(&mut self) {
+        self.started = (self.clock)();
+    }
+
     /// Uploads fresh inputs and returns the tensor with the values it holds.
     fn input(
         &mut self,
@@ -92,20 +102,29 @@ impl Checker<'_> {
                 DType::F32 => 1e-4,
                 DType::F16 => 1e-2,
             },
+            seconds: (self.clock)() - self.started,
         })
     }
 }
 
-/// Runs every check on f32 storage, then on f16 storage.
-pub async fn run(ctx: &GpuContext) -> Result<Vec<KernelCheck>, GpuError> {
+/// Runs every check on each of `dtypes` in turn; `clock` gives seconds
+/// (any origin), for each check's time.
+pub async fn run(
+    ctx: &GpuContext,
+    dtypes: &[DType],
+    clock: &dyn Fn() -> f64,
+) -> Result<Vec<KernelCheck>, GpuError> {
     let mut out = Vec::new();
-    for dtype in [DType::F32, DType::F16] {
+    for &dtype in dtypes {
         let mut c = Checker {
             ctx,
             dtype,
             salt: 0,
+            clock,
+            started: 0.0,
         };
 
+        c.begin();
         let ((a, av), (b, bv)) = (c.input("a", &[4099], 4.0)?, c.input("b", &[4099], 4.0)?);
         let sum = elementwise::binary(ctx, Binary::Add, &a, &b)?;
         let want_sum = dtype.round_trip(&reference::elementwise::binary(Binary::Add, &av, &bv));
@@ -119,6 +138,7 @@ pub async fn run(ctx: &GpuContext) -> Result<Vec<KernelCheck>, GpuError> {
             .await?,
         );
 
+        c.begin();
         let ((x, xv), (w, wv), (bias, biasv)) = (
             c.input("x", &[33, 48], 1.0)?,
             c.input("w", &[30, 48], 0.3)?,
@@ -134,6 +154,7 @@ pub async fn run(ctx: &GpuContext) -> Result<Vec<KernelCheck>, GpuError> {
             .await?,
         );
 
+        c.begin();
         let s = Conv2dShape {
             batch: 1,
             cin: 4,
@@ -160,6 +181,7 @@ pub async fn run(ctx: &GpuContext) -> Result<Vec<KernelCheck>, GpuError> {
             .await?,
         );
 
+        c.begin();
         let ((x, xv), (g, gv), (b, bv)) = (
             c.input("x", &[1, 32, 4, 4], 2.0)?,
             c.input("gamma", &[32], 1.0)?,
@@ -175,6 +197,7 @@ pub async fn run(ctx: &GpuContext) -> Result<Vec<KernelCheck>, GpuError> {
             .await?,
         );
 
+        c.begin();
         let ((q, qv), (k, kv), (v, vv)) = (
             c.input("q", &[1, 40, 32], 1.0)?,
             c.input("k", &[1, 40, 32], 1.0)?,
@@ -190,6 +213,7 @@ pub async fn run(ctx: &GpuContext) -> Result<Vec<KernelCheck>, GpuError> {
             .await?,
         );
 
+        c.begin();
         let ((eps, ev), (x, xv)) = (
             c.input("eps", &[2, 4, 4, 4], 1.0)?,
             c.input("x", &[1, 4, 4, 4], 1.0)?,
