@@ -38,20 +38,8 @@ ROOT = os.path.dirname(HERE)
 TOKENIZER = os.path.join(ROOT, "tests/goldens/tiny-sd2/model/tokenizer.json")
 BOS, EOS = 49406, 49407
 
-# SD v1.5's scheduler_config.json (RoentGen's), verbatim but for the version.
-SCHEDULER = {
-    "_class_name": "PNDMScheduler",
-    "_diffusers_version": "0.6.0",
-    "beta_end": 0.012,
-    "beta_schedule": "scaled_linear",
-    "beta_start": 0.00085,
-    "num_train_timesteps": 1000,
-    "set_alpha_to_one": False,
-    "skip_prk_steps": True,
-    "steps_offset": 1,
-    "trained_betas": None,
-    "clip_sample": False,
-}
+# SD v1.5's scheduler config (RoentGen's), as the test models carry it.
+SCHEDULER = json.load(open(os.path.join(ROOT, "tests/goldens/tiny-sd2/model/manifest.json")))["configs"]["scheduler"]
 
 TEXT = dict(
     vocab_size=49408,
@@ -252,7 +240,12 @@ def stage_unet(args):
     captions = [json.loads(line)["caption"] for line in open(os.path.join(args.data, "captions.jsonl"))]
     ids = token_ids(captions)
     empty = token_ids([""])[0]
-    sched = DDPMScheduler(**{k: v for k, v in SCHEDULER.items() if not k.startswith("_") and k not in ("skip_prk_steps", "set_alpha_to_one", "steps_offset")})
+    sched = DDPMScheduler(
+        num_train_timesteps=SCHEDULER["num_train_timesteps"],
+        beta_start=SCHEDULER["beta_start"],
+        beta_end=SCHEDULER["beta_end"],
+        beta_schedule=SCHEDULER["beta_schedule"],
+    )
     st = Stage(args.work, "unet", {"unet": unet, "text": text}, 5e-4, seed=2)
 
     def loss_fn(st):

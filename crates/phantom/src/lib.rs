@@ -38,14 +38,7 @@ pub struct Phantom {
 pub fn phantom(seed: u64, size: usize) -> Phantom {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let study = Study::sample(&mut rng);
-    let pixels = render(&study, size, &mut rng);
-    let caption = caption(&study.findings, &mut rng);
-    Phantom {
-        study,
-        size,
-        pixels,
-        caption,
-    }
+    draw(study, size, &mut rng)
 }
 
 /// A phantom of given findings (for the examples and the reader's tests):
@@ -56,8 +49,12 @@ pub fn phantom_with(findings: Findings, seed: u64, size: usize) -> Phantom {
         anatomy: Anatomy::sample(&mut rng, findings.cardiomegaly),
         findings,
     };
-    let pixels = render(&study, size, &mut rng);
-    let caption = caption(&study.findings, &mut rng);
+    draw(study, size, &mut rng)
+}
+
+fn draw(study: Study, size: usize, rng: &mut ChaCha8Rng) -> Phantom {
+    let pixels = render(&study, size, rng);
+    let caption = caption(&study.findings, rng);
     Phantom {
         study,
         size,
