@@ -1,7 +1,8 @@
 //! `weights-tools phantoms`: the demo model's training set, written for the
 //! trainer (`demo-model/train.py`) to read with numpy alone: `images.npy`
 //! (uint8, [count, size, size]) and `captions.jsonl` (one line per image:
-//! seed, caption, and the findings as the generator drew them).
+//! seed, caption, the findings as the generator drew them, and the reader's
+//! labels for them, whose questions `heads.json` lists).
 
 use std::io::Write;
 use std::path::Path;
@@ -72,6 +73,7 @@ pub fn write(
                 "seed": seed,
                 "caption": ph.caption,
                 "findings": ph.study.findings,
+                "labels": roentgen_phantom::labels::encode(&ph.study.findings),
             });
             writeln!(captions, "{line}")?;
         }
@@ -80,6 +82,15 @@ pub fn write(
     }
     images.flush()?;
     captions.flush()?;
+    // The reader's questions, in the order of each line's "labels".
+    let heads: Vec<_> = roentgen_phantom::labels::HEADS
+        .iter()
+        .map(|h| serde_json::json!({"name": h.name, "classes": h.classes}))
+        .collect();
+    std::fs::write(
+        out.join("heads.json"),
+        serde_json::to_string_pretty(&heads)?,
+    )?;
     Ok(())
 }
 

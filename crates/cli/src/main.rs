@@ -67,6 +67,9 @@ enum BenchWhat {
     Pipeline(bench::model::ModelBenchArgs),
     /// SD v1.5's full-size ResNet block and transformer, random weights.
     Layers(bench::model::LayerBenchArgs),
+    /// Prompt control: generate each control prompt over many seeds and
+    /// score the images with the phantom reader.
+    Control(bench::control::ControlArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -82,6 +85,7 @@ fn main() -> anyhow::Result<()> {
             BenchWhat::Vae(args) => bench::model::run_model("vae", args),
             BenchWhat::Pipeline(args) => bench::model::run_model("pipeline", args),
             BenchWhat::Layers(args) => bench::model::run_layers(args),
+            BenchWhat::Control(args) => bench::control::run(args),
         },
     }
 }

@@ -394,3 +394,72 @@ fn generate_from_a_url_with_credentials() {
         "same pixels from URL and folder"
     );
 }
+
+/// `bench control` end to end on the random tiny model: images generated,
+/// read and scored, the grid written, and `--min-side` failing a model that
+/// does not obey (random weights cannot). The demo model's own check is the
+/// same command with its threshold.
+#[test]
+fn bench_control_reads_and_scores_generated_images() {
+    let (_dir, grid) = tmp("grid.png");
+    let model = root().join("tests/goldens/tiny-sd4/model");
+    let args = [
+        "bench",
+        "control",
+        "--model",
+        model.to_str().unwrap(),
+        "--seeds",
+        "2",
+        "--steps",
+        "2",
+        "--filter",
+        "left pleural effusion",
+        "--json",
+        "--grid",
+        grid.to_str().unwrap(),
+    ];
+    let out = roentgen(&args);
+    ok(&out);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let prompts = report["prompts"].as_array().unwrap();
+    let names: Vec<&str> = prompts
+        .iter()
+        .map(|p| p["prompt"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Large left pleural effusion.",
+            "Moderate left pleural effusion."
+        ]
+    );
+    for p in prompts {
+        assert_eq!(p["images"], 2);
+        let side = p["side"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&side));
+    }
+    assert!(report["frechet_to_phantoms"].as_f64().unwrap() > 0.0);
+    let dec = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&grid).unwrap()));
+    let info = dec.read_info().unwrap().info().clone();
+    assert_eq!(info.color_type, png::ColorType::Grayscale);
+    assert_eq!(
+        (info.width, info.height),
+        (2 * 128, 2 * 128),
+        "two seeds across, two prompts down"
+    );
+    let strict = [
+        "bench",
+        "control",
+        "--model",
+        model.to_str().unwrap(),
+        "--seeds",
+        "1",
+        "--steps",
+        "1",
+        "--filter",
+        "Large left",
+        "--min-side",
+        "1.01",
+    ];
+    fails(&roentgen(&strict), "prompt control");
+}

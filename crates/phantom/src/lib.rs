@@ -15,11 +15,15 @@
 //! patient's right is on the image's left.
 
 pub mod caption;
+pub mod control;
 pub mod geometry;
+pub mod labels;
+pub mod reader;
 pub mod render;
 pub mod study;
 
 pub use caption::caption;
+pub use reader::{Reader, Reading};
 pub use render::render;
 pub use study::{Anatomy, Device, Findings, Side, Size, Study};
 

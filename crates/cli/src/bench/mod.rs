@@ -3,6 +3,8 @@
 //! adapter in the same run.
 
 mod cases;
+pub mod control;
+mod frechet;
 pub mod model;
 mod ours;
 mod peer;

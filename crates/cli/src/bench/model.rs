@@ -29,6 +29,23 @@ pub struct ModelBenchArgs {
     /// Steps of `bench pipeline`.
     #[arg(long, default_value_t = 20)]
     pub steps: usize,
+    /// One JSON object instead of text (for scripts such as device-bench.sh).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What `bench unet|vae|pipeline --json` prints.
+#[derive(serde::Serialize)]
+struct ModelRow<'a> {
+    stage: &'a str,
+    adapter: String,
+    precision: &'a str,
+    size: usize,
+    /// Milliseconds per UNet call, per decode, or per whole image.
+    ms: f64,
+    steps: Option<usize>,
+    weights_mib: f64,
+    peak_mib: f64,
 }
 
 #[derive(clap::Args, Debug)]
@@ -72,17 +89,19 @@ pub fn run_model(what: &str, args: ModelBenchArgs) -> Result<()> {
     let weights = ctx.memory.live();
     let side = args.size / model.vae_scale();
     let c = model.unet.cfg.in_channels;
-    println!(
-        "adapter: {} ({}); {} {}; {}x{} image ({side}x{side} latents), CFG batch 2",
-        ctx.report.name,
-        ctx.report.backend,
-        args.model.display(),
-        args.precision,
-        args.size,
-        args.size
-    );
+    if !args.json {
+        println!(
+            "adapter: {} ({}); {} {}; {}x{} image ({side}x{side} latents), CFG batch 2",
+            ctx.report.name,
+            ctx.report.backend,
+            args.model.display(),
+            args.precision,
+            args.size,
+            args.size
+        );
+    }
     ctx.memory.reset_peak();
-    match what {
+    let ms = match what {
         "unet" => {
             let (context, _) = model.encode_text(&["", "bench"])?;
             let x = b.upload(
@@ -95,7 +114,10 @@ pub fn run_model(what: &str, args: ModelBenchArgs) -> Result<()> {
                 || model.unet.forward(b, &model.weights, &x, 500.0, &context),
                 || sync(&ctx),
             )?;
-            println!("unet: {ms:.1} ms per step (one call on the CFG batch of 2)");
+            if !args.json {
+                println!("unet: {ms:.1} ms per step (one call on the CFG batch of 2)");
+            }
+            ms
         }
         "vae" => {
             let z = b.upload(
@@ -108,7 +130,10 @@ pub fn run_model(what: &str, args: ModelBenchArgs) -> Result<()> {
                 || model.vae.forward(b, &model.weights, &z),
                 || sync(&ctx),
             )?;
-            println!("vae decode: {ms:.1} ms per image");
+            if !args.json {
+                println!("vae decode: {ms:.1} ms per image");
+            }
+            ms
         }
         _ => {
             let req = Request {
@@ -123,14 +148,31 @@ pub fn run_model(what: &str, args: ModelBenchArgs) -> Result<()> {
             let t = Instant::now();
             pollster::block_on(model.generate(&req, None, false, |_| true))?;
             let s = t.elapsed().as_secs_f64();
-            println!(
-                "pipeline: {s:.2} s per image, {} steps ({:.3} s per step incl. text encoder and VAE)",
-                args.steps,
-                s / args.steps as f64
-            );
+            if !args.json {
+                println!(
+                    "pipeline: {s:.2} s per image, {} steps ({:.3} s per step incl. text encoder and VAE)",
+                    args.steps,
+                    s / args.steps as f64
+                );
+            }
+            s * 1e3
         }
-    }
+    };
     let peak = ctx.memory.peak();
+    if args.json {
+        let row = ModelRow {
+            stage: what,
+            adapter: format!("{} ({})", ctx.report.name, ctx.report.backend),
+            precision: &args.precision,
+            size: args.size,
+            ms,
+            steps: (what == "pipeline").then_some(args.steps),
+            weights_mib: mib(weights),
+            peak_mib: mib(peak),
+        };
+        println!("{}", serde_json::to_string(&row)?);
+        return Ok(());
+    }
     println!(
         "GPU memory we allocated: weights {:.1} MiB, peak {:.1} MiB (activations {:.1} MiB)",
         mib(weights),

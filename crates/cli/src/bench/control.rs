@@ -1,0 +1,275 @@
+//! `roentgen bench control`: does the model draw what the prompt says? Each
+//! control prompt (crates/phantom/src/control.rs) is generated over many
+//! seeds and every image is read by the phantom reader; the table gives, per
+//! prompt and in all, the share of images whose findings are present or
+//! absent on the side asked ("side") and, where a size is asked, of that size
+//! too ("exact"); then whether effusion size grows from small to large, and
+//! how far generated images are from phantoms in the reader's features.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use roentgen_gpu::{ContextOptions, DType, GpuContext};
+use roentgen_model::{GpuBackend, Model, Request, SchedulerKind};
+use roentgen_phantom::control::{PROMPTS, score};
+use roentgen_phantom::labels::HEADS;
+use roentgen_phantom::{Reader, phantom};
+
+use super::frechet::frechet_distance;
+
+#[derive(clap::Args, Debug)]
+pub struct ControlArgs {
+    /// A converted model folder (the demo model: demo-model/model).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Images per prompt (seeds 0..n).
+    #[arg(long, default_value_t = 16)]
+    pub seeds: u64,
+    #[arg(long, default_value_t = 20)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 4.0)]
+    pub guidance: f32,
+    /// pndm | ddim | euler | euler-a | dpm++2m; default: the model's own.
+    #[arg(long)]
+    pub scheduler: Option<String>,
+    #[arg(long, default_value = "f16")]
+    pub precision: String,
+    /// Only prompts containing this text.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Write each prompt's images side by side, one PNG row per prompt, here.
+    #[arg(long)]
+    pub grid: Option<PathBuf>,
+    /// Fail (exit 1) if the share of images right on presence and side is
+    /// below this, in all.
+    #[arg(long)]
+    pub min_side: Option<f64>,
+    /// One JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(serde::Serialize)]
+struct PromptRow {
+    prompt: &'static str,
+    images: usize,
+    side: f64,
+    exact: f64,
+    /// Mean answer of each effusion head (0 none .. 3 large).
+    mean_effusion: [f64; 2],
+}
+
+#[derive(serde::Serialize)]
+struct Report {
+    model: String,
+    adapter: String,
+    steps: usize,
+    guidance: f32,
+    seeds: u64,
+    prompts: Vec<PromptRow>,
+    side: f64,
+    exact: f64,
+    /// Mean right-effusion answer for "Small/Moderate/Large right pleural
+    /// effusion." where all three ran, and whether it grows.
+    effusion_sizes: Option<([f64; 3], bool)>,
+    /// Fréchet distance between generated images and as many phantoms, in
+    /// the reader's 128 hidden features; and between two phantom sets, for scale.
+    frechet_to_phantoms: f64,
+    frechet_phantoms_to_phantoms: f64,
+    seconds: f64,
+}
+
+fn grey(out: &roentgen_model::pipeline::Output) -> Vec<f32> {
+    let plane = out.width * out.height;
+    (0..plane)
+        .map(|i| {
+            let v = (out.decoded[i] + out.decoded[plane + i] + out.decoded[2 * plane + i]) / 3.0;
+            (v / 2.0 + 0.5).clamp(0.0, 1.0)
+        })
+        .collect()
+}
+
+pub fn run(args: ControlArgs) -> Result<()> {
+    let dtype = match args.precision.as_str() {
+        "f16" => DType::F16,
+        "f32" => DType::F32,
+        p => bail!("--precision {p}: use f16 or f32"),
+    };
+    let ctx = pollster::block_on(GpuContext::new(ContextOptions {
+        allow_shader_f16: true,
+        ..Default::default()
+    }))
+    .context("no GPU adapter (install mesa-vulkan-drivers for a CPU one)")?;
+    let model = Model::load_dir(GpuBackend::new(&ctx, dtype), &args.model, |_, _| {})
+        .with_context(|| format!("loading {}", args.model.display()))?;
+    let reader = Reader::bundled()?;
+    let scheduler = match &args.scheduler {
+        Some(name) => {
+            SchedulerKind::from_name(name).with_context(|| format!("--scheduler {name}"))?
+        }
+        None => model.scheduler.default_kind(),
+    };
+    let eff = |name: &str| HEADS.iter().position(|h| h.name == name).expect("head");
+    let (eff_r, eff_l) = (eff("effusion_right"), eff("effusion_left"));
+    let t0 = Instant::now();
+    let mut rows = Vec::new();
+    let mut features = Vec::new();
+    let mut grid_rows: Vec<(usize, Vec<f32>)> = Vec::new();
+    let (mut side_all, mut exact_all, mut n_all) = (0usize, 0usize, 0usize);
+    for p in PROMPTS {
+        if args
+            .filter
+            .as_ref()
+            .is_some_and(|f| !p.prompt.contains(f.as_str()))
+        {
+            continue;
+        }
+        let (mut side, mut exact, mut effusion) = (0usize, 0usize, [0usize; 2]);
+        let mut images = Vec::new();
+        for seed in 0..args.seeds {
+            let req = Request {
+                prompt: p.prompt.into(),
+                negative: String::new(),
+                steps: args.steps,
+                guidance: args.guidance,
+                scheduler,
+                seed,
+                latent_hw: model.default_latent_hw(),
+            };
+            let out = pollster::block_on(model.generate(&req, None, false, |_| true))?;
+            let px = grey(&out);
+            let reading = reader.read(&px, out.width);
+            features.push(reader.features(&px, out.width));
+            let s = score(p, &reading.answers);
+            side += usize::from(s.presence_and_side);
+            exact += usize::from(s.exact);
+            effusion[0] += reading.answers[eff_r];
+            effusion[1] += reading.answers[eff_l];
+            if args.grid.is_some() {
+                images.push((out.width, px));
+            }
+        }
+        let n = args.seeds as usize;
+        (side_all, exact_all, n_all) = (side_all + side, exact_all + exact, n_all + n);
+        let row = PromptRow {
+            prompt: p.prompt,
+            images: n,
+            side: side as f64 / n as f64,
+            exact: exact as f64 / n as f64,
+            mean_effusion: effusion.map(|e| e as f64 / n as f64),
+        };
+        if !args.json {
+            println!(
+                "{:<40} side {:>5.1}%  exact {:>5.1}%  ({} images, {:.0} s so far)",
+                row.prompt,
+                100.0 * row.side,
+                100.0 * row.exact,
+                n,
+                t0.elapsed().as_secs_f64()
+            );
+        }
+        rows.push(row);
+        if let Some((w, first)) = images.first() {
+            let mut row_px = Vec::with_capacity(first.len() * images.len());
+            for y in 0..*w {
+                for (_, im) in &images {
+                    row_px.extend_from_slice(&im[y * w..(y + 1) * w]);
+                }
+            }
+            grid_rows.push((*w, row_px));
+        }
+    }
+    if n_all == 0 {
+        bail!("no control prompt matches --filter");
+    }
+    let sizes = ["Small", "Moderate", "Large"].map(|s| {
+        let name = format!("{s} right pleural effusion.");
+        rows.iter()
+            .find(|r| r.prompt == name)
+            .map(|r| r.mean_effusion[0])
+    });
+    let effusion_sizes = match sizes {
+        [Some(a), Some(b), Some(c)] => Some(([a, b, c], a < b && b < c)),
+        _ => None,
+    };
+    // Phantoms at the model's size, as many as the generated images.
+    let size = model.default_latent_hw().0 * model.vae_scale();
+    let phantom_features = |first: u64| -> Vec<Vec<f32>> {
+        (0..features.len() as u64)
+            .map(|k| reader.features(&phantom(first + k, size).pixels, size))
+            .collect()
+    };
+    let real = phantom_features(9_000_000);
+    let real2 = phantom_features(9_500_000);
+    let report = Report {
+        model: args.model.display().to_string(),
+        adapter: format!("{} ({})", ctx.report.name, ctx.report.backend),
+        steps: args.steps,
+        guidance: args.guidance,
+        seeds: args.seeds,
+        side: side_all as f64 / n_all as f64,
+        exact: exact_all as f64 / n_all as f64,
+        effusion_sizes,
+        frechet_to_phantoms: frechet_distance(&features, &real),
+        frechet_phantoms_to_phantoms: frechet_distance(&real2, &real),
+        seconds: t0.elapsed().as_secs_f64(),
+        prompts: rows,
+    };
+    if let Some(path) = &args.grid {
+        write_grid(path, &grid_rows)?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!(
+            "in all: side {:.1}%, exact {:.1}% of {n_all} images; effusion size small<moderate<large: {}; \
+             Fréchet distance to phantoms {:.2} (phantoms to phantoms {:.2}); {} on {}, {:.0} s",
+            100.0 * report.side,
+            100.0 * report.exact,
+            match report.effusion_sizes {
+                Some((m, ok)) => format!("{ok} ({:.2}, {:.2}, {:.2})", m[0], m[1], m[2]),
+                None => "not run".into(),
+            },
+            report.frechet_to_phantoms,
+            report.frechet_phantoms_to_phantoms,
+            args.model.display(),
+            report.adapter,
+            report.seconds
+        );
+    }
+    if let Some(min) = args.min_side
+        && report.side < min
+    {
+        bail!(
+            "prompt control: {:.1}% of images right on presence and side, below --min-side {:.1}%",
+            100.0 * report.side,
+            100.0 * min
+        );
+    }
+    Ok(())
+}
+
+/// Rows of images, one per prompt, as an 8-bit grey PNG.
+fn write_grid(path: &std::path::Path, rows: &[(usize, Vec<f32>)]) -> Result<()> {
+    let width = rows.iter().map(|(w, px)| px.len() / w).max().unwrap_or(0);
+    let height: usize = rows.iter().map(|(w, _)| *w).sum();
+    let mut img = vec![0u8; width * height];
+    let mut y0 = 0;
+    for (h, px) in rows {
+        let w = px.len() / h;
+        for y in 0..*h {
+            for x in 0..w {
+                img[(y0 + y) * width + x] = (px[y * w + x].clamp(0.0, 1.0) * 255.0).round() as u8;
+            }
+        }
+        y0 += h;
+    }
+    let file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), width as u32, height as u32);
+    enc.set_color(png::ColorType::Grayscale);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.write_header()?.write_image_data(&img)?;
+    Ok(())
+}
