@@ -62,6 +62,8 @@ pub struct Reader {
 pub struct Reading {
     pub answers: Vec<usize>,
     pub confidence: Vec<f32>,
+    /// The 128 hidden features the heads read (see [`Reader::features`]).
+    pub features: Vec<f32>,
 }
 
 impl Reading {
@@ -129,7 +131,8 @@ impl Reader {
     /// Reads a square grey image (row-major, [0, 1], bright = dense) of any
     /// side; it is area-resampled to [`SIDE`] first.
     pub fn read(&self, pixels: &[f32], side: usize) -> Reading {
-        let logits = self.logits(&resample(pixels, side, SIDE));
+        let features = self.hidden(&resample(pixels, side, SIDE));
+        let logits = linear(&self.fc2, &features, false);
         let mut answers = Vec::with_capacity(HEADS.len());
         let mut confidence = Vec::with_capacity(HEADS.len());
         let mut at = 0;
@@ -149,6 +152,7 @@ impl Reader {
         Reading {
             answers,
             confidence,
+            features,
         }
     }
 

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use roentgen_gpu::{ContextOptions, DType, GpuContext};
+use roentgen_gpu::{ContextOptions, GpuContext};
 use roentgen_model::{GpuBackend, Model, Request, SchedulerKind};
 use roentgen_phantom::control::{PROMPTS, score};
 use roentgen_phantom::labels::HEADS;
@@ -91,11 +91,7 @@ fn grey(out: &roentgen_model::pipeline::Output) -> Vec<f32> {
 }
 
 pub fn run(args: ControlArgs) -> Result<()> {
-    let dtype = match args.precision.as_str() {
-        "f16" => DType::F16,
-        "f32" => DType::F32,
-        p => bail!("--precision {p}: use f16 or f32"),
-    };
+    let dtype = super::model::dtype(&args.precision)?;
     let ctx = pollster::block_on(GpuContext::new(ContextOptions {
         allow_shader_f16: true,
         ..Default::default()
@@ -140,12 +136,12 @@ pub fn run(args: ControlArgs) -> Result<()> {
             let out = pollster::block_on(model.generate(&req, None, false, |_| true))?;
             let px = grey(&out);
             let reading = reader.read(&px, out.width);
-            features.push(reader.features(&px, out.width));
             let s = score(p, &reading.answers);
             side += usize::from(s.presence_and_side);
             exact += usize::from(s.exact);
             effusion[0] += reading.answers[eff_r];
             effusion[1] += reading.answers[eff_l];
+            features.push(reading.features);
             if args.grid.is_some() {
                 images.push((out.width, px));
             }

@@ -59,7 +59,7 @@ pub struct LayerBenchArgs {
     pub side: usize,
 }
 
-fn dtype(p: &str) -> Result<DType> {
+pub(super) fn dtype(p: &str) -> Result<DType> {
     Ok(match p {
         "f16" => DType::F16,
         "f32" => DType::F32,
