@@ -87,6 +87,8 @@ def main():
     ap.add_argument("--resume", action="store_true", help="start from --out's weights (a new optimizer and schedule)")
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--golden-only", action="store_true", help="only write the Rust test's golden from --out's weights")
+    ap.add_argument("--eval", action="store_true",
+                    help="only print --out's per-head accuracy on every image of --data (JSON), e.g. phantoms passed through the VAE")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(3)
@@ -100,10 +102,14 @@ def main():
     labels = np.array([json.loads(l)["labels"] for l in open(os.path.join(args.data, "captions.jsonl"))], dtype=np.int64)
     n_train = len(images) - args.holdout
     net = ReaderNet(sum(sizes))
-    if args.golden_only or args.resume:
+    if args.golden_only or args.resume or args.eval:
         net.load_state_dict(load_file(args.out))
     if args.golden_only:
         write_golden(net, images, args.data, n_train)
+        return
+    if args.eval:
+        net.load_state_dict({k: v.half().float() for k, v in net.state_dict().items()})
+        print(json.dumps(accuracy(net, images, labels, heads, sizes, 0, len(images)), indent=1))
         return
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     budget = args.minutes * 60
@@ -129,24 +135,14 @@ def main():
             print(f"step {step} loss {loss.item():.4f} ({(time.time() - t0) / 60:.1f} of {args.minutes} min)", flush=True)
     total_steps = step
 
-    net.eval()
-    correct = np.zeros(len(sizes))
-    exact = 0
-    with torch.no_grad():
-        for i in range(n_train, len(images), 256):
-            x = torch.from_numpy(images[i : i + 256].astype(np.float32) / 255.0)[:, None]
-            y = torch.from_numpy(labels[i : i + 256])
-            _, ans = loss_and_answers(net(x), y, sizes)
-            correct += (ans == y).float().sum(0).numpy()
-            exact += int((ans == y).all(1).sum())
-    acc = {h["name"]: round(float(c) / args.holdout, 4) for h, c in zip(heads, correct)}
+    acc = accuracy(net, images, labels, heads, sizes, n_train, len(images))
     report = {
         "steps": total_steps,
         "minutes": round((time.time() - t0) / 60, 1),
         "train_images": n_train,
         "holdout_images": args.holdout,
-        "holdout_accuracy_per_head": acc,
-        "holdout_all_heads_right": round(exact / args.holdout, 4),
+        "holdout_accuracy_per_head": acc["per_head"],
+        "holdout_all_heads_right": acc["all_heads_right"],
     }
     print(json.dumps(report, indent=1))
     json.dump(report, open(os.path.splitext(args.out)[0] + "-accuracy.json", "w"), indent=1)
@@ -154,6 +150,27 @@ def main():
     print(f"wrote {args.out}: {sum(p.numel() for p in net.parameters()):,} parameters")
 
     write_golden(net, images, args.data, n_train)
+
+
+def accuracy(net, images, labels, heads, sizes, first, end):
+    """Share of images[first:end] each head reads right, and all at once."""
+    net.eval()
+    correct = np.zeros(len(sizes))
+    exact = 0
+    with torch.no_grad():
+        for i in range(first, end, 256):
+            j = min(i + 256, end)
+            x = torch.from_numpy(images[i:j].astype(np.float32) / 255.0)[:, None]
+            y = torch.from_numpy(labels[i:j])
+            _, ans = loss_and_answers(net(x), y, sizes)
+            correct += (ans == y).float().sum(0).numpy()
+            exact += int((ans == y).all(1).sum())
+    n = end - first
+    return {
+        "images": n,
+        "per_head": {h["name"]: round(float(c) / n, 4) for h, c in zip(heads, correct)},
+        "all_heads_right": round(exact / n, 4),
+    }
 
 
 def write_golden(net, images, data, first):

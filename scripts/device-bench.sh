@@ -25,17 +25,17 @@ cd "$(dirname "$0")/.."
 D=.device
 
 # The GPU op tests and the tiny-model goldens (CPU-only test files stay home).
-GPU_TESTS="attention conv2d elementwise layout_ops matmul norms scheduler selfcheck split_bindings goldens"
+GPU_TESTS="attention conv2d elementwise layout_ops matmul norms scheduler selfcheck split_bindings goldens burn_agrees"
 
 prepare() {
     set -e
-    cargo build --release -p roentgen-cli -p weights-tools
+    cargo build --release -p roentgen-cli --features burn-peer -p weights-tools
     rm -rf "$D" /tmp/device-bundle
     mkdir -p "$D" /tmp/device-bundle/tests
     cp target/release/roentgen target/release/weights-tools /tmp/device-bundle/
     # Built once here; they find their data through the path they were
     # compiled in (run links it to the checkout there).
-    cargo test --release -p roentgen-gpu -p roentgen-model --no-run --message-format=json |
+    cargo test --release -p roentgen-gpu -p roentgen-model -p roentgen-burn-peer --no-run --message-format=json |
         python3 -c '
 import json, sys
 for line in sys.stdin:

@@ -14,7 +14,7 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo test (native; GPU tests on the Vulkan adapter)"
-cargo test --workspace --exclude roentgen-app
+cargo test --workspace --exclude roentgen-app --exclude roentgen-burn-peer
 
 step "trunk build --release (wasm32 page)"
 trunk build --release

@@ -97,6 +97,20 @@ export async function logLongTasks(page, what) {
   console.log(`# main-thread tasks over 50 ms while ${what}: ${tasks.length}, longest ${Math.max(0, ...tasks).toFixed(0)} ms`);
 }
 
+/**
+ * The tiny random test model, served beside the page at this path: the tests
+ * of the page's machinery (links, cache, cancel, loaders) run on it because it
+ * is fast on SwiftShader. The page's default is the demo model, which
+ * demo.test.mjs tests on its own.
+ */
+export const TINY = 'tiny-sd2/model/';
+
+/** `query` ('' or '?a=b&…') naming the tiny model unless it names one. */
+export function tiny(query = '') {
+  if (/[?&]model=/.test(query)) return query;
+  return `${query || '?'}${query ? '&' : ''}model=${encodeURIComponent(TINY)}`;
+}
+
 /** The page's result images, decoded (pixels and PNG text chunks). */
 export async function resultImages(page) {
   const srcs = await page.getByTestId('result').evaluateAll((imgs) => imgs.map((i) => i.src));

@@ -1,4 +1,4 @@
-// The page generates from the bundled tiny model: a share link reproduces the
+// The page generates from the tiny test model: a share link reproduces the
 // CLI's image for the same parameters, a fresh context reproduces the page's
 // own, the typed-prompt path works, and hostile links give a message.
 import { test, before, after } from 'node:test';
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveDist } from './static-server.mjs';
-import { launch, openPage, resultImages, settled } from './browser.mjs';
+import { TINY, launch, openPage, resultImages, settled, tiny } from './browser.mjs';
 import { decodePng } from './png.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -27,8 +27,8 @@ after(async () => {
   await server?.close();
 });
 
-/** Opens `query` in a fresh context and waits for a final status. */
-const open = (query) => openPage(browser, server.url + query);
+/** Opens `query` (on the tiny model) in a fresh context and waits for a final status. */
+const open = (query) => openPage(browser, server.url + tiny(query));
 
 const results = resultImages;
 
@@ -129,7 +129,7 @@ test('a reload fetches no shard: verified shards come from the browser cache', a
 test('a corrupted shard gives an error naming it and is not cached', async () => {
   const dir = join(DIST, 'corrupt-model');
   rmSync(dir, { recursive: true, force: true });
-  cpSync(join(DIST, 'model'), dir, { recursive: true });
+  cpSync(join(DIST, TINY), dir, { recursive: true });
   const shard = join(dir, 'shard-00000.bin');
   const bytes = readFileSync(shard);
   bytes[4321] ^= 0x10;

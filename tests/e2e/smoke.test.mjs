@@ -27,7 +27,10 @@ test('the page reports the adapter and a passing kernel check', async () => {
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(server.url);
   const check = page.getByTestId('kernel-check');
-  await check.waitFor();
+  // The GPU panel is collapsed when all is well: the check is there, not shown.
+  await check.waitFor({ state: 'attached' });
+  assert.equal(await page.getByTestId('gpu-panel').getAttribute('open'), null, 'collapsed while all is well');
+  assert.match(await page.getByTestId('gpu-summary').textContent(), /kernels OK$/);
   const adapter = await page.getByTestId('adapter').textContent();
   const f16 = await page.getByTestId('shader-f16').textContent();
   const limits = await page.getByTestId('limits').textContent();
@@ -58,5 +61,7 @@ test('without WebGPU the page says so and names browsers that have it', async ()
   const msg = page.getByTestId('no-webgpu');
   await msg.waitFor();
   assert.match(await msg.textContent(), /does not offer WebGPU.*Chrome/s);
+  // A problem opens the panel by itself (waitFor above needs it visible).
+  assert.notEqual(await page.getByTestId('gpu-panel').getAttribute('open'), null);
   await context.close();
 });

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveDist } from './static-server.mjs';
-import { launch, logLongTasks, openPage, resultImages, settled, waitForText, waitUntil } from './browser.mjs';
+import { launch, logLongTasks, openPage, resultImages, settled, tiny, waitForText, waitUntil } from './browser.mjs';
 import { decodePng } from './png.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -27,8 +27,8 @@ after(async () => {
   await server?.close();
 });
 
-/** Opens `query` in a fresh context. */
-const open = (query = '') => openPage(browser, server.url + query);
+/** Opens `query` (on the tiny model) in a fresh context. */
+const open = (query = '') => openPage(browser, server.url + tiny(query));
 
 const images = resultImages;
 

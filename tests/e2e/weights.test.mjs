@@ -9,11 +9,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveDist } from './static-server.mjs';
-import { launch, newContext, openPage, settled, waitForText, waitUntil } from './browser.mjs';
+import { TINY, launch, newContext, openPage, settled, tiny, waitForText, waitUntil } from './browser.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DIST = join(ROOT, 'dist/');
-const MANIFEST = JSON.parse(readFileSync(join(DIST, 'model/manifest.json'), 'utf8'));
+const MANIFEST = JSON.parse(readFileSync(join(DIST, TINY, 'manifest.json'), 'utf8'));
 const SHARD = MANIFEST.shards[0];
 let browser;
 
@@ -42,10 +42,10 @@ const opfsFiles = (page) =>
   });
 
 test('a shard transfer cut halfway resumes with a Range request', async () => {
-  const path = `/model/${SHARD.file}`;
+  const path = `/${TINY}${SHARD.file}`;
   const server = await serveDist(DIST, { flaky: [path] });
   try {
-    const s = await open(server.url);
+    const s = await open(server.url + tiny());
     assert.equal(s.status, 'ready', s.status);
     const gets = server.log.filter((r) => r.path === path && r.method === 'GET');
     assert.equal(gets.length, 2, JSON.stringify(gets));
@@ -64,7 +64,7 @@ test('gated weights on another origin: refused without credentials, loaded with 
   const site = await serveDist(DIST);
   const gate = await serveDist(DIST, { secret: 's3cret', allowOrigin: site.origin });
   try {
-    const link = `${site.url}?model=${encodeURIComponent(`${gate.url}model/`)}`;
+    const link = `${site.url}?model=${encodeURIComponent(`${gate.url}${TINY}`)}`;
     const s = await open(link);
     assert.match(s.status, /^error: .*HTTP 401.*credentials/, s.status);
 
@@ -99,7 +99,7 @@ test('gated weights on another origin: refused without credentials, loaded with 
 test('verified shards are kept in OPFS under their sha256; usage is shown; "Clear cache" removes them', async () => {
   const server = await serveDist(DIST);
   try {
-    const s = await open(server.url);
+    const s = await open(server.url + tiny());
     assert.equal(s.status, 'ready');
     assert.deepEqual(await opfsFiles(s.page), [SHARD.sha256]);
     assert.match(await s.page.getByTestId('download').textContent(), /\(OPFS\)/);
@@ -126,7 +126,7 @@ test('a converted folder chosen from disk loads without the network and makes th
     return page.getByTestId('result').getAttribute('src');
   };
   try {
-    const s = await open(server.url);
+    const s = await open(server.url + tiny());
     const fromUrl = await make(s.page);
     const before = server.requests.length;
     await s.page.getByTestId('folder').setInputFiles(join(ROOT, 'tests/goldens/tiny-sd2/model'));
@@ -149,17 +149,17 @@ test('a converted folder chosen from disk loads without the network and makes th
 test('a converted folder\'s files dropped on the page load like a chosen folder', async () => {
   const server = await serveDist(DIST);
   try {
-    const s = await open(server.url);
+    const s = await open(server.url + tiny());
     // A real folder drag cannot be scripted; the dropped files can.
-    await s.page.evaluate(async (names) => {
+    await s.page.evaluate(async ([names, dir]) => {
       const dt = new DataTransfer();
       for (const name of names) {
-        const bytes = await (await fetch(`model/${name}`)).arrayBuffer();
+        const bytes = await (await fetch(`${dir}${name}`)).arrayBuffer();
         dt.items.add(new File([bytes], name));
       }
       document.querySelector('section.panel:has([data-testid=generate])')
         .dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-    }, ['manifest.json', MANIFEST.tokenizer, SHARD.file]);
+    }, [['manifest.json', MANIFEST.tokenizer, SHARD.file], TINY]);
     await waitForText(s.page, 'download', /read from disk/);
     await settled(s.page);
     assert.equal(await s.page.getByTestId('status').textContent(), 'ready');

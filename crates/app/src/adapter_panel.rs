@@ -69,14 +69,49 @@ fn KernelChecks(checks: Vec<KernelCheck>, device_s: f64, check_s: f64) -> impl I
     }
 }
 
-/// The "your GPU" panel at the top of the page. `probe` is filled when the
-/// worker reports; without `navigator.gpu` the page says so at once.
+/// True when the GPU panel has something the visitor must see: no WebGPU,
+/// a failed adapter or device, or a kernel that computed wrong numbers.
+fn problem(webgpu: bool, probe: &Option<Probe>) -> bool {
+    match (webgpu, probe) {
+        (false, _) => true,
+        (true, Some(Probe::Failed { .. })) => true,
+        (true, Some(Probe::Ready { checks, .. })) => !checks.iter().all(KernelCheck::ok),
+        (true, None) => false,
+    }
+}
+
+/// One line for the collapsed panel's summary: the adapter and the verdict.
+fn summary(webgpu: bool, probe: &Option<Probe>) -> String {
+    match (webgpu, probe) {
+        (false, _) => "no WebGPU in this browser".into(),
+        (true, None) => "checking…".into(),
+        (true, Some(Probe::Failed { .. })) => "WebGPU failed".into(),
+        (true, Some(Probe::Ready { report, checks, .. })) => {
+            let verdict = if checks.iter().all(KernelCheck::ok) {
+                "kernels OK"
+            } else {
+                "kernel check FAILED"
+            };
+            format!("{}, {verdict}", report.name)
+        }
+    }
+}
+
+/// The "Your GPU" panel below the generator: collapsed while all is well (a
+/// visitor came for the image, not the limits table), opened by itself and
+/// marked red when something is wrong. `probe` is filled when the worker
+/// reports; without `navigator.gpu` the page says so at once.
 #[component]
 pub fn AdapterPanel(probe: ReadSignal<Option<Probe>>) -> impl IntoView {
     let webgpu = has_webgpu();
+    let bad = move || problem(webgpu, &probe.get());
     view! {
-        <section class="panel" aria-live="polite">
-            <h2>"Your GPU"</h2>
+        <details class="panel gpu" data-testid="gpu-panel" aria-live="polite"
+                open=bad class:bad-panel=bad>
+            <summary>
+                <h2>"Your GPU"</h2>
+                <span data-testid="gpu-summary" class:bad=bad>{move || summary(webgpu, &probe.get())}</span>
+            </summary>
             {move || match (webgpu, probe.get()) {
                 (false, _) => view! {
                     <div data-testid="no-webgpu" class="bad">
@@ -98,6 +133,6 @@ pub fn AdapterPanel(probe: ReadSignal<Option<Probe>>) -> impl IntoView {
                     <KernelChecks checks device_s check_s/>
                 }.into_any(),
             }}
-        </section>
+        </details>
     }
 }

@@ -21,8 +21,8 @@ pub fn App() -> impl IntoView {
             </p>
         </header>
         <main>
-            <AdapterPanel probe/>
             <GeneratePanel set_probe/>
+            <AdapterPanel probe/>
         </main>
         <footer>
             <p class="disclaimer">

@@ -1,4 +1,4 @@
-//! Prompt in, synthetic radiograph out: the model source (the bundled test
+//! Prompt in, synthetic radiograph out: the model source (the bundled demo
 //! model unless a link or the user names another), the settings, a share
 //! link read on arrival, and the batch, compare and steps views.
 
@@ -10,9 +10,9 @@ use roentgen_model::SchedulerKind;
 use roentgen_model::share::ShareParams;
 
 use crate::gallery::{Frame, Gallery, Image, StepsStrip};
-use crate::presets::PRESETS;
 use crate::protocol::{FromWorker, Job, ToWorker};
 use crate::worker_client::WorkerClient;
+use roentgen_model::presets::PRESETS;
 
 thread_local! {
     /// The generation worker: it owns the GPU device and the model.
@@ -29,7 +29,8 @@ fn send(msg: ToWorker) {
     }
 }
 
-/// The bundled test model, copied into the build by Trunk.
+/// The bundled demo model (demo-model/model, trained on procedural phantoms),
+/// copied into the build by Trunk.
 const DEFAULT_MODEL: &str = "model/";
 
 fn query() -> String {
@@ -284,6 +285,22 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
         .map(|(i, (label, _, _))| view! { <option value=i.to_string()>{*label}</option> })
         .collect_view();
     let busy = move || status.get() == "loading" || status.get() == "generating";
+    // Says what the loaded model is, so nobody takes the demo's phantoms for
+    // RoentGen's radiographs (or a RoentGen folder for the demo).
+    let model_note = move || {
+        if source.get() == DEFAULT_MODEL && !from_disk.get() {
+            view! {
+                "The default model is the demo model, trained on procedural phantoms, not on patients: "
+                "it draws 128x128 chest-radiograph-like phantoms and follows the findings, sides, sizes "
+                "and devices a prompt names. "
+                <a data-testid="weights-help" href="README.md" target="_blank">"How to use RoentGen weights"</a>
+                " (README, section \"Real RoentGen weights\")."
+            }
+            .into_any()
+        } else {
+            view! { {format!("Model: {}", source.get())} }.into_any()
+        }
+    };
     view! {
         <section class="panel"
                 on:dragover=move |ev: web_sys::DragEvent| ev.prevent_default()
@@ -301,42 +318,7 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
                 }
             }>
             <h2>"Generate"</h2>
-            <p class="note">
-                "The bundled model is a tiny test model with random weights: it shows the "
-                "pipeline working but does not draw radiographs. "
-                <a data-testid="weights-help" href="README.md" target="_blank">
-                    "How to use RoentGen weights"</a>" (README, section \"Real RoentGen weights\")."
-            </p>
-            <details class="source" open=move || status.get().starts_with("error")>
-                <summary>"Model source"</summary>
-                <label>"Folder URL (manifest.json inside)"
-                    <input data-testid="model-url" prop:value=move || source.get()
-                        on:input=move |ev| source.set(event_target_value(&ev))/>
-                </label>
-                <label>"Authorization header for gated hosting (e.g. Bearer …)"
-                    <input data-testid="authorization" type="password" autocomplete="off"
-                        prop:value=move || authorization.get()
-                        on:input=move |ev| authorization.set(event_target_value(&ev))/>
-                </label>
-                <label class="inline">
-                    <input data-testid="cookies" type="checkbox" prop:checked=move || cookies.get()
-                        on:change=move |ev| cookies.set(event_target_checked(&ev))/>
-                    " send my cookies for that host"
-                </label>
-                <button data-testid="load" on:click=move |_| start_load(None, None, None) disabled=busy>
-                    "Load model"
-                </button>
-                <label>"…or a converted folder on this computer (choose it, or drop it here)"
-                    <input data-testid="folder" type="file" prop:webkitdirectory=true multiple=true
-                        on:change=move |ev| {
-                            let input: web_sys::HtmlInputElement = event_target(&ev);
-                            if let Some(files) = input.files().map(|l| file_list(&l)) {
-                                start_load(None, None, Some(files));
-                            }
-                        }/>
-                </label>
-                <p class="note">"Credentials stay in this tab: they are never stored or put in share links."</p>
-            </details>
+            <p class="note" data-testid="model-note">{model_note}</p>
             <label>"Finding preset"
                 <select data-testid="preset" on:change=move |ev| {
                     if let Some((_, with, without)) = event_target_value(&ev)
@@ -403,6 +385,36 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
             })}
             <Gallery images=images compare=comparing/>
             <StepsStrip frames=frames title=frames_title/>
+            <details class="source" open=move || status.get().starts_with("error")>
+                <summary>"Model source"</summary>
+                <label>"Folder URL (manifest.json inside)"
+                    <input data-testid="model-url" prop:value=move || source.get()
+                        on:input=move |ev| source.set(event_target_value(&ev))/>
+                </label>
+                <label>"Authorization header for gated hosting (e.g. Bearer …)"
+                    <input data-testid="authorization" type="password" autocomplete="off"
+                        prop:value=move || authorization.get()
+                        on:input=move |ev| authorization.set(event_target_value(&ev))/>
+                </label>
+                <label class="inline">
+                    <input data-testid="cookies" type="checkbox" prop:checked=move || cookies.get()
+                        on:change=move |ev| cookies.set(event_target_checked(&ev))/>
+                    " send my cookies for that host"
+                </label>
+                <button data-testid="load" on:click=move |_| start_load(None, None, None) disabled=busy>
+                    "Load model"
+                </button>
+                <label>"…or a converted folder on this computer (choose it, or drop it here)"
+                    <input data-testid="folder" type="file" prop:webkitdirectory=true multiple=true
+                        on:change=move |ev| {
+                            let input: web_sys::HtmlInputElement = event_target(&ev);
+                            if let Some(files) = input.files().map(|l| file_list(&l)) {
+                                start_load(None, None, Some(files));
+                            }
+                        }/>
+                </label>
+                <p class="note">"Credentials stay in this tab: they are never stored or put in share links."</p>
+            </details>
             <p data-testid="download" class="note">{move || info.get()}
                 " "
                 <button data-testid="clear-cache" on:click=move |_| send(ToWorker::ClearCache)>

@@ -16,7 +16,6 @@ mod generate_panel;
 mod global;
 mod http;
 mod loader;
-mod presets;
 mod probe;
 mod protocol;
 mod runner;

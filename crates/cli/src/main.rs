@@ -5,6 +5,7 @@ mod bench;
 mod generate;
 mod npy;
 mod plan;
+mod read;
 mod shaders;
 mod tokenize;
 
@@ -48,6 +49,9 @@ enum Command {
         #[arg(long)]
         out: std::path::PathBuf,
     },
+    /// What the phantom reader finds in images (findings with side and size,
+    /// per head with its probability), as JSON.
+    Read(read::ReadArgs),
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -79,6 +83,7 @@ fn main() -> anyhow::Result<()> {
         Command::Plan(args) => plan::run(args),
         Command::Tokenize { model, text } => tokenize::run(&model, &text),
         Command::Shaders { out } => shaders::run(&out),
+        Command::Read(args) => read::run(args),
         Command::Bench { what } => match what {
             BenchWhat::Kernels(args) => bench::run(args),
             BenchWhat::Unet(args) => bench::model::run_model("unet", args),

@@ -2,52 +2,13 @@
 //! committed tiny model: the image diffusers made from the same initial
 //! latents, the metadata, the seeds, and clear errors for bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use common::{fails, ok, roentgen, root, tmp};
+use std::path::{Path, PathBuf};
 
 fn golden(p: &str) -> PathBuf {
     root().join("tests/goldens/tiny-sd2").join(p)
-}
-
-fn roentgen(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_roentgen"))
-        .args(args)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .output()
-        .unwrap()
-}
-
-fn ok(out: &Output) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(out.status.success(), "roentgen failed: {stderr}");
-    stderr
-}
-
-fn fails(out: &Output, needle: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success(),
-        "expected failure, got success: {stderr}"
-    );
-    assert!(
-        stderr.contains(needle),
-        "error should mention {needle:?}: {stderr}"
-    );
-}
-
-/// A path `name` in a fresh folder under the temp dir, and the guard that
-/// deletes the folder (even when an assertion fails) once the test lets go.
-fn tmp(name: &str) -> (tempfile::TempDir, PathBuf) {
-    let guard = tempfile::Builder::new()
-        .prefix("roentgen-cli-test-")
-        .tempdir()
-        .unwrap();
-    let path = guard.path().join(name);
-    (guard, path)
 }
 
 /// (width, height, RGB bytes, text chunks) of a PNG.
@@ -393,73 +354,4 @@ fn generate_from_a_url_with_credentials() {
         read_png(&from_dir).2,
         "same pixels from URL and folder"
     );
-}
-
-/// `bench control` end to end on the random tiny model: images generated,
-/// read and scored, the grid written, and `--min-side` failing a model that
-/// does not obey (random weights cannot). The demo model's own check is the
-/// same command with its threshold.
-#[test]
-fn bench_control_reads_and_scores_generated_images() {
-    let (_dir, grid) = tmp("grid.png");
-    let model = root().join("tests/goldens/tiny-sd4/model");
-    let args = [
-        "bench",
-        "control",
-        "--model",
-        model.to_str().unwrap(),
-        "--seeds",
-        "2",
-        "--steps",
-        "2",
-        "--filter",
-        "left pleural effusion",
-        "--json",
-        "--grid",
-        grid.to_str().unwrap(),
-    ];
-    let out = roentgen(&args);
-    ok(&out);
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let prompts = report["prompts"].as_array().unwrap();
-    let names: Vec<&str> = prompts
-        .iter()
-        .map(|p| p["prompt"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        names,
-        [
-            "Large left pleural effusion.",
-            "Moderate left pleural effusion."
-        ]
-    );
-    for p in prompts {
-        assert_eq!(p["images"], 2);
-        let side = p["side"].as_f64().unwrap();
-        assert!((0.0..=1.0).contains(&side));
-    }
-    assert!(report["frechet_to_phantoms"].as_f64().unwrap() > 0.0);
-    let dec = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&grid).unwrap()));
-    let info = dec.read_info().unwrap().info().clone();
-    assert_eq!(info.color_type, png::ColorType::Grayscale);
-    assert_eq!(
-        (info.width, info.height),
-        (2 * 128, 2 * 128),
-        "two seeds across, two prompts down"
-    );
-    let strict = [
-        "bench",
-        "control",
-        "--model",
-        model.to_str().unwrap(),
-        "--seeds",
-        "1",
-        "--steps",
-        "1",
-        "--filter",
-        "Large left",
-        "--min-side",
-        "1.01",
-    ];
-    fails(&roentgen(&strict), "prompt control");
 }

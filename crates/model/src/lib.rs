@@ -13,6 +13,7 @@ pub mod nn;
 pub mod noise;
 pub mod pipeline;
 pub mod png;
+pub mod presets;
 pub mod preview;
 pub mod scheduler;
 pub mod share;

@@ -5,8 +5,15 @@
 //! absent on the side asked ("side") and, where a size is asked, of that size
 //! too ("exact"); then whether effusion size grows from small to large, and
 //! how far generated images are from phantoms in the reader's features.
+//!
+//! The images come from our pipeline on the adapter (`--model`) or from a
+//! folder (`--images`, with an index.json of prompt, seed and file), such as
+//! the one demo-model/control.py fills with diffusers on the CPU, which is
+//! some fifty times faster than lavapipe where no GPU is at hand. Either way
+//! the reader, the scores and the table are this code's.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -21,8 +28,15 @@ use super::frechet::frechet_distance;
 #[derive(clap::Args, Debug)]
 pub struct ControlArgs {
     /// A converted model folder (the demo model: demo-model/model).
+    #[arg(long, required_unless_present_any = ["images", "list"])]
+    pub model: Option<PathBuf>,
+    /// Score the images in this folder instead of generating: index.json
+    /// lists {prompt, seed, file} per image and says what made them.
+    #[arg(long, conflicts_with = "model")]
+    pub images: Option<PathBuf>,
+    /// Print the control prompts as a JSON array and exit.
     #[arg(long)]
-    pub model: PathBuf,
+    pub list: bool,
     /// Images per prompt (seeds 0..n).
     #[arg(long, default_value_t = 16)]
     pub seeds: u64,
@@ -35,9 +49,9 @@ pub struct ControlArgs {
     pub scheduler: Option<String>,
     #[arg(long, default_value = "f16")]
     pub precision: String,
-    /// Only prompts containing this text.
+    /// Only prompts containing this text (repeat it for several: any one).
     #[arg(long)]
-    pub filter: Option<String>,
+    pub filter: Vec<String>,
     /// Write each prompt's images side by side, one PNG row per prompt, here.
     #[arg(long)]
     pub grid: Option<PathBuf>,
@@ -90,22 +104,130 @@ fn grey(out: &roentgen_model::pipeline::Output) -> Vec<f32> {
         .collect()
 }
 
-pub fn run(args: ControlArgs) -> Result<()> {
-    let dtype = super::model::dtype(&args.precision)?;
-    let ctx = pollster::block_on(GpuContext::new(ContextOptions {
-        allow_shader_f16: true,
-        ..Default::default()
-    }))
-    .context("no GPU adapter (install mesa-vulkan-drivers for a CPU one)")?;
-    let model = Model::load_dir(GpuBackend::new(&ctx, dtype), &args.model, |_, _| {})
-        .with_context(|| format!("loading {}", args.model.display()))?;
-    let reader = Reader::bundled()?;
-    let scheduler = match &args.scheduler {
-        Some(name) => {
-            SchedulerKind::from_name(name).with_context(|| format!("--scheduler {name}"))?
+/// Where the images come from.
+enum Source<'c> {
+    /// Our pipeline on the adapter.
+    Model {
+        model: Box<Model<GpuBackend<'c>>>,
+        scheduler: SchedulerKind,
+        adapter: String,
+        path: PathBuf,
+    },
+    /// PNG files listed in DIR/index.json.
+    Images {
+        dir: PathBuf,
+        generator: String,
+        files: HashMap<(String, u64), String>,
+    },
+}
+
+#[derive(serde::Deserialize)]
+struct Index {
+    /// What made the images (program, model, steps, scheduler, guidance).
+    generator: String,
+    images: Vec<IndexEntry>,
+}
+
+#[derive(serde::Deserialize)]
+struct IndexEntry {
+    prompt: String,
+    seed: u64,
+    file: String,
+}
+
+impl<'c> Source<'c> {
+    fn open(args: &ControlArgs, ctx: &'c Option<GpuContext>) -> Result<Self> {
+        if let Some(dir) = &args.images {
+            let path = dir.join("index.json");
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let index: Index = serde_json::from_str(&text)
+                .with_context(|| format!("{}: not a control image index", path.display()))?;
+            let files = index
+                .images
+                .into_iter()
+                .map(|e| ((e.prompt, e.seed), e.file))
+                .collect();
+            return Ok(Source::Images {
+                dir: dir.clone(),
+                generator: index.generator,
+                files,
+            });
         }
-        None => model.scheduler.default_kind(),
+        let (Some(path), Some(ctx)) = (&args.model, ctx) else {
+            bail!("give --model or --images");
+        };
+        let dtype = super::model::dtype(&args.precision)?;
+        let model = Model::load_dir(GpuBackend::new(ctx, dtype), path, |_, _| {})
+            .with_context(|| format!("loading {}", path.display()))?;
+        let scheduler = match &args.scheduler {
+            Some(name) => {
+                SchedulerKind::from_name(name).with_context(|| format!("--scheduler {name}"))?
+            }
+            None => model.scheduler.default_kind(),
+        };
+        Ok(Source::Model {
+            model: Box::new(model),
+            scheduler,
+            adapter: format!("{} ({})", ctx.report.name, ctx.report.backend),
+            path: path.clone(),
+        })
+    }
+
+    /// One image as grey values in [0, 1], and its side.
+    fn image(&self, args: &ControlArgs, prompt: &str, seed: u64) -> Result<(Vec<f32>, usize)> {
+        match self {
+            Source::Model {
+                model, scheduler, ..
+            } => {
+                let req = Request {
+                    prompt: prompt.into(),
+                    negative: String::new(),
+                    steps: args.steps,
+                    guidance: args.guidance,
+                    scheduler: *scheduler,
+                    seed,
+                    latent_hw: model.default_latent_hw(),
+                };
+                let out = pollster::block_on(model.generate(&req, None, false, |_| true))?;
+                Ok((grey(&out), out.width))
+            }
+            Source::Images { dir, files, .. } => {
+                let file = files.get(&(prompt.to_string(), seed)).with_context(|| {
+                    format!("{}: no image of \"{prompt}\" seed {seed}", dir.display())
+                })?;
+                crate::read::grey_png(&dir.join(file))
+            }
+        }
+    }
+
+    /// Where the images came from, for the report.
+    fn describe(&self) -> (String, String) {
+        match self {
+            Source::Model { path, adapter, .. } => (path.display().to_string(), adapter.clone()),
+            Source::Images { dir, generator, .. } => (dir.display().to_string(), generator.clone()),
+        }
+    }
+}
+
+pub fn run(args: ControlArgs) -> Result<()> {
+    if args.list {
+        let prompts: Vec<&str> = PROMPTS.iter().map(|p| p.prompt).collect();
+        println!("{}", serde_json::to_string_pretty(&prompts)?);
+        return Ok(());
+    }
+    let ctx = match args.images {
+        Some(_) => None,
+        None => Some(
+            pollster::block_on(GpuContext::new(ContextOptions {
+                allow_shader_f16: true,
+                ..Default::default()
+            }))
+            .context("no GPU adapter (install mesa-vulkan-drivers for a CPU one)")?,
+        ),
     };
+    let source = Source::open(&args, &ctx)?;
+    let reader = Reader::bundled()?;
     let eff = |name: &str| HEADS.iter().position(|h| h.name == name).expect("head");
     let (eff_r, eff_l) = (eff("effusion_right"), eff("effusion_left"));
     let t0 = Instant::now();
@@ -113,29 +235,17 @@ pub fn run(args: ControlArgs) -> Result<()> {
     let mut features = Vec::new();
     let mut grid_rows: Vec<(usize, Vec<f32>)> = Vec::new();
     let (mut side_all, mut exact_all, mut n_all) = (0usize, 0usize, 0usize);
+    let mut size = 0;
     for p in PROMPTS {
-        if args
-            .filter
-            .as_ref()
-            .is_some_and(|f| !p.prompt.contains(f.as_str()))
-        {
+        if !args.filter.is_empty() && !args.filter.iter().any(|f| p.prompt.contains(f.as_str())) {
             continue;
         }
         let (mut side, mut exact, mut effusion) = (0usize, 0usize, [0usize; 2]);
         let mut images = Vec::new();
         for seed in 0..args.seeds {
-            let req = Request {
-                prompt: p.prompt.into(),
-                negative: String::new(),
-                steps: args.steps,
-                guidance: args.guidance,
-                scheduler,
-                seed,
-                latent_hw: model.default_latent_hw(),
-            };
-            let out = pollster::block_on(model.generate(&req, None, false, |_| true))?;
-            let px = grey(&out);
-            let reading = reader.read(&px, out.width);
+            let (px, width) = source.image(&args, p.prompt, seed)?;
+            size = width;
+            let reading = reader.read(&px, width);
             let s = score(p, &reading.answers);
             side += usize::from(s.presence_and_side);
             exact += usize::from(s.exact);
@@ -143,7 +253,7 @@ pub fn run(args: ControlArgs) -> Result<()> {
             effusion[1] += reading.answers[eff_l];
             features.push(reading.features);
             if args.grid.is_some() {
-                images.push((out.width, px));
+                images.push((width, px));
             }
         }
         let n = args.seeds as usize;
@@ -189,8 +299,7 @@ pub fn run(args: ControlArgs) -> Result<()> {
         [Some(a), Some(b), Some(c)] => Some(([a, b, c], a < b && b < c)),
         _ => None,
     };
-    // Phantoms at the model's size, as many as the generated images.
-    let size = model.default_latent_hw().0 * model.vae_scale();
+    // Phantoms at the images' size, as many as the generated images.
     let phantom_features = |first: u64| -> Vec<Vec<f32>> {
         (0..features.len() as u64)
             .map(|k| reader.features(&phantom(first + k, size).pixels, size))
@@ -198,9 +307,10 @@ pub fn run(args: ControlArgs) -> Result<()> {
     };
     let real = phantom_features(9_000_000);
     let real2 = phantom_features(9_500_000);
+    let (model, adapter) = source.describe();
     let report = Report {
-        model: args.model.display().to_string(),
-        adapter: format!("{} ({})", ctx.report.name, ctx.report.backend),
+        model,
+        adapter,
         steps: args.steps,
         guidance: args.guidance,
         seeds: args.seeds,
@@ -229,7 +339,7 @@ pub fn run(args: ControlArgs) -> Result<()> {
             },
             report.frechet_to_phantoms,
             report.frechet_phantoms_to_phantoms,
-            args.model.display(),
+            report.model,
             report.adapter,
             report.seconds
         );
@@ -247,7 +357,7 @@ pub fn run(args: ControlArgs) -> Result<()> {
 }
 
 /// Rows of images, one per prompt, as an 8-bit grey PNG.
-fn write_grid(path: &std::path::Path, rows: &[(usize, Vec<f32>)]) -> Result<()> {
+fn write_grid(path: &Path, rows: &[(usize, Vec<f32>)]) -> Result<()> {
     let width = rows.iter().map(|(w, px)| px.len() / w).max().unwrap_or(0);
     let height: usize = rows.iter().map(|(w, _)| *w).sum();
     let mut img = vec![0u8; width * height];

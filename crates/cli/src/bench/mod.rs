@@ -7,6 +7,7 @@ pub mod control;
 mod frechet;
 pub mod model;
 mod ours;
+#[cfg(feature = "burn-peer")]
 mod peer;
 
 use std::time::Instant;
@@ -78,7 +79,24 @@ pub fn time_ms<T, E: Into<anyhow::Error>>(
     Ok(t.elapsed().as_secs_f64() * 1e3 / iters as f64)
 }
 
+/// burn-wgpu's time for the same case, where the CLI was built with it.
+#[cfg(feature = "burn-peer")]
+fn peer_time(op: &cases::Op, dtype: DType, iters: usize) -> Result<Option<f64>> {
+    peer::time(op, dtype, iters)
+}
+
+#[cfg(not(feature = "burn-peer"))]
+fn peer_time(_: &cases::Op, _: DType, _: usize) -> Result<Option<f64>> {
+    Ok(None)
+}
+
 pub fn run(args: BenchArgs) -> Result<()> {
+    if !args.no_burn && cfg!(not(feature = "burn-peer")) {
+        eprintln!(
+            "# built without burn-wgpu, so no burn column: \
+             cargo run --release -p roentgen-cli --features burn-peer -- bench kernels"
+        );
+    }
     let ctx = pollster::block_on(GpuContext::new(ContextOptions::default()))?;
     let adapter = format!("{} ({})", ctx.report.name, ctx.report.backend);
     let dtypes: Vec<DType> = match args.dtype.as_str() {
@@ -126,7 +144,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             let burn_ms = if args.no_burn {
                 None
             } else {
-                peer::time(&case.op, dtype, args.iters)?
+                peer_time(&case.op, dtype, args.iters)?
             };
             let secs = ours_ms / 1e3;
             let row = Row {

@@ -1,6 +1,9 @@
 //! Report sentences for common findings, worded as MIMIC-CXR impressions are
-//! (RoentGen was fine-tuned on them), so a first-time user starts from text
-//! the model knows. Each pairs with a "without" sentence for the compare view.
+//! (RoentGen was fine-tuned on them) and as the demo model's phantom captions
+//! are (each sentence is one the phantom generator writes, which
+//! crates/phantom/tests/presets.rs holds), so a first-time user starts from
+//! text the model knows. Each pairs with a "without" sentence for the
+//! compare view. Here rather than in the page's crate so that test can read them.
 
 /// (label, prompt, the same study without the finding).
 pub const PRESETS: &[(&str, &str, &str)] = &[
@@ -29,30 +32,26 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
         "Large right pneumothorax.",
         "No pneumothorax.",
     ),
-    (
-        "Cardiomegaly",
-        "Moderate cardiomegaly.",
-        "Normal heart size.",
-    ),
+    ("Cardiomegaly", "Cardiomegaly.", "Heart size is normal."),
     (
         "Pulmonary edema",
-        "Moderate pulmonary edema.",
-        "No pulmonary edema.",
+        "Pulmonary edema.",
+        "No acute cardiopulmonary process.",
     ),
     (
         "Consolidation, right lower lobe",
-        "Right lower lobe consolidation concerning for pneumonia.",
-        "Lungs are clear.",
+        "Right lower lobe consolidation.",
+        "No focal consolidation.",
     ),
     (
         "Atelectasis, bibasilar",
         "Bibasilar atelectasis.",
-        "Lungs are clear.",
+        "The lungs are clear.",
     ),
     (
         "Support devices",
-        "Endotracheal tube terminates 4 cm above the carina. Right internal jugular central venous catheter tip in the mid SVC.",
-        "No support devices.",
+        "Endotracheal tube in place. Right internal jugular central line in place.",
+        "No acute cardiopulmonary process.",
     ),
     (
         "Normal",

@@ -1,0 +1,77 @@
+// The page as a visitor first meets it: it opens with the demo model
+// (trained on procedural phantoms, not on patients), says so, keeps the GPU
+// panel folded away while all is well, and draws a chest phantom for a typed
+// prompt that the phantom reader (`roentgen read`) finds the finding in.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serveDist } from './static-server.mjs';
+import { launch, logLongTasks, openPage, resultImages, settled, waitForText } from './browser.mjs';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+let server;
+let browser;
+
+before(async () => {
+  server = await serveDist(join(ROOT, 'dist/'));
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+// Ten DPM++ steps keep this test to a few minutes on SwiftShader; the time to
+// first image at the page's default 20 steps is in README (E2E_DEMO_STEPS=20).
+const STEPS = process.env.E2E_DEMO_STEPS ?? '10';
+
+test('the page opens with the demo model and draws the effusion a typed prompt asks for', async () => {
+  const { page, context, errors, status, seconds } = await openPage(browser, server.url);
+  assert.equal(status, 'ready', status);
+  console.log(`# demo model loaded and ready in ${seconds.toFixed(1)} s (wasm, worker, self-check, ${await page.getByTestId('download').textContent()})`);
+  assert.match(await page.getByTestId('model-note').textContent(), /demo model, trained on procedural phantoms, not on patients/);
+  assert.equal(await page.getByTestId('gpu-panel').getAttribute('open'), null, 'the GPU panel is folded while all is well');
+
+  await page.getByTestId('prompt').fill('Large right pleural effusion.');
+  await page.getByTestId('seed').fill('3');
+  await page.getByTestId('steps').fill(STEPS);
+  await page.getByTestId('scheduler').selectOption('dpm++2m');
+  const t0 = Date.now();
+  await page.getByTestId('generate').click();
+  await waitForText(page, 'status', /^generating/);
+  await settled(page);
+  assert.equal(await page.getByTestId('status').textContent(), 'done');
+  console.log(`# demo model, ${STEPS} steps + decode on this adapter: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  await logLongTasks(page, `generating with the demo model (${STEPS} steps)`);
+
+  const [img] = await resultImages(page);
+  assert.equal(img.width, 128);
+  assert.equal(img.height, 128);
+  // Grey: the demo model was trained on grey phantoms in RGB.
+  let spread = 0;
+  for (let i = 0; i < img.pixels.length; i += 3) {
+    const [r, g, b] = [img.pixels[i], img.pixels[i + 1], img.pixels[i + 2]];
+    spread = Math.max(spread, Math.max(r, g, b) - Math.min(r, g, b));
+  }
+  assert.ok(spread <= 24, `colour spread ${spread} levels: not a grey image`);
+
+  const dir = mkdtempSync(join(tmpdir(), 'roentgen-demo-'));
+  const src = await page.getByTestId('result').getAttribute('src');
+  writeFileSync(join(dir, 'page.png'), Buffer.from(src.split(',')[1], 'base64'));
+  const [read] = JSON.parse(execFileSync(join(ROOT, 'target/debug/roentgen'), ['read', join(dir, 'page.png')]));
+  console.log(`# the reader on the page's image: ${JSON.stringify(read.findings)}`);
+  assert.notEqual(read.heads.effusion_right.class, 'none', JSON.stringify(read.heads));
+  assert.equal(read.heads.effusion_left.class, 'none', JSON.stringify(read.heads));
+
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.screenshot({ path: join(ROOT, 'target/e2e-demo-laptop.png'), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: join(ROOT, 'target/e2e-demo-phone.png'), fullPage: true });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
