@@ -103,7 +103,7 @@ export async function logLongTasks(page, what) {
  * is fast on SwiftShader. The page's default is the demo model, which
  * demo.test.mjs tests on its own.
  */
-export const TINY = 'tiny-sd2/model/';
+export const TINY = 'tiny-sd2/';
 
 /** `query` ('' or '?a=b&…') naming the tiny model unless it names one. */
 export function tiny(query = '') {

@@ -55,6 +55,9 @@ pub struct ControlArgs {
     /// Write each prompt's images side by side, one PNG row per prompt, here.
     #[arg(long)]
     pub grid: Option<PathBuf>,
+    /// Images per prompt in the grid (the first seeds); default: all.
+    #[arg(long)]
+    pub grid_columns: Option<usize>,
     /// Fail (exit 1) if the share of images right on presence and side is
     /// below this, in all.
     #[arg(long)]
@@ -252,7 +255,7 @@ pub fn run(args: ControlArgs) -> Result<()> {
             effusion[0] += reading.answers[eff_r];
             effusion[1] += reading.answers[eff_l];
             features.push(reading.features);
-            if args.grid.is_some() {
+            if args.grid.is_some() && args.grid_columns.is_none_or(|c| images.len() < c) {
                 images.push((width, px));
             }
         }
