@@ -2,8 +2,7 @@
 // (trained on procedural phantoms, not on patients), says so, keeps the GPU
 // panel folded away while all is well, and draws a chest phantom for a typed
 // prompt that the phantom reader (`roentgen read`) finds the finding in.
-// The prompt is one the demo model obeys today (bilateral effusions: see
-// README's control table; laterality is still being trained).
+// Bilateral effusions: both sides must be read as present.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';

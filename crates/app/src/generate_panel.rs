@@ -291,9 +291,8 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
         if source.get() == DEFAULT_MODEL && !from_disk.get() {
             view! {
                 "The default model is the demo model, trained on procedural phantoms, not on patients: "
-                "it draws 128x128 chest-radiograph-like phantoms. Still in training, it follows whether "
-                "a finding is there (effusion, edema, a large heart, pneumothorax) better than its side "
-                "or a device: README's control table says how often. "
+                "it draws 128x128 chest-radiograph-like phantoms with the findings, sides and sizes a "
+                "prompt names (README's control table says how often; thin devices less often). "
                 <a data-testid="weights-help" href="README.md" target="_blank">"How to use RoentGen weights"</a>
                 " (README, section \"Real RoentGen weights\")."
             }
