@@ -171,19 +171,24 @@ fn read_tensors(file: &Path) -> anyhow::Result<Vec<BinTensor>> {
         crate::torch_bin::read(file)?
     } else {
         let bytes = fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-        let st = SafeTensors::deserialize(&bytes)
-            .with_context(|| format!("{} is not a safetensors file", file.display()))?;
-        st.tensors()
-            .into_iter()
-            .map(|(name, view)| BinTensor {
-                values: to_f32(view.dtype(), view.data()),
-                shape: view.shape().to_vec(),
-                name,
-            })
-            .collect()
+        read_safetensors(&bytes).with_context(|| file.display().to_string())?
     };
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
+}
+
+/// Every tensor of a `.safetensors` file's bytes, in header order.
+pub fn read_safetensors(bytes: &[u8]) -> anyhow::Result<Vec<BinTensor>> {
+    let st = SafeTensors::deserialize(bytes).context("not a safetensors file")?;
+    Ok(st
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| BinTensor {
+            values: to_f32(view.dtype(), view.data()),
+            shape: view.shape().to_vec(),
+            name,
+        })
+        .collect())
 }
 
 fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {

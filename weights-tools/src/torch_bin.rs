@@ -9,7 +9,7 @@
 //! or opcode is refused with an error naming it; nothing is ever called.
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::path::Path;
 
 use anyhow::{Context, bail};
@@ -80,6 +80,8 @@ enum Value {
     Storage {
         key: String,
         elem: Elem,
+        /// Elements, as the persistent id declares them.
+        numel: usize,
     },
     Tensor(TensorRef),
 }
@@ -88,6 +90,8 @@ enum Value {
 struct TensorRef {
     key: String,
     elem: Elem,
+    /// Elements of the whole storage the tensor views.
+    storage_numel: usize,
     offset: usize,
     shape: Vec<usize>,
     stride: Vec<usize>,
@@ -98,6 +102,46 @@ const ALLOWED: &[&str] = &[
     "torch._utils._rebuild_tensor_v2",
     "torch._utils._rebuild_parameter",
 ];
+
+/// Containers nest at most this deep (a state dict needs 4): deeper values
+/// would make dropping or printing them recurse off the stack.
+const MAX_DEPTH: usize = 32;
+
+fn depth(v: &Value) -> usize {
+    match v {
+        Value::Tuple(items) | Value::List(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        Value::Dict(pairs) => {
+            1 + pairs
+                .iter()
+                .map(|(k, v)| depth(k).max(depth(v)))
+                .max()
+                .unwrap_or(0)
+        }
+        _ => 1,
+    }
+}
+
+/// Refuses to put `items` into a container if that nests too deep.
+fn nest<'v>(items: impl IntoIterator<Item = &'v Value>) -> anyhow::Result<()> {
+    if items.into_iter().map(depth).max().unwrap_or(0) >= MAX_DEPTH {
+        bail!("the pickle nests containers more than {MAX_DEPTH} deep: refused");
+    }
+    Ok(())
+}
+
+/// Values in a tree (what copying it costs).
+fn nodes(v: &Value) -> usize {
+    match v {
+        Value::Tuple(items) | Value::List(items) => 1 + items.iter().map(nodes).sum::<usize>(),
+        Value::Dict(pairs) => {
+            1 + pairs
+                .iter()
+                .map(|(k, v)| nodes(k) + nodes(v))
+                .sum::<usize>()
+        }
+        _ => 1,
+    }
+}
 
 fn usize_of(v: &Value) -> anyhow::Result<usize> {
     match v {
@@ -118,6 +162,16 @@ fn unpickle(data: &[u8]) -> anyhow::Result<Value> {
     let mut stack: Vec<Value> = Vec::new();
     let mut memo: HashMap<u32, Value> = HashMap::new();
     let mut pos = 0usize;
+    // Memo puts and gets copy values; a few bytes of GETs of a big value
+    // could otherwise copy it without end. A real state dict copies a
+    // handful of small values per tensor.
+    let mut copy_budget = 4 * data.len() + 4096;
+    let mut copy = |v: &Value| -> anyhow::Result<Value> {
+        copy_budget = copy_budget.checked_sub(nodes(v)).context(
+            "the pickle copies memoized values far more than a state dict does: refused",
+        )?;
+        Ok(v.clone())
+    };
     let take = |pos: &mut usize, n: usize| -> anyhow::Result<&[u8]> {
         let s = data.get(*pos..*pos + n).context("the pickle ends early")?;
         *pos += n;
@@ -209,36 +263,35 @@ fn unpickle(data: &[u8]) -> anyhow::Result<Value> {
             }
             b'q' => {
                 let k = take(&mut pos, 1)?[0] as u32;
-                memo.insert(k, stack.last().context("BINPUT on empty stack")?.clone());
+                memo.insert(k, copy(stack.last().context("BINPUT on empty stack")?)?);
             }
             b'r' => {
                 let b = take(&mut pos, 4)?;
                 let k = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
                 memo.insert(
                     k,
-                    stack.last().context("LONG_BINPUT on empty stack")?.clone(),
+                    copy(stack.last().context("LONG_BINPUT on empty stack")?)?,
                 );
             }
             0x94 => {
                 let k = memo.len() as u32;
-                memo.insert(k, stack.last().context("MEMOIZE on empty stack")?.clone());
+                memo.insert(k, copy(stack.last().context("MEMOIZE on empty stack")?)?);
             }
             b'h' => {
                 let k = take(&mut pos, 1)?[0] as u32;
-                stack.push(memo.get(&k).context("BINGET of an unknown memo")?.clone());
+                stack.push(copy(memo.get(&k).context("BINGET of an unknown memo")?)?);
             }
             b'j' => {
                 let b = take(&mut pos, 4)?;
                 let k = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-                stack.push(
-                    memo.get(&k)
-                        .context("LONG_BINGET of an unknown memo")?
-                        .clone(),
-                );
+                stack.push(copy(
+                    memo.get(&k).context("LONG_BINGET of an unknown memo")?,
+                )?);
             }
             b')' => stack.push(Value::Tuple(Vec::new())),
             b't' => {
                 let items = pop_mark(&mut stack)?;
+                nest(&items)?;
                 stack.push(Value::Tuple(items));
             }
             0x85..=0x87 => {
@@ -247,6 +300,7 @@ fn unpickle(data: &[u8]) -> anyhow::Result<Value> {
                     bail!("pickle stack underflow");
                 }
                 let items = stack.split_off(stack.len() - n);
+                nest(&items)?;
                 stack.push(Value::Tuple(items));
             }
             b'}' => stack.push(Value::Dict(Vec::new())),
@@ -259,6 +313,7 @@ fn unpickle(data: &[u8]) -> anyhow::Result<Value> {
                 } else {
                     pop_mark(&mut stack)?
                 };
+                nest(&items)?;
                 match stack.last_mut() {
                     Some(Value::Dict(d)) => {
                         for pair in items.chunks(2) {
@@ -276,6 +331,7 @@ fn unpickle(data: &[u8]) -> anyhow::Result<Value> {
                 } else {
                     pop_mark(&mut stack)?
                 };
+                nest(&items)?;
                 match stack.last_mut() {
                     Some(Value::List(l)) => l.extend(items),
                     _ => bail!("pickle APPEND on something not a list"),
@@ -291,15 +347,20 @@ fn unpickle(data: &[u8]) -> anyhow::Result<Value> {
                     bail!("unexpected persistent id {pid:?}");
                 };
                 match t.as_slice() {
-                    [Value::Str(kind), Value::Global(g), Value::Str(key), _, _]
-                        if kind == "storage" =>
-                    {
+                    [
+                        Value::Str(kind),
+                        Value::Global(g),
+                        Value::Str(key),
+                        _,
+                        numel,
+                    ] if kind == "storage" => {
                         let name = g.rsplit('.').next().unwrap_or("");
                         let elem = Elem::from_storage(name)
                             .with_context(|| format!("storage type {g}"))?;
                         stack.push(Value::Storage {
                             key: key.clone(),
                             elem,
+                            numel: usize_of(numel)?,
                         });
                     }
                     other => bail!("unexpected persistent id {other:?}"),
@@ -314,14 +375,20 @@ fn unpickle(data: &[u8]) -> anyhow::Result<Value> {
                 let v = match callable {
                     Value::Global(g) if g == "collections.OrderedDict" => Value::Dict(Vec::new()),
                     Value::Global(g) if g == "torch._utils._rebuild_tensor_v2" => {
-                        let [Value::Storage { key, elem }, offset, shape, stride, ..] =
-                            args.as_slice()
+                        let [
+                            Value::Storage { key, elem, numel },
+                            offset,
+                            shape,
+                            stride,
+                            ..,
+                        ] = args.as_slice()
                         else {
                             bail!("_rebuild_tensor_v2 with unexpected arguments");
                         };
                         Value::Tensor(TensorRef {
                             key: key.clone(),
                             elem: *elem,
+                            storage_numel: *numel,
                             offset: usize_of(offset)?,
                             shape: usizes(shape)?,
                             stride: usizes(stride)?,
@@ -353,23 +420,34 @@ pub struct BinTensor {
 /// Reads every tensor of a `torch.save` zip checkpoint, in file order.
 pub fn read(path: &Path) -> anyhow::Result<Vec<BinTensor>> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut zip = zip::ZipArchive::new(file).with_context(|| {
-        format!(
-            "{} is not a zip checkpoint (only torch.save's zip format since PyTorch 1.6 is read)",
-            path.display()
-        )
-    })?;
+    read_from(file).with_context(|| path.display().to_string())
+}
+
+/// Where a tensor's last element lies in its storage, or None when the
+/// arithmetic overflows (so no honest checkpoint has it).
+fn last_index(t: &TensorRef) -> Option<usize> {
+    t.shape
+        .iter()
+        .zip(&t.stride)
+        .try_fold(t.offset, |at, (&n, &s)| {
+            at.checked_add((n - 1).checked_mul(s)?)
+        })
+}
+
+/// The same, from any seekable bytes (a file, or a buffer in memory).
+pub fn read_from(reader: impl Read + Seek) -> anyhow::Result<Vec<BinTensor>> {
+    let mut zip = zip::ZipArchive::new(reader)
+        .context("not a zip checkpoint (only torch.save's zip format since PyTorch 1.6 is read)")?;
     let pkl_name = zip
         .file_names()
         .find(|n| n.ends_with("/data.pkl") || *n == "data.pkl")
         .map(str::to_string)
-        .with_context(|| format!("{}: no data.pkl inside", path.display()))?;
+        .context("no data.pkl inside")?;
     let prefix = pkl_name.strip_suffix("data.pkl").unwrap_or("").to_string();
-    let mut pkl = Vec::new();
-    zip.by_name(&pkl_name)?.read_to_end(&mut pkl)?;
-    let top = unpickle(&pkl).with_context(|| format!("{}: {pkl_name}", path.display()))?;
+    let pkl = read_entry(&mut zip, &pkl_name, None)?;
+    let top = unpickle(&pkl).with_context(|| pkl_name.clone())?;
     let Value::Dict(items) = top else {
-        bail!("{}: the pickle is not a state dict", path.display());
+        bail!("the pickle is not a state dict");
     };
     let mut storages: HashMap<String, Vec<u8>> = HashMap::new();
     let mut out = Vec::new();
@@ -385,16 +463,6 @@ pub fn read(path: &Path) -> anyhow::Result<Vec<BinTensor>> {
             });
             continue;
         }
-        if !storages.contains_key(&t.key) {
-            let entry = format!("{prefix}data/{}", t.key);
-            let mut bytes = Vec::new();
-            zip.by_name(&entry)
-                .with_context(|| format!("{}: storage {entry} missing", path.display()))?
-                .read_to_end(&mut bytes)?;
-            storages.insert(t.key.clone(), bytes);
-        }
-        let bytes = &storages[&t.key];
-        let n: usize = t.shape.iter().product();
         if t.stride.len() != t.shape.len() {
             bail!(
                 "{name}: {} strides for {} dimensions",
@@ -403,6 +471,39 @@ pub fn read(path: &Path) -> anyhow::Result<Vec<BinTensor>> {
             );
         }
         let size = t.elem.size();
+        // Checked before anything is allocated: the tensor lies inside its
+        // storage and has no more elements than the storage (an expanded
+        // view is not something a state dict holds).
+        let n = t
+            .shape
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .filter(|&n| n <= t.storage_numel)
+            .with_context(|| {
+                format!(
+                    "{name}: shape {:?} has more elements than its storage ({})",
+                    t.shape, t.storage_numel
+                )
+            })?;
+        if n > 0 && last_index(&t).is_none_or(|last| last >= t.storage_numel) {
+            bail!(
+                "{name}: shape {:?} strides {:?} offset {} reach past its storage of {} elements",
+                t.shape,
+                t.stride,
+                t.offset,
+                t.storage_numel
+            );
+        }
+        if !storages.contains_key(&t.key) {
+            let entry = format!("{prefix}data/{}", t.key);
+            let bytes = t
+                .storage_numel
+                .checked_mul(size)
+                .with_context(|| format!("storage {} is too large", t.key))?;
+            let data = read_entry(&mut zip, &entry, Some(bytes))?;
+            storages.insert(t.key.clone(), data);
+        }
+        let bytes = &storages[&t.key];
         let mut values = Vec::with_capacity(n);
         let mut index = vec![0usize; t.shape.len()];
         for _ in 0..n {
@@ -431,4 +532,37 @@ pub fn read(path: &Path) -> anyhow::Result<Vec<BinTensor>> {
         });
     }
     Ok(out)
+}
+
+/// One zip entry's bytes: stored uncompressed, as torch.save writes them (so
+/// no entry can inflate beyond the file), and exactly `expected` bytes when
+/// the pickle says how many.
+fn read_entry(
+    zip: &mut zip::ZipArchive<impl Read + Seek>,
+    name: &str,
+    expected: Option<usize>,
+) -> anyhow::Result<Vec<u8>> {
+    let entry = zip
+        .by_name(name)
+        .with_context(|| format!("{name} missing from the checkpoint"))?;
+    if entry.compression() != zip::CompressionMethod::Stored {
+        bail!(
+            "{name} is compressed ({:?}); torch.save stores entries uncompressed",
+            entry.compression()
+        );
+    }
+    if let Some(n) = expected
+        && entry.size() != n as u64
+    {
+        bail!("{name}: {} bytes, the pickle says {n}", entry.size());
+    }
+    let mut bytes = Vec::new();
+    entry
+        .take(expected.unwrap_or(usize::MAX) as u64)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {name}"))?;
+    if expected.is_some_and(|n| bytes.len() != n) {
+        bail!("{name} ends early");
+    }
+    Ok(bytes)
 }

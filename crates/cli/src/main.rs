@@ -1,5 +1,10 @@
 //! `roentgen`: the native command line of RoentGen Web.
 
+/// Unit tests fuzz parsers and check the largest allocation they cause.
+#[cfg(test)]
+#[global_allocator]
+static ALLOC: roentgen_fuzz::CountingAlloc = roentgen_fuzz::CountingAlloc;
+
 mod adapter;
 mod bench;
 mod generate;

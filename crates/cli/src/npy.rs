@@ -27,10 +27,11 @@ pub fn parse_f32(bytes: &[u8]) -> anyhow::Result<(Vec<usize>, Vec<f32>)> {
         .context("header longer than the file")?;
     let header = std::str::from_utf8(header).context("header is not text")?;
     let field = |key: &str| -> anyhow::Result<&str> {
+        let quoted = format!("'{key}'");
         let at = header
-            .find(&format!("'{key}'"))
+            .find(&quoted)
             .with_context(|| format!("header has no {key}"))?;
-        Ok(header[at + key.len() + 2..].trim_start_matches([':', ' ']))
+        Ok(header[at + quoted.len()..].trim_start_matches([':', ' ']))
     };
     let descr = field("descr")?;
     if !descr.starts_with("'<f4'") {
@@ -53,13 +54,13 @@ pub fn parse_f32(bytes: &[u8]) -> anyhow::Result<(Vec<usize>, Vec<f32>)> {
         .filter(|s| !s.is_empty())
         .map(|s| s.parse::<usize>().context("malformed shape"))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let n: usize = shape.iter().product();
     let data = &bytes[start + header_len..];
-    if data.len() != n * 4 {
+    let expected = shape.iter().try_fold(4usize, |n, &d| n.checked_mul(d));
+    if expected != Some(data.len()) {
         bail!(
             "{} data bytes for shape {shape:?} ({} expected)",
             data.len(),
-            n * 4
+            expected.map_or("more than 2^64".into(), |n| n.to_string())
         );
     }
     let values = data
@@ -120,5 +121,31 @@ mod tests {
             "truncated data"
         );
         assert!(parse_f32(b"not numpy").is_err());
+    }
+
+    /// Latents files come from anyone (`--latents`): mutated headers,
+    /// lengths and shapes are refused with a message (rules: crates/fuzz).
+    #[test]
+    fn mutated_files_are_refused_with_a_message() {
+        let corpus = vec![
+            encode_f32(&[1, 4, 2, 3], &[0.5; 24]),
+            encode_f32(&[3], &[1.0, 2.0, 3.0]),
+            std::fs::read(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../tests/goldens/tiny-sd2/init_latents.npy"
+            ))
+            .unwrap(),
+        ];
+        let target = roentgen_fuzz::Target::new("npy", corpus);
+        let report = roentgen_fuzz::fuzz(target, |bytes| parse_f32(bytes).into());
+        assert!(
+            report.accepted >= 3 && report.refused > report.cases / 2,
+            "{report:?}"
+        );
+        // A shape whose element count overflows once panicked (debug) or
+        // wrapped (release) before the length check.
+        let huge = encode_f32(&[1 << 32, 1 << 32, 2], &[0.5; 24]);
+        let err = parse_f32(&huge).unwrap_err().to_string();
+        assert!(err.contains("more than 2^64"), "{err}");
     }
 }

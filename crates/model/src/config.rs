@@ -151,6 +151,24 @@ fn refuse_unless(
     }
 }
 
+/// Sizes a stranger's config may ask for: generous for any SD v1.x-shaped
+/// model, small enough that building the graph's tables cannot exhaust
+/// memory or time. Zero is refused too (it divides).
+fn within(
+    component: &'static str,
+    field: &str,
+    values: &[usize],
+    max: usize,
+) -> Result<(), ModelError> {
+    match values.iter().find(|&&v| v == 0 || v > max) {
+        None => Ok(()),
+        Some(v) => Err(ModelError::Config {
+            component,
+            what: format!("{field} = {v} is outside 1..={max}"),
+        }),
+    }
+}
+
 fn parse<T: for<'de> Deserialize<'de>>(
     component: &'static str,
     raw: &Value,
@@ -164,6 +182,18 @@ fn parse<T: for<'de> Deserialize<'de>>(
 impl TextConfig {
     pub fn from_json(raw: &Value) -> Result<Self, ModelError> {
         let c: Self = parse("text_encoder", raw)?;
+        let t = "text_encoder";
+        within(t, "vocab_size", &[c.vocab_size], 1 << 20)?;
+        within(t, "hidden_size", &[c.hidden_size], 8192)?;
+        within(t, "intermediate_size", &[c.intermediate_size], 32768)?;
+        within(t, "num_hidden_layers", &[c.num_hidden_layers], 64)?;
+        within(t, "num_attention_heads", &[c.num_attention_heads], 128)?;
+        within(
+            t,
+            "max_position_embeddings",
+            &[c.max_position_embeddings],
+            4096,
+        )?;
         if !matches!(c.hidden_act.as_str(), "quick_gelu" | "gelu") {
             return Err(ModelError::Config {
                 component: "text_encoder",
@@ -211,6 +241,26 @@ impl UnetConfig {
         if n == 0 || c.down_block_types.len() != n || c.up_block_types.len() != n {
             return Err(bad("block_out_channels, down_block_types and up_block_types must have one entry per level".into()));
         }
+        within("unet", "levels", &[n], 6)?;
+        within("unet", "block_out_channels", &c.block_out_channels, 8192)?;
+        within("unet", "in_channels", &[c.in_channels], 64)?;
+        within("unet", "out_channels", &[c.out_channels], 64)?;
+        within("unet", "layers_per_block", &c.layers_per_block.expand(n), 8)?;
+        within("unet", "attention heads", &c.heads(), 256)?;
+        within(
+            "unet",
+            "transformer_layers_per_block",
+            &c.transformer_layers_per_block.expand(n),
+            16,
+        )?;
+        within(
+            "unet",
+            "cross_attention_dim",
+            &[c.cross_attention_dim],
+            8192,
+        )?;
+        within("unet", "norm_num_groups", &[c.norm_num_groups], 1024)?;
+        within("unet", "sample_size", &[c.sample_size.unwrap_or(64)], 512)?;
         for t in &c.down_block_types {
             if !matches!(t.as_str(), "CrossAttnDownBlock2D" | "DownBlock2D") {
                 return Err(bad(format!("down block {t:?} is not supported")));
@@ -279,6 +329,13 @@ impl VaeConfig {
                 what: "one up block per block_out_channels entry".into(),
             });
         }
+        let v = "vae";
+        within(v, "levels", &[c.block_out_channels.len()], 6)?;
+        within(v, "block_out_channels", &c.block_out_channels, 4096)?;
+        within(v, "latent_channels", &[c.latent_channels], 64)?;
+        within(v, "out_channels", &[c.out_channels], 16)?;
+        within(v, "layers_per_block", &[c.layers_per_block], 8)?;
+        within(v, "norm_num_groups", &[c.norm_num_groups], 1024)?;
         for t in &c.up_block_types {
             if t != "UpDecoderBlock2D" {
                 return Err(ModelError::Config {

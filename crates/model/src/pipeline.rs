@@ -6,8 +6,8 @@ use roentgen_weights::{Manifest, ShardEntry};
 
 use crate::backend::{Backend, Unary, Update};
 use crate::clip::TextEncoder;
-use crate::config::{TextConfig, UnetConfig, VaeConfig};
 use crate::scheduler::{self, SchedulerConfig, SchedulerKind, StepUpdate};
+use crate::spec::Spec;
 use crate::tokenizer::{ClipTokenizer, Tokens};
 use crate::unet::Unet;
 use crate::vae::VaeDecoder;
@@ -72,13 +72,6 @@ pub struct Model<B: Backend> {
     pub scheduler: SchedulerConfig,
 }
 
-fn config<'a>(m: &'a Manifest, name: &'static str) -> Result<&'a serde_json::Value, ModelError> {
-    m.configs.get(name).ok_or(ModelError::Config {
-        component: name,
-        what: "missing from the manifest".into(),
-    })
-}
-
 impl<B: Backend> Model<B> {
     /// Builds the model from a manifest, its tokenizer file and its shards
     /// (`read_shard` returns a shard's verified bytes).
@@ -89,21 +82,14 @@ impl<B: Backend> Model<B> {
         read_shard: impl FnMut(usize, &ShardEntry) -> Result<Vec<u8>, ModelError>,
         progress: impl FnMut(usize, usize),
     ) -> Result<Self, ModelError> {
-        let text = TextEncoder::new(TextConfig::from_json(config(manifest, "text_encoder")?)?);
-        let unet = Unet::new(UnetConfig::from_json(config(manifest, "unet")?)?);
-        let vae = VaeDecoder::new(VaeConfig::from_json(config(manifest, "vae")?)?);
-        let scheduler = SchedulerConfig::from_json(config(manifest, "scheduler")?)?;
+        let spec = Spec::from_manifest(manifest)?;
         let tokenizer = ClipTokenizer::from_bytes(tokenizer_json)?;
-        let problems = crate::arch::compare(
-            &crate::arch::expected(&text.cfg, &unet.cfg, &vae.cfg),
-            manifest
-                .tensors
-                .iter()
-                .map(|t| (t.name.as_str(), t.shape.as_slice())),
+        let (text, unet, vae) = (
+            TextEncoder::new(spec.text),
+            Unet::new(spec.unet),
+            VaeDecoder::new(spec.vae),
         );
-        if !problems.is_empty() {
-            return Err(ModelError::Architecture { problems });
-        }
+        let scheduler = spec.scheduler;
         let weights = Weights::load(&backend, manifest, read_shard, progress)?;
         Ok(Self {
             backend,

@@ -96,6 +96,9 @@ pub struct Manifest {
 /// more in one storage binding).
 pub const MAX_TENSOR_BYTES: u64 = 128 * 1024 * 1024;
 
+/// The most a host table may hold (a 32-bit page must be able to index it).
+pub const MAX_HOST_TABLE_BYTES: u64 = 1 << 30;
+
 /// Tables the host gathers rows from and never uploads whole (CLIP's token
 /// and position embeddings: the ids are known on the host). They need not fit
 /// a GPU binding — CLIP ViT-L/14's token table is 152 MB in f32.
@@ -106,6 +109,25 @@ pub const HOST_TABLES: &[&str] = &[
 
 fn invalid(what: String) -> WeightsError {
     WeightsError::InvalidManifest { what }
+}
+
+/// A name the manifest gives for a file of its folder: joined to a folder
+/// path or a base URL by every reader, so it must not leave the folder
+/// (no separators, no leading dot, no drive letters or control characters).
+fn check_file_name(what: &str, name: &str) -> Result<(), WeightsError> {
+    let plain = !name.is_empty()
+        && name.len() <= 255
+        && !name.starts_with('.')
+        && !name
+            .chars()
+            .any(|c| matches!(c, '/' | '\\' | ':' | '%' | '?' | '#') || c.is_control());
+    if plain {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "{what} file name {name:?} must be a plain file name inside the model folder"
+        )))
+    }
 }
 
 impl Manifest {
@@ -133,15 +155,12 @@ impl Manifest {
     }
 
     /// Every extent inside its shard, byte lengths matching shapes, names
-    /// unique, shard names plain file names, every tensor within the GPU limit.
+    /// unique, every file name (shards, tokenizer) a plain name inside the
+    /// folder, every tensor within the GPU limit.
     pub fn check_table(&self) -> Result<(), WeightsError> {
+        check_file_name("tokenizer", &self.tokenizer)?;
         for s in &self.shards {
-            if s.file.is_empty() || s.file.contains(['/', '\\']) || s.file.starts_with('.') {
-                return Err(invalid(format!(
-                    "shard file name {:?} must be a plain file name",
-                    s.file
-                )));
-            }
+            check_file_name("shard", &s.file)?;
             if s.sha256.len() != 64 || !s.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(invalid(format!(
                     "shard {}: sha256 {:?} is not 64 hex digits",
@@ -154,11 +173,21 @@ impl Manifest {
             if !names.insert(t.name.as_str()) {
                 return Err(invalid(format!("tensor {} listed twice", t.name)));
             }
-            let expected = (t.numel() * t.dtype.size()) as u64;
-            if t.data.length != expected {
+            let expected = t
+                .shape
+                .iter()
+                .try_fold(t.dtype.size() as u64, |n, &d| n.checked_mul(d as u64));
+            if expected != Some(t.data.length) {
+                let expected = expected.map_or("more than 2^64".into(), |e| e.to_string());
                 return Err(invalid(format!(
                     "tensor {}: {} bytes for shape {:?} {:?}, expected {expected}",
                     t.name, t.data.length, t.shape, t.dtype
+                )));
+            }
+            if t.data.length > MAX_HOST_TABLE_BYTES {
+                return Err(invalid(format!(
+                    "tensor {}: {} bytes exceeds the {MAX_HOST_TABLE_BYTES}-byte limit of any table",
+                    t.name, t.data.length
                 )));
             }
             if t.data.length > MAX_TENSOR_BYTES && !HOST_TABLES.contains(&t.name.as_str()) {

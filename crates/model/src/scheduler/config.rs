@@ -54,10 +54,32 @@ fn default_schedule() -> String {
 
 impl SchedulerConfig {
     pub fn from_json(raw: &serde_json::Value) -> Result<Self, ModelError> {
-        serde_json::from_value(raw.clone()).map_err(|e| ModelError::Config {
+        let bad = |what: String| ModelError::Config {
             component: "scheduler",
-            what: e.to_string(),
-        })
+            what,
+        };
+        let c: Self = serde_json::from_value(raw.clone()).map_err(|e| bad(e.to_string()))?;
+        // The tables are built per generation: a stranger's config must not
+        // make them huge, and betas outside (0, 1) make every sigma NaN.
+        if !(1..=100_000).contains(&c.num_train_timesteps) {
+            return Err(bad(format!(
+                "num_train_timesteps = {} is outside 1..=100000",
+                c.num_train_timesteps
+            )));
+        }
+        if c.steps_offset >= c.num_train_timesteps {
+            return Err(bad(format!(
+                "steps_offset = {} is too large",
+                c.steps_offset
+            )));
+        }
+        if !(c.beta_start > 0.0 && c.beta_start <= c.beta_end && c.beta_end < 1.0) {
+            return Err(bad(format!(
+                "betas {}..{} must satisfy 0 < beta_start <= beta_end < 1",
+                c.beta_start, c.beta_end
+            )));
+        }
+        Ok(c)
     }
 
     /// The sampler the model was saved with (PNDM if the class is unknown).
