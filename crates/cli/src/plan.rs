@@ -5,7 +5,6 @@
 //! on an adapter far too slow to run it.
 
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -26,6 +25,10 @@ pub struct PlanArgs {
     /// (128 MiB is common on real devices). 0: the adapter's own limit.
     #[arg(long, default_value_t = 128)]
     pub max_binding_mib: u64,
+    /// Sampler steps to build (the second reuses the first's buffers, so
+    /// two show the steady state's memory).
+    #[arg(long, default_value_t = 2)]
+    pub steps: usize,
     #[arg(long)]
     pub json: bool,
 }
@@ -70,18 +73,19 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     let req = Request {
         prompt: "plan".into(),
         negative: String::new(),
-        steps: 1,
+        steps: args.steps,
         guidance: 4.0,
         scheduler: SchedulerKind::Ddim,
         seed: 0,
         latent_hw: (side, side),
     };
-    let before = ctx.dispatches.load(Ordering::Relaxed);
+    let before = ctx.stats.snapshot();
     let t1 = Instant::now();
     pollster::block_on(model.generate(&req, None, false, |_| true))
         .context("the pipeline does not fit this adapter")?;
     let build_s = t1.elapsed().as_secs_f64();
-    let dispatches = ctx.dispatches.load(Ordering::Relaxed) - before;
+    let counts = ctx.stats.snapshot().since(&before);
+    let dispatches = counts.dispatches;
     let peak = ctx.memory.peak();
     let largest = ctx.memory.largest();
     let r = &ctx.report;
@@ -96,7 +100,8 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
                 "activation_peak_bytes": peak - weights, "largest_buffer_bytes": largest,
                 "max_binding_bytes": r.limits.max_storage_buffer_binding_size,
                 "adapter_max_binding_bytes": adapter_binding,
-                "dispatches_per_image_1_step": dispatches, "load_s": load_s, "build_s": build_s,
+                "steps": args.steps, "dispatches_per_image": dispatches, "load_s": load_s, "build_s": build_s,
+                "counts_per_image": counts,
             })
         );
     } else {
@@ -124,7 +129,15 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         );
         println!("largest buffer:   {:>9.1} MiB", mib(largest));
         println!(
-            "{dispatches} dispatches for 1 step + text encoder + VAE decode validated, none run (load {load_s:.1} s, build {build_s:.1} s)"
+            "{dispatches} dispatches for {} steps + text encoder + VAE decode validated, none run (load {load_s:.1} s, build {build_s:.1} s)",
+            args.steps
+        );
+        println!(
+            "they created {} buffers ({:.1} MiB) and {} bind groups; {:.1} us host time per dispatch",
+            counts.buffers_created,
+            mib(counts.buffer_bytes_created),
+            counts.bind_groups_created,
+            counts.host_us_per_dispatch()
         );
     }
     Ok(())

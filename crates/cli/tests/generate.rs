@@ -272,7 +272,7 @@ fn plan_validates_everything_and_states_memory() {
     // f16 weights on the GPU: everything but the host-side CLIP embedding tables.
     assert!(weights > 4_000_000 && weights < 6_000_000, "{weights}");
     assert!(peak > weights, "activations add to the weights");
-    assert!(v["dispatches_per_image_1_step"].as_u64().unwrap() > 500);
+    assert!(v["dispatches_per_image"].as_u64().unwrap() > 500);
     // A 1 MiB binding limit cannot hold a 1024x1024 decode's activations.
     fails(
         &roentgen(&[

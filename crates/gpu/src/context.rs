@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::kernel::PipelineKey;
+use crate::kernel::{Batch, Compiled, PipelineKey};
+use crate::residency::Residency;
 use crate::{ComputePath, DType, GpuError};
 
 /// Knobs for [`GpuContext::new`].
@@ -76,12 +77,17 @@ pub struct GpuContext {
     pub(crate) dry_run: bool,
     /// Bytes our tensors hold on this device.
     pub memory: Arc<crate::memory::MemoryMeter>,
-    /// Dispatches validated (and, unless `dry_run`, submitted).
-    pub dispatches: std::sync::atomic::AtomicU64,
-    pub(crate) pipelines: Mutex<HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>>,
-    /// Dispatches recorded but not yet submitted, and how many (see
-    /// [`GpuContext::flush`]).
-    pub(crate) pending: Mutex<Option<(wgpu::CommandEncoder, u32)>>,
+    /// Dispatches, buffers and bind groups created, submits, host time.
+    pub stats: crate::GpuStats,
+    pub(crate) pipelines: Mutex<HashMap<PipelineKey, Arc<Compiled>>>,
+    /// Dispatches recorded but not yet submitted (see [`GpuContext::flush`]).
+    pub(crate) pending: Mutex<Option<Batch>>,
+    /// Every dispatch's Params, one aligned slot per dispatch of a batch,
+    /// written once per submit (see kernel.rs).
+    pub(crate) uniforms: wgpu::Buffer,
+    pub(crate) uniform_stride: u64,
+    /// Pooled buffers and cached bind groups (residency.rs).
+    pub(crate) residency: Arc<Residency>,
     /// The first error the device reported outside an error scope (a shader
     /// this browser's compiler rejects, a binding it refuses). WebGPU only
     /// reports such errors as events, and the kernels' outputs then keep
@@ -143,14 +149,25 @@ impl GpuContext {
             shader_f16_enabled,
             limits: LimitsReport::from_limits(&device.limits()),
         };
+        let uniform_stride = (device.limits().min_uniform_buffer_offset_alignment as u64).max(256);
+        let uniforms = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("dispatch params"),
+            size: uniform_stride * crate::kernel::DISPATCHES_PER_SUBMIT as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let residency = Arc::new(Residency::default());
         Ok(Self {
             device,
             queue,
             report,
             poison_outputs: options.poison_outputs,
             dry_run: options.dry_run,
-            memory: Arc::default(),
-            dispatches: Default::default(),
+            memory: residency.memory.clone(),
+            uniforms,
+            uniform_stride,
+            residency,
+            stats: Default::default(),
             pipelines: Mutex::new(HashMap::new()),
             pending: Mutex::new(None),
             device_error,
@@ -167,6 +184,24 @@ impl GpuContext {
             }),
             None => Ok(()),
         }
+    }
+
+    /// Frees the idle buffers kept for reuse (and the bind groups naming
+    /// them). Returns bytes freed.
+    pub fn trim(&self) -> u64 {
+        self.residency.trim()
+    }
+
+    /// Whether dropped op outputs are kept for reuse (the default) or freed
+    /// (turning it off frees the pool): on for work that repeats, off for a
+    /// one-shot phase whose sizes never come back.
+    pub fn reuse_buffers(&self, on: bool) {
+        self.residency.set_reuse(on);
+    }
+
+    /// Bind groups cached for reuse.
+    pub fn cached_bind_groups(&self) -> usize {
+        self.residency.cached_bind_groups()
     }
 
     /// The path a kernel on `dtype` storage runs on this device.

@@ -6,10 +6,10 @@
 use std::sync::Arc;
 
 use bytemuck::Pod;
-use wgpu::util::DeviceExt;
 
+use crate::residency::BindKey;
 use crate::shaders::{self, ShaderFile};
-use crate::{ComputePath, GpuContext, GpuError};
+use crate::{ComputePath, GpuContext, GpuError, GpuStats};
 
 /// How a kernel uses one storage binding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -77,15 +77,29 @@ pub fn fold_workgroups(groups: u32, max_per_dim: u32) -> Result<(u32, u32), GpuE
 /// Dispatches per queue submission.
 pub const DISPATCHES_PER_SUBMIT: u32 = 64;
 
+/// A compiled kernel and its bind group layout.
+pub(crate) struct Compiled {
+    pipeline: wgpu::ComputePipeline,
+    layout: wgpu::BindGroupLayout,
+}
+
+/// Dispatches recorded into one compute pass and not yet submitted, with
+/// their Params packed at `uniform_stride` apart (written to the uniform
+/// buffer just before the submit: queue writes land before the commands of
+/// the next submit and after those of earlier ones, so one buffer serves
+/// every batch).
+pub(crate) struct Batch {
+    /// Declared before the encoder: the pass must end (drop) first.
+    pass: wgpu::ComputePass<'static>,
+    encoder: wgpu::CommandEncoder,
+    params: Vec<u8>,
+    count: u32,
+}
+
 impl GpuContext {
-    fn pipeline(&self, spec: &KernelSpec, path: ComputePath) -> Arc<wgpu::ComputePipeline> {
-        let key = PipelineKey {
-            file: spec.file.name,
-            entry: spec.entry,
-            path,
-        };
+    fn pipeline(&self, key: &PipelineKey, spec: &KernelSpec, path: ComputePath) -> Arc<Compiled> {
         let mut cache = self.pipelines.lock().expect("pipeline cache poisoned");
-        if let Some(p) = cache.get(&key) {
+        if let Some(p) = cache.get(key) {
             return p.clone();
         }
         let label = format!("{}.{} [{}]", spec.file.name, spec.entry, path.name());
@@ -100,7 +114,7 @@ impl GpuContext {
             visibility: wgpu::ShaderStages::COMPUTE,
             ty: wgpu::BindingType::Buffer {
                 ty: wgpu::BufferBindingType::Uniform,
-                has_dynamic_offset: false,
+                has_dynamic_offset: true,
                 min_binding_size: None,
             },
             count: None,
@@ -132,18 +146,22 @@ impl GpuContext {
                 bind_group_layouts: &[Some(&bgl)],
                 immediate_size: 0,
             });
-        let pipeline = Arc::new(self.device.create_compute_pipeline(
-            &wgpu::ComputePipelineDescriptor {
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some(&label),
                 layout: Some(&layout),
                 module: &module,
                 entry_point: Some(spec.entry),
                 compilation_options: Default::default(),
                 cache: None,
-            },
-        ));
-        cache.insert(key, pipeline.clone());
-        pipeline
+            });
+        let compiled = Arc::new(Compiled {
+            pipeline,
+            layout: bgl,
+        });
+        cache.insert(key.clone(), compiled.clone());
+        compiled
     }
 
     /// Records and submits one dispatch of `groups` workgroups (folded into 2-D
@@ -170,6 +188,20 @@ impl GpuContext {
     /// browser a trip to the GPU process) and each uses its own uniform
     /// buffer, so batching never reorders data.
     pub fn dispatch_3d<'b, P: Pod, B: Copy + Into<Binding<'b>>>(
+        &self,
+        spec: &KernelSpec,
+        path: ComputePath,
+        params: &P,
+        storage: &[B],
+        groups: [u32; 3],
+    ) -> Result<(), GpuError> {
+        let t = crate::stats::now();
+        let r = self.record(spec, path, params, storage, groups);
+        GpuStats::add(&self.stats.dispatch_host_ns, crate::stats::nanos_since(t));
+        r
+    }
+
+    fn record<'b, P: Pod, B: Copy + Into<Binding<'b>>>(
         &self,
         spec: &KernelSpec,
         path: ComputePath,
@@ -217,70 +249,119 @@ impl GpuContext {
         if x == 0 || y == 0 || z == 0 {
             return Ok(());
         }
-        let pipeline = self.pipeline(spec, path);
-        let label = format!("{}.{}", spec.file.name, spec.entry);
-        let uniform = self
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(&label),
-                contents: bytemuck::bytes_of(params),
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
-        let mut entries = vec![wgpu::BindGroupEntry {
-            binding: 0,
-            resource: uniform.as_entire_binding(),
-        }];
-        for (i, b) in storage.iter().enumerate() {
-            entries.push(wgpu::BindGroupEntry {
-                binding: i as u32 + 1,
-                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                    buffer: b.buffer,
-                    offset: b.offset,
-                    size: wgpu::BufferSize::new(b.size),
-                }),
+        let key = PipelineKey {
+            file: spec.file.name,
+            entry: spec.entry,
+            path,
+        };
+        let compiled = self.pipeline(&key, spec, path);
+        let params = bytemuck::bytes_of(params);
+        let uniform_size = (params.len() as u64).next_multiple_of(16);
+        if uniform_size > self.uniform_stride {
+            return Err(GpuError::ShapeMismatch {
+                op: spec.entry,
+                expected: format!("Params of at most {} bytes", self.uniform_stride),
+                got: params.len().to_string(),
             });
         }
-        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(&label),
-            layout: &pipeline.get_bind_group_layout(0),
-            entries: &entries,
+        let bind_key = BindKey {
+            pipeline: key,
+            uniform_size,
+            storage: storage
+                .iter()
+                .map(|b| (b.buffer.clone(), b.offset, b.size))
+                .collect(),
+        };
+        let (bind_group, created) = self.residency.bind_group(bind_key, || {
+            let mut entries = vec![wgpu::BindGroupEntry {
+                binding: 0,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &self.uniforms,
+                    offset: 0,
+                    size: wgpu::BufferSize::new(uniform_size),
+                }),
+            }];
+            for (i, b) in storage.iter().enumerate() {
+                entries.push(wgpu::BindGroupEntry {
+                    binding: i as u32 + 1,
+                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: b.buffer,
+                        offset: b.offset,
+                        size: wgpu::BufferSize::new(b.size),
+                    }),
+                });
+            }
+            self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some(spec.entry),
+                layout: &compiled.layout,
+                entries: &entries,
+            })
         });
-        self.dispatches
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if created {
+            GpuStats::add(&self.stats.bind_groups_created, 1);
+        }
+        GpuStats::add(&self.stats.dispatches, 1);
         if self.dry_run {
             return Ok(());
         }
         let mut pending = self.pending.lock().expect("pending encoder lock");
-        let (encoder, count) = pending.get_or_insert_with(|| {
-            let e = self
+        let batch = pending.get_or_insert_with(|| {
+            let mut encoder = self
                 .device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                     label: Some("batched dispatches"),
                 });
-            (e, 0)
+            let pass = encoder
+                .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("batched dispatches"),
+                    timestamp_writes: None,
+                })
+                .forget_lifetime();
+            Batch {
+                pass,
+                encoder,
+                params: Vec::with_capacity(
+                    (self.uniform_stride * DISPATCHES_PER_SUBMIT as u64) as usize,
+                ),
+                count: 0,
+            }
         });
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some(&label),
-                timestamp_writes: None,
-            });
-            pass.set_pipeline(&pipeline);
-            pass.set_bind_group(0, &bind_group, &[]);
-            pass.dispatch_workgroups(x, y, z);
-        }
-        *count += 1;
-        if *count >= DISPATCHES_PER_SUBMIT {
-            let (encoder, _) = pending.take().expect("just recorded");
-            self.queue.submit([encoder.finish()]);
+        let offset = batch.count as u64 * self.uniform_stride;
+        batch.params.resize(offset as usize, 0);
+        batch.params.extend_from_slice(params);
+        batch.pass.set_pipeline(&compiled.pipeline);
+        batch.pass.set_bind_group(0, &bind_group, &[offset as u32]);
+        batch.pass.dispatch_workgroups(x, y, z);
+        batch.count += 1;
+        if batch.count >= DISPATCHES_PER_SUBMIT {
+            let batch = pending.take().expect("just recorded");
+            self.submit(batch); // still under the lock, as in `flush`
         }
         Ok(())
+    }
+
+    fn submit(&self, batch: Batch) {
+        let Batch {
+            pass,
+            encoder,
+            params,
+            ..
+        } = batch;
+        drop(pass);
+        self.queue.write_buffer(&self.uniforms, 0, &params);
+        GpuStats::add(&self.stats.submits, 1);
+        self.queue.submit([encoder.finish()]);
     }
 
     /// Submits the dispatches recorded so far. Reads call it first; so must
     /// anything that waits for the GPU (benchmarks).
     pub fn flush(&self) {
-        if let Some((encoder, _)) = self.pending.lock().expect("pending encoder lock").take() {
-            self.queue.submit([encoder.finish()]);
+        // Submitted under the lock: batches reach the queue in the order they
+        // were recorded, each after its own Params (threads share the pool,
+        // so a later batch may reuse a buffer an earlier one still reads).
+        let mut pending = self.pending.lock().expect("pending encoder lock");
+        if let Some(batch) = pending.take() {
+            self.submit(batch);
         }
     }
 

@@ -13,8 +13,10 @@ pub mod memory;
 pub mod ops;
 pub mod precision;
 pub mod reference;
+mod residency;
 pub mod selfcheck;
 pub mod shaders;
+pub mod stats;
 pub mod tensor;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
@@ -22,4 +24,5 @@ pub mod testing;
 pub use context::{AdapterReport, ContextOptions, GpuContext, LimitsReport};
 pub use error::GpuError;
 pub use precision::{ComputePath, DType};
+pub use stats::{Counters, GpuStats};
 pub use tensor::Tensor;

@@ -1,7 +1,7 @@
 //! Counts the bytes of GPU buffers our tensors hold, live and at peak, so
 //! `roentgen plan` and the benchmarks can state what a pipeline allocates.
-//! (wgpu frees a dropped buffer once the GPU is done with it; with one
-//! submission per op that is at most one op later.)
+//! Idle buffers kept for reuse (residency.rs) count as held: the GPU holds
+//! them. (wgpu frees a dropped buffer once the GPU is done with it.)
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,12 +11,18 @@ pub struct MemoryMeter {
     live: AtomicU64,
     peak: AtomicU64,
     largest: AtomicU64,
+    idle: AtomicU64,
 }
 
 impl MemoryMeter {
-    /// Bytes held now.
+    /// Bytes held now (tensors and idle buffers kept for reuse).
     pub fn live(&self) -> u64 {
         self.live.load(Ordering::Relaxed)
+    }
+
+    /// Of [`Self::live`], the bytes of idle buffers kept for reuse.
+    pub fn idle(&self) -> u64 {
+        self.idle.load(Ordering::Relaxed)
     }
 
     /// Most bytes held at once since creation or the last [`Self::reset_peak`].
@@ -42,9 +48,22 @@ impl MemoryMeter {
             bytes,
         }
     }
+
+    pub(crate) fn note_idle(&self, bytes: u64) {
+        self.idle.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    pub(crate) fn note_reused(&self, bytes: u64) {
+        self.idle.fetch_sub(bytes, Ordering::Relaxed);
+    }
+
+    /// Idle buffers freed (their leases drop separately).
+    pub(crate) fn note_trimmed(&self, bytes: u64) {
+        self.idle.fetch_sub(bytes, Ordering::Relaxed);
+    }
 }
 
-/// One buffer's share of the meter, returned when the tensor drops.
+/// One buffer's share of the meter, returned when the buffer is freed.
 #[derive(Debug)]
 pub struct Lease {
     meter: Arc<MemoryMeter>,

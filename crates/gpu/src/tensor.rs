@@ -12,8 +12,24 @@ pub struct Tensor {
     pub shape: Vec<usize>,
     pub dtype: DType,
     pub name: String,
+    /// Where the buffer goes when the tensor drops.
+    slot: Option<Slot>,
+}
+
+struct Slot {
     /// This buffer's bytes on the context's memory meter.
-    pub(crate) _lease: crate::memory::Lease,
+    lease: crate::memory::Lease,
+    home: std::sync::Arc<crate::residency::Residency>,
+    /// Back to the pool (op outputs, per-step inputs) or freed (weights).
+    reuse: bool,
+}
+
+impl Drop for Tensor {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            slot.home.release(&self.buffer, slot.lease, slot.reuse);
+        }
+    }
 }
 
 /// f32 NaN and a pair of f16 NaNs: an element a kernel forgot to write reads
@@ -85,24 +101,53 @@ impl Tensor {
         Ok(())
     }
 
+    /// A tensor over a buffer just created (counted) or taken from the pool.
     fn wrap(
         ctx: &GpuContext,
-        buffer: wgpu::Buffer,
+        (buffer, lease): (wgpu::Buffer, Option<crate::memory::Lease>),
         shape: &[usize],
         dtype: DType,
         name: &str,
+        reuse: bool,
     ) -> Self {
-        let lease = ctx.memory.lease(buffer.size());
+        let lease = lease.unwrap_or_else(|| {
+            crate::GpuStats::add(&ctx.stats.buffers_created, 1);
+            crate::GpuStats::add(&ctx.stats.buffer_bytes_created, buffer.size());
+            ctx.memory.lease(buffer.size())
+        });
         Self {
             buffer,
             shape: shape.to_vec(),
             dtype,
             name: name.to_string(),
-            _lease: lease,
+            slot: Some(Slot {
+                lease,
+                home: ctx.residency.clone(),
+                reuse,
+            }),
         }
     }
 
-    /// Uploads f32 values, converted to `dtype`.
+    /// An idle buffer of `bytes` from the pool, after the recorded ops are
+    /// submitted so that `contents` written now cannot reach ops recorded
+    /// before (which may still read the buffer's old contents).
+    fn reused_with(
+        ctx: &GpuContext,
+        bytes: u64,
+        contents: Option<&[u8]>,
+    ) -> Option<(wgpu::Buffer, Option<crate::memory::Lease>)> {
+        let (buffer, lease) = ctx.residency.take(bytes)?;
+        if let Some(c) = contents
+            && !ctx.dry_run
+        {
+            ctx.flush();
+            ctx.queue.write_buffer(&buffer, 0, c);
+        }
+        Some((buffer, Some(lease)))
+    }
+
+    /// Uploads f32 values, converted to `dtype`, into a buffer of its own
+    /// (weights: freed when dropped).
     pub fn from_f32(
         ctx: &GpuContext,
         name: &str,
@@ -110,23 +155,54 @@ impl Tensor {
         data: &[f32],
         dtype: DType,
     ) -> Result<Self, GpuError> {
+        Self::upload(ctx, name, shape, data, dtype, false)
+    }
+
+    /// Uploads per-step host data (initial latents, ancestral noise) into a
+    /// pooled buffer: no buffer is created once the pool has one this size.
+    pub fn input(
+        ctx: &GpuContext,
+        name: &str,
+        shape: &[usize],
+        data: &[f32],
+        dtype: DType,
+    ) -> Result<Self, GpuError> {
+        Self::upload(ctx, name, shape, data, dtype, true)
+    }
+
+    fn upload(
+        ctx: &GpuContext,
+        name: &str,
+        shape: &[usize],
+        data: &[f32],
+        dtype: DType,
+        reuse: bool,
+    ) -> Result<Self, GpuError> {
         let numel: usize = shape.iter().product();
         if numel != data.len() {
             return Err(GpuError::ShapeMismatch {
-                op: "Tensor::from_f32",
+                op: "Tensor upload",
                 expected: format!("{numel} values for shape {shape:?}"),
                 got: format!("{}", data.len()),
             });
         }
-        Self::check_size(ctx, Self::byte_len(shape, dtype))?;
-        let buffer = ctx
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(name),
-                contents: &encode(data, dtype),
-                usage: USAGE,
-            });
-        Ok(Self::wrap(ctx, buffer, shape, dtype, name))
+        let bytes = Self::byte_len(shape, dtype);
+        Self::check_size(ctx, bytes)?;
+        let contents = encode(data, dtype);
+        let pooled = reuse
+            .then(|| Self::reused_with(ctx, bytes, Some(&contents)))
+            .flatten();
+        let buffer = pooled.unwrap_or_else(|| {
+            let b = ctx
+                .device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some(name),
+                    contents: &contents,
+                    usage: USAGE,
+                });
+            (b, None)
+        });
+        Ok(Self::wrap(ctx, buffer, shape, dtype, name, reuse))
     }
 
     /// Uploads values already encoded as `dtype` (little-endian), such as f16
@@ -163,11 +239,13 @@ impl Tensor {
                 contents,
                 usage: USAGE,
             });
-        Ok(Self::wrap(ctx, buffer, shape, dtype, name))
+        Ok(Self::wrap(ctx, (buffer, None), shape, dtype, name, false))
     }
 
-    /// An output tensor: NaN until a kernel writes it when the context poisons
-    /// outputs (tests), else zeroed by wgpu.
+    /// An output tensor, pooled: NaN until a kernel writes it when the
+    /// context poisons outputs (tests); else zeroed by wgpu when new, and
+    /// holding an earlier op's values when reused (no kernel may read an
+    /// output before writing it, which the poisoned tests check).
     pub fn output(
         ctx: &GpuContext,
         name: &str,
@@ -176,28 +254,33 @@ impl Tensor {
     ) -> Result<Self, GpuError> {
         let bytes = Self::byte_len(shape, dtype);
         Self::check_size(ctx, bytes)?;
-        if !ctx.poison_outputs {
-            let buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        let poison = ctx.poison_outputs.then(|| {
+            let word = match dtype {
+                DType::F32 => POISON_F32,
+                DType::F16 => POISON_F16_PAIR,
+            };
+            vec![word; (bytes / 4) as usize]
+        });
+        let poison = poison.as_deref().map(bytemuck::cast_slice::<u32, u8>);
+        if let Some(b) = Self::reused_with(ctx, bytes, poison) {
+            return Ok(Self::wrap(ctx, b, shape, dtype, name, true));
+        }
+        let buffer = match poison {
+            None => ctx.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(name),
                 size: bytes,
                 usage: USAGE,
                 mapped_at_creation: false,
-            });
-            return Ok(Self::wrap(ctx, buffer, shape, dtype, name));
-        }
-        let word = match dtype {
-            DType::F32 => POISON_F32,
-            DType::F16 => POISON_F16_PAIR,
+            }),
+            Some(contents) => ctx
+                .device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some(name),
+                    contents,
+                    usage: USAGE,
+                }),
         };
-        let words = vec![word; (bytes / 4) as usize];
-        let buffer = ctx
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(name),
-                contents: bytemuck::cast_slice(&words),
-                usage: USAGE,
-            });
-        Ok(Self::wrap(ctx, buffer, shape, dtype, name))
+        Ok(Self::wrap(ctx, (buffer, None), shape, dtype, name, true))
     }
 
     /// Copies the tensor back and widens it to f32.
@@ -220,17 +303,20 @@ pub async fn read_buffer(
     };
     ctx.check_device()?;
     let size = buffer.size();
-    let label = format!("{name} read-back");
-    let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some(&label),
-        size,
-        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        mapped_at_creation: false,
+    let staging = ctx.residency.take_staging(size).unwrap_or_else(|| {
+        crate::GpuStats::add(&ctx.stats.buffers_created, 1);
+        crate::GpuStats::add(&ctx.stats.buffer_bytes_created, size);
+        ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("read-back staging"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
     });
     let mut encoder = ctx
         .device
         .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some(&label),
+            label: Some("read-back"),
         });
     encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, size);
     // The kernels that wrote `buffer` may still be waiting in the batch.
@@ -252,6 +338,7 @@ pub async fn read_buffer(
         .map_err(|e| fail(e.to_string()))?
         .to_vec();
     staging.unmap();
+    ctx.residency.return_staging(staging);
     // Errors of the commands just run arrive (in the browser, as events)
     // by the time their results map.
     ctx.check_device()?;

@@ -169,12 +169,15 @@ impl<B: Backend> Model<B> {
         };
         // do_classifier_free_guidance: guidance_scale > 1.
         let cfg = req.guidance > 1.0;
+        // Buffers are pooled for the sampling loop only (Backend::reuse_buffers).
+        b.reuse_buffers(false);
         let (context, tokens) = if cfg {
             self.encode_text(&[&req.negative, &req.prompt])?
         } else {
             self.encode_text(&[&req.prompt])?
         };
         let tokens = tokens.last().cloned().expect("the prompt's tokens");
+        b.reuse_buffers(true);
         let scaled: Vec<f32> = init.iter().map(|v| v * plan.init_noise_sigma).collect();
         let mut x = b.upload("latents", &[1, channels, h, w], &scaled)?;
         let guidance = cfg.then_some(req.guidance);
@@ -290,9 +293,12 @@ impl<B: Backend> Model<B> {
             }
         }
         let latents = b.read(&x).await?;
+        drop((history, saved, prev_x0));
+        b.reuse_buffers(false);
         let image = self.vae.forward(b, &self.weights, &x)?;
         let shape = b.shape(&image).to_vec();
         let decoded = b.read(&image).await?;
+        drop(image);
         Ok(Output {
             latents,
             decoded,

@@ -57,7 +57,13 @@ impl<B: Backend> Weights<B> {
                     // backend's storage type.
                     let scales = &bytes[s.offset as usize..(s.offset + s.length) as usize];
                     let values = q8::dequantize(data, scales, entry.shape[0]);
-                    let t = backend.upload(&entry.name, &entry.shape, &values)?;
+                    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+                    let t = backend.upload_weight(
+                        &entry.name,
+                        &entry.shape,
+                        TensorDType::F32,
+                        &bytes,
+                    )?;
                     tensors.insert(entry.name.clone(), t);
                 } else if HOST_TABLES.contains(&entry.name.as_str()) {
                     let values = decode(entry.dtype, data, &entry.name)?;

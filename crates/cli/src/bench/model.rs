@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use roentgen_gpu::{ContextOptions, DType, GpuContext};
+use roentgen_gpu::{ContextOptions, Counters, DType, GpuContext};
 use roentgen_model::config::UnetConfig;
 use roentgen_model::noise::gaussian;
 use roentgen_model::{Backend, GpuBackend, Model, Request, SchedulerKind, Weights, arch, nn};
@@ -46,6 +46,9 @@ struct ModelRow<'a> {
     steps: Option<usize>,
     weights_mib: f64,
     peak_mib: f64,
+    /// What one more UNet call (after the timed ones) or the whole image
+    /// asked of the GPU API.
+    counts: Option<Counters>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -101,6 +104,7 @@ pub fn run_model(what: &str, args: ModelBenchArgs) -> Result<()> {
         );
     }
     ctx.memory.reset_peak();
+    let mut counts = None;
     let ms = match what {
         "unet" => {
             let (context, _) = model.encode_text(&["", "bench"])?;
@@ -114,6 +118,10 @@ pub fn run_model(what: &str, args: ModelBenchArgs) -> Result<()> {
                 || model.unet.forward(b, &model.weights, &x, 500.0, &context),
                 || sync(&ctx),
             )?;
+            let before = ctx.stats.snapshot();
+            drop(model.unet.forward(b, &model.weights, &x, 500.0, &context)?);
+            sync(&ctx);
+            counts = Some(ctx.stats.snapshot().since(&before));
             if !args.json {
                 println!("unet: {ms:.1} ms per step (one call on the CFG batch of 2)");
             }
@@ -146,7 +154,9 @@ pub fn run_model(what: &str, args: ModelBenchArgs) -> Result<()> {
                 latent_hw: (side, side),
             };
             let t = Instant::now();
+            let before = ctx.stats.snapshot();
             pollster::block_on(model.generate(&req, None, false, |_| true))?;
+            counts = Some(ctx.stats.snapshot().since(&before));
             let s = t.elapsed().as_secs_f64();
             if !args.json {
                 println!(
@@ -169,9 +179,26 @@ pub fn run_model(what: &str, args: ModelBenchArgs) -> Result<()> {
             steps: (what == "pipeline").then_some(args.steps),
             weights_mib: mib(weights),
             peak_mib: mib(peak),
+            counts,
         };
         println!("{}", serde_json::to_string(&row)?);
         return Ok(());
+    }
+    if let Some(c) = counts {
+        println!(
+            "{}: {} dispatches, {} submits, {} buffers created ({:.1} MiB), {} bind groups created, {:.1} us host time per dispatch",
+            if what == "unet" {
+                "one more UNet call"
+            } else {
+                "the whole image"
+            },
+            c.dispatches,
+            c.submits,
+            c.buffers_created,
+            mib(c.buffer_bytes_created),
+            c.bind_groups_created,
+            c.host_us_per_dispatch()
+        );
     }
     println!(
         "GPU memory we allocated: weights {:.1} MiB, peak {:.1} MiB (activations {:.1} MiB)",

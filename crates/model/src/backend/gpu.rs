@@ -39,7 +39,7 @@ impl Backend for GpuBackend<'_> {
     }
 
     fn upload(&self, name: &str, shape: &[usize], data: &[f32]) -> Result<Tensor, ModelError> {
-        Ok(Tensor::from_f32(self.ctx, name, shape, data, self.dtype)?)
+        Ok(Tensor::input(self.ctx, name, shape, data, self.dtype)?)
     }
 
     fn upload_weight(
@@ -58,7 +58,12 @@ impl Backend for GpuBackend<'_> {
                 DType::F16,
                 bytes,
             )?),
-            _ => self.upload(name, shape, &crate::weights::decode(dtype, bytes, name)?),
+            _ => {
+                let values = crate::weights::decode(dtype, bytes, name)?;
+                Ok(Tensor::from_f32(
+                    self.ctx, name, shape, &values, self.dtype,
+                )?)
+            }
         }
     }
 
@@ -70,6 +75,10 @@ impl Backend for GpuBackend<'_> {
         crate::error::check_reshape(&t.shape, shape)?;
         t.shape = shape.to_vec();
         Ok(t)
+    }
+
+    fn reuse_buffers(&self, on: bool) {
+        self.ctx.reuse_buffers(on);
     }
 
     async fn read(&self, t: &Tensor) -> Result<Vec<f32>, ModelError> {

@@ -26,10 +26,12 @@ pub trait Backend {
     /// A short description for logs and reports ("gpu f16 on ...", "cpu f32").
     fn describe(&self) -> String;
 
-    /// Uploads f32 values (converted to the backend's activation type).
+    /// Uploads per-call host data (latents, noise, embeddings), converted to
+    /// the backend's activation type; the GPU reuses pooled buffers for it.
     fn upload(&self, name: &str, shape: &[usize], data: &[f32])
     -> Result<Self::Tensor, ModelError>;
-    /// Uploads a weight stored as `dtype` little-endian bytes.
+    /// Uploads a weight stored as `dtype` little-endian bytes, into memory of
+    /// its own that is freed when the weight drops.
     fn upload_weight(
         &self,
         name: &str,
@@ -41,6 +43,10 @@ pub trait Backend {
     /// The same values viewed with another shape of equal size.
     fn reshape(&self, t: Self::Tensor, shape: &[usize]) -> Result<Self::Tensor, ModelError>;
     fn read(&self, t: &Self::Tensor) -> impl Future<Output = Result<Vec<f32>, ModelError>>;
+    /// Keep intermediate buffers for reuse (work that repeats: the sampling
+    /// loop) or free them as they drop (one-shot phases: text encoder, VAE,
+    /// whose sizes never come back and would only add to the peak).
+    fn reuse_buffers(&self, _on: bool) {}
 
     fn linear(
         &self,

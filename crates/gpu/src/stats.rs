@@ -1,0 +1,85 @@
+//! Counts of what the host asks of the GPU API: every buffer, bind group
+//! and dispatch is a driver call natively and a message to the GPU process
+//! in a browser, so a diffusion step should create nothing and dispatch as
+//! little as it can. `roentgen bench unet` prints these per UNet call.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Debug, Default)]
+pub struct GpuStats {
+    pub(crate) dispatches: AtomicU64,
+    pub(crate) buffers_created: AtomicU64,
+    pub(crate) buffer_bytes_created: AtomicU64,
+    pub(crate) bind_groups_created: AtomicU64,
+    pub(crate) submits: AtomicU64,
+    /// Host time spent inside `dispatch_3d` (validation, caches, recording).
+    pub(crate) dispatch_host_ns: AtomicU64,
+}
+
+/// A snapshot of [`GpuStats`]; subtract two to count what happened between.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counters {
+    pub dispatches: u64,
+    pub buffers_created: u64,
+    pub buffer_bytes_created: u64,
+    pub bind_groups_created: u64,
+    pub submits: u64,
+    pub dispatch_host_ns: u64,
+}
+
+impl GpuStats {
+    pub fn snapshot(&self) -> Counters {
+        let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Counters {
+            dispatches: r(&self.dispatches),
+            buffers_created: r(&self.buffers_created),
+            buffer_bytes_created: r(&self.buffer_bytes_created),
+            bind_groups_created: r(&self.bind_groups_created),
+            submits: r(&self.submits),
+            dispatch_host_ns: r(&self.dispatch_host_ns),
+        }
+    }
+
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+impl Counters {
+    /// What happened between `earlier` and this snapshot.
+    pub fn since(&self, earlier: &Counters) -> Counters {
+        Counters {
+            dispatches: self.dispatches - earlier.dispatches,
+            buffers_created: self.buffers_created - earlier.buffers_created,
+            buffer_bytes_created: self.buffer_bytes_created - earlier.buffer_bytes_created,
+            bind_groups_created: self.bind_groups_created - earlier.bind_groups_created,
+            submits: self.submits - earlier.submits,
+            dispatch_host_ns: self.dispatch_host_ns - earlier.dispatch_host_ns,
+        }
+    }
+
+    /// Host microseconds per dispatch.
+    pub fn host_us_per_dispatch(&self) -> f64 {
+        self.dispatch_host_ns as f64 / 1e3 / self.dispatches.max(1) as f64
+    }
+}
+
+/// Host time natively; in the browser it is not measured here (the page
+/// times whole steps instead), so `dispatch_host_ns` stays 0 there.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn now() -> std::time::Instant {
+    std::time::Instant::now()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn nanos_since(t: std::time::Instant) -> u64 {
+    t.elapsed().as_nanos() as u64
+}
+
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn now() {}
+
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn nanos_since(_: ()) -> u64 {
+    0
+}
