@@ -32,6 +32,11 @@ pub struct ModelBenchArgs {
     /// One JSON object instead of text (for scripts such as device-bench.sh).
     #[arg(long)]
     pub json: bool,
+    /// Validate every dispatch but record and run nothing: the time is then
+    /// the host's alone (what creating, binding and checking cost per call),
+    /// which a GPU would otherwise hide or an emulated one swamp.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// What `bench unet|vae|pipeline --json` prints.
@@ -70,8 +75,11 @@ pub(super) fn dtype(p: &str) -> Result<DType> {
     })
 }
 
-fn context() -> Result<GpuContext> {
-    pollster::block_on(GpuContext::new(ContextOptions::default()))
+fn context(dry_run: bool) -> Result<GpuContext> {
+    pollster::block_on(GpuContext::new(ContextOptions {
+        dry_run,
+        ..Default::default()
+    }))
         .context("no GPU adapter (install mesa-vulkan-drivers for a CPU one)")
 }
 
@@ -84,7 +92,7 @@ fn mib(b: u64) -> f64 {
 }
 
 pub fn run_model(what: &str, args: ModelBenchArgs) -> Result<()> {
-    let ctx = context()?;
+    let ctx = context(args.dry_run)?;
     let b = GpuBackend::new(&ctx, dtype(&args.precision)?);
     let model = Model::load_dir(b, &args.model, |_, _| {})
         .with_context(|| format!("loading {}", args.model.display()))?;
@@ -217,7 +225,7 @@ fn mm(m: usize, k: usize, n: usize) -> f64 {
 /// SD v1.5's first-level ResNet block and transformer at full size, with
 /// random weights: the layers most of a UNet step is made of.
 pub fn run_layers(args: LayerBenchArgs) -> Result<()> {
-    let ctx = context()?;
+    let ctx = context(false)?;
     let b = GpuBackend::new(&ctx, dtype(&args.precision)?);
     let cfg_json: serde_json::Value = serde_json::from_str(include_str!(
         "../../../../weights-tools/configs/sd-v1.5/unet.json"
