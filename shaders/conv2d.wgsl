@@ -11,8 +11,9 @@
 // the whole batch. im2col is evaluated inside the B fill (x_at). OH*OW must be even
 // (outputs are written in pairs, which then never straddle two images).
 //
-// Bindings: 0 uniform Params, 1 x (read), 2 w (read), 3 bias (read; ignored when
-//           has_bias = 0), 4 out (read_write).
+// Bindings: 0 uniform Params, 1 x (read), 2 w (read; declared by the weights
+//           include: plain, or q8 with 5 its scales), 3 bias (read; ignored
+//           when has_bias = 0), 4 out (read_write).
 // Dispatch: (ceil(N*OH*OW / 128), ceil(Cout / 128), 1) workgroups of 128 (see gemm_tiles.wgsl).
 
 struct Params {
@@ -41,7 +42,6 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<S2>;
-@group(0) @binding(2) var<storage, read> wt: array<S2>;
 @group(0) @binding(3) var<storage, read> bias: array<S2>;
 @group(0) @binding(4) var<storage, read_write> out: array<S2>;
 
@@ -50,10 +50,11 @@ struct Params {
 /// element), else element by element.
 fn load_w_pair(co: u32, kk: u32, m: u32, k: u32) -> vec2<f32> {
     if (co >= m || kk >= k) { return vec2<f32>(0.0); }
-    let i = (params.co0 + co) * params.w_row + params.ci0 * params.kh * params.kw + kk;
-    if (ALIGNED) { return ld2(wt[i >> 1u]); }
-    var v = vec2<f32>(ld1(wt[i >> 1u], i), 0.0);
-    if (kk + 1u < k) { v.y = ld1(wt[(i + 1u) >> 1u], i + 1u); }
+    let row = params.co0 + co;
+    let i = row * params.w_row + params.ci0 * params.kh * params.kw + kk;
+    if (ALIGNED) { return weight_pair(row, i); }
+    var v = vec2<f32>(weight_one(row, i), 0.0);
+    if (kk + 1u < k) { v.y = weight_one(row, i + 1u); }
     return v;
 }
 

@@ -6,8 +6,9 @@
 //   Matches torch.matmul(A, B) + bias, and F.linear(A, W, bias) with trans_b = 1.
 //   Sums accumulate in f32 on every path. N must be even (C is written in pairs).
 //
-// Bindings: 0 uniform Params, 1 A (read), 2 B (read), 3 bias (read; ignored when
-//           has_bias = 0), 4 C (read_write).
+// Bindings: 0 uniform Params, 1 A (read), 2 B (read; declared by the weights
+//           include: plain, or q8 with 5 its scales, for trans_b = 1 only),
+//           3 bias (read; ignored when has_bias = 0), 4 C (read_write).
 // Dispatch: (ceil(N / 128), ceil(M / 128), batch) workgroups of 128; see gemm_tiles.wgsl.
 
 struct Params {
@@ -27,7 +28,6 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<S2>;
-@group(0) @binding(2) var<storage, read> b: array<S2>;
 @group(0) @binding(3) var<storage, read> bias: array<S2>;
 @group(0) @binding(4) var<storage, read_write> c: array<S2>;
 
@@ -58,11 +58,11 @@ fn load_b_pair(batch: u32, kk: u32, col: u32, n: u32, k: u32) -> vec2<f32> {
     let base = batch * params.b_batch_stride;
     if (ALIGNED || params.trans_b == 0u) {
         let i = select(base + kk * n + col, base + col * k + kk, params.trans_b != 0u);
-        return ld2(b[i >> 1u]);
+        return weight_pair(col, i);
     }
     let i = base + col * k + kk;
-    var v = vec2<f32>(ld1(b[i >> 1u], i), 0.0);
-    if (kk + 1u < k) { v.y = ld1(b[(i + 1u) >> 1u], i + 1u); }
+    var v = vec2<f32>(weight_one(col, i), 0.0);
+    if (kk + 1u < k) { v.y = weight_one(col, i + 1u); }
     return v;
 }
 

@@ -24,6 +24,10 @@ const WORKGROUP_REDUCE: &str = include_str!("../../../shaders/workgroup_reduce.w
 /// element-by-element path costs as much as a used one.)
 const PAIRS_ALIGNED: &str = "const ALIGNED: bool = true;\n";
 const PAIRS_ANY: &str = "const ALIGNED: bool = false;\n";
+/// Where the GEMM kernels read weights from: plain storage like the
+/// activations, or int8 with per-row scales (q8 weights stay int8 on the GPU).
+const WEIGHTS_PLAIN: &str = include_str!("../../../shaders/weights_plain.wgsl");
+const WEIGHTS_Q8: &str = include_str!("../../../shaders/weights_q8.wgsl");
 
 macro_rules! shader {
     ($konst:ident, $name:literal, $module:ident, [$($inc:expr),*]) => {
@@ -50,18 +54,36 @@ shader!(IMAGE, "image", image, []);
 shader!(SCHEDULER, "scheduler", scheduler, [FLAT_INDEX]);
 
 shader!(ELEMENTWISE, "elementwise", elementwise, [FLAT_INDEX]);
-shader!(MATMUL, "matmul", matmul, [PAIRS_ANY, GEMM_TILES]);
-shader!(MATMUL_ALIGNED, "matmul" as "matmul+aligned", matmul, [PAIRS_ALIGNED, GEMM_TILES]);
-shader!(CONV2D, "conv2d", conv2d, [PAIRS_ANY, GEMM_TILES]);
-shader!(CONV2D_ALIGNED, "conv2d" as "conv2d+aligned", conv2d, [PAIRS_ALIGNED, GEMM_TILES]);
+shader!(
+    MATMUL,
+    "matmul",
+    matmul,
+    [PAIRS_ANY, WEIGHTS_PLAIN, GEMM_TILES]
+);
+shader!(MATMUL_ALIGNED, "matmul" as "matmul+aligned", matmul, [PAIRS_ALIGNED, WEIGHTS_PLAIN, GEMM_TILES]);
+shader!(MATMUL_Q8, "matmul" as "matmul+q8", matmul, [PAIRS_ANY, WEIGHTS_Q8, GEMM_TILES]);
+shader!(MATMUL_Q8_ALIGNED, "matmul" as "matmul+q8+aligned", matmul, [PAIRS_ALIGNED, WEIGHTS_Q8, GEMM_TILES]);
+shader!(
+    CONV2D,
+    "conv2d",
+    conv2d,
+    [PAIRS_ANY, WEIGHTS_PLAIN, GEMM_TILES]
+);
+shader!(CONV2D_ALIGNED, "conv2d" as "conv2d+aligned", conv2d, [PAIRS_ALIGNED, WEIGHTS_PLAIN, GEMM_TILES]);
+shader!(CONV2D_Q8, "conv2d" as "conv2d+q8", conv2d, [PAIRS_ANY, WEIGHTS_Q8, GEMM_TILES]);
+shader!(CONV2D_Q8_ALIGNED, "conv2d" as "conv2d+q8+aligned", conv2d, [PAIRS_ALIGNED, WEIGHTS_Q8, GEMM_TILES]);
 
 /// Every kernel family, for the naga validation test.
 pub const ALL: &[ShaderFile] = &[
     ELEMENTWISE,
     MATMUL,
     MATMUL_ALIGNED,
+    MATMUL_Q8,
+    MATMUL_Q8_ALIGNED,
     CONV2D,
     CONV2D_ALIGNED,
+    CONV2D_Q8,
+    CONV2D_Q8_ALIGNED,
     GROUP_NORM,
     LAYER_NORM,
     ATTENTION,

@@ -12,6 +12,11 @@ pub struct Tensor {
     pub shape: Vec<usize>,
     pub dtype: DType,
     pub name: String,
+    /// Some for a q8 weight: `buffer` then holds int8 values (four to a
+    /// word) and this the f32 scale of each output channel (dimension 0).
+    /// `dtype` is the activations' type it multiplies; only matmul's B
+    /// (trans_b) and conv2d's weight accept it.
+    pub q8_scales: Option<wgpu::Buffer>,
     /// Where the buffer goes when the tensor drops.
     slot: Option<Slot>,
 }
@@ -19,6 +24,8 @@ pub struct Tensor {
 struct Slot {
     /// This buffer's bytes on the context's memory meter.
     lease: crate::memory::Lease,
+    /// A q8 weight's scales' bytes.
+    extra: Option<crate::memory::Lease>,
     home: std::sync::Arc<crate::residency::Residency>,
     /// Back to the pool (op outputs, per-step inputs) or freed (weights).
     reuse: bool,
@@ -120,8 +127,10 @@ impl Tensor {
             shape: shape.to_vec(),
             dtype,
             name: name.to_string(),
+            q8_scales: None,
             slot: Some(Slot {
                 lease,
+                extra: None,
                 home: ctx.residency.clone(),
                 reuse,
             }),
@@ -205,6 +214,57 @@ impl Tensor {
         Ok(Self::wrap(ctx, buffer, shape, dtype, name, reuse))
     }
 
+    /// A q8 weight: `values` int8 (row-major, `shape[0]` rows), `scales` one
+    /// f32 per row; it multiplies activations of `dtype`. Held as int8 on the
+    /// GPU (a quarter of f32, half of f16), dequantized by the GEMM kernels.
+    pub fn q8(
+        ctx: &GpuContext,
+        name: &str,
+        shape: &[usize],
+        dtype: DType,
+        values: &[u8],
+        scales: &[f32],
+    ) -> Result<Self, GpuError> {
+        let numel: usize = shape.iter().product();
+        let rows = shape.first().copied().unwrap_or(0);
+        if values.len() != numel || scales.len() != rows || shape.len() < 2 {
+            return Err(GpuError::ShapeMismatch {
+                op: "Tensor::q8",
+                expected: format!("{numel} int8 values and {rows} scales for {shape:?}"),
+                got: format!("{} values, {} scales", values.len(), scales.len()),
+            });
+        }
+        let mut padded = values.to_vec();
+        padded.resize(padded_len(numel), 0);
+        Self::check_size(ctx, padded.len() as u64)?;
+        let buffer = ctx
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(name),
+                contents: &padded,
+                usage: USAGE,
+            });
+        let scale_bytes = bytemuck::cast_slice::<f32, u8>(scales);
+        let label = format!("{name} scales");
+        let scale_buffer = ctx
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(&label),
+                contents: scale_bytes,
+                usage: USAGE,
+            });
+        crate::GpuStats::add(&ctx.stats.buffers_created, 1);
+        crate::GpuStats::add(&ctx.stats.buffer_bytes_created, scale_buffer.size());
+        let scale_lease = ctx.memory.lease(scale_buffer.size());
+        let mut t = Self::wrap(ctx, (buffer, None), shape, dtype, name, false);
+        // One lease for both buffers: they live and die together.
+        if let Some(slot) = t.slot.as_mut() {
+            slot.extra = Some(scale_lease);
+        }
+        t.q8_scales = Some(scale_buffer);
+        Ok(t)
+    }
+
     /// Uploads values already encoded as `dtype` (little-endian), such as f16
     /// weights straight from a shard, without widening them on the host.
     pub fn from_bytes(
@@ -283,10 +343,20 @@ impl Tensor {
         Ok(Self::wrap(ctx, (buffer, None), shape, dtype, name, true))
     }
 
-    /// Copies the tensor back and widens it to f32.
+    /// Copies the tensor back and widens it to f32 (a q8 weight dequantized).
     pub async fn to_f32(&self, ctx: &GpuContext) -> Result<Vec<f32>, GpuError> {
         let bytes = read_buffer(ctx, &self.buffer, &self.name).await?;
-        Ok(decode(&bytes, self.dtype, self.numel()))
+        let Some(scales) = &self.q8_scales else {
+            return Ok(decode(&bytes, self.dtype, self.numel()));
+        };
+        let scales = read_buffer(ctx, scales, &self.name).await?;
+        let scales: &[f32] = bytemuck::cast_slice(&scales);
+        let per_row = self.numel() / self.shape[0].max(1);
+        Ok(bytes[..self.numel()]
+            .iter()
+            .enumerate()
+            .map(|(i, &q)| q as i8 as f32 * scales[i / per_row])
+            .collect())
     }
 }
 

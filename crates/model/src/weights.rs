@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use half::f16;
 use roentgen_weights::manifest::HOST_TABLES;
-use roentgen_weights::{Manifest, ShardEntry, TensorDType, q8};
+use roentgen_weights::{Manifest, ShardEntry, TensorDType};
 
 use crate::ModelError;
 use crate::backend::Backend;
@@ -53,17 +53,9 @@ impl<B: Backend> Weights<B> {
                 let start = entry.data.offset as usize;
                 let data = &bytes[start..start + entry.data.length as usize];
                 if let Some(s) = entry.scale.filter(|_| entry.dtype == TensorDType::Q8) {
-                    // q8 saves download, not GPU memory: widened here to the
-                    // backend's storage type.
+                    // q8 stays int8 on the GPU (half of f16's memory).
                     let scales = &bytes[s.offset as usize..(s.offset + s.length) as usize];
-                    let values = q8::dequantize(data, scales, entry.shape[0]);
-                    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-                    let t = backend.upload_weight(
-                        &entry.name,
-                        &entry.shape,
-                        TensorDType::F32,
-                        &bytes,
-                    )?;
+                    let t = backend.upload_q8(&entry.name, &entry.shape, data, scales)?;
                     tensors.insert(entry.name.clone(), t);
                 } else if HOST_TABLES.contains(&entry.name.as_str()) {
                     let values = decode(entry.dtype, data, &entry.name)?;

@@ -80,7 +80,7 @@ fn context(dry_run: bool) -> Result<GpuContext> {
         dry_run,
         ..Default::default()
     }))
-        .context("no GPU adapter (install mesa-vulkan-drivers for a CPU one)")
+    .context("no GPU adapter (install mesa-vulkan-drivers for a CPU one)")
 }
 
 fn sync(ctx: &GpuContext) {

@@ -5,7 +5,7 @@ use bytemuck::{Pod, Zeroable};
 use super::{runs, slice, too_large};
 use crate::kernel::{Access, Binding, KernelSpec};
 pub use crate::reference::conv2d::Conv2dShape;
-use crate::shaders::{CONV2D, CONV2D_ALIGNED};
+use crate::shaders::{CONV2D, CONV2D_ALIGNED, CONV2D_Q8, CONV2D_Q8_ALIGNED};
 use crate::{GpuContext, GpuError, Tensor};
 
 /// Mirrors `Params` in `shaders/conv2d.wgsl`.
@@ -47,6 +47,24 @@ const SPEC_ALIGNED: KernelSpec = KernelSpec {
     ..SPEC
 };
 
+/// q8 weights: binding 5 holds the scales (shaders/weights_q8.wgsl).
+const SPEC_Q8: KernelSpec = KernelSpec {
+    file: CONV2D_Q8,
+    entry: "conv2d",
+    storage: &[
+        Access::Read,
+        Access::Read,
+        Access::Read,
+        Access::ReadWrite,
+        Access::Read,
+    ],
+};
+
+const SPEC_Q8_ALIGNED: KernelSpec = KernelSpec {
+    file: CONV2D_Q8_ALIGNED,
+    ..SPEC_Q8
+};
+
 use super::matmul::{TILE_M, TILE_N};
 
 /// Pixel and tap indices the shader divides by float reciprocals (exact up
@@ -68,6 +86,8 @@ pub fn conv2d(
         expected,
         got,
     };
+    super::plain("conv2d", &[x])?;
+    super::plain("conv2d bias", bias.as_slice())?;
     let ([batch, cin, h, wd], [cout, wcin, kh, kw]) = (
         <[usize; 4]>::try_from(x.shape.as_slice())
             .map_err(|_| mismatch("x [N,C,H,W]".into(), format!("{:?}", x.shape)))?,
@@ -148,11 +168,15 @@ pub fn conv2d(
     let path = ctx.path_for(x.dtype);
     let bias_buf = bias.map_or(&w.buffer, |b| &b.buffer);
     let max = ctx.report.limits.max_storage_buffer_binding_size;
-    let spec = if (cin * taps) % 2 == 0 {
-        &SPEC_ALIGNED
-    } else {
-        &SPEC
+    let aligned = (cin * taps) % 2 == 0;
+    let spec = match (&w.q8_scales, aligned) {
+        (None, true) => &SPEC_ALIGNED,
+        (None, false) => &SPEC,
+        (Some(_), true) => &SPEC_Q8_ALIGNED,
+        (Some(_), false) => &SPEC_Q8,
     };
+    // A q8 weight's scales ride in binding 5.
+    let scales: Vec<Binding> = w.q8_scales.iter().map(Binding::from).collect();
     // The shader finds pixels and taps by float reciprocals, exact below
     // INDEX_LIMIT (columns and k run up to one tile past the matrix).
     let fits_index = |pixels: usize| pixels + TILE_N <= INDEX_LIMIT;
@@ -168,7 +192,17 @@ pub fn conv2d(
             spec,
             path,
             &params,
-            &[&x.buffer, &w.buffer, bias_buf, &out.buffer],
+            &[
+                [
+                    (&x.buffer).into(),
+                    (&w.buffer).into(),
+                    bias_buf.into(),
+                    (&out.buffer).into(),
+                ]
+                .as_slice(),
+                &scales,
+            ]
+            .concat(),
             // The batch is folded into the columns (see the shader).
             [
                 (batch * oh * ow).div_ceil(TILE_N) as u32,
@@ -206,11 +240,16 @@ pub fn conv2d(
                     path,
                     &p,
                     &[
-                        slice(x, &image(ci, cin), in_plane),
-                        Binding::from(&w.buffer),
-                        Binding::from(bias_buf),
-                        slice(&out, &image(co, cout), out_plane),
-                    ],
+                        [
+                            slice(x, &image(ci, cin), in_plane),
+                            Binding::from(&w.buffer),
+                            Binding::from(bias_buf),
+                            slice(&out, &image(co, cout), out_plane),
+                        ]
+                        .as_slice(),
+                        &scales,
+                    ]
+                    .concat(),
                     [
                         (oh * ow).div_ceil(TILE_N) as u32,
                         co.len().div_ceil(TILE_M) as u32,

@@ -54,6 +54,7 @@ fn run(
     a: &Tensor,
     b: &Tensor,
 ) -> Result<Tensor, GpuError> {
+    super::plain(entry, &[a, b])?;
     // Element by element: a tensor over the binding limit goes a run of
     // pairs at a time (one run, the whole tensor, when it fits).
     let max = ctx.report.limits.max_storage_buffer_binding_size;
@@ -90,6 +91,7 @@ fn run_shaped(
     b: &Tensor,
     out_shape: &[usize],
 ) -> Result<Tensor, GpuError> {
+    super::plain(entry, &[a, b])?;
     let out = Tensor::output(ctx, &format!("{entry}({})", a.name), out_shape, a.dtype)?;
     let pairs = out.pairs() as u32;
     let params = ElementwiseParams {

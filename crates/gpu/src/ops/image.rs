@@ -43,6 +43,7 @@ impl Rgba8Image {
 
 /// The VAE's [3, H, W] output (values in [-1, 1]) as displayable pixels.
 pub fn to_rgba8(ctx: &GpuContext, x: &Tensor) -> Result<Rgba8Image, GpuError> {
+    super::plain("to_rgba8", &[x])?;
     let [3, h, w] = <[usize; 3]>::try_from(x.shape.as_slice())
         .map_err(|_| mismatch("to_rgba8", "[3, H, W]", format!("{:?}", x.shape)))?
     else {

@@ -2,8 +2,9 @@
 
 use bytemuck::{Pod, Zeroable};
 
+use crate::kernel::Binding;
 use crate::kernel::{Access, KernelSpec};
-use crate::shaders::{MATMUL, MATMUL_ALIGNED};
+use crate::shaders::{MATMUL, MATMUL_ALIGNED, MATMUL_Q8, MATMUL_Q8_ALIGNED};
 use crate::{GpuContext, GpuError, Tensor};
 
 /// Mirrors `Params` in `shaders/matmul.wgsl`.
@@ -41,6 +42,24 @@ const SPEC_ALIGNED: KernelSpec = KernelSpec {
     ..SPEC
 };
 
+/// q8 weights: binding 5 holds the scales (shaders/weights_q8.wgsl).
+const SPEC_Q8: KernelSpec = KernelSpec {
+    file: MATMUL_Q8,
+    entry: "matmul",
+    storage: &[
+        Access::Read,
+        Access::Read,
+        Access::Read,
+        Access::ReadWrite,
+        Access::Read,
+    ],
+};
+
+const SPEC_Q8_ALIGNED: KernelSpec = KernelSpec {
+    file: MATMUL_Q8_ALIGNED,
+    ..SPEC_Q8
+};
+
 /// Output tile of one workgroup: BM rows, BN columns (gemm_tiles.wgsl).
 pub const TILE_M: usize = 128;
 pub const TILE_N: usize = 128;
@@ -63,6 +82,14 @@ pub fn matmul(
     bias: Option<&Tensor>,
     trans_b: bool,
 ) -> Result<Tensor, GpuError> {
+    super::plain("matmul", &[a])?;
+    super::plain("matmul bias", bias.as_slice())?;
+    if b.q8_scales.is_some() && !trans_b {
+        return Err(mismatch(
+            "a q8 B only as a linear weight (trans_b)".into(),
+            b.name.clone(),
+        ));
+    }
     if a.shape.len() < 2 || b.shape.len() < 2 {
         return Err(mismatch(
             "rank >= 2".into(),
@@ -137,11 +164,25 @@ pub fn matmul(
         ..Default::default()
     };
     let bias_buf = bias.map_or(&b.buffer, |t| &t.buffer);
+    let mut bindings: Vec<Binding> = vec![
+        (&a.buffer).into(),
+        (&b.buffer).into(),
+        bias_buf.into(),
+        (&out.buffer).into(),
+    ];
+    let spec = match (&b.q8_scales, k % 2 == 0) {
+        (None, true) => &SPEC_ALIGNED,
+        (None, false) => &SPEC,
+        (Some(s), aligned) => {
+            bindings.push(s.into());
+            if aligned { &SPEC_Q8_ALIGNED } else { &SPEC_Q8 }
+        }
+    };
     ctx.dispatch_3d(
-        if k % 2 == 0 { &SPEC_ALIGNED } else { &SPEC },
+        spec,
         ctx.path_for(a.dtype),
         &params,
-        &[&a.buffer, &b.buffer, bias_buf, &out.buffer],
+        &bindings,
         [
             n.div_ceil(TILE_N) as u32,
             m.div_ceil(TILE_M) as u32,

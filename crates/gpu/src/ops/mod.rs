@@ -32,11 +32,26 @@ pub(crate) fn mismatch(
 }
 
 /// Every tensor must share `first`'s storage type: kernels bind one prelude.
+/// Refuses a q8 weight where an op reads plain storage (only matmul's B and
+/// conv2d's weight dequantize int8).
+pub(crate) fn plain(op: &'static str, tensors: &[&Tensor]) -> Result<(), GpuError> {
+    match tensors.iter().find(|t| t.q8_scales.is_some()) {
+        None => Ok(()),
+        Some(t) => Err(mismatch(
+            op,
+            "plain f32/f16 storage (q8 only as a matmul or conv2d weight)".to_string(),
+            format!("q8 {}", t.name),
+        )),
+    }
+}
+
 pub(crate) fn same_dtype(
     op: &'static str,
     first: &Tensor,
     others: &[&Tensor],
 ) -> Result<(), GpuError> {
+    plain(op, &[first])?;
+    plain(op, others)?;
     for t in others {
         if t.dtype != first.dtype {
             return Err(mismatch(

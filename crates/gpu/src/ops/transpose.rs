@@ -29,6 +29,7 @@ const SPEC: KernelSpec = KernelSpec {
 
 /// `x.permute(0, 2, 1)` for `x` [B, R, C]: output [B, C, R]; R must be even.
 pub fn transpose(ctx: &GpuContext, x: &Tensor) -> Result<Tensor, GpuError> {
+    super::plain("transpose", &[x])?;
     let [b, r, c] = <[usize; 3]>::try_from(x.shape.as_slice())
         .map_err(|_| mismatch("transpose", "[B, R, C]", format!("{:?}", x.shape)))?;
     even("transpose", "R (the output's inner size)", r)?;

@@ -28,6 +28,7 @@ const SPEC: KernelSpec = KernelSpec {
 
 /// `interpolate(x, scale_factor=2, mode="nearest")` for `x` [N, C, H, W].
 pub fn upsample_nearest2x(ctx: &GpuContext, x: &Tensor) -> Result<Tensor, GpuError> {
+    super::plain("upsample_nearest2x", &[x])?;
     let [n, c, h, w] = <[usize; 4]>::try_from(x.shape.as_slice()).map_err(|_| {
         mismatch(
             "upsample_nearest2x",

@@ -67,6 +67,22 @@ impl Backend for GpuBackend<'_> {
         }
     }
 
+    fn upload_q8(
+        &self,
+        name: &str,
+        shape: &[usize],
+        values: &[u8],
+        scales: &[u8],
+    ) -> Result<Tensor, ModelError> {
+        let scales: Vec<f32> = scales
+            .chunks_exact(2)
+            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect();
+        Ok(Tensor::q8(
+            self.ctx, name, shape, self.dtype, values, &scales,
+        )?)
+    }
+
     fn shape<'a>(&self, t: &'a Tensor) -> &'a [usize] {
         &t.shape
     }

@@ -39,6 +39,20 @@ pub trait Backend {
         dtype: TensorDType,
         bytes: &[u8],
     ) -> Result<Self::Tensor, ModelError>;
+    /// Uploads a q8 weight: int8 `values` and one f16 scale per output
+    /// channel (dimension 0), little-endian. By default widened on the host;
+    /// the GPU keeps it int8 and dequantizes in its GEMM kernels.
+    fn upload_q8(
+        &self,
+        name: &str,
+        shape: &[usize],
+        values: &[u8],
+        scales: &[u8],
+    ) -> Result<Self::Tensor, ModelError> {
+        let values = roentgen_weights::q8::dequantize(values, scales, shape[0]);
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.upload_weight(name, shape, TensorDType::F32, &bytes)
+    }
     fn shape<'a>(&self, t: &'a Self::Tensor) -> &'a [usize];
     /// The same values viewed with another shape of equal size.
     fn reshape(&self, t: Self::Tensor, shape: &[usize]) -> Result<Self::Tensor, ModelError>;
