@@ -3,7 +3,10 @@
 //   out[n, co, oy, ox] = bias[co] + sum_{ci, ky, kx} w[co, ci, ky, kx]
 //                        * x[n, ci, oy * stride - pad + ky, ox * stride - pad + kx]
 //   (zero outside the image). Matches torch.nn.functional.conv2d with square
-//   stride and padding, dilation 1, groups 1, NCHW tensors.
+//   stride and padding, dilation 1, groups 1, NCHW tensors. Optionally, in
+//   the same pass: `+ channel_bias[n, co]` (a ResNet block's time embedding,
+//   `h + temb[:, :, None, None]`) and `+ residual[n, co, oy, ox]` (its
+//   shortcut; a transformer's input after proj_out).
 //
 // GEMM view: C[Cout, N*OH*OW] = W[Cout, Cin*KH*KW] . im2col(x)[Cin*KH*KW, N*OH*OW],
 // the batch folded into the columns so small images (the UNet's 8x8 level,
@@ -13,7 +16,9 @@
 //
 // Bindings: 0 uniform Params, 1 x (read), 2 w (read; declared by the weights
 //           include: plain, or q8 with 5 its scales), 3 bias (read; ignored
-//           when has_bias = 0), 4 out (read_write).
+//           when has_bias = 0), 4 out (read_write), 5 residual (read; shaped
+//           and sliced like out), 6 channel_bias [N, cout_total] (read),
+//           7 q8 scales. 5 and 6 are ignored unless their flags are set.
 // Dispatch: (ceil(N*OH*OW / 128), ceil(Cout / 128), 1) workgroups of 128 (see gemm_tiles.wgsl).
 
 struct Params {
@@ -38,12 +43,20 @@ struct Params {
     ci0: u32,
     co0: u32,
     accumulate: u32,
+    has_residual: u32,
+    has_channel_bias: u32,
+    // Image index of this dispatch's first image (one image at a time when
+    // split) and the full output channel count: the channel bias's row.
+    n0: u32,
+    cout_total: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<S2>;
 @group(0) @binding(3) var<storage, read> bias: array<S2>;
 @group(0) @binding(4) var<storage, read_write> out: array<S2>;
+@group(0) @binding(5) var<storage, read> residual: array<S2>;
+@group(0) @binding(6) var<storage, read> channel_bias: array<S2>;
 
 /// W[co, kk] and W[co, kk + 1]; zero past the matrix. One pair load in the
 /// ALIGNED variant (every row, and the slice's first tap, at an even
@@ -166,7 +179,16 @@ fn conv2d(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
             let image = div_by(p, plane, recip_plane);
             let o = (image * m + co) * plane + p - image * plane;
             var v = row_pair(r, j) + b;
-            if (params.accumulate != 0u) { v += ld2(out[o >> 1u]); }
+            if (params.accumulate != 0u) {
+                v += ld2(out[o >> 1u]);
+            } else {
+                // Added once, by the first run of input channels.
+                if (params.has_channel_bias != 0u) {
+                    let c = (params.n0 + image) * params.cout_total + params.co0 + co;
+                    v += ld1(channel_bias[c >> 1u], c);
+                }
+                if (params.has_residual != 0u) { v += ld2(residual[o >> 1u]); }
+            }
             out[o >> 1u] = st2(v);
         }
     }

@@ -1,14 +1,20 @@
-// Batched matrix product with optional bias: C[b] = A[b] . op(B[b]) + bias
+// Batched matrix product with optional bias and residual:
+// C[b] = A[b] . op(B[b]) + bias + residual[b]
 //
 //   A [batch, M, K] row-major; B [batch, K, N] (trans_b = 0) or [batch, N, K]
 //   (trans_b = 1, i.e. torch.nn.functional.linear's weight); bias [N] or none;
 //   C [batch, M, N]. A batch stride of 0 broadcasts (one weight for all rows).
-//   Matches torch.matmul(A, B) + bias, and F.linear(A, W, bias) with trans_b = 1.
+//   Matches torch.matmul(A, B) + bias, and F.linear(A, W, bias) with trans_b = 1;
+//   with has_residual, `+ R` for R shaped like C (SD's attention output
+//   projection and feed-forward out, each added to the tokens it came from:
+//   fused here, the sum costs no extra pass over the tokens).
 //   Sums accumulate in f32 on every path. N must be even (C is written in pairs).
 //
 // Bindings: 0 uniform Params, 1 A (read), 2 B (read; declared by the weights
 //           include: plain, or q8 with 5 its scales, for trans_b = 1 only),
-//           3 bias (read; ignored when has_bias = 0), 4 C (read_write).
+//           3 bias (read; ignored when has_bias = 0), 4 C (read_write),
+//           5 residual (read; ignored when has_residual = 0), 6 unused (the
+//           layout is conv2d's: its per-channel bias), 7 q8 scales.
 // Dispatch: (ceil(N / 128), ceil(M / 128), batch) workgroups of 128; see gemm_tiles.wgsl.
 
 struct Params {
@@ -21,7 +27,7 @@ struct Params {
     c_batch_stride: u32,
     trans_b: u32,
     has_bias: u32,
-    _pad0: u32,
+    has_residual: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -30,6 +36,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> a: array<S2>;
 @group(0) @binding(3) var<storage, read> bias: array<S2>;
 @group(0) @binding(4) var<storage, read_write> c: array<S2>;
+@group(0) @binding(5) var<storage, read> residual: array<S2>;
 
 /// A[row, kk] and A[row, kk + 1]; zero past the matrix. One pair load in
 /// the ALIGNED variant (K even), else element by element.
@@ -96,6 +103,7 @@ fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
             var v = row_pair(r, j);
             if (params.has_bias != 0u) { v += ld2(bias[col >> 1u]); }
             let o = wg.z * params.c_batch_stride + row * params.n + col;
+            if (params.has_residual != 0u) { v += ld2(residual[o >> 1u]); }
             c[o >> 1u] = st2(v);
         }
     }

@@ -4,10 +4,10 @@
 // weights stay int8 in GPU memory (half of f16) and the arithmetic is what
 // the plain path does. Matches `roentgen_weights::q8::dequantize`.
 //
-// Bindings: 2 the int8 words, 5 the scales (f32, one per row).
+// Bindings: 2 the int8 words, 7 the scales (f32, one per row).
 
 @group(0) @binding(2) var<storage, read> weights: array<u32>;
-@group(0) @binding(5) var<storage, read> weight_scales: array<f32>;
+@group(0) @binding(7) var<storage, read> weight_scales: array<f32>;
 
 /// Byte `b` (0..3) of `word` as a signed integer, in f32: shift it to the
 /// top, then back down arithmetically.

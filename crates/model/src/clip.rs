@@ -5,7 +5,7 @@
 use crate::ModelError;
 use crate::backend::{Backend, Unary};
 use crate::config::TextConfig;
-use crate::nn::{R, add, layer_norm, linear};
+use crate::nn::{R, layer_norm, linear, linear_residual};
 use crate::weights::Weights;
 
 const P: &str = "text_encoder";
@@ -68,13 +68,11 @@ impl TextEncoder {
             let k = linear(b, w, &format!("{p}.self_attn.k_proj"), &h)?;
             let v = linear(b, w, &format!("{p}.self_attn.v_proj"), &h)?;
             let a = b.attention(&q, &k, &v, heads, scale, true)?;
-            let a = linear(b, w, &format!("{p}.self_attn.out_proj"), &a)?;
-            x = add(b, &x, &a)?;
+            x = linear_residual(b, w, &format!("{p}.self_attn.out_proj"), &a, &x)?;
             let h = layer_norm(b, w, &format!("{p}.layer_norm2"), &x, eps)?;
             let h = linear(b, w, &format!("{p}.mlp.fc1"), &h)?;
             let h = b.unary(act, &h)?;
-            let h = linear(b, w, &format!("{p}.mlp.fc2"), &h)?;
-            x = add(b, &x, &h)?;
+            x = linear_residual(b, w, &format!("{p}.mlp.fc2"), &h, &x)?;
         }
         layer_norm(b, w, &format!("{P}.final_layer_norm"), &x, eps)
     }

@@ -12,6 +12,34 @@ pub(crate) fn linear<B: Backend>(b: &B, w: &Weights<B>, p: &str, x: &B::Tensor) 
     b.linear(x, w.get(&format!("{p}.weight"))?, bias)
 }
 
+/// `residual + linear(x)`, one pass on the GPU.
+pub(crate) fn linear_residual<B: Backend>(
+    b: &B,
+    w: &Weights<B>,
+    p: &str,
+    x: &B::Tensor,
+    residual: &B::Tensor,
+) -> R<B::Tensor> {
+    let bias = w.try_get(&format!("{p}.bias"));
+    b.linear_residual(x, w.get(&format!("{p}.weight"))?, bias, residual)
+}
+
+/// A same-padded convolution plus a per-(image, channel) bias and a
+/// residual, one pass on the GPU.
+pub(crate) fn conv_fused<B: Backend>(
+    b: &B,
+    w: &Weights<B>,
+    p: &str,
+    x: &B::Tensor,
+    channel_bias: Option<&B::Tensor>,
+    residual: Option<&B::Tensor>,
+) -> R<B::Tensor> {
+    let weight = w.get(&format!("{p}.weight"))?;
+    let k = b.shape(weight).get(2).copied().unwrap_or(1);
+    let bias = w.try_get(&format!("{p}.bias"));
+    b.conv2d_fused(x, weight, bias, 1, k / 2, channel_bias, residual)
+}
+
 pub(crate) fn conv<B: Backend>(
     b: &B,
     w: &Weights<B>,
@@ -75,24 +103,31 @@ pub fn resnet<B: Backend>(
     eps: f32,
 ) -> R<B::Tensor> {
     let h = group_norm(b, w, &format!("{p}.norm1"), x, groups, eps, true)?;
-    let mut h = conv(b, w, &format!("{p}.conv1"), &h, 1)?;
-    if let Some(t) = temb_act {
-        let t = linear(b, w, &format!("{p}.time_emb_proj"), t)?;
-        h = b.add_channel_bias(&h, &t)?;
-    }
+    let t = match temb_act {
+        Some(t) => Some(linear(b, w, &format!("{p}.time_emb_proj"), t)?),
+        None => None,
+    };
+    let h = conv_fused(b, w, &format!("{p}.conv1"), &h, t.as_ref(), None)?;
     let h = group_norm(b, w, &format!("{p}.norm2"), &h, groups, eps, true)?;
-    let h = conv(b, w, &format!("{p}.conv2"), &h, 1)?;
     let shortcut = format!("{p}.conv_shortcut");
-    if w.contains(&format!("{shortcut}.weight")) {
-        let s = conv(b, w, &shortcut, x, 1)?;
-        add(b, &s, &h)
+    let s = if w.contains(&format!("{shortcut}.weight")) {
+        Some(conv(b, w, &shortcut, x, 1)?)
     } else {
-        add(b, x, &h)
-    }
+        None
+    };
+    conv_fused(
+        b,
+        w,
+        &format!("{p}.conv2"),
+        &h,
+        None,
+        Some(s.as_ref().unwrap_or(x)),
+    )
 }
 
 /// diffusers `Attention` as SD uses it: q from `x`, k and v from `context`
-/// (or `x`), `heads` heads, softmax scale 1/sqrt(head size), `to_out.0`.
+/// (or `x`), `heads` heads, softmax scale 1/sqrt(head size), `to_out.0`
+/// (plus `residual`, in the same pass, when given).
 pub(crate) fn attention<B: Backend>(
     b: &B,
     w: &Weights<B>,
@@ -100,6 +135,7 @@ pub(crate) fn attention<B: Backend>(
     x: &B::Tensor,
     context: Option<&B::Tensor>,
     heads: usize,
+    residual: Option<&B::Tensor>,
 ) -> R<B::Tensor> {
     let ctx = context.unwrap_or(x);
     let q = linear(b, w, &format!("{p}.to_q"), x)?;
@@ -115,7 +151,10 @@ pub(crate) fn attention<B: Backend>(
     }
     let scale = 1.0 / ((inner / heads) as f32).sqrt();
     let o = b.attention(&q, &k, &v, heads, scale, false)?;
-    linear(b, w, &format!("{p}.to_out.0"), &o)
+    match residual {
+        Some(r) => linear_residual(b, w, &format!("{p}.to_out.0"), &o, r),
+        None => linear(b, w, &format!("{p}.to_out.0"), &o),
+    }
 }
 
 /// [B, C, H, W] -> [B, H*W, C] tokens.

@@ -7,7 +7,8 @@
 use crate::backend::{Backend, TimestepConfig};
 use crate::config::UnetConfig;
 use crate::nn::{
-    R, add, attention, conv, from_tokens, group_norm, layer_norm, linear, resnet, silu, to_tokens,
+    R, add, attention, conv, conv_fused, from_tokens, group_norm, layer_norm, linear,
+    linear_residual, resnet, silu, to_tokens,
 };
 use crate::weights::Weights;
 
@@ -158,24 +159,22 @@ impl Unet {
         for j in 0..blocks {
             let q = format!("{p}.transformer_blocks.{j}");
             let n1 = layer_norm(b, w, &format!("{q}.norm1"), &tokens, LAYER_NORM_EPS)?;
-            let a1 = attention(b, w, &format!("{q}.attn1"), &n1, None, heads)?;
-            tokens = add(b, &tokens, &a1)?;
+            tokens = attention(b, w, &format!("{q}.attn1"), &n1, None, heads, Some(&tokens))?;
             let n2 = layer_norm(b, w, &format!("{q}.norm2"), &tokens, LAYER_NORM_EPS)?;
-            let a2 = attention(b, w, &format!("{q}.attn2"), &n2, Some(context), heads)?;
-            tokens = add(b, &tokens, &a2)?;
+            let a2 = format!("{q}.attn2");
+            tokens = attention(b, w, &a2, &n2, Some(context), heads, Some(&tokens))?;
             let n3 = layer_norm(b, w, &format!("{q}.norm3"), &tokens, LAYER_NORM_EPS)?;
             let f = linear(b, w, &format!("{q}.ff.net.0.proj"), &n3)?;
             let f = b.geglu(&f)?;
-            let f = linear(b, w, &format!("{q}.ff.net.2"), &f)?;
-            tokens = add(b, &tokens, &f)?;
+            tokens = linear_residual(b, w, &format!("{q}.ff.net.2"), &f, &tokens)?;
         }
         let out = if self.cfg.use_linear_projection {
             let t = linear(b, w, &format!("{p}.proj_out"), &tokens)?;
             from_tokens(b, &t, h, wd)?
         } else {
             let t = from_tokens(b, &tokens, h, wd)?;
-            conv(b, w, &format!("{p}.proj_out"), &t, 1)?
+            return conv_fused(b, w, &format!("{p}.proj_out"), &t, None, Some(x));
         };
-        add(b, &out, x)
+        add(b, x, &out)
     }
 }

@@ -74,7 +74,7 @@ impl VaeDecoder {
             false,
         )?;
         let t = to_tokens(b, h)?;
-        let a = attention(b, w, p, &t, None, 1)?;
+        let a = attention(b, w, p, &t, None, 1, None)?;
         let a = from_tokens(b, &a, s[2], s[3])?;
         add(b, &a, x)
     }

@@ -28,17 +28,38 @@ pub struct Conv2dParams {
     pub ci0: u32,
     pub co0: u32,
     pub accumulate: u32,
+    pub has_residual: u32,
+    pub has_channel_bias: u32,
+    pub n0: u32,
+    pub cout_total: u32,
+}
+
+/// What conv2d adds to its output in the same pass (each once).
+#[derive(Clone, Copy, Default)]
+pub struct Epilogue<'a> {
+    /// [N, Cout]: `+ channel_bias[n, co]` (a ResNet block's time embedding).
+    pub channel_bias: Option<&'a Tensor>,
+    /// Shaped like the output: `+ residual` (a shortcut).
+    pub residual: Option<&'a Tensor>,
 }
 
 pub const PARAMS_LAYOUT: crate::kernel::ParamsLayout = crate::params_layout!(
     Conv2dParams; batch, cin, h, w, cout, oh, ow, kh, kw, stride, pad, has_bias,
-    w_row, ci0, co0, accumulate
+    w_row, ci0, co0, accumulate, has_residual, has_channel_bias, n0, cout_total
 );
 
+/// x, weights, bias, out, residual, channel bias.
 const SPEC: KernelSpec = KernelSpec {
     file: CONV2D,
     entry: "conv2d",
-    storage: &[Access::Read, Access::Read, Access::Read, Access::ReadWrite],
+    storage: &[
+        Access::Read,
+        Access::Read,
+        Access::Read,
+        Access::ReadWrite,
+        Access::Read,
+        Access::Read,
+    ],
 };
 
 /// For weight rows (Cin * KH * KW) of even length.
@@ -47,7 +68,7 @@ const SPEC_ALIGNED: KernelSpec = KernelSpec {
     ..SPEC
 };
 
-/// q8 weights: binding 5 holds the scales (shaders/weights_q8.wgsl).
+/// q8 weights: binding 7 holds the scales (shaders/weights_q8.wgsl).
 const SPEC_Q8: KernelSpec = KernelSpec {
     file: CONV2D_Q8,
     entry: "conv2d",
@@ -56,6 +77,8 @@ const SPEC_Q8: KernelSpec = KernelSpec {
         Access::Read,
         Access::Read,
         Access::ReadWrite,
+        Access::Read,
+        Access::Read,
         Access::Read,
     ],
 };
@@ -81,6 +104,20 @@ pub fn conv2d(
     stride: usize,
     pad: usize,
 ) -> Result<Tensor, GpuError> {
+    conv2d_fused(ctx, x, w, bias, stride, pad, Epilogue::default())
+}
+
+/// `conv2d` with a per-(image, channel) bias and a residual added in the
+/// same pass (see [`Epilogue`]).
+pub fn conv2d_fused(
+    ctx: &GpuContext,
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    stride: usize,
+    pad: usize,
+    extra: Epilogue,
+) -> Result<Tensor, GpuError> {
     let mismatch = |expected: String, got: String| GpuError::ShapeMismatch {
         op: "conv2d",
         expected,
@@ -88,6 +125,8 @@ pub fn conv2d(
     };
     super::plain("conv2d", &[x])?;
     super::plain("conv2d bias", bias.as_slice())?;
+    super::plain("conv2d residual", extra.residual.as_slice())?;
+    super::plain("conv2d channel bias", extra.channel_bias.as_slice())?;
     let ([batch, cin, h, wd], [cout, wcin, kh, kw]) = (
         <[usize; 4]>::try_from(x.shape.as_slice())
             .map_err(|_| mismatch("x [N,C,H,W]".into(), format!("{:?}", x.shape)))?,
@@ -140,6 +179,23 @@ pub fn conv2d(
             format!("{oh}x{ow}"),
         ));
     }
+    let out_shape = [batch, cout, oh, ow];
+    if let Some(r) = extra.residual
+        && (r.shape != out_shape || r.dtype != x.dtype)
+    {
+        return Err(mismatch(
+            format!("residual {out_shape:?} {:?}", x.dtype),
+            format!("{:?} {:?}", r.shape, r.dtype),
+        ));
+    }
+    if let Some(c) = extra.channel_bias
+        && (c.shape != [batch, cout] || c.dtype != x.dtype)
+    {
+        return Err(mismatch(
+            format!("channel bias [{batch}, {cout}] {:?}", x.dtype),
+            format!("{:?} {:?}", c.shape, c.dtype),
+        ));
+    }
     let out = Tensor::output(
         ctx,
         &format!("conv2d({}, {})", x.name, w.name),
@@ -164,6 +220,10 @@ pub fn conv2d(
         ci0: 0,
         co0: 0,
         accumulate: 0,
+        has_residual: extra.residual.is_some() as u32,
+        has_channel_bias: extra.channel_bias.is_some() as u32,
+        n0: 0,
+        cout_total: cout as u32,
     };
     let path = ctx.path_for(x.dtype);
     let bias_buf = bias.map_or(&w.buffer, |b| &b.buffer);
@@ -175,8 +235,10 @@ pub fn conv2d(
         (Some(_), true) => &SPEC_Q8_ALIGNED,
         (Some(_), false) => &SPEC_Q8,
     };
-    // A q8 weight's scales ride in binding 5.
+    // A q8 weight's scales ride in binding 7; unused bindings hold the
+    // weight (read-only, never read, and bound whole anyway).
     let scales: Vec<Binding> = w.q8_scales.iter().map(Binding::from).collect();
+    let channel_bias = Binding::from(extra.channel_bias.map_or(&w.buffer, |c| &c.buffer));
     // The shader finds pixels and taps by float reciprocals, exact below
     // INDEX_LIMIT (columns and k run up to one tile past the matrix).
     let fits_index = |pixels: usize| pixels + TILE_N <= INDEX_LIMIT;
@@ -198,6 +260,8 @@ pub fn conv2d(
                     (&w.buffer).into(),
                     bias_buf.into(),
                     (&out.buffer).into(),
+                    extra.residual.map_or(&w.buffer, |r| &r.buffer).into(),
+                    channel_bias,
                 ]
                 .as_slice(),
                 &scales,
@@ -232,6 +296,7 @@ pub fn conv2d(
                     ci0: ci.start as u32,
                     co0: co.start as u32,
                     accumulate: (i > 0) as u32,
+                    n0: b as u32,
                     ..params
                 };
                 let image = |r: &std::ops::Range<usize>, n: usize| b * n + r.start..b * n + r.end;
@@ -245,6 +310,11 @@ pub fn conv2d(
                             Binding::from(&w.buffer),
                             Binding::from(bias_buf),
                             slice(&out, &image(co, cout), out_plane),
+                            match extra.residual {
+                                Some(r) => slice(r, &image(co, cout), out_plane),
+                                None => Binding::from(&w.buffer),
+                            },
+                            channel_bias,
                         ]
                         .as_slice(),
                         &scales,

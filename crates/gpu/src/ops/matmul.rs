@@ -20,20 +20,29 @@ pub struct MatmulParams {
     pub c_batch_stride: u32,
     pub trans_b: u32,
     pub has_bias: u32,
-    pub _pad0: u32,
+    pub has_residual: u32,
     pub _pad1: u32,
     pub _pad2: u32,
 }
 
 pub const PARAMS_LAYOUT: crate::kernel::ParamsLayout = crate::params_layout!(
     MatmulParams; m, n, k, batch, a_batch_stride, b_batch_stride, c_batch_stride,
-    trans_b, has_bias, _pad0, _pad1, _pad2
+    trans_b, has_bias, has_residual, _pad1, _pad2
 );
 
+/// Bindings 1-6 as conv2d's (a, weights, bias, out, residual, and the
+/// per-channel bias matmul has no use for), so one layout serves both.
 const SPEC: KernelSpec = KernelSpec {
     file: MATMUL,
     entry: "matmul",
-    storage: &[Access::Read, Access::Read, Access::Read, Access::ReadWrite],
+    storage: &[
+        Access::Read,
+        Access::Read,
+        Access::Read,
+        Access::ReadWrite,
+        Access::Read,
+        Access::Read,
+    ],
 };
 
 /// For an even K: every pair the fills read then starts on an even element.
@@ -42,7 +51,7 @@ const SPEC_ALIGNED: KernelSpec = KernelSpec {
     ..SPEC
 };
 
-/// q8 weights: binding 5 holds the scales (shaders/weights_q8.wgsl).
+/// q8 weights: binding 7 holds the scales (shaders/weights_q8.wgsl).
 const SPEC_Q8: KernelSpec = KernelSpec {
     file: MATMUL_Q8,
     entry: "matmul",
@@ -51,6 +60,8 @@ const SPEC_Q8: KernelSpec = KernelSpec {
         Access::Read,
         Access::Read,
         Access::ReadWrite,
+        Access::Read,
+        Access::Read,
         Access::Read,
     ],
 };
@@ -82,7 +93,21 @@ pub fn matmul(
     bias: Option<&Tensor>,
     trans_b: bool,
 ) -> Result<Tensor, GpuError> {
+    matmul_residual(ctx, a, b, bias, trans_b, None)
+}
+
+/// `a . b (+ bias) (+ residual)` in one pass, `residual` shaped like the
+/// output: a projection added back to the tokens it came from.
+pub fn matmul_residual(
+    ctx: &GpuContext,
+    a: &Tensor,
+    b: &Tensor,
+    bias: Option<&Tensor>,
+    trans_b: bool,
+    residual: Option<&Tensor>,
+) -> Result<Tensor, GpuError> {
     super::plain("matmul", &[a])?;
+    super::plain("matmul residual", residual.as_slice())?;
     super::plain("matmul bias", bias.as_slice())?;
     if b.q8_scales.is_some() && !trans_b {
         return Err(mismatch(
@@ -145,6 +170,14 @@ pub fn matmul(
     }
     let mut shape = lead.to_vec();
     shape.extend([m, n]);
+    if let Some(r) = residual
+        && (r.shape != shape || r.dtype != a.dtype)
+    {
+        return Err(mismatch(
+            format!("residual {shape:?} {:?}", a.dtype),
+            format!("{:?} {:?}", r.shape, r.dtype),
+        ));
+    }
     let out = Tensor::output(
         ctx,
         &format!("matmul({}, {})", a.name, b.name),
@@ -161,14 +194,18 @@ pub fn matmul(
         c_batch_stride: (m * n) as u32,
         trans_b: trans_b as u32,
         has_bias: bias.is_some() as u32,
+        has_residual: residual.is_some() as u32,
         ..Default::default()
     };
     let bias_buf = bias.map_or(&b.buffer, |t| &t.buffer);
+    // Unused bindings hold `a` (read-only, never read).
     let mut bindings: Vec<Binding> = vec![
         (&a.buffer).into(),
         (&b.buffer).into(),
         bias_buf.into(),
         (&out.buffer).into(),
+        residual.map_or(&a.buffer, |r| &r.buffer).into(),
+        (&a.buffer).into(),
     ];
     let spec = match (&b.q8_scales, k % 2 == 0) {
         (None, true) => &SPEC_ALIGNED,

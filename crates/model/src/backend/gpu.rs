@@ -116,6 +116,40 @@ impl Backend for GpuBackend<'_> {
         Ok(conv2d::conv2d(self.ctx, x, w, b, stride, pad)?)
     }
 
+    fn linear_residual(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: Option<&Tensor>,
+        residual: &Tensor,
+    ) -> Result<Tensor, ModelError> {
+        Ok(matmul::matmul_residual(
+            self.ctx,
+            x,
+            w,
+            b,
+            true,
+            Some(residual),
+        )?)
+    }
+
+    fn conv2d_fused(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: Option<&Tensor>,
+        stride: usize,
+        pad: usize,
+        channel_bias: Option<&Tensor>,
+        residual: Option<&Tensor>,
+    ) -> Result<Tensor, ModelError> {
+        let extra = conv2d::Epilogue {
+            channel_bias,
+            residual,
+        };
+        Ok(conv2d::conv2d_fused(self.ctx, x, w, b, stride, pad, extra)?)
+    }
+
     fn group_norm(
         &self,
         x: &Tensor,

@@ -76,6 +76,42 @@ pub trait Backend {
         stride: usize,
         pad: usize,
     ) -> Result<Self::Tensor, ModelError>;
+    /// `residual + linear(x)`: an attention output projection or a
+    /// feed-forward's last layer added back to its input. The GPU adds it in
+    /// the GEMM's epilogue (no pass of its own); by default two ops.
+    fn linear_residual(
+        &self,
+        x: &Self::Tensor,
+        w: &Self::Tensor,
+        b: Option<&Self::Tensor>,
+        residual: &Self::Tensor,
+    ) -> Result<Self::Tensor, ModelError> {
+        let y = self.linear(x, w, b)?;
+        self.binary(Binary::Add, residual, &y)
+    }
+    /// `conv2d(x) (+ channel_bias[:, :, None, None]) (+ residual)`: a ResNet
+    /// block's first conv with its time embedding, its second with the
+    /// shortcut. Fused on the GPU; by default one op each.
+    #[allow(clippy::too_many_arguments)]
+    fn conv2d_fused(
+        &self,
+        x: &Self::Tensor,
+        w: &Self::Tensor,
+        b: Option<&Self::Tensor>,
+        stride: usize,
+        pad: usize,
+        channel_bias: Option<&Self::Tensor>,
+        residual: Option<&Self::Tensor>,
+    ) -> Result<Self::Tensor, ModelError> {
+        let mut y = self.conv2d(x, w, b, stride, pad)?;
+        if let Some(c) = channel_bias {
+            y = self.add_channel_bias(&y, c)?;
+        }
+        match residual {
+            Some(r) => self.binary(Binary::Add, r, &y),
+            None => Ok(y),
+        }
+    }
     #[allow(clippy::too_many_arguments)]
     fn group_norm(
         &self,
