@@ -16,8 +16,10 @@
 #   adapter.json   `roentgen adapter --json`: limits, features, f32+f16 self-check
 #   tests.log      the op tests and the tiny-model goldens, run on that adapter
 #   kernels.jsonl  `roentgen bench kernels --json`: every kernel on SD shapes, vs burn-wgpu
-#   models.jsonl   UNet call, VAE decode and whole images at 512x512 (f16, f32), peak GPU memory
-#   plan.json      `roentgen plan` of the full-size model at 512x512
+#   models.jsonl   UNet call, VAE decode and whole images at 512x512 (f16, f32,
+#                  q8 weights held int8), peak GPU memory, and what a UNet call
+#                  asks of the GPU API (dispatches, buffers, bind groups)
+#   plan.json      `roentgen plan` of the full-size model at 512x512 (f16, then q8)
 #   summary.json   the above gathered, with each kernel's share of the best matmul rate
 #   log.txt        every stage's output
 set -uo pipefail
@@ -25,7 +27,7 @@ cd "$(dirname "$0")/.."
 D=.device
 
 # The GPU op tests and the tiny-model goldens (CPU-only test files stay home).
-GPU_TESTS="attention conv2d elementwise layout_ops matmul norms scheduler selfcheck split_bindings goldens burn_agrees"
+GPU_TESTS="attention conv2d coop elementwise epilogues layout_ops matmul norms q8 reuse scheduler selfcheck split_bindings goldens no_churn burn_agrees"
 
 prepare() {
     set -e
@@ -137,11 +139,20 @@ run() {
         stage "vae-$p" 90 models.jsonl "$bin/roentgen" bench vae --model "$model" --size "$size" --precision $p --iters 3 --json
         stage "image-25-steps-$p" 120 models.jsonl "$bin/roentgen" bench pipeline --model "$model" --size "$size" --precision $p --steps 25 --json
     done
+    # q8 weights stay int8 on the GPU: memory and speed of the same model.
+    if [ -z "$quick" ]; then
+        stage random-model-q8 120 log.txt "$bin/weights-tools" random --arch sd-v1.5 --out /tmp/sd15-q8 --tokenizer "$tok" --dtype q8
+        stage plan-q8 60 plan.json "$bin/roentgen" plan --model /tmp/sd15-q8 --size "$size" --json
+        stage unet-q8 90 models.jsonl "$bin/roentgen" bench unet --model /tmp/sd15-q8 --size "$size" --iters 5 --json
+        stage image-25-steps-q8 120 models.jsonl "$bin/roentgen" bench pipeline --model /tmp/sd15-q8 --size "$size" --steps 25 --json
+    fi
     stage kernels 180 kernels.jsonl "$bin/roentgen" "${kernels[@]}"
     if [ -z "$quick" ]; then
         for t in "$bin"/tests/*; do
             stage "test-$(basename "$t")" 120 tests.log "$t" --test-threads 4
         done
+        # Tensor cores where wgpu offers them (off by default: asked here).
+        stage test-coop-enabled 60 tests.log env ROENTGEN_COOPERATIVE_MATRIX=1 "$bin/tests/coop" --nocapture
     fi
     summarize "$out"
 }
@@ -185,7 +196,7 @@ summary = {
     "adapter": {k: v for k, v in adapter.items() if k != "checks"},
     "self_check": adapter.get("checks"),
     "models": lines("models.jsonl"),
-    "plan": whole("plan.json"),
+    "plan": lines("plan.json"),
     "best_matmul_gflops": best,
     "kernels": kernels,
 }

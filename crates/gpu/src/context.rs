@@ -20,6 +20,11 @@ pub struct ContextOptions {
     /// nothing: `roentgen plan` builds a full-size pipeline this way on an
     /// adapter far too slow to run it.
     pub dry_run: bool,
+    /// Run linear layers on cooperative matrices (tensor cores) where the
+    /// device offers wgpu's experimental feature (8x8 f32 in wgpu 30). Off
+    /// unless asked (natively: `ROENTGEN_COOPERATIVE_MATRIX=1`): the path is
+    /// verified only on hardware that has it.
+    pub cooperative_matrix: bool,
 }
 
 impl Default for ContextOptions {
@@ -28,8 +33,32 @@ impl Default for ContextOptions {
             allow_shader_f16: true,
             poison_outputs: false,
             dry_run: false,
+            cooperative_matrix: cooperative_matrix_asked(),
         }
     }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn cooperative_matrix_asked() -> bool {
+    std::env::var("ROENTGEN_COOPERATIVE_MATRIX").is_ok_and(|v| v == "1")
+}
+
+#[cfg(target_arch = "wasm32")]
+fn cooperative_matrix_asked() -> bool {
+    false
+}
+
+/// The adapter offers the cooperative-matrix feature in the one
+/// configuration our kernel uses: 8x8x8, f32 inputs and accumulator.
+fn cooperative_matrix_8x8_f32(adapter: &wgpu::Adapter) -> bool {
+    adapter
+        .features()
+        .contains(wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX)
+        && adapter.cooperative_matrix_properties().iter().any(|p| {
+            (p.m_size, p.n_size, p.k_size) == (8, 8, 8)
+                && p.ab_type == wgpu::CooperativeScalarType::F32
+                && p.cr_type == wgpu::CooperativeScalarType::F32
+        })
 }
 
 /// The limits that decide how work is split (DESIGN.md, "Respect the adapter's limits").
@@ -65,6 +94,12 @@ pub struct AdapterReport {
     pub shader_f16_available: bool,
     /// The device was created with `shader-f16` and kernels use it.
     pub shader_f16_enabled: bool,
+    /// The adapter offers cooperative matrices (8x8 f32) ...
+    #[serde(default)]
+    pub cooperative_matrix_available: bool,
+    /// ... and linear layers use them (asked for, and granted).
+    #[serde(default)]
+    pub cooperative_matrix_enabled: bool,
     pub limits: LimitsReport,
 }
 
@@ -120,12 +155,23 @@ impl GpuContext {
         if shader_f16_enabled {
             required_features |= wgpu::Features::SHADER_F16;
         }
+        let cooperative_matrix_available = cooperative_matrix_8x8_f32(&adapter);
+        let cooperative_matrix_enabled = cooperative_matrix_available && options.cooperative_matrix;
+        let mut experimental_features = wgpu::ExperimentalFeatures::disabled();
+        if cooperative_matrix_enabled {
+            required_features |= wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX;
+            // SAFETY: wgpu asks us to acknowledge that experimental features
+            // may have bugs; the path is opt-in and checked by the op tests
+            // on the device that has it.
+            experimental_features = unsafe { wgpu::ExperimentalFeatures::enabled() };
+        }
         let limits = adapter.limits();
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("roentgen"),
                 required_features,
                 required_limits: limits.clone(),
+                experimental_features,
                 ..Default::default()
             })
             .await
@@ -147,6 +193,8 @@ impl GpuContext {
                 .to_string(),
             shader_f16_available,
             shader_f16_enabled,
+            cooperative_matrix_available,
+            cooperative_matrix_enabled,
             limits: LimitsReport::from_limits(&device.limits()),
         };
         let uniform_stride = (device.limits().min_uniform_buffer_offset_alignment as u64).max(256);

@@ -73,6 +73,17 @@ shader!(CONV2D_ALIGNED, "conv2d" as "conv2d+aligned", conv2d, [PAIRS_ALIGNED, WE
 shader!(CONV2D_Q8, "conv2d" as "conv2d+q8", conv2d, [PAIRS_ANY, WEIGHTS_Q8, GEMM_TILES]);
 shader!(CONV2D_Q8_ALIGNED, "conv2d" as "conv2d+q8+aligned", conv2d, [PAIRS_ALIGNED, WEIGHTS_Q8, GEMM_TILES]);
 
+/// Linear layers on cooperative matrices (tensor cores), f32 only: used only
+/// where the device offers wgpu's experimental feature and the caller asked
+/// (`ContextOptions::cooperative_matrix`); not in [`ALL`], which every
+/// adapter and browser must compile.
+pub const MATMUL_COOP: ShaderFile = ShaderFile {
+    name: "matmul_coop",
+    body: include_str!("../../../shaders/matmul_coop.wgsl"),
+    includes: &[],
+    params: crate::ops::matmul::PARAMS_LAYOUT,
+};
+
 /// Every kernel family, for the naga validation test.
 pub const ALL: &[ShaderFile] = &[
     ELEMENTWISE,
@@ -104,14 +115,27 @@ pub fn prelude(path: ComputePath) -> &'static str {
     }
 }
 
-/// The full source a pipeline is built from: prelude, then the kernel body.
+/// The full source a pipeline is built from: prelude, includes, then the
+/// kernel body; `enable` directives (which WGSL wants before anything else)
+/// gathered at the top.
 pub fn source(file: ShaderFile, path: ComputePath) -> String {
-    let mut src = String::from(prelude(path));
-    for inc in file.includes {
-        src.push('\n');
-        src.push_str(inc);
+    let mut enables = String::new();
+    let mut rest = String::new();
+    let parts = std::iter::once(prelude(path))
+        .chain(file.includes.iter().copied())
+        .chain(std::iter::once(file.body));
+    for part in parts {
+        for line in part.lines() {
+            if line.trim_start().starts_with("enable ") {
+                if !enables.contains(line.trim()) {
+                    enables.push_str(line.trim());
+                    enables.push('\n');
+                }
+            } else {
+                rest.push_str(line);
+                rest.push('\n');
+            }
+        }
     }
-    src.push('\n');
-    src.push_str(file.body);
-    src
+    enables + &rest
 }

@@ -4,8 +4,8 @@ use bytemuck::{Pod, Zeroable};
 
 use crate::kernel::Binding;
 use crate::kernel::{Access, KernelSpec};
-use crate::shaders::{MATMUL, MATMUL_ALIGNED, MATMUL_Q8, MATMUL_Q8_ALIGNED};
-use crate::{GpuContext, GpuError, Tensor};
+use crate::shaders::{MATMUL, MATMUL_ALIGNED, MATMUL_COOP, MATMUL_Q8, MATMUL_Q8_ALIGNED};
+use crate::{DType, GpuContext, GpuError, Tensor};
 
 /// Mirrors `Params` in `shaders/matmul.wgsl`.
 #[repr(C)]
@@ -69,6 +69,13 @@ const SPEC_Q8: KernelSpec = KernelSpec {
 const SPEC_Q8_ALIGNED: KernelSpec = KernelSpec {
     file: MATMUL_Q8_ALIGNED,
     ..SPEC_Q8
+};
+
+/// Tensor cores, where enabled (shaders/matmul_coop.wgsl): 16 x 16 blocks.
+const SPEC_COOP: KernelSpec = KernelSpec {
+    file: MATMUL_COOP,
+    entry: "matmul_coop",
+    ..SPEC
 };
 
 /// Output tile of one workgroup: BM rows, BN columns (gemm_tiles.wgsl).
@@ -207,6 +214,26 @@ pub fn matmul_residual(
         residual.map_or(&a.buffer, |r| &r.buffer).into(),
         (&a.buffer).into(),
     ];
+    // Cooperative matrices where the device has them and the shape is made
+    // of whole 16 x 16 blocks (8 deep); otherwise the tiled kernel.
+    let coop = ctx.report.cooperative_matrix_enabled
+        && a.dtype == DType::F32
+        && b.q8_scales.is_none()
+        && trans_b
+        && !b_batched
+        && m % 16 == 0
+        && n % 16 == 0
+        && k % 8 == 0;
+    if coop {
+        ctx.dispatch_3d(
+            &SPEC_COOP,
+            ctx.path_for(a.dtype),
+            &params,
+            &bindings,
+            [(n / 16) as u32, (m / 16) as u32, batch as u32],
+        )?;
+        return Ok(out);
+    }
     let spec = match (&b.q8_scales, k % 2 == 0) {
         (None, true) => &SPEC_ALIGNED,
         (None, false) => &SPEC,
