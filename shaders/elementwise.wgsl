@@ -12,7 +12,7 @@
 //   add_channel_bias  a[n, c, p] + b[n, c] for a [N, C, inner] and b [N, C]
 //              (a ResNet block adding its time embedding: `h + temb[:, :, None, None]`)
 //
-// Includes flat_index.wgsl (WG = 256, flat_index).
+// Includes flat_index.wgsl (WG = 256, flat_index) and gelu.wgsl (erf4).
 // Bindings: 0 uniform Params, 1 a (read), 2 b (read; ignored by unary ops),
 //           3 out (read_write). Buffers hold ceil(n/2) pairs; the pad half is junk.
 //           `pairs` counts OUTPUT pairs. geglu needs F even, add_channel_bias inner even.
@@ -35,13 +35,9 @@ fn sigmoid(x: vec2<f32>) -> vec2<f32> {
     return 1.0 / (1.0 + exp(-x));
 }
 
-// erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7), WGSL has no erf.
+// erf for a pair (gelu.wgsl's, on half a vec4).
 fn erf(x: vec2<f32>) -> vec2<f32> {
-    let s = sign(x);
-    let ax = abs(x);
-    let t = 1.0 / (1.0 + 0.3275911 * ax);
-    let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-ax * ax);
-    return s * y;
+    return erf4(vec4<f32>(x, 0.0, 0.0)).xy;
 }
 
 @compute @workgroup_size(WG)

@@ -301,6 +301,13 @@ impl GpuContext {
             GpuStats::add(&self.stats.bind_groups_created, 1);
         }
         GpuStats::add(&self.stats.dispatches, 1);
+        let written = storage
+            .iter()
+            .zip(spec.storage)
+            .filter(|(_, a)| **a == Access::ReadWrite)
+            .map(|(b, _)| b.size)
+            .sum();
+        GpuStats::add(&self.stats.bytes_written, written);
         if self.dry_run {
             return Ok(());
         }

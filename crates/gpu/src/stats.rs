@@ -12,6 +12,9 @@ pub struct GpuStats {
     pub(crate) buffer_bytes_created: AtomicU64,
     pub(crate) bind_groups_created: AtomicU64,
     pub(crate) submits: AtomicU64,
+    /// Bytes of the bindings dispatches write (their outputs): what fusing
+    /// ops saves shows here.
+    pub(crate) bytes_written: AtomicU64,
     /// Host time spent inside `dispatch_3d` (validation, caches, recording).
     pub(crate) dispatch_host_ns: AtomicU64,
 }
@@ -24,6 +27,7 @@ pub struct Counters {
     pub buffer_bytes_created: u64,
     pub bind_groups_created: u64,
     pub submits: u64,
+    pub bytes_written: u64,
     pub dispatch_host_ns: u64,
 }
 
@@ -36,6 +40,7 @@ impl GpuStats {
             buffer_bytes_created: r(&self.buffer_bytes_created),
             bind_groups_created: r(&self.bind_groups_created),
             submits: r(&self.submits),
+            bytes_written: r(&self.bytes_written),
             dispatch_host_ns: r(&self.dispatch_host_ns),
         }
     }
@@ -54,6 +59,7 @@ impl Counters {
             buffer_bytes_created: self.buffer_bytes_created - earlier.buffer_bytes_created,
             bind_groups_created: self.bind_groups_created - earlier.bind_groups_created,
             submits: self.submits - earlier.submits,
+            bytes_written: self.bytes_written - earlier.bytes_written,
             dispatch_host_ns: self.dispatch_host_ns - earlier.dispatch_host_ns,
         }
     }

@@ -151,3 +151,53 @@ fn split_conv2d_adds_them_once() {
         }
     }
 }
+
+#[test]
+fn matmul_applies_geglu_in_its_epilogue() {
+    use roentgen_gpu::ops::matmul::matmul_geglu;
+    for (ctx, dtype) in all_paths() {
+        let mut r = rng(12);
+        // F = 64 (one tile), 192 (the demo model's 48 channels), 128 with M over a tile.
+        for (batch, m, k, f) in [(1, 7, 16, 64), (2, 77, 48, 192), (1, 130, 32, 128)] {
+            let a = random_vec(&mut r, batch * m * k, 1.0);
+            let w = random_vec(&mut r, 2 * f * k, 0.5);
+            let bias = random_vec(&mut r, 2 * f, 1.0);
+            let t = |name, shape: &[usize], v: &[f32]| {
+                Tensor::from_f32(ctx, name, shape, v, dtype).unwrap()
+            };
+            let out = matmul_geglu(
+                ctx,
+                &t("a", &[batch, m, k], &a),
+                &t("w", &[2 * f, k], &w),
+                Some(&t("b", &[2 * f], &bias)),
+            )
+            .unwrap();
+            assert_eq!(out.shape, vec![batch, m, f]);
+            let bias = as_stored(&bias, dtype);
+            let proj = reference::matmul::matmul(
+                &as_stored(&a, dtype),
+                &as_stored(&w, dtype),
+                Some(&bias),
+                batch,
+                m,
+                k,
+                2 * f,
+                true,
+                false,
+            );
+            // The unfused path stores the projection (rounding it in f16) first.
+            let want = reference::elementwise::geglu(&as_stored(&proj, dtype), f);
+            let (atol, rtol) = match dtype {
+                DType::F32 => (1e-4, 1e-4),
+                DType::F16 => (1e-2, 4e-3),
+            };
+            assert_close(
+                &format!("geglu b{batch} m{m} k{k} f{f} {:?}", ctx.path_for(dtype)),
+                &read(ctx, &out),
+                &want,
+                atol,
+                rtol,
+            );
+        }
+    }
+}

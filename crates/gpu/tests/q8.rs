@@ -161,3 +161,43 @@ fn q8_weights_are_refused_where_plain_storage_is_read() {
     let err = matmul(ctx, &a, &w, None, false).err().unwrap().to_string();
     assert!(err.contains("trans_b"), "{err}");
 }
+
+#[test]
+fn q8_geglu_projection_matches_reference() {
+    use roentgen_gpu::ops::matmul::matmul_geglu;
+    for (ctx, dtype) in all_paths() {
+        let mut r = rng(9);
+        let (m, k, f) = (33, 48, 128);
+        let a = random_vec(&mut r, m * k, 1.0);
+        let w = random_vec(&mut r, 2 * f * k, 0.5);
+        let bias = random_vec(&mut r, 2 * f, 1.0);
+        let ta = Tensor::from_f32(ctx, "a", &[m, k], &a, dtype).unwrap();
+        let (tw, wd) = q8_tensor(ctx, &[2 * f, k], &w, dtype);
+        let tb = Tensor::from_f32(ctx, "b", &[2 * f], &bias, dtype).unwrap();
+        let got = read(ctx, &matmul_geglu(ctx, &ta, &tw, Some(&tb)).unwrap());
+        let bias = as_stored(&bias, dtype);
+        let proj = reference::matmul::matmul(
+            &as_stored(&a, dtype),
+            &as_stored(&wd, dtype),
+            Some(&bias),
+            1,
+            m,
+            k,
+            2 * f,
+            true,
+            false,
+        );
+        let want = reference::elementwise::geglu(&as_stored(&proj, dtype), f);
+        let (atol, rtol) = match dtype {
+            DType::F32 => (1e-4, 1e-4),
+            DType::F16 => (1e-2, 4e-3),
+        };
+        assert_close(
+            &format!("q8 geglu {:?}", ctx.path_for(dtype)),
+            &got,
+            &want,
+            atol,
+            rtol,
+        );
+    }
+}

@@ -24,6 +24,17 @@ pub(crate) fn linear_residual<B: Backend>(
     b.linear_residual(x, w.get(&format!("{p}.weight"))?, bias, residual)
 }
 
+/// diffusers' GEGLU projection (`ff.net.0`): `h * gelu(g)`, one pass on the GPU.
+pub(crate) fn linear_geglu<B: Backend>(
+    b: &B,
+    w: &Weights<B>,
+    p: &str,
+    x: &B::Tensor,
+) -> R<B::Tensor> {
+    let bias = w.try_get(&format!("{p}.bias"));
+    b.linear_geglu(x, w.get(&format!("{p}.weight"))?, bias)
+}
+
 /// A same-padded convolution plus a per-(image, channel) bias and a
 /// residual, one pass on the GPU.
 pub(crate) fn conv_fused<B: Backend>(

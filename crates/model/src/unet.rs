@@ -7,7 +7,7 @@
 use crate::backend::{Backend, TimestepConfig};
 use crate::config::UnetConfig;
 use crate::nn::{
-    R, add, attention, conv, conv_fused, from_tokens, group_norm, layer_norm, linear,
+    R, add, attention, conv, conv_fused, from_tokens, group_norm, layer_norm, linear, linear_geglu,
     linear_residual, resnet, silu, to_tokens,
 };
 use crate::weights::Weights;
@@ -164,8 +164,7 @@ impl Unet {
             let a2 = format!("{q}.attn2");
             tokens = attention(b, w, &a2, &n2, Some(context), heads, Some(&tokens))?;
             let n3 = layer_norm(b, w, &format!("{q}.norm3"), &tokens, LAYER_NORM_EPS)?;
-            let f = linear(b, w, &format!("{q}.ff.net.0.proj"), &n3)?;
-            let f = b.geglu(&f)?;
+            let f = linear_geglu(b, w, &format!("{q}.ff.net.0.proj"), &n3)?;
             tokens = linear_residual(b, w, &format!("{q}.ff.net.2"), &f, &tokens)?;
         }
         let out = if self.cfg.use_linear_projection {

@@ -194,13 +194,14 @@ pub fn run_model(what: &str, args: ModelBenchArgs) -> Result<()> {
     }
     if let Some(c) = counts {
         println!(
-            "{}: {} dispatches, {} submits, {} buffers created ({:.1} MiB), {} bind groups created, {:.1} us host time per dispatch",
+            "{}: {} dispatches writing {:.1} MiB, {} submits, {} buffers created ({:.1} MiB), {} bind groups created, {:.1} us host time per dispatch",
             if what == "unet" {
                 "one more UNet call"
             } else {
                 "the whole image"
             },
             c.dispatches,
+            mib(c.bytes_written),
             c.submits,
             c.buffers_created,
             mib(c.buffer_bytes_created),

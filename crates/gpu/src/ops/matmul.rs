@@ -4,7 +4,10 @@ use bytemuck::{Pod, Zeroable};
 
 use crate::kernel::Binding;
 use crate::kernel::{Access, KernelSpec};
-use crate::shaders::{MATMUL, MATMUL_ALIGNED, MATMUL_COOP, MATMUL_Q8, MATMUL_Q8_ALIGNED};
+use crate::shaders::{
+    MATMUL, MATMUL_ALIGNED, MATMUL_COOP, MATMUL_GEGLU, MATMUL_Q8, MATMUL_Q8_ALIGNED,
+    MATMUL_Q8_GEGLU,
+};
 use crate::{DType, GpuContext, GpuError, Tensor};
 
 /// Mirrors `Params` in `shaders/matmul.wgsl`.
@@ -76,6 +79,16 @@ const SPEC_COOP: KernelSpec = KernelSpec {
     file: MATMUL_COOP,
     entry: "matmul_coop",
     ..SPEC
+};
+
+const SPEC_GEGLU: KernelSpec = KernelSpec {
+    file: MATMUL_GEGLU,
+    ..SPEC
+};
+
+const SPEC_Q8_GEGLU: KernelSpec = KernelSpec {
+    file: MATMUL_Q8_GEGLU,
+    ..SPEC_Q8
 };
 
 /// Output tile of one workgroup: BM rows, BN columns (gemm_tiles.wgsl).
@@ -249,6 +262,97 @@ pub fn matmul_residual(
         &bindings,
         [
             n.div_ceil(TILE_N) as u32,
+            m.div_ceil(TILE_M) as u32,
+            batch as u32,
+        ],
+    )?;
+    Ok(out)
+}
+
+/// Whether [`matmul_geglu`] takes this linear layer: F (half of the
+/// weight's rows) a multiple of 64, K even.
+pub fn geglu_fits(weight_shape: &[usize]) -> bool {
+    matches!(weight_shape, [two_f, k] if two_f % 128 == 0 && k % 2 == 0)
+}
+
+/// `h * gelu(g)` where `[h | g] = a . w^T + bias` (diffusers' GEGLU
+/// feed-forward projection), in one pass: `w` is [2F, K], the output
+/// [.., M, F]; the [.., M, 2F] projection is never written.
+pub fn matmul_geglu(
+    ctx: &GpuContext,
+    a: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+) -> Result<Tensor, GpuError> {
+    super::plain("matmul_geglu", &[a])?;
+    super::plain("matmul_geglu bias", bias.as_slice())?;
+    if a.shape.len() < 2 || !geglu_fits(&w.shape) || w.shape[1] != a.shape[a.shape.len() - 1] {
+        return Err(mismatch(
+            "a [.., M, K] and w [2F, K] with F % 64 == 0, K even".into(),
+            format!("{:?}, {:?}", a.shape, w.shape),
+        ));
+    }
+    let (two_f, k) = (w.shape[0], w.shape[1]);
+    let (lead, mk) = a.shape.split_at(a.shape.len() - 2);
+    let m = mk[0];
+    let batch: usize = lead.iter().product();
+    if let Some(b) = bias
+        && (b.numel() != two_f || b.dtype != a.dtype)
+    {
+        return Err(mismatch(
+            format!("bias of {two_f}"),
+            format!("{:?}", b.shape),
+        ));
+    }
+    if w.dtype != a.dtype {
+        return Err(mismatch(
+            format!("{:?} like a", a.dtype),
+            format!("{:?}", w.dtype),
+        ));
+    }
+    let mut shape = lead.to_vec();
+    shape.extend([m, two_f / 2]);
+    let out = Tensor::output(
+        ctx,
+        &format!("geglu({}, {})", a.name, w.name),
+        &shape,
+        a.dtype,
+    )?;
+    let params = MatmulParams {
+        m: m as u32,
+        n: two_f as u32,
+        k: k as u32,
+        batch: batch as u32,
+        a_batch_stride: (m * k) as u32,
+        b_batch_stride: 0,
+        c_batch_stride: (m * two_f / 2) as u32,
+        trans_b: 1,
+        has_bias: bias.is_some() as u32,
+        ..Default::default()
+    };
+    let bias_buf = bias.map_or(&a.buffer, |t| &t.buffer);
+    let mut bindings: Vec<Binding> = vec![
+        (&a.buffer).into(),
+        (&w.buffer).into(),
+        bias_buf.into(),
+        (&out.buffer).into(),
+        (&a.buffer).into(),
+        (&a.buffer).into(),
+    ];
+    let spec = match &w.q8_scales {
+        None => &SPEC_GEGLU,
+        Some(s) => {
+            bindings.push(s.into());
+            &SPEC_Q8_GEGLU
+        }
+    };
+    ctx.dispatch_3d(
+        spec,
+        ctx.path_for(a.dtype),
+        &params,
+        &bindings,
+        [
+            two_f.div_ceil(TILE_N) as u32,
             m.div_ceil(TILE_M) as u32,
             batch as u32,
         ],

@@ -14,12 +14,30 @@ use crate::ModelError;
 pub struct GpuBackend<'c> {
     pub ctx: &'c GpuContext,
     pub dtype: DType,
+    /// Fused GEMM epilogues (residual, time embedding, GEGLU). Off only to
+    /// measure what fusion saves (natively `ROENTGEN_UNFUSED=1`): every
+    /// fused op then runs as the Backend trait's unfused default.
+    pub fused: bool,
 }
 
 impl<'c> GpuBackend<'c> {
     pub fn new(ctx: &'c GpuContext, dtype: DType) -> Self {
-        Self { ctx, dtype }
+        Self {
+            ctx,
+            dtype,
+            fused: !unfused_asked(),
+        }
     }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn unfused_asked() -> bool {
+    std::env::var("ROENTGEN_UNFUSED").is_ok_and(|v| v == "1")
+}
+
+#[cfg(target_arch = "wasm32")]
+fn unfused_asked() -> bool {
+    false
 }
 
 impl Backend for GpuBackend<'_> {
@@ -123,6 +141,9 @@ impl Backend for GpuBackend<'_> {
         b: Option<&Tensor>,
         residual: &Tensor,
     ) -> Result<Tensor, ModelError> {
+        if !self.fused {
+            return super::unfused::linear_residual(self, x, w, b, residual);
+        }
         Ok(matmul::matmul_residual(
             self.ctx,
             x,
@@ -131,6 +152,18 @@ impl Backend for GpuBackend<'_> {
             true,
             Some(residual),
         )?)
+    }
+
+    fn linear_geglu(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: Option<&Tensor>,
+    ) -> Result<Tensor, ModelError> {
+        if !self.fused || !matmul::geglu_fits(&w.shape) {
+            return super::unfused::linear_geglu(self, x, w, b);
+        }
+        Ok(matmul::matmul_geglu(self.ctx, x, w, b)?)
     }
 
     fn conv2d_fused(
@@ -143,6 +176,10 @@ impl Backend for GpuBackend<'_> {
         channel_bias: Option<&Tensor>,
         residual: Option<&Tensor>,
     ) -> Result<Tensor, ModelError> {
+        if !self.fused {
+            let (c, r) = (channel_bias, residual);
+            return super::unfused::conv2d(self, x, w, b, stride, pad, c, r);
+        }
         let extra = conv2d::Epilogue {
             channel_bias,
             residual,

@@ -86,8 +86,17 @@ pub trait Backend {
         b: Option<&Self::Tensor>,
         residual: &Self::Tensor,
     ) -> Result<Self::Tensor, ModelError> {
-        let y = self.linear(x, w, b)?;
-        self.binary(Binary::Add, residual, &y)
+        unfused::linear_residual(self, x, w, b, residual)
+    }
+    /// diffusers' GEGLU: `h * gelu(g)` for `[h | g] = linear(x)`. The GPU
+    /// applies it in the GEMM's epilogue; by default two ops.
+    fn linear_geglu(
+        &self,
+        x: &Self::Tensor,
+        w: &Self::Tensor,
+        b: Option<&Self::Tensor>,
+    ) -> Result<Self::Tensor, ModelError> {
+        unfused::linear_geglu(self, x, w, b)
     }
     /// `conv2d(x) (+ channel_bias[:, :, None, None]) (+ residual)`: a ResNet
     /// block's first conv with its time embedding, its second with the
@@ -103,14 +112,7 @@ pub trait Backend {
         channel_bias: Option<&Self::Tensor>,
         residual: Option<&Self::Tensor>,
     ) -> Result<Self::Tensor, ModelError> {
-        let mut y = self.conv2d(x, w, b, stride, pad)?;
-        if let Some(c) = channel_bias {
-            y = self.add_channel_bias(&y, c)?;
-        }
-        match residual {
-            Some(r) => self.binary(Binary::Add, r, &y),
-            None => Ok(y),
-        }
+        unfused::conv2d(self, x, w, b, stride, pad, channel_bias, residual)
     }
     #[allow(clippy::too_many_arguments)]
     fn group_norm(
@@ -176,4 +178,53 @@ pub trait Backend {
         guidance: Option<f32>,
         update: Update<'_, Self::Tensor>,
     ) -> Result<(Self::Tensor, Self::Tensor), ModelError>;
+}
+
+/// The fused ops as separate ops: the trait's defaults, and the GPU's path
+/// when fusion is turned off to measure it.
+pub mod unfused {
+    use super::{Backend, Binary};
+    use crate::ModelError;
+
+    pub fn linear_residual<B: Backend + ?Sized>(
+        be: &B,
+        x: &B::Tensor,
+        w: &B::Tensor,
+        b: Option<&B::Tensor>,
+        residual: &B::Tensor,
+    ) -> Result<B::Tensor, ModelError> {
+        let y = be.linear(x, w, b)?;
+        be.binary(Binary::Add, residual, &y)
+    }
+
+    pub fn linear_geglu<B: Backend + ?Sized>(
+        be: &B,
+        x: &B::Tensor,
+        w: &B::Tensor,
+        b: Option<&B::Tensor>,
+    ) -> Result<B::Tensor, ModelError> {
+        let y = be.linear(x, w, b)?;
+        be.geglu(&y)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn conv2d<B: Backend + ?Sized>(
+        be: &B,
+        x: &B::Tensor,
+        w: &B::Tensor,
+        b: Option<&B::Tensor>,
+        stride: usize,
+        pad: usize,
+        channel_bias: Option<&B::Tensor>,
+        residual: Option<&B::Tensor>,
+    ) -> Result<B::Tensor, ModelError> {
+        let mut y = be.conv2d(x, w, b, stride, pad)?;
+        if let Some(c) = channel_bias {
+            y = be.add_channel_bias(&y, c)?;
+        }
+        match residual {
+            Some(r) => be.binary(Binary::Add, r, &y),
+            None => Ok(y),
+        }
+    }
 }
