@@ -24,20 +24,7 @@
 // pairs them in registers and the [M, 2F] projection is never written.
 // Needs F % 64 == 0, trans_b, K even; N in Params is 2F.
 
-struct Params {
-    m: u32,
-    n: u32,
-    k: u32,
-    batch: u32,
-    a_batch_stride: u32,
-    b_batch_stride: u32,
-    c_batch_stride: u32,
-    trans_b: u32,
-    has_bias: u32,
-    has_residual: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
+// Params: matmul_params.wgsl (shared with matmul_coop.wgsl).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<S2>;

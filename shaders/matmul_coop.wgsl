@@ -19,20 +19,7 @@ enable wgpu_cooperative_matrix;
 // (read_write), 5 residual (like C).
 // Dispatch: (N / 16, M / 16, batch).
 
-struct Params {
-    m: u32,
-    n: u32,
-    k: u32,
-    batch: u32,
-    a_batch_stride: u32,
-    b_batch_stride: u32,
-    c_batch_stride: u32,
-    trans_b: u32,
-    has_bias: u32,
-    has_residual: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
+// Params: matmul_params.wgsl.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;

@@ -204,6 +204,9 @@ impl GpuContext {
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
+        // In the browser wgpu's handles are not Send; the context and its
+        // tensors stay on the worker's one thread there.
+        #[allow(clippy::arc_with_non_send_sync)]
         let residency = Arc::new(Residency::default());
         Ok(Self {
             device,

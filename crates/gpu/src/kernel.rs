@@ -38,6 +38,28 @@ impl<'a> From<&'a wgpu::Buffer> for Binding<'a> {
     }
 }
 
+/// The GEMM kernels' storage bindings (matmul and conv2d share one layout):
+/// input, weights, bias, output, residual, per-channel bias.
+pub const GEMM_BINDINGS: &[Access] = &[
+    Access::Read,
+    Access::Read,
+    Access::Read,
+    Access::ReadWrite,
+    Access::Read,
+    Access::Read,
+];
+
+/// The same plus binding 7, a q8 weight's scales.
+pub const GEMM_Q8_BINDINGS: &[Access] = &[
+    Access::Read,
+    Access::Read,
+    Access::Read,
+    Access::ReadWrite,
+    Access::Read,
+    Access::Read,
+    Access::Read,
+];
+
 /// Storage binding offsets must be multiples of this (WebGPU's
 /// minStorageBufferOffsetAlignment is at most 256 on every adapter).
 pub const BINDING_OFFSET_ALIGNMENT: u64 = 256;

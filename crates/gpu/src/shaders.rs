@@ -29,6 +29,7 @@ const PAIRS_ANY: &str = "const ALIGNED: bool = false;\n";
 const WEIGHTS_PLAIN: &str = include_str!("../../../shaders/weights_plain.wgsl");
 const WEIGHTS_Q8: &str = include_str!("../../../shaders/weights_q8.wgsl");
 const GELU: &str = include_str!("../../../shaders/gelu.wgsl");
+const MATMUL_PARAMS: &str = include_str!("../../../shaders/matmul_params.wgsl");
 /// The matmul variant whose epilogue applies GEGLU (see matmul.wgsl).
 const GEGLU_ON: &str = "const GEGLU: bool = true;\n";
 const GEGLU_OFF: &str = "const GEGLU: bool = false;\n";
@@ -58,12 +59,12 @@ shader!(IMAGE, "image", image, []);
 shader!(SCHEDULER, "scheduler", scheduler, [FLAT_INDEX]);
 
 shader!(ELEMENTWISE, "elementwise", elementwise, [FLAT_INDEX, GELU]);
-shader!(MATMUL, "matmul" as "matmul", matmul, [PAIRS_ANY, GEGLU_OFF, GELU, WEIGHTS_PLAIN, GEMM_TILES]);
-shader!(MATMUL_ALIGNED, "matmul" as "matmul+aligned", matmul, [PAIRS_ALIGNED, GEGLU_OFF, GELU, WEIGHTS_PLAIN, GEMM_TILES]);
-shader!(MATMUL_Q8, "matmul" as "matmul+q8", matmul, [PAIRS_ANY, GEGLU_OFF, GELU, WEIGHTS_Q8, GEMM_TILES]);
-shader!(MATMUL_Q8_ALIGNED, "matmul" as "matmul+q8+aligned", matmul, [PAIRS_ALIGNED, GEGLU_OFF, GELU, WEIGHTS_Q8, GEMM_TILES]);
-shader!(MATMUL_GEGLU, "matmul" as "matmul+geglu", matmul, [PAIRS_ALIGNED, GEGLU_ON, GELU, WEIGHTS_PLAIN, GEMM_TILES]);
-shader!(MATMUL_Q8_GEGLU, "matmul" as "matmul+q8+geglu", matmul, [PAIRS_ALIGNED, GEGLU_ON, GELU, WEIGHTS_Q8, GEMM_TILES]);
+shader!(MATMUL, "matmul" as "matmul", matmul, [MATMUL_PARAMS, PAIRS_ANY, GEGLU_OFF, GELU, WEIGHTS_PLAIN, GEMM_TILES]);
+shader!(MATMUL_ALIGNED, "matmul" as "matmul+aligned", matmul, [MATMUL_PARAMS, PAIRS_ALIGNED, GEGLU_OFF, GELU, WEIGHTS_PLAIN, GEMM_TILES]);
+shader!(MATMUL_Q8, "matmul" as "matmul+q8", matmul, [MATMUL_PARAMS, PAIRS_ANY, GEGLU_OFF, GELU, WEIGHTS_Q8, GEMM_TILES]);
+shader!(MATMUL_Q8_ALIGNED, "matmul" as "matmul+q8+aligned", matmul, [MATMUL_PARAMS, PAIRS_ALIGNED, GEGLU_OFF, GELU, WEIGHTS_Q8, GEMM_TILES]);
+shader!(MATMUL_GEGLU, "matmul" as "matmul+geglu", matmul, [MATMUL_PARAMS, PAIRS_ALIGNED, GEGLU_ON, GELU, WEIGHTS_PLAIN, GEMM_TILES]);
+shader!(MATMUL_Q8_GEGLU, "matmul" as "matmul+q8+geglu", matmul, [MATMUL_PARAMS, PAIRS_ALIGNED, GEGLU_ON, GELU, WEIGHTS_Q8, GEMM_TILES]);
 shader!(CONV2D, "conv2d" as "conv2d", conv2d, [PAIRS_ANY, WEIGHTS_PLAIN, GEMM_TILES]);
 shader!(CONV2D_ALIGNED, "conv2d" as "conv2d+aligned", conv2d, [PAIRS_ALIGNED, WEIGHTS_PLAIN, GEMM_TILES]);
 shader!(CONV2D_Q8, "conv2d" as "conv2d+q8", conv2d, [PAIRS_ANY, WEIGHTS_Q8, GEMM_TILES]);
@@ -76,7 +77,7 @@ shader!(CONV2D_Q8_ALIGNED, "conv2d" as "conv2d+q8+aligned", conv2d, [PAIRS_ALIGN
 pub const MATMUL_COOP: ShaderFile = ShaderFile {
     name: "matmul_coop",
     body: include_str!("../../../shaders/matmul_coop.wgsl"),
-    includes: &[],
+    includes: &[MATMUL_PARAMS],
     params: crate::ops::matmul::PARAMS_LAYOUT,
 };
 

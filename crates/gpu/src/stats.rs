@@ -83,9 +83,11 @@ pub(crate) fn nanos_since(t: std::time::Instant) -> u64 {
 }
 
 #[cfg(target_arch = "wasm32")]
-pub(crate) fn now() {}
+pub(crate) fn now() -> u64 {
+    0
+}
 
 #[cfg(target_arch = "wasm32")]
-pub(crate) fn nanos_since(_: ()) -> u64 {
+pub(crate) fn nanos_since(_: u64) -> u64 {
     0
 }

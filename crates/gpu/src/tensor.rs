@@ -54,6 +54,16 @@ const USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
     .union(wgpu::BufferUsages::COPY_SRC)
     .union(wgpu::BufferUsages::COPY_DST);
 
+/// A storage buffer holding `contents`.
+fn buffer_with(ctx: &GpuContext, name: &str, contents: &[u8]) -> wgpu::Buffer {
+    ctx.device
+        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(name),
+            contents,
+            usage: USAGE,
+        })
+}
+
 /// Encodes f32 values in `dtype`, padded to whole pairs.
 pub fn encode(data: &[f32], dtype: DType) -> Vec<u8> {
     let n = padded_len(data.len());
@@ -202,13 +212,7 @@ impl Tensor {
             .then(|| Self::reused_with(ctx, bytes, Some(&contents)))
             .flatten();
         let buffer = pooled.unwrap_or_else(|| {
-            let b = ctx
-                .device
-                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some(name),
-                    contents: &contents,
-                    usage: USAGE,
-                });
+            let b = buffer_with(ctx, name, &contents);
             (b, None)
         });
         Ok(Self::wrap(ctx, buffer, shape, dtype, name, reuse))
@@ -237,22 +241,10 @@ impl Tensor {
         let mut padded = values.to_vec();
         padded.resize(padded_len(numel), 0);
         Self::check_size(ctx, padded.len() as u64)?;
-        let buffer = ctx
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(name),
-                contents: &padded,
-                usage: USAGE,
-            });
+        let buffer = buffer_with(ctx, name, &padded);
         let scale_bytes = bytemuck::cast_slice::<f32, u8>(scales);
         let label = format!("{name} scales");
-        let scale_buffer = ctx
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(&label),
-                contents: scale_bytes,
-                usage: USAGE,
-            });
+        let scale_buffer = buffer_with(ctx, &label, scale_bytes);
         crate::GpuStats::add(&ctx.stats.buffers_created, 1);
         crate::GpuStats::add(&ctx.stats.buffer_bytes_created, scale_buffer.size());
         let scale_lease = ctx.memory.lease(scale_buffer.size());
@@ -292,13 +284,7 @@ impl Tensor {
             padded.resize(len as usize, 0);
             &padded[..]
         };
-        let buffer = ctx
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(name),
-                contents,
-                usage: USAGE,
-            });
+        let buffer = buffer_with(ctx, name, contents);
         Ok(Self::wrap(ctx, (buffer, None), shape, dtype, name, false))
     }
 
@@ -332,13 +318,7 @@ impl Tensor {
                 usage: USAGE,
                 mapped_at_creation: false,
             }),
-            Some(contents) => ctx
-                .device
-                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some(name),
-                    contents,
-                    usage: USAGE,
-                }),
+            Some(contents) => buffer_with(ctx, name, contents),
         };
         Ok(Self::wrap(ctx, (buffer, None), shape, dtype, name, true))
     }

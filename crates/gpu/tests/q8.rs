@@ -175,23 +175,7 @@ fn q8_geglu_projection_matches_reference() {
         let (tw, wd) = q8_tensor(ctx, &[2 * f, k], &w, dtype);
         let tb = Tensor::from_f32(ctx, "b", &[2 * f], &bias, dtype).unwrap();
         let got = read(ctx, &matmul_geglu(ctx, &ta, &tw, Some(&tb)).unwrap());
-        let bias = as_stored(&bias, dtype);
-        let proj = reference::matmul::matmul(
-            &as_stored(&a, dtype),
-            &as_stored(&wd, dtype),
-            Some(&bias),
-            1,
-            m,
-            k,
-            2 * f,
-            true,
-            false,
-        );
-        let want = reference::elementwise::geglu(&as_stored(&proj, dtype), f);
-        let (atol, rtol) = match dtype {
-            DType::F32 => (1e-4, 1e-4),
-            DType::F16 => (1e-2, 4e-3),
-        };
+        let (want, (atol, rtol)) = geglu_expected(&a, &wd, &bias, 1, m, k, f, dtype);
         assert_close(
             &format!("q8 geglu {:?}", ctx.path_for(dtype)),
             &got,

@@ -62,8 +62,7 @@ fn a_tokenizer_outside_the_folder_is_refused() {
     ] {
         m.tokenizer = name.into();
         let err = Manifest::from_json(&m.to_json())
-            .err()
-            .expect(name)
+            .expect_err(name)
             .to_string();
         assert!(err.contains("plain file name"), "{name}: {err}");
     }

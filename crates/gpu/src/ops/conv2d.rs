@@ -3,7 +3,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::{runs, slice, too_large};
-use crate::kernel::{Access, Binding, KernelSpec};
+use crate::kernel::{Binding, GEMM_BINDINGS, GEMM_Q8_BINDINGS, KernelSpec};
 pub use crate::reference::conv2d::Conv2dShape;
 use crate::shaders::{CONV2D, CONV2D_ALIGNED, CONV2D_Q8, CONV2D_Q8_ALIGNED};
 use crate::{GpuContext, GpuError, Tensor};
@@ -52,14 +52,7 @@ pub const PARAMS_LAYOUT: crate::kernel::ParamsLayout = crate::params_layout!(
 const SPEC: KernelSpec = KernelSpec {
     file: CONV2D,
     entry: "conv2d",
-    storage: &[
-        Access::Read,
-        Access::Read,
-        Access::Read,
-        Access::ReadWrite,
-        Access::Read,
-        Access::Read,
-    ],
+    storage: GEMM_BINDINGS,
 };
 
 /// For weight rows (Cin * KH * KW) of even length.
@@ -72,15 +65,7 @@ const SPEC_ALIGNED: KernelSpec = KernelSpec {
 const SPEC_Q8: KernelSpec = KernelSpec {
     file: CONV2D_Q8,
     entry: "conv2d",
-    storage: &[
-        Access::Read,
-        Access::Read,
-        Access::Read,
-        Access::ReadWrite,
-        Access::Read,
-        Access::Read,
-        Access::Read,
-    ],
+    storage: GEMM_Q8_BINDINGS,
 };
 
 const SPEC_Q8_ALIGNED: KernelSpec = KernelSpec {

@@ -3,7 +3,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use crate::kernel::Binding;
-use crate::kernel::{Access, KernelSpec};
+use crate::kernel::{GEMM_BINDINGS, GEMM_Q8_BINDINGS, KernelSpec};
 use crate::shaders::{
     MATMUL, MATMUL_ALIGNED, MATMUL_COOP, MATMUL_GEGLU, MATMUL_Q8, MATMUL_Q8_ALIGNED,
     MATMUL_Q8_GEGLU,
@@ -38,14 +38,7 @@ pub const PARAMS_LAYOUT: crate::kernel::ParamsLayout = crate::params_layout!(
 const SPEC: KernelSpec = KernelSpec {
     file: MATMUL,
     entry: "matmul",
-    storage: &[
-        Access::Read,
-        Access::Read,
-        Access::Read,
-        Access::ReadWrite,
-        Access::Read,
-        Access::Read,
-    ],
+    storage: GEMM_BINDINGS,
 };
 
 /// For an even K: every pair the fills read then starts on an even element.
@@ -58,15 +51,7 @@ const SPEC_ALIGNED: KernelSpec = KernelSpec {
 const SPEC_Q8: KernelSpec = KernelSpec {
     file: MATMUL_Q8,
     entry: "matmul",
-    storage: &[
-        Access::Read,
-        Access::Read,
-        Access::Read,
-        Access::ReadWrite,
-        Access::Read,
-        Access::Read,
-        Access::Read,
-    ],
+    storage: GEMM_Q8_BINDINGS,
 };
 
 const SPEC_Q8_ALIGNED: KernelSpec = KernelSpec {

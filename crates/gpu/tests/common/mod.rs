@@ -73,3 +73,38 @@ pub fn upload(
 pub fn read(ctx: &GpuContext, t: &roentgen_gpu::Tensor) -> Vec<f32> {
     pollster::block_on(t.to_f32(ctx)).unwrap()
 }
+
+/// What the GEGLU projection must give: `a . w^T + bias` stored (rounded in
+/// f16 as the unfused path stores it), then `h * gelu(g)`; with its
+/// tolerance (f16 rounds the projection and the output).
+#[allow(dead_code, clippy::too_many_arguments)]
+pub fn geglu_expected(
+    a: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    batch: usize,
+    m: usize,
+    k: usize,
+    f: usize,
+    dtype: DType,
+) -> (Vec<f32>, (f32, f32)) {
+    let bias = as_stored(bias, dtype);
+    let (a, w) = (as_stored(a, dtype), as_stored(w, dtype));
+    let proj = roentgen_gpu::reference::matmul::matmul(
+        &a,
+        &w,
+        Some(&bias),
+        batch,
+        m,
+        k,
+        2 * f,
+        true,
+        false,
+    );
+    let want = roentgen_gpu::reference::elementwise::geglu(&as_stored(&proj, dtype), f);
+    let tol = match dtype {
+        DType::F32 => (1e-4, 1e-4),
+        DType::F16 => (1e-2, 4e-3),
+    };
+    (want, tol)
+}
