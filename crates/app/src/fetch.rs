@@ -12,11 +12,23 @@ use wasm_bindgen_futures::JsFuture;
 use crate::http::{self, Credentials};
 use crate::shard_store::ShardStore;
 
-/// A model folder's manifest, tokenizer and verified shards.
+/// What a load handed over, in order: the manifest and tokenizer first
+/// (checked before any shard is read), then each verified shard, which the
+/// sink uploads and drops: the worker holds one shard at a time.
+pub enum Arrived<'a> {
+    Folder {
+        manifest: &'a Manifest,
+        tokenizer: &'a [u8],
+    },
+    Shard {
+        index: usize,
+        bytes: Vec<u8>,
+    },
+}
+
+/// How a load went.
 pub struct Fetched {
     pub manifest: Manifest,
-    pub tokenizer: Vec<u8>,
-    pub shards: Vec<Option<Vec<u8>>>,
     /// Shards that came from the store.
     pub cached: usize,
     /// Which store keeps them ("OPFS", "Cache Storage", ...).
@@ -54,10 +66,11 @@ impl Source {
     }
 }
 
-/// Loads from `source`; `progress` is called as bytes arrive.
+/// Loads from `source` into `sink`; `progress` is called as bytes arrive.
 pub async fn model(
     source: &Source,
     progress: impl FnMut(&DownloadProgress),
+    sink: impl FnMut(Arrived) -> Result<(), String>,
 ) -> Result<Fetched, String> {
     match source {
         Source::Url { base, creds } => {
@@ -76,10 +89,11 @@ pub async fn model(
                     not_stored: Vec::new(),
                 },
                 progress,
+                sink,
             )
             .await
         }
-        Source::Files(files) => load(&mut Files(files), progress).await,
+        Source::Files(files) => load(&mut Files(files), progress, sink).await,
     }
 }
 
@@ -104,27 +118,30 @@ trait Origin {
 async fn load(
     origin: &mut impl Origin,
     mut progress: impl FnMut(&DownloadProgress),
+    mut sink: impl FnMut(Arrived) -> Result<(), String>,
 ) -> Result<Fetched, String> {
     let text = origin.file("manifest.json").await?;
     let manifest = Manifest::from_json(&String::from_utf8_lossy(&text))
         .map_err(|e| format!("{}: {e}", origin.place("manifest.json")))?;
     let tokenizer = origin.file(&manifest.tokenizer).await?;
+    sink(Arrived::Folder {
+        manifest: &manifest,
+        tokenizer: &tokenizer,
+    })?;
+    drop(tokenizer);
     let mut meter = DownloadProgress::new(&manifest);
-    let mut shards: Vec<Option<Vec<u8>>> = vec![None; manifest.shards.len()];
     for i in manifest.shard_order(&["text_encoder", "unet", "vae"]) {
-        let b = origin
+        let bytes = origin
             .shard(&manifest.shards[i], &mut |n, network| {
                 meter.set_shard(i, n, network);
                 progress(&meter);
             })
             .await?;
-        shards[i] = Some(b);
+        sink(Arrived::Shard { index: i, bytes })?;
     }
     let (cached, store, not_stored) = origin.finish();
     Ok(Fetched {
         manifest,
-        tokenizer,
-        shards,
         cached,
         store,
         not_stored,

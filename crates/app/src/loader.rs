@@ -6,7 +6,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use roentgen_gpu::{ContextOptions, DType, GpuContext};
-use roentgen_model::{GpuBackend, Model};
+use roentgen_model::{GpuBackend, Model, ModelLoader};
 
 use crate::fetch::{self, Source};
 use crate::protocol::FromWorker;
@@ -86,25 +86,49 @@ pub async fn load(source: &Source, emit: &Emit) -> Result<PageModel, String> {
     let ctx = context(emit).await?;
     let t0 = js_sys::Date::now();
     let mut shown = 0.0;
-    let mut fetched = fetch::model(source, |p| {
+    // Each shard goes to the GPU as it arrives and is dropped.
+    let mut building: Option<ModelLoader<GpuBackend<'static>>> = None;
+    let progress = |p: &roentgen_weights::DownloadProgress| {
         let now = js_sys::Date::now();
         // A line per 100 ms is plenty, and keeps chunks cheap.
         if now - shown >= 100.0 || p.done() == p.total() {
             shown = now;
             emit(FromWorker::Info {
-                text: format!("downloading: {}", p.summary((now - t0) / 1e3)),
+                text: format!(
+                    "downloading: {} · wasm heap {:.0} MB",
+                    p.summary((now - t0) / 1e3),
+                    heap_bytes() as f64 / 1e6
+                ),
             });
         }
-    })
-    .await?;
+    };
+    let sink = |arrived: fetch::Arrived| match arrived {
+        fetch::Arrived::Folder {
+            manifest,
+            tokenizer,
+        } => {
+            let backend = GpuBackend::new(ctx, DType::F16);
+            building =
+                Some(ModelLoader::new(backend, manifest, tokenizer).map_err(|e| e.to_string())?);
+            Ok(())
+        }
+        fetch::Arrived::Shard { index, bytes } => building
+            .as_mut()
+            .ok_or("a shard came before the manifest")?
+            .add_shard(index, &bytes)
+            .map_err(|e| e.to_string()),
+    };
+    let fetched = fetch::model(source, progress, sink).await?;
     let seconds = (js_sys::Date::now() - t0) / 1e3;
     let mut line = format!(
-        "weights: {:.1} MB, {} of {} shards from this browser's cache ({}), {:.1} s",
+        "weights: {:.1} MB, {} of {} shards from this browser's cache ({}), {:.1} s; wasm heap {:.0} MB, GPU {:.0} MB",
         fetched.manifest.shards.iter().map(|s| s.bytes).sum::<u64>() as f64 / 1e6,
         fetched.cached,
-        fetched.shards.len(),
+        fetched.manifest.shards.len(),
         fetched.store,
         seconds,
+        heap_bytes() as f64 / 1e6,
+        ctx.memory.live() as f64 / 1e6,
     );
     if !fetched.not_stored.is_empty() {
         line += &format!(
@@ -113,19 +137,23 @@ pub async fn load(source: &Source, emit: &Emit) -> Result<PageModel, String> {
         );
     }
     emit(FromWorker::Info { text: line });
-    let shards = &mut fetched.shards;
-    Model::load(
-        GpuBackend::new(ctx, DType::F16),
-        &fetched.manifest,
-        &fetched.tokenizer,
-        |i, s| {
-            shards[i].take().ok_or_else(|| {
-                roentgen_model::ModelError::Input(format!("shard {} read twice", s.file))
-            })
-        },
-        |_, _| {},
-    )
-    .map_err(|e| e.to_string())
+    building
+        .ok_or("the folder had no manifest")?
+        .finish()
+        .map_err(|e| e.to_string())
+}
+
+/// The worker's wasm memory: it only grows, so this is the load's peak.
+fn heap_bytes() -> u32 {
+    use wasm_bindgen::JsCast;
+    wasm_bindgen::memory()
+        .dyn_into::<js_sys::WebAssembly::Memory>()
+        .map(|m| {
+            m.buffer()
+                .unchecked_into::<js_sys::ArrayBuffer>()
+                .byte_length()
+        })
+        .unwrap_or(0)
 }
 
 /// "storage: 5.0 MB used by this site, of 10.7 GB the browser allows".

@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 #[cfg(not(target_arch = "wasm32"))]
 mod folder;
+pub mod loader;
 pub mod nn;
 pub mod noise;
 pub mod pipeline;
@@ -25,6 +26,7 @@ pub mod weights;
 
 pub use backend::{Backend, CpuBackend, CpuTensor, GpuBackend};
 pub use error::ModelError;
+pub use loader::ModelLoader;
 pub use pipeline::{Model, Output, Request, Step};
 pub use scheduler::SchedulerKind;
 pub use spec::Spec;

@@ -6,8 +6,8 @@ use roentgen_weights::{Manifest, ShardEntry};
 
 use crate::backend::{Backend, Unary, Update};
 use crate::clip::TextEncoder;
+use crate::loader::ModelLoader;
 use crate::scheduler::{self, SchedulerConfig, SchedulerKind, StepUpdate};
-use crate::spec::Spec;
 use crate::tokenizer::{ClipTokenizer, Tokens};
 use crate::unet::Unet;
 use crate::vae::VaeDecoder;
@@ -79,27 +79,17 @@ impl<B: Backend> Model<B> {
         backend: B,
         manifest: &Manifest,
         tokenizer_json: &[u8],
-        read_shard: impl FnMut(usize, &ShardEntry) -> Result<Vec<u8>, ModelError>,
-        progress: impl FnMut(usize, usize),
+        mut read_shard: impl FnMut(usize, &ShardEntry) -> Result<Vec<u8>, ModelError>,
+        mut progress: impl FnMut(usize, usize),
     ) -> Result<Self, ModelError> {
-        let spec = Spec::from_manifest(manifest)?;
-        let tokenizer = ClipTokenizer::from_bytes(tokenizer_json)?;
-        let (text, unet, vae) = (
-            TextEncoder::new(spec.text),
-            Unet::new(spec.unet),
-            VaeDecoder::new(spec.vae),
-        );
-        let scheduler = spec.scheduler;
-        let weights = Weights::load(&backend, manifest, read_shard, progress)?;
-        Ok(Self {
-            backend,
-            weights,
-            tokenizer,
-            text,
-            unet,
-            vae,
-            scheduler,
-        })
+        let mut loader = ModelLoader::new(backend, manifest, tokenizer_json)?;
+        let order = loader.shard_order();
+        for (done, &i) in order.iter().enumerate() {
+            let bytes = read_shard(i, &manifest.shards[i])?;
+            loader.add_shard(i, &bytes)?;
+            progress(done + 1, order.len());
+        }
+        loader.finish()
     }
 
     /// Latent size of the model's native image (UNet `sample_size`).

@@ -35,6 +35,85 @@ pub struct Weights<B: Backend> {
     host: HashMap<String, (Vec<usize>, Vec<f32>)>,
 }
 
+/// Weights arriving a shard at a time: each shard's tensors go to the
+/// backend as it arrives and its bytes can be dropped, so a load holds one
+/// shard on the host, whatever the model's size (the page's wasm heap).
+pub struct WeightsLoader<B: Backend> {
+    tensors: HashMap<String, B::Tensor>,
+    host: HashMap<String, (Vec<usize>, Vec<f32>)>,
+    loaded: Vec<bool>,
+}
+
+impl<B: Backend> WeightsLoader<B> {
+    pub fn new(manifest: &Manifest) -> Self {
+        Self {
+            tensors: HashMap::new(),
+            host: HashMap::new(),
+            loaded: vec![false; manifest.shards.len()],
+        }
+    }
+
+    /// Uploads the tensors of shard `shard` from its verified bytes.
+    pub fn add_shard(
+        &mut self,
+        backend: &B,
+        manifest: &Manifest,
+        shard: usize,
+        bytes: &[u8],
+    ) -> Result<(), ModelError> {
+        let entry = manifest
+            .shards
+            .get(shard)
+            .ok_or_else(|| ModelError::Input(format!("shard {shard} is not in the manifest")))?;
+        if self.loaded[shard] || bytes.len() as u64 != entry.bytes {
+            return Err(ModelError::Input(format!(
+                "shard {}: given twice, or {} bytes where the manifest says {}",
+                entry.file,
+                bytes.len(),
+                entry.bytes
+            )));
+        }
+        self.loaded[shard] = true;
+        let (tensors, host) = (&mut self.tensors, &mut self.host);
+        for entry in manifest.tensors.iter().filter(|t| t.data.shard == shard) {
+            let start = entry.data.offset as usize;
+            let data = &bytes[start..start + entry.data.length as usize];
+            if let Some(s) = entry.scale.filter(|_| entry.dtype == TensorDType::Q8) {
+                // q8 stays int8 on the GPU (half of f16's memory).
+                let scales = &bytes[s.offset as usize..(s.offset + s.length) as usize];
+                let t = backend.upload_q8(&entry.name, &entry.shape, data, scales)?;
+                tensors.insert(entry.name.clone(), t);
+            } else if HOST_TABLES.contains(&entry.name.as_str()) {
+                let values = decode(entry.dtype, data, &entry.name)?;
+                host.insert(entry.name.clone(), (entry.shape.clone(), values));
+            } else {
+                let t = backend.upload_weight(&entry.name, &entry.shape, entry.dtype, data)?;
+                tensors.insert(entry.name.clone(), t);
+            }
+        }
+        Ok(())
+    }
+
+    /// Shards still to come.
+    pub fn missing(&self) -> usize {
+        self.loaded.iter().filter(|l| !**l).count()
+    }
+
+    /// The weights, once every shard has arrived.
+    pub fn finish(self) -> Result<Weights<B>, ModelError> {
+        if self.missing() > 0 {
+            return Err(ModelError::Input(format!(
+                "{} shards never arrived",
+                self.missing()
+            )));
+        }
+        Ok(Weights {
+            tensors: self.tensors,
+            host: self.host,
+        })
+    }
+}
+
 impl<B: Backend> Weights<B> {
     /// Loads every tensor of `manifest`, one shard at a time: `read_shard`
     /// returns a shard's verified bytes; `progress(done, total)` counts shards.
@@ -44,30 +123,14 @@ impl<B: Backend> Weights<B> {
         mut read_shard: impl FnMut(usize, &ShardEntry) -> Result<Vec<u8>, ModelError>,
         mut progress: impl FnMut(usize, usize),
     ) -> Result<Self, ModelError> {
-        let mut tensors = HashMap::new();
-        let mut host = HashMap::new();
+        let mut loader = WeightsLoader::new(manifest);
         let order = manifest.shard_order(&["text_encoder", "unet", "vae"]);
         for (done, &shard) in order.iter().enumerate() {
             let bytes = read_shard(shard, &manifest.shards[shard])?;
-            for entry in manifest.tensors.iter().filter(|t| t.data.shard == shard) {
-                let start = entry.data.offset as usize;
-                let data = &bytes[start..start + entry.data.length as usize];
-                if let Some(s) = entry.scale.filter(|_| entry.dtype == TensorDType::Q8) {
-                    // q8 stays int8 on the GPU (half of f16's memory).
-                    let scales = &bytes[s.offset as usize..(s.offset + s.length) as usize];
-                    let t = backend.upload_q8(&entry.name, &entry.shape, data, scales)?;
-                    tensors.insert(entry.name.clone(), t);
-                } else if HOST_TABLES.contains(&entry.name.as_str()) {
-                    let values = decode(entry.dtype, data, &entry.name)?;
-                    host.insert(entry.name.clone(), (entry.shape.clone(), values));
-                } else {
-                    let t = backend.upload_weight(&entry.name, &entry.shape, entry.dtype, data)?;
-                    tensors.insert(entry.name.clone(), t);
-                }
-            }
+            loader.add_shard(backend, manifest, shard, &bytes)?;
             progress(done + 1, order.len());
         }
-        Ok(Self { tensors, host })
+        loader.finish()
     }
 
     /// Weights built in memory (benchmarks of single layers).

@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+// A model load in the page, measured: time to ready, the worker's wasm heap
+// (the page prints it in its load lines) and the resident memory of all of
+// Chromium's processes, sampled every 250 ms (peak). Serves dist/ (run
+// `trunk build --release` first) with MODEL_DIR linked in as dist/bench-model/.
+// Not a test: nothing is asserted; the numbers are for README and notes.
+//
+//   node scripts/browser-load-bench.mjs MODEL_DIR [dist/]
+import { execSync } from 'node:child_process';
+import { rmSync, symlinkSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { serveDist } from '../tests/e2e/static-server.mjs';
+import { launch, openPage } from '../tests/e2e/browser.mjs';
+
+const modelDir = resolve(process.argv[2] ?? 'demo-model/model');
+const dist = resolve(process.argv[3] ?? 'dist/');
+const link = join(dist, 'bench-model');
+rmSync(link, { force: true });
+symlinkSync(modelDir, link);
+
+/** RSS of Chromium's processes by kind (browser, gpu-process, renderer, utility...), in bytes. */
+function chromiumRss() {
+  const kinds = {};
+  try {
+    const out = String(execSync('ps -eo rss=,args='));
+    for (const line of out.split('\n')) {
+      const m = line.trim().match(/^(\d+)\s+(\S*chrom\S*)(.*)$/);
+      if (!m) continue;
+      const kind = (m[3].match(/--type=(\S+)/) ?? [null, 'browser'])[1];
+      kinds[kind] = (kinds[kind] ?? 0) + Number(m[1]) * 1024;
+    }
+  } catch {
+    // ps missing: report zeros
+  }
+  return kinds;
+}
+const total = (kinds) => Object.values(kinds).reduce((a, b) => a + b, 0);
+
+const server = await serveDist(join(dist, '/'));
+const browser = await launch();
+let peak = {};
+const timer = setInterval(() => {
+  const now = chromiumRss();
+  if (total(now) > total(peak)) peak = now;
+}, 250);
+try {
+  const t0 = Date.now();
+  const { page, status } = await openPage(browser, `${server.url}?model=bench-model%2F`);
+  const seconds = (Date.now() - t0) / 1000;
+  const line = await page.getByTestId('download').textContent();
+  console.log(JSON.stringify({
+    model: modelDir,
+    status,
+    ready_s: +seconds.toFixed(1),
+    chromium_rss_peak_mb: Math.round(total(peak) / 1e6),
+    at_peak_by_process_mb: Object.fromEntries(Object.entries(peak).map(([k, v]) => [k, Math.round(v / 1e6)])),
+    load_line: line,
+  }));
+} finally {
+  clearInterval(timer);
+  await browser.close();
+  await server.close();
+  rmSync(link, { force: true });
+}
