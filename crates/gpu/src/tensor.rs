@@ -1,7 +1,6 @@
 //! A tensor is a labelled storage buffer with a shape and a storage type.
 
 use half::f16;
-use wgpu::util::DeviceExt;
 
 use crate::{DType, GpuContext, GpuError};
 
@@ -54,14 +53,30 @@ const USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
     .union(wgpu::BufferUsages::COPY_SRC)
     .union(wgpu::BufferUsages::COPY_DST);
 
-/// A storage buffer holding `contents`.
+/// A storage buffer holding `contents` (a multiple of 4 bytes: buffers hold
+/// whole quads). Written through the queue rather than mapped at creation:
+/// in a browser a mapped range is a shared-memory copy the page's process
+/// keeps until its garbage collector runs, which a 2 GB model load piles up;
+/// a queue write is copied and released by the GPU process. Nothing can
+/// have recorded a use of a buffer made here, so the write's place in the
+/// queue does not matter.
 fn buffer_with(ctx: &GpuContext, name: &str, contents: &[u8]) -> wgpu::Buffer {
-    ctx.device
-        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some(name),
-            contents,
-            usage: USAGE,
-        })
+    let buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(name),
+        size: contents.len() as u64,
+        usage: USAGE,
+        mapped_at_creation: false,
+    });
+    if !ctx.dry_run {
+        ctx.queue.write_buffer(&buffer, 0, contents);
+        // Natively the write waits in a staging copy until the next submit:
+        // push large ones out now, so a model load does not stage the whole
+        // model in host memory first.
+        if contents.len() >= 4 << 20 {
+            ctx.queue.submit(std::iter::empty());
+        }
+    }
+    buffer
 }
 
 /// Encodes f32 values in `dtype`, padded to whole pairs.
