@@ -4,13 +4,19 @@
 // Chromium's processes, sampled every 250 ms (peak). Serves dist/ (run
 // `trunk build --release` first) with MODEL_DIR linked in as dist/bench-model/.
 // Not a test: nothing is asserted; the numbers are for README and notes.
+// By default in a persistent profile (a temporary folder), as a visitor's
+// browser is: Playwright's usual contexts are off the record, where Chromium
+// keeps OPFS in memory (and grants a small quota), which would count every
+// cached shard as resident memory. EPHEMERAL=1 measures that case.
 //
 //   node scripts/browser-load-bench.mjs MODEL_DIR [dist/]
 import { execSync } from 'node:child_process';
-import { rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
 import { serveDist } from '../tests/e2e/static-server.mjs';
-import { launch, openPage } from '../tests/e2e/browser.mjs';
+import { CHROMIUM_ARGS, WAIT_MS, launch, openPage } from '../tests/e2e/browser.mjs';
 
 const modelDir = resolve(process.argv[2] ?? 'demo-model/model');
 const dist = resolve(process.argv[3] ?? 'dist/');
@@ -37,7 +43,20 @@ function chromiumRss() {
 const total = (kinds) => Object.values(kinds).reduce((a, b) => a + b, 0);
 
 const server = await serveDist(join(dist, '/'));
-const browser = await launch();
+const ephemeral = process.env.EPHEMERAL === '1';
+const profile = mkdtempSync(join(tmpdir(), 'roentgen-profile-'));
+let browser;
+let context;
+if (ephemeral) {
+  browser = await launch();
+} else {
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
+  context.setDefaultTimeout(WAIT_MS);
+}
 let peak = {};
 const timer = setInterval(() => {
   const now = chromiumRss();
@@ -45,11 +64,12 @@ const timer = setInterval(() => {
 }, 250);
 try {
   const t0 = Date.now();
-  const { page, status } = await openPage(browser, `${server.url}?model=bench-model%2F`);
+  const { page, status } = await openPage(browser, `${server.url}?model=bench-model%2F`, { context });
   const seconds = (Date.now() - t0) / 1000;
   const line = await page.getByTestId('download').textContent();
   console.log(JSON.stringify({
     model: modelDir,
+    profile: ephemeral ? 'off the record' : 'persistent',
     status,
     ready_s: +seconds.toFixed(1),
     chromium_rss_peak_mb: Math.round(total(peak) / 1e6),
@@ -58,7 +78,8 @@ try {
   }));
 } finally {
   clearInterval(timer);
-  await browser.close();
+  await (browser ?? context).close();
+  rmSync(profile, { recursive: true, force: true });
   await server.close();
   rmSync(link, { force: true });
 }

@@ -84,9 +84,14 @@ impl ShardStore {
                         .ok()?
                         .dyn_into()
                         .ok()?;
-                let file: web_sys::File =
-                    JsFuture::from(h.get_file()).await.ok()?.dyn_into().ok()?;
-                array(file.array_buffer()).await?
+                match read_sync(&h, entry.bytes).await {
+                    Some(bytes) => bytes,
+                    None => {
+                        let file: web_sys::File =
+                            JsFuture::from(h.get_file()).await.ok()?.dyn_into().ok()?;
+                        array(file.array_buffer()).await?
+                    }
+                }
             }
             Self::Cache(c) => {
                 let resp: web_sys::Response = JsFuture::from(c.match_with_str(&key(entry)))
@@ -116,6 +121,9 @@ impl ShardStore {
                         .map_err(js)?
                         .dyn_into()
                         .map_err(js)?;
+                if let Some(written) = write_sync(&h, bytes).await {
+                    return written;
+                }
                 // The new contents replace the file only on close(), so an
                 // interrupted write leaves no half shard behind.
                 let w: web_sys::FileSystemWritableFileStream = JsFuture::from(h.create_writable())
@@ -142,6 +150,52 @@ impl ShardStore {
             Self::None => Err("this browser offers no storage here".into()),
         }
     }
+}
+
+/// In a worker, OPFS files open for synchronous access: bytes go between
+/// wasm memory and the file with no JavaScript copy in between (the
+/// promise-based writer above copies each shard into a JS array and the
+/// browser process buffers it until close: ~1.7 GB resident for a
+/// full-size model in Chromium). A write interrupted midway leaves a file
+/// whose sha256 no longer matches, which `get` refuses. None: this context
+/// has no synchronous access (the page's thread), use the other way.
+async fn sync_handle(
+    h: &web_sys::FileSystemFileHandle,
+) -> Option<web_sys::FileSystemSyncAccessHandle> {
+    let create = js_sys::Reflect::get(h, &"createSyncAccessHandle".into()).ok()?;
+    if !create.is_function() {
+        return None;
+    }
+    JsFuture::from(h.create_sync_access_handle())
+        .await
+        .ok()?
+        .dyn_into()
+        .ok()
+}
+
+async fn write_sync(h: &web_sys::FileSystemFileHandle, bytes: &[u8]) -> Option<Result<(), String>> {
+    let handle = sync_handle(h).await?;
+    let result = (|| {
+        handle.truncate_with_u32(0).map_err(js)?;
+        let n = handle.write_with_u8_array(bytes).map_err(js)?;
+        if n as usize != bytes.len() {
+            return Err(format!("wrote {n} of {} bytes", bytes.len()));
+        }
+        handle.flush().map_err(js)
+    })();
+    handle.close();
+    Some(result)
+}
+
+async fn read_sync(h: &web_sys::FileSystemFileHandle, len: u64) -> Option<Vec<u8>> {
+    let handle = sync_handle(h).await?;
+    let size = handle.get_size().ok()?;
+    let mut bytes = vec![0u8; len as usize];
+    let read = (size as u64 == len)
+        .then(|| handle.read_with_u8_array(&mut bytes).ok())
+        .flatten();
+    handle.close();
+    (read? as u64 == len).then_some(bytes)
 }
 
 /// Cache Storage wants a URL: the sha256 under this page's origin.
