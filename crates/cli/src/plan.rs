@@ -4,18 +4,24 @@
 //! the GPU memory it allocated. This is how the full-size model is checked
 //! on an adapter far too slow to run it.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use roentgen_gpu::{ContextOptions, DType, GpuContext};
-use roentgen_model::{GpuBackend, Model, Request, SchedulerKind};
+use roentgen_model::{GpuBackend, Model, ModelLoader, Request, SchedulerKind};
+use roentgen_weights::Manifest;
 
 #[derive(clap::Args)]
 pub struct PlanArgs {
-    /// A converted model folder (e.g. from `weights-tools random --arch sd-v1.5`).
+    /// A converted model folder (e.g. from `weights-tools random --arch
+    /// sd-v1.5`), or with --before-download its http(s) URL.
     #[arg(long)]
-    pub model: PathBuf,
+    pub model: String,
+    /// Read only manifest.json and the tokenizer, no shard: every weight
+    /// is an empty buffer of its size, so a device can be checked before
+    /// gigabytes are downloaded.
+    #[arg(long)]
+    pub before_download: bool,
     /// Image side in pixels (a multiple of 8 x the UNet's downsampling).
     #[arg(long, default_value_t = 512)]
     pub size: usize,
@@ -37,6 +43,29 @@ fn mib(b: u64) -> f64 {
     b as f64 / (1024.0 * 1024.0)
 }
 
+/// A model whose weights are empty buffers of their sizes, from the
+/// manifest and tokenizer alone (a folder or an http(s) URL).
+fn manifest_only<'c>(
+    backend: GpuBackend<'c>,
+    model: &str,
+) -> anyhow::Result<Model<GpuBackend<'c>>> {
+    let read = |name: &str| -> anyhow::Result<Vec<u8>> {
+        if model.starts_with("http://") || model.starts_with("https://") {
+            let src = roentgen_weights::http::HttpSource::new(model, None, None);
+            Ok(src.get(name, 64 << 20)?)
+        } else {
+            let path = std::path::Path::new(model).join(name);
+            std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
+        }
+    };
+    let manifest = Manifest::from_json(&String::from_utf8_lossy(&read("manifest.json")?))?;
+    let mut loader = ModelLoader::new(backend, &manifest, &read(&manifest.tokenizer)?)?;
+    for i in loader.shard_order() {
+        loader.add_shard(i, &vec![0; manifest.shards[i].bytes as usize])?;
+    }
+    Ok(loader.finish()?)
+}
+
 pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     let dtype = match args.precision.as_str() {
         "f16" => DType::F16,
@@ -55,8 +84,13 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         *l = (*l).min(cap);
     }
     let t0 = Instant::now();
-    let model = Model::load_dir(GpuBackend::new(&ctx, dtype), &args.model, |_, _| {})
-        .with_context(|| format!("loading {}", args.model.display()))?;
+    let backend = GpuBackend::new(&ctx, dtype);
+    let model = if args.before_download {
+        manifest_only(backend, &args.model)?
+    } else {
+        Model::load_dir(backend, args.model.as_ref(), |_, _| {})
+            .with_context(|| format!("loading {}", args.model))?
+    };
     let load_s = t0.elapsed().as_secs_f64();
     let weights = ctx.memory.live();
     ctx.memory.reset_peak();
@@ -81,8 +115,10 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     };
     let before = ctx.stats.snapshot();
     let t1 = Instant::now();
-    pollster::block_on(model.generate(&req, None, false, |_| true))
-        .context("the pipeline does not fit this adapter")?;
+    pollster::block_on(model.generate(&req, None, false, |_| true)).context(
+        "the pipeline does not fit this adapter (a smaller --size needs smaller \
+             buffers; the error names the kernel and binding)",
+    )?;
     let build_s = t1.elapsed().as_secs_f64();
     let counts = ctx.stats.snapshot().since(&before);
     let dispatches = counts.dispatches;
@@ -108,11 +144,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         println!("adapter: {} ({})", r.name, r.backend);
         println!(
             "model: {} ({} tensors), {} storage, {}x{} image, CFG batch 2",
-            args.model.display(),
-            tensors,
-            args.precision,
-            args.size,
-            args.size
+            args.model, tensors, args.precision, args.size, args.size
         );
         println!(
             "every binding within {:.0} MiB (adapter allows {:.0} MiB); every dispatch within {} workgroups per dimension",
@@ -128,6 +160,17 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
             peak as f64 / 1e9
         );
         println!("largest buffer:   {:>9.1} MiB", mib(largest));
+        println!(
+            "verdict: fits this adapter's limits; it needs {:.2} GB of GPU memory{}. WebGPU does \
+             not say how much a GPU has: with less, use q8 weights (weights-tools convert --dtype \
+             q8: about half the weights) or a smaller --size",
+            peak as f64 / 1e9,
+            if args.before_download {
+                " (from the manifest alone: nothing downloaded)"
+            } else {
+                ""
+            }
+        );
         println!(
             "{dispatches} dispatches for {} steps + text encoder + VAE decode validated, none run (load {load_s:.1} s, build {build_s:.1} s)",
             args.steps

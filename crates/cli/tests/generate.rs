@@ -355,3 +355,47 @@ fn generate_from_a_url_with_credentials() {
         "same pixels from URL and folder"
     );
 }
+
+#[test]
+fn plan_before_download_reads_only_the_manifest_and_tokenizer() {
+    let model = root().join("tests/goldens/tiny-sd4/model");
+    // A folder with the manifest and tokenizer only: no shard to read.
+    let (_guard, dir) = tmp("bare-model");
+    std::fs::create_dir_all(&dir).unwrap();
+    let manifest = std::fs::read_to_string(model.join("manifest.json")).unwrap();
+    let m = roentgen_weights::Manifest::from_json(&manifest).unwrap();
+    std::fs::copy(model.join("manifest.json"), dir.join("manifest.json")).unwrap();
+    std::fs::copy(model.join(&m.tokenizer), dir.join(&m.tokenizer)).unwrap();
+    let bare = dir.to_str().unwrap();
+    fails(
+        &roentgen(&["plan", "--model", bare, "--size", "256", "--json"]),
+        "shard",
+    );
+    let out = roentgen(&[
+        "plan",
+        "--model",
+        bare,
+        "--size",
+        "256",
+        "--before-download",
+        "--json",
+    ]);
+    ok(&out);
+    let early: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = roentgen(&[
+        "plan",
+        "--model",
+        model.to_str().unwrap(),
+        "--size",
+        "256",
+        "--json",
+    ]);
+    ok(&out);
+    let full: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in ["weights_bytes", "peak_bytes", "dispatches_per_image"] {
+        assert_eq!(
+            early[key], full[key],
+            "{key}: the same plan without the weights"
+        );
+    }
+}
