@@ -207,8 +207,8 @@ impl GpuContext {
     /// Records one dispatch of an explicit workgroup grid. Dispatches are
     /// batched into one command buffer per DISPATCHES_PER_SUBMIT (a UNet step
     /// is hundreds of them; a submit each costs a driver round trip, and in a
-    /// browser a trip to the GPU process) and each uses its own uniform
-    /// buffer, so batching never reorders data.
+    /// browser a trip to the GPU process); their Params share one uniform
+    /// buffer at dynamic offsets, written once per submit (see [`Batch`]).
     pub fn dispatch_3d<'b, P: Pod, B: Copy + Into<Binding<'b>>>(
         &self,
         spec: &KernelSpec,

@@ -49,17 +49,14 @@ impl MemoryMeter {
         }
     }
 
-    pub(crate) fn note_idle(&self, bytes: u64) {
-        self.idle.fetch_add(bytes, Ordering::Relaxed);
-    }
-
-    pub(crate) fn note_reused(&self, bytes: u64) {
-        self.idle.fetch_sub(bytes, Ordering::Relaxed);
-    }
-
-    /// Idle buffers freed (their leases drop separately).
-    pub(crate) fn note_trimmed(&self, bytes: u64) {
-        self.idle.fetch_sub(bytes, Ordering::Relaxed);
+    /// `bytes` of held buffers went idle in the pool (`true`), or left it,
+    /// reused or freed (`false`; a freed buffer's lease drops separately).
+    pub(crate) fn note_idle(&self, bytes: u64, idle: bool) {
+        if idle {
+            self.idle.fetch_add(bytes, Ordering::Relaxed);
+        } else {
+            self.idle.fetch_sub(bytes, Ordering::Relaxed);
+        }
     }
 }
 

@@ -21,13 +21,14 @@ use std::sync::{Arc, Mutex};
 use crate::kernel::PipelineKey;
 use crate::memory::{Lease, MemoryMeter};
 
-struct Idle {
-    /// Creation order: `take` hands out the oldest idle buffer of a size, so
-    /// the same graph gets the same buffers each step (whatever order they
-    /// were dropped in), and its bind groups come from the cache.
-    serial: u64,
-    buffer: wgpu::Buffer,
-    lease: Lease,
+/// A pooled buffer with its share of the meter and its serial: creation
+/// order. `take` hands out the oldest idle buffer of a size, so the same
+/// graph gets the same buffers each step (whatever order they were dropped
+/// in), and its bind groups come from the cache.
+pub(crate) struct Pooled {
+    pub buffer: wgpu::Buffer,
+    pub lease: Lease,
+    pub serial: u64,
 }
 
 /// A bind group is determined by its kernel, the uniform binding's size and
@@ -43,9 +44,7 @@ pub(crate) struct Residency {
     /// Pool dropped outputs (on by default; see the module doc).
     reuse: std::sync::atomic::AtomicBool,
     pub memory: Arc<MemoryMeter>,
-    idle: Mutex<HashMap<u64, Vec<Idle>>>,
-    /// Serial numbers of pooled buffers, by buffer.
-    serials: Mutex<HashMap<wgpu::Buffer, u64>>,
+    idle: Mutex<HashMap<u64, Vec<Pooled>>>,
     next_serial: std::sync::atomic::AtomicU64,
     staging: Mutex<HashMap<u64, Vec<wgpu::Buffer>>>,
     bind_groups: Mutex<HashMap<BindKey, wgpu::BindGroup>>,
@@ -57,7 +56,6 @@ impl Default for Residency {
             reuse: true.into(),
             memory: Default::default(),
             idle: Default::default(),
-            serials: Default::default(),
             next_serial: Default::default(),
             staging: Default::default(),
             bind_groups: Default::default(),
@@ -70,40 +68,42 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Residency {
-    /// An idle buffer of exactly `bytes`, with its share of the meter.
-    pub fn take(&self, bytes: u64) -> Option<(wgpu::Buffer, Lease)> {
+    /// The serial of a buffer about to be made for the pool.
+    pub fn next_serial(&self) -> u64 {
+        self.next_serial
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// An idle buffer of exactly `bytes`.
+    pub fn take(&self, bytes: u64) -> Option<Pooled> {
         if !self.reusing() {
             return None;
         }
         let mut all = lock(&self.idle);
         let list = all.get_mut(&bytes)?;
         let oldest = (0..list.len()).min_by_key(|&i| list[i].serial)?;
-        let idle = list.swap_remove(oldest);
-        self.memory.note_reused(bytes);
-        Some((idle.buffer, idle.lease))
+        let pooled = list.swap_remove(oldest);
+        self.memory.note_idle(bytes, false);
+        Some(pooled)
     }
 
-    /// A dropped tensor's buffer: back to the pool when it came from there,
-    /// else (weights) released, with every bind group that named it.
-    pub fn release(&self, buffer: &wgpu::Buffer, lease: Lease, reuse: bool) {
-        if reuse && self.reusing() {
-            self.memory.note_idle(buffer.size());
-            let serial = *lock(&self.serials)
-                .entry(buffer.clone())
-                .or_insert_with(|| {
-                    self.next_serial
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-                });
-            lock(&self.idle)
-                .entry(buffer.size())
-                .or_default()
-                .push(Idle {
-                    serial,
-                    buffer: buffer.clone(),
-                    lease,
-                });
-        } else {
-            self.forget(std::slice::from_ref(buffer));
+    /// A dropped tensor's buffer: back to the pool when it came from there
+    /// (`serial` Some), else (weights) released, with every bind group that
+    /// named it.
+    pub fn release(&self, buffer: &wgpu::Buffer, lease: Lease, serial: Option<u64>) {
+        match serial.filter(|_| self.reusing()) {
+            Some(serial) => {
+                self.memory.note_idle(buffer.size(), true);
+                lock(&self.idle)
+                    .entry(buffer.size())
+                    .or_default()
+                    .push(Pooled {
+                        buffer: buffer.clone(),
+                        lease,
+                        serial,
+                    });
+            }
+            None => self.forget(std::slice::from_ref(buffer)),
         }
     }
 
@@ -154,17 +154,12 @@ impl Residency {
     /// Frees every idle buffer (and staging buffer) and the bind groups that
     /// named them. Returns the bytes freed.
     pub fn trim(&self) -> u64 {
-        let idle: Vec<Idle> = lock(&self.idle).drain().flat_map(|(_, v)| v).collect();
+        let idle: Vec<Pooled> = lock(&self.idle).drain().flat_map(|(_, v)| v).collect();
         lock(&self.staging).clear();
         let buffers: Vec<wgpu::Buffer> = idle.iter().map(|i| i.buffer.clone()).collect();
         self.forget(&buffers);
-        let mut serials = lock(&self.serials);
-        for b in &buffers {
-            serials.remove(b);
-        }
-        drop(serials);
         let bytes = buffers.iter().map(|b| b.size()).sum();
-        self.memory.note_trimmed(bytes);
+        self.memory.note_idle(bytes, false);
         bytes
     }
 

@@ -48,6 +48,12 @@ impl GpuStats {
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }
+
+    /// One buffer of `bytes` was created.
+    pub(crate) fn buffer_created(&self, bytes: u64) {
+        Self::add(&self.buffers_created, 1);
+        Self::add(&self.buffer_bytes_created, bytes);
+    }
 }
 
 impl Counters {

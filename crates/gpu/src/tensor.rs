@@ -26,14 +26,21 @@ struct Slot {
     /// A q8 weight's scales' bytes.
     extra: Option<crate::memory::Lease>,
     home: std::sync::Arc<crate::residency::Residency>,
-    /// Back to the pool (op outputs, per-step inputs) or freed (weights).
-    reuse: bool,
+    /// Back to the pool with this serial (op outputs, per-step inputs), or
+    /// None: freed (weights).
+    serial: Option<u64>,
+}
+
+/// Where a tensor's buffer came from.
+enum Made {
+    New(wgpu::Buffer),
+    Pooled(crate::residency::Pooled),
 }
 
 impl Drop for Tensor {
     fn drop(&mut self) {
         if let Some(slot) = self.slot.take() {
-            slot.home.release(&self.buffer, slot.lease, slot.reuse);
+            slot.home.release(&self.buffer, slot.lease, slot.serial);
         }
     }
 }
@@ -136,17 +143,20 @@ impl Tensor {
     /// A tensor over a buffer just created (counted) or taken from the pool.
     fn wrap(
         ctx: &GpuContext,
-        (buffer, lease): (wgpu::Buffer, Option<crate::memory::Lease>),
+        made: Made,
         shape: &[usize],
         dtype: DType,
         name: &str,
         reuse: bool,
     ) -> Self {
-        let lease = lease.unwrap_or_else(|| {
-            crate::GpuStats::add(&ctx.stats.buffers_created, 1);
-            crate::GpuStats::add(&ctx.stats.buffer_bytes_created, buffer.size());
-            ctx.memory.lease(buffer.size())
-        });
+        let (buffer, lease, serial) = match made {
+            Made::New(buffer) => {
+                ctx.stats.buffer_created(buffer.size());
+                let lease = ctx.memory.lease(buffer.size());
+                (buffer, lease, reuse.then(|| ctx.residency.next_serial()))
+            }
+            Made::Pooled(p) => (p.buffer, p.lease, Some(p.serial)),
+        };
         Self {
             buffer,
             shape: shape.to_vec(),
@@ -157,7 +167,7 @@ impl Tensor {
                 lease,
                 extra: None,
                 home: ctx.residency.clone(),
-                reuse,
+                serial,
             }),
         }
     }
@@ -165,19 +175,15 @@ impl Tensor {
     /// An idle buffer of `bytes` from the pool, after the recorded ops are
     /// submitted so that `contents` written now cannot reach ops recorded
     /// before (which may still read the buffer's old contents).
-    fn reused_with(
-        ctx: &GpuContext,
-        bytes: u64,
-        contents: Option<&[u8]>,
-    ) -> Option<(wgpu::Buffer, Option<crate::memory::Lease>)> {
-        let (buffer, lease) = ctx.residency.take(bytes)?;
+    fn reused_with(ctx: &GpuContext, bytes: u64, contents: Option<&[u8]>) -> Option<Made> {
+        let pooled = ctx.residency.take(bytes)?;
         if let Some(c) = contents
             && !ctx.dry_run
         {
             ctx.flush();
-            ctx.queue.write_buffer(&buffer, 0, c);
+            ctx.queue.write_buffer(&pooled.buffer, 0, c);
         }
-        Some((buffer, Some(lease)))
+        Some(Made::Pooled(pooled))
     }
 
     /// Uploads f32 values, converted to `dtype`, into a buffer of its own
@@ -226,11 +232,8 @@ impl Tensor {
         let pooled = reuse
             .then(|| Self::reused_with(ctx, bytes, Some(&contents)))
             .flatten();
-        let buffer = pooled.unwrap_or_else(|| {
-            let b = buffer_with(ctx, name, &contents);
-            (b, None)
-        });
-        Ok(Self::wrap(ctx, buffer, shape, dtype, name, reuse))
+        let made = pooled.unwrap_or_else(|| Made::New(buffer_with(ctx, name, &contents)));
+        Ok(Self::wrap(ctx, made, shape, dtype, name, reuse))
     }
 
     /// A q8 weight: `values` int8 (row-major, `shape[0]` rows), `scales` one
@@ -260,10 +263,9 @@ impl Tensor {
         let scale_bytes = bytemuck::cast_slice::<f32, u8>(scales);
         let label = format!("{name} scales");
         let scale_buffer = buffer_with(ctx, &label, scale_bytes);
-        crate::GpuStats::add(&ctx.stats.buffers_created, 1);
-        crate::GpuStats::add(&ctx.stats.buffer_bytes_created, scale_buffer.size());
+        ctx.stats.buffer_created(scale_buffer.size());
         let scale_lease = ctx.memory.lease(scale_buffer.size());
-        let mut t = Self::wrap(ctx, (buffer, None), shape, dtype, name, false);
+        let mut t = Self::wrap(ctx, Made::New(buffer), shape, dtype, name, false);
         // One lease for both buffers: they live and die together.
         if let Some(slot) = t.slot.as_mut() {
             slot.extra = Some(scale_lease);
@@ -300,7 +302,14 @@ impl Tensor {
             &padded[..]
         };
         let buffer = buffer_with(ctx, name, contents);
-        Ok(Self::wrap(ctx, (buffer, None), shape, dtype, name, false))
+        Ok(Self::wrap(
+            ctx,
+            Made::New(buffer),
+            shape,
+            dtype,
+            name,
+            false,
+        ))
     }
 
     /// An output tensor, pooled: NaN until a kernel writes it when the
@@ -335,7 +344,7 @@ impl Tensor {
             }),
             Some(contents) => buffer_with(ctx, name, contents),
         };
-        Ok(Self::wrap(ctx, (buffer, None), shape, dtype, name, true))
+        Ok(Self::wrap(ctx, Made::New(buffer), shape, dtype, name, true))
     }
 
     /// Copies the tensor back and widens it to f32 (a q8 weight dequantized).
@@ -369,8 +378,7 @@ pub async fn read_buffer(
     ctx.check_device()?;
     let size = buffer.size();
     let staging = ctx.residency.take_staging(size).unwrap_or_else(|| {
-        crate::GpuStats::add(&ctx.stats.buffers_created, 1);
-        crate::GpuStats::add(&ctx.stats.buffer_bytes_created, size);
+        ctx.stats.buffer_created(size);
         ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("read-back staging"),
             size,
