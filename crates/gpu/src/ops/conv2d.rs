@@ -3,7 +3,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::{runs, slice, too_large};
-use crate::kernel::{Binding, GEMM_BINDINGS, GEMM_Q8_BINDINGS, KernelSpec};
+use crate::kernel::{GEMM_BINDINGS, GEMM_Q8_BINDINGS, KernelSpec};
 pub use crate::reference::conv2d::Conv2dShape;
 use crate::shaders::{CONV2D, CONV2D_ALIGNED, CONV2D_Q8, CONV2D_Q8_ALIGNED};
 use crate::{GpuContext, GpuError, Tensor};
@@ -211,7 +211,6 @@ pub fn conv2d_fused(
         cout_total: cout as u32,
     };
     let path = ctx.path_for(x.dtype);
-    let bias_buf = bias.map_or(&w.buffer, |b| &b.buffer);
     let max = ctx.report.limits.max_storage_buffer_binding_size;
     let aligned = (cin * taps) % 2 == 0;
     let spec = match (&w.q8_scales, aligned) {
@@ -220,10 +219,7 @@ pub fn conv2d_fused(
         (Some(_), true) => &SPEC_Q8_ALIGNED,
         (Some(_), false) => &SPEC_Q8,
     };
-    // A q8 weight's scales ride in binding 7; unused bindings hold the
-    // weight (read-only, never read, and bound whole anyway).
-    let scales: Vec<Binding> = w.q8_scales.iter().map(Binding::from).collect();
-    let channel_bias = Binding::from(extra.channel_bias.map_or(&w.buffer, |c| &c.buffer));
+
     // The shader finds pixels and taps by float reciprocals, exact below
     // INDEX_LIMIT (columns and k run up to one tile past the matrix).
     let fits_index = |pixels: usize| pixels + TILE_N <= INDEX_LIMIT;
@@ -239,19 +235,14 @@ pub fn conv2d_fused(
             spec,
             path,
             &params,
-            &[
-                [
-                    (&x.buffer).into(),
-                    (&w.buffer).into(),
-                    bias_buf.into(),
-                    (&out.buffer).into(),
-                    extra.residual.map_or(&w.buffer, |r| &r.buffer).into(),
-                    channel_bias,
-                ]
-                .as_slice(),
-                &scales,
-            ]
-            .concat(),
+            &super::gemm_bindings(
+                (&x.buffer).into(),
+                w,
+                bias,
+                (&out.buffer).into(),
+                extra.residual.map(|r| (&r.buffer).into()),
+                extra.channel_bias,
+            ),
             // The batch is folded into the columns (see the shader).
             [
                 (batch * oh * ow).div_ceil(TILE_N) as u32,
@@ -289,22 +280,16 @@ pub fn conv2d_fused(
                     spec,
                     path,
                     &p,
-                    &[
-                        [
-                            slice(x, &image(ci, cin), in_plane),
-                            Binding::from(&w.buffer),
-                            Binding::from(bias_buf),
-                            slice(&out, &image(co, cout), out_plane),
-                            match extra.residual {
-                                Some(r) => slice(r, &image(co, cout), out_plane),
-                                None => Binding::from(&w.buffer),
-                            },
-                            channel_bias,
-                        ]
-                        .as_slice(),
-                        &scales,
-                    ]
-                    .concat(),
+                    &super::gemm_bindings(
+                        slice(x, &image(ci, cin), in_plane),
+                        w,
+                        bias,
+                        slice(&out, &image(co, cout), out_plane),
+                        extra
+                            .residual
+                            .map(|r| slice(r, &image(co, cout), out_plane)),
+                        extra.channel_bias,
+                    ),
                     [
                         (oh * ow).div_ceil(TILE_N) as u32,
                         co.len().div_ceil(TILE_M) as u32,

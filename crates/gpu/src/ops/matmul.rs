@@ -2,7 +2,6 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::kernel::Binding;
 use crate::kernel::{GEMM_BINDINGS, GEMM_Q8_BINDINGS, KernelSpec};
 use crate::shaders::{
     MATMUL, MATMUL_ALIGNED, MATMUL_COOP, MATMUL_GEGLU, MATMUL_Q8, MATMUL_Q8_ALIGNED,
@@ -202,16 +201,14 @@ pub fn matmul_residual(
         has_residual: residual.is_some() as u32,
         ..Default::default()
     };
-    let bias_buf = bias.map_or(&b.buffer, |t| &t.buffer);
-    // Unused bindings hold `a` (read-only, never read).
-    let mut bindings: Vec<Binding> = vec![
+    let bindings = super::gemm_bindings(
         (&a.buffer).into(),
-        (&b.buffer).into(),
-        bias_buf.into(),
+        b,
+        bias,
         (&out.buffer).into(),
-        residual.map_or(&a.buffer, |r| &r.buffer).into(),
-        (&a.buffer).into(),
-    ];
+        residual.map(|r| (&r.buffer).into()),
+        None,
+    );
     // Cooperative matrices where the device has them and the shape is made
     // of whole 16 x 16 blocks (8 deep); otherwise the tiled kernel.
     let coop = ctx.report.cooperative_matrix_enabled
@@ -232,13 +229,11 @@ pub fn matmul_residual(
         )?;
         return Ok(out);
     }
-    let spec = match (&b.q8_scales, k % 2 == 0) {
-        (None, true) => &SPEC_ALIGNED,
-        (None, false) => &SPEC,
-        (Some(s), aligned) => {
-            bindings.push(s.into());
-            if aligned { &SPEC_Q8_ALIGNED } else { &SPEC_Q8 }
-        }
+    let spec = match (b.q8_scales.is_some(), k % 2 == 0) {
+        (false, true) => &SPEC_ALIGNED,
+        (false, false) => &SPEC,
+        (true, true) => &SPEC_Q8_ALIGNED,
+        (true, false) => &SPEC_Q8,
     };
     ctx.dispatch_3d(
         spec,
@@ -315,21 +310,17 @@ pub fn matmul_geglu(
         has_bias: bias.is_some() as u32,
         ..Default::default()
     };
-    let bias_buf = bias.map_or(&a.buffer, |t| &t.buffer);
-    let mut bindings: Vec<Binding> = vec![
+    let bindings = super::gemm_bindings(
         (&a.buffer).into(),
-        (&w.buffer).into(),
-        bias_buf.into(),
+        w,
+        bias,
         (&out.buffer).into(),
-        (&a.buffer).into(),
-        (&a.buffer).into(),
-    ];
-    let spec = match &w.q8_scales {
+        None,
+        None,
+    );
+    let spec = match w.q8_scales {
         None => &SPEC_GEGLU,
-        Some(s) => {
-            bindings.push(s.into());
-            &SPEC_Q8_GEGLU
-        }
+        Some(_) => &SPEC_Q8_GEGLU,
     };
     ctx.dispatch_3d(
         spec,

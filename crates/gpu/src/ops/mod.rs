@@ -145,3 +145,29 @@ pub(crate) fn too_large(op: &str, t: &Tensor, unit: u64, max: u64) -> GpuError {
         max,
     }
 }
+
+/// The storage bindings of a GEMM kernel (matmul.wgsl and conv2d.wgsl share
+/// one layout, `kernel::GEMM_BINDINGS`): input, weight, bias, output,
+/// residual, per-(image, channel) bias, then a q8 weight's scales. A layout
+/// wants every binding filled: what is absent holds the weight (read-only,
+/// bound whole anyway, and never read: the Params flags say so).
+pub(crate) fn gemm_bindings<'a>(
+    input: Binding<'a>,
+    weight: &'a Tensor,
+    bias: Option<&'a Tensor>,
+    output: Binding<'a>,
+    residual: Option<Binding<'a>>,
+    channel_bias: Option<&'a Tensor>,
+) -> Vec<Binding<'a>> {
+    let absent = Binding::from(&weight.buffer);
+    let mut bindings = vec![
+        input,
+        absent,
+        bias.map_or(absent, |t| (&t.buffer).into()),
+        output,
+        residual.unwrap_or(absent),
+        channel_bias.map_or(absent, |t| (&t.buffer).into()),
+    ];
+    bindings.extend(weight.q8_scales.iter().map(Binding::from));
+    bindings
+}
