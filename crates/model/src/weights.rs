@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use half::f16;
 use roentgen_weights::manifest::HOST_TABLES;
-use roentgen_weights::{Manifest, ShardEntry, TensorDType};
+use roentgen_weights::{Manifest, TensorDType};
 
 use crate::ModelError;
 use crate::backend::Backend;
@@ -115,24 +115,6 @@ impl<B: Backend> WeightsLoader<B> {
 }
 
 impl<B: Backend> Weights<B> {
-    /// Loads every tensor of `manifest`, one shard at a time: `read_shard`
-    /// returns a shard's verified bytes; `progress(done, total)` counts shards.
-    pub fn load(
-        backend: &B,
-        manifest: &Manifest,
-        mut read_shard: impl FnMut(usize, &ShardEntry) -> Result<Vec<u8>, ModelError>,
-        mut progress: impl FnMut(usize, usize),
-    ) -> Result<Self, ModelError> {
-        let mut loader = WeightsLoader::new(manifest);
-        let order = manifest.shard_order(&["text_encoder", "unet", "vae"]);
-        for (done, &shard) in order.iter().enumerate() {
-            let bytes = read_shard(shard, &manifest.shards[shard])?;
-            loader.add_shard(backend, manifest, shard, &bytes)?;
-            progress(done + 1, order.len());
-        }
-        loader.finish()
-    }
-
     /// Weights built in memory (benchmarks of single layers).
     pub fn from_tensors(tensors: HashMap<String, B::Tensor>) -> Self {
         Self {
