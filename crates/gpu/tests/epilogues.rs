@@ -11,13 +11,6 @@ use roentgen_gpu::ops::matmul::matmul_residual;
 use roentgen_gpu::testing::test_contexts_with_small_bindings;
 use roentgen_gpu::{DType, GpuContext, Tensor, reference};
 
-fn tolerance(dtype: DType) -> (f32, f32) {
-    match dtype {
-        DType::F32 => (1e-4, 1e-4),
-        DType::F16 => (4e-3, 2e-3),
-    }
-}
-
 #[test]
 fn matmul_adds_its_residual_in_the_same_pass() {
     for (ctx, dtype) in all_paths() {
@@ -52,7 +45,7 @@ fn matmul_adds_its_residual_in_the_same_pass() {
             for (o, r) in want.iter_mut().zip(as_stored(&res, dtype)) {
                 *o += r;
             }
-            let (atol, rtol) = tolerance(dtype);
+            let (atol, rtol) = gemm_tol(dtype);
             assert_close(
                 &format!("b{batch} m{m} k{k} n{n} {:?}", ctx.path_for(dtype)),
                 &read(ctx, &out),
@@ -105,7 +98,7 @@ fn conv_case(
             *o += res[i];
         }
     }
-    let (atol, rtol) = tolerance(dtype);
+    let (atol, rtol) = gemm_tol(dtype);
     assert_close(
         &format!(
             "{s:?} cb{channel_bias} res{residual} {:?}",

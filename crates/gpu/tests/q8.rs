@@ -43,13 +43,6 @@ fn q8_tensor(ctx: &GpuContext, shape: &[usize], w: &[f32], dtype: DType) -> (Ten
     (t, dequantized(&q, &s))
 }
 
-fn tolerance(dtype: DType) -> (f32, f32) {
-    match dtype {
-        DType::F32 => (1e-4, 1e-4),
-        DType::F16 => (4e-3, 2e-3),
-    }
-}
-
 #[test]
 fn q8_linear_matches_reference_on_every_path() {
     // (batch, m, k, n, bias): odd and even K, over one tile each way.
@@ -82,7 +75,7 @@ fn q8_linear_matches_reference_on_every_path() {
                 true,
                 false,
             );
-            let (atol, rtol) = tolerance(dtype);
+            let (atol, rtol) = gemm_tol(dtype);
             let case = format!("q8 b{batch} m{m} k{k} n{n} {:?}", ctx.path_for(dtype));
             assert_close(&case, &got, &want, atol, rtol);
             // Read back, the weight is its dequantized values.
@@ -104,7 +97,7 @@ fn conv_case(ctx: &GpuContext, dtype: DType, s: Conv2dShape, seed: u64) {
     let b = as_stored(&b, dtype);
     let want =
         reference::conv2d::conv2d(&as_stored(&x, dtype), &as_stored(&wd, dtype), Some(&b), s);
-    let (atol, rtol) = tolerance(dtype);
+    let (atol, rtol) = gemm_tol(dtype);
     assert_close(
         &format!("q8 {s:?} {:?}", ctx.path_for(dtype)),
         &got,

@@ -60,6 +60,16 @@ pub fn tol(dtype: DType) -> (f32, f32) {
     }
 }
 
+/// Tolerances of a GEMM (matmul, conv2d): sums of K products, f32 rounding
+/// grows with sqrt(K); f16 storage rounds the result once.
+#[allow(dead_code)]
+pub fn gemm_tol(dtype: DType) -> (f32, f32) {
+    match dtype {
+        DType::F32 => (1e-4, 1e-4),
+        DType::F16 => (4e-3, 2e-3),
+    }
+}
+
 pub fn upload(
     ctx: &GpuContext,
     name: &str,
