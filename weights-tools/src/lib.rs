@@ -1,8 +1,7 @@
-//! The library behind `weights-tools`: converting a diffusers folder into
-//! RoentGen Web's shard format (see `roentgen_weights::manifest`).
+//! The library behind `weights-tools`: random models and phantoms here; the
+//! converter itself is `roentgen-convert` (shared with the page), re-exported
+//! under its old paths.
 
-pub mod clip_tokenizer;
-pub mod convert;
+pub use roentgen_convert::{clip_tokenizer, converter as convert, torch_bin};
 pub mod phantoms;
 pub mod random;
-pub mod torch_bin;

@@ -20,6 +20,8 @@ struct Cli {
 enum Command {
     /// Convert a diffusers folder (.safetensors) into manifest.json + shards.
     Convert {
+        /// The diffusers folder (model_index.json, text_encoder/, unet/, vae/,
+        /// tokenizer/, scheduler/; weights as .safetensors or PyTorch .bin).
         #[arg(long)]
         from: PathBuf,
         #[arg(long)]
@@ -50,12 +52,18 @@ enum Command {
         /// e.g. tests/goldens/tiny-sd2/model/tokenizer.json).
         #[arg(long)]
         tokenizer: PathBuf,
-        #[arg(long, default_value = "f16", value_parser = ["f16", "f32", "q8"])]
+        /// f16, f32 or q8 for our layout; f32, f16 or bf16 for diffusers'.
+        #[arg(long, default_value = "f16", value_parser = ["f16", "f32", "q8", "bf16"])]
         dtype: String,
         #[arg(long, default_value_t = 32)]
         shard_mib: u64,
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// ours: manifest + shards, ready to load. diffusers: the folder as
+        /// RoentGen's authors distribute it (safetensors, their names), for
+        /// diffusers itself and for the converter.
+        #[arg(long, default_value = "ours", value_parser = ["ours", "diffusers"])]
+        layout: String,
     },
     /// Write procedural chest phantoms and their captions (the demo model's
     /// training set): images.npy (uint8) and captions.jsonl.
@@ -99,11 +107,20 @@ fn main() -> anyhow::Result<()> {
                 shard_bytes: shard_mib * 1024 * 1024,
                 keep_encoder,
             };
-            let spinner = indicatif::ProgressBar::new_spinner();
-            let summary = weights_tools::convert::convert(&from, &out, &opts, |f| {
-                spinner.set_message(format!("reading {f}"))
+            let t0 = std::time::Instant::now();
+            let bar = indicatif::ProgressBar::new(0).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg} {bar:40} {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left)",
+                )
+                .expect("valid template"),
+            );
+            let summary = weights_tools::convert::convert(&from, &out, &opts, |p| {
+                bar.set_length(p.total);
+                bar.set_position(p.done);
+                bar.set_message(p.file.clone());
             })?;
-            spinner.finish_and_clear();
+            bar.finish_and_clear();
+            println!("converted in {:.1} s", t0.elapsed().as_secs_f64());
             for (component, s) in summary {
                 println!(
                     "{component:<13} {:>5} tensors {:>12} parameters {:>13} bytes{}",
@@ -165,11 +182,33 @@ fn main() -> anyhow::Result<()> {
             dtype,
             shard_mib,
             seed,
+            layout,
         } => {
             let t0 = std::time::Instant::now();
             let configs = weights_tools::random::arch_configs(&arch)?;
             let tok = std::fs::read(&tokenizer)
                 .with_context(|| format!("reading {}", tokenizer.display()))?;
+            if layout == "diffusers" {
+                let dtype = match dtype.as_str() {
+                    "f32" => safetensors::Dtype::F32,
+                    "bf16" => safetensors::Dtype::BF16,
+                    "f16" => safetensors::Dtype::F16,
+                    other => anyhow::bail!(
+                        "--dtype {other} is not a diffusers storage type (f32, f16, bf16)"
+                    ),
+                };
+                let tok = String::from_utf8(tok).context("the tokenizer is not UTF-8")?;
+                weights_tools::random::write_random_diffusers(configs, &tok, &out, dtype, seed)?;
+                println!(
+                    "wrote {} ({arch}, random, diffusers layout) in {:.1} s",
+                    out.display(),
+                    t0.elapsed().as_secs_f64()
+                );
+                return Ok(());
+            }
+            if dtype == "bf16" {
+                anyhow::bail!("--dtype bf16 is for --layout diffusers; ours stores f16, f32 or q8");
+            }
             let bar = indicatif::ProgressBar::new(0);
             let summary = weights_tools::random::write_random(
                 configs,

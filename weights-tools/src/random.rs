@@ -67,6 +67,41 @@ fn values(name: &str, shape: &[usize], seed: u64) -> Vec<f32> {
     v
 }
 
+/// The values of entry `i` of `table` for `seed`: the same in either layout.
+fn tensor_values(table: &arch::Table, i: usize, seed: u64) -> Vec<f32> {
+    let (name, shape) = &table[i];
+    values(
+        name,
+        shape,
+        seed.wrapping_mul(0x1_0000_0001).wrapping_add(i as u64),
+    )
+}
+
+/// Writes the same random model as `write_random` (same seed, same values)
+/// as a diffusers folder, stored as `dtype` (F32, F16 or BF16): what
+/// diffusers loads for the full-size golden, and what the converter (here
+/// and in the page) takes as RoentGen's own folder.
+pub fn write_random_diffusers(
+    configs: BTreeMap<String, Value>,
+    tokenizer_json: &str,
+    out: &Path,
+    dtype: safetensors::Dtype,
+    seed: u64,
+) -> anyhow::Result<()> {
+    let table = table(&configs)?;
+    roentgen_convert::diffusers_layout::write(
+        out,
+        &table,
+        &|i| tensor_values(&table, i, seed),
+        &configs,
+        tokenizer_json,
+        roentgen_convert::diffusers_layout::LayoutOptions {
+            dtype,
+            old_vae_attention: false,
+        },
+    )
+}
+
 /// Writes a random model of `configs` to `out`; `progress(done, total)` in tensors.
 /// Returns (tensors, parameters, bytes) per component.
 pub fn write_random(
@@ -82,12 +117,8 @@ pub fn write_random(
     let mut writer = ShardWriter::new(shard_bytes);
     let mut summary: BTreeMap<String, (usize, usize, u64)> = BTreeMap::new();
     for (i, (name, shape)) in table.iter().enumerate() {
-        let v = values(
-            name,
-            shape,
-            seed.wrapping_mul(0x1_0000_0001).wrapping_add(i as u64),
-        );
-        let (stored, bytes, scales) = crate::convert::encode_tensor(name, shape, &v, dtype);
+        let v = tensor_values(&table, i, seed);
+        let (stored, bytes, scales) = roentgen_convert::encode_tensor(name, shape, &v, dtype);
         let s = summary
             .entry(name.split('.').next().unwrap_or("").to_string())
             .or_default();

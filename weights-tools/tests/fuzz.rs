@@ -6,9 +6,9 @@
 use std::io::{Cursor, Read, Write};
 
 use half::f16;
+use roentgen_convert::tensor_file::read_safetensors;
 use roentgen_fuzz::{CountingAlloc, Outcome, Target, fuzz};
 use safetensors::{Dtype, tensor::TensorView};
-use weights_tools::convert::read_safetensors;
 use weights_tools::torch_bin::read_from;
 
 #[global_allocator]

@@ -16,12 +16,13 @@ fn reads_a_state_dict_like_torch() {
     let expected: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(fixture("expected.json")).unwrap()).unwrap();
     let tensors = read(&fixture("state_dict.bin")).unwrap();
+    // Sorted by name (the converter reads every file in name order).
     let names: Vec<&str> = tensors.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(
         names,
         [
-            "conv_in.weight",
             "conv_in.bias",
+            "conv_in.weight",
             "norm.weight",
             "position_ids",
             "proj.weight",

@@ -3,6 +3,8 @@
 //! table is exactly the one those configs imply. A page can run this on a
 //! stranger's manifest before downloading a byte of weights.
 
+use std::collections::BTreeMap;
+
 use roentgen_weights::Manifest;
 
 use crate::ModelError;
@@ -16,34 +18,54 @@ pub struct Spec {
     pub scheduler: SchedulerConfig,
 }
 
-fn config<'a>(m: &'a Manifest, name: &'static str) -> Result<&'a serde_json::Value, ModelError> {
-    m.configs.get(name).ok_or(ModelError::Config {
+fn config<'a>(
+    configs: &'a BTreeMap<String, serde_json::Value>,
+    name: &'static str,
+) -> Result<&'a serde_json::Value, ModelError> {
+    configs.get(name).ok_or(ModelError::Config {
         component: name,
         what: "missing from the manifest".into(),
     })
 }
 
 impl Spec {
+    /// The configs alone: what a converter checks before reading weights.
+    pub fn from_configs(configs: &BTreeMap<String, serde_json::Value>) -> Result<Self, ModelError> {
+        Ok(Self {
+            text: TextConfig::from_json(config(configs, "text_encoder")?)?,
+            unet: UnetConfig::from_json(config(configs, "unet")?)?,
+            vae: VaeConfig::from_json(config(configs, "vae")?)?,
+            scheduler: SchedulerConfig::from_json(config(configs, "scheduler")?)?,
+        })
+    }
+
+    /// Every tensor these configs imply, by name and shape.
+    pub fn table(&self) -> crate::arch::Table {
+        crate::arch::expected(&self.text, &self.unet, &self.vae)
+    }
+
+    /// Refuses a weight table that is not exactly `table()`, naming each
+    /// difference.
+    pub fn check_table<'a>(
+        &self,
+        tensors: impl IntoIterator<Item = (&'a str, &'a [usize])>,
+    ) -> Result<(), ModelError> {
+        let problems = crate::arch::compare(&self.table(), tensors);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ModelError::Architecture { problems })
+        }
+    }
+
     pub fn from_manifest(manifest: &Manifest) -> Result<Self, ModelError> {
-        let text = TextConfig::from_json(config(manifest, "text_encoder")?)?;
-        let unet = UnetConfig::from_json(config(manifest, "unet")?)?;
-        let vae = VaeConfig::from_json(config(manifest, "vae")?)?;
-        let scheduler = SchedulerConfig::from_json(config(manifest, "scheduler")?)?;
-        let problems = crate::arch::compare(
-            &crate::arch::expected(&text, &unet, &vae),
+        let spec = Self::from_configs(&manifest.configs)?;
+        spec.check_table(
             manifest
                 .tensors
                 .iter()
                 .map(|t| (t.name.as_str(), t.shape.as_slice())),
-        );
-        if !problems.is_empty() {
-            return Err(ModelError::Architecture { problems });
-        }
-        Ok(Self {
-            text,
-            unet,
-            vae,
-            scheduler,
-        })
+        )?;
+        Ok(spec)
     }
 }

@@ -13,7 +13,19 @@ fn bytes(n: usize, salt: u8) -> Vec<u8> {
 }
 
 fn sample() -> (Manifest, Vec<(String, Vec<u8>)>) {
+    sample_taking(false)
+}
+
+/// The sample model; with `take`, closed shards are taken out after each
+/// tensor, as a streaming converter does.
+fn sample_taking(take: bool) -> (Manifest, Vec<(String, Vec<u8>)>) {
     let mut w = ShardWriter::new(1000);
+    let mut taken = Vec::new();
+    let mut after_add = |w: &mut ShardWriter| {
+        if take {
+            taken.extend(w.take_closed());
+        }
+    };
     w.add(
         "text_encoder.a.weight",
         TensorDType::F16,
@@ -22,6 +34,7 @@ fn sample() -> (Manifest, Vec<(String, Vec<u8>)>) {
         None,
     )
     .unwrap();
+    after_add(&mut w);
     w.add(
         "unet.b.weight",
         TensorDType::F16,
@@ -30,6 +43,7 @@ fn sample() -> (Manifest, Vec<(String, Vec<u8>)>) {
         None,
     )
     .unwrap();
+    after_add(&mut w);
     w.add(
         "unet.big.weight",
         TensorDType::F32,
@@ -38,6 +52,7 @@ fn sample() -> (Manifest, Vec<(String, Vec<u8>)>) {
         None,
     )
     .unwrap();
+    after_add(&mut w);
     w.add(
         "vae.q.weight",
         TensorDType::Q8,
@@ -46,10 +61,27 @@ fn sample() -> (Manifest, Vec<(String, Vec<u8>)>) {
         Some(&bytes(8, 5)),
     )
     .unwrap();
+    after_add(&mut w);
     let mut configs = BTreeMap::new();
     configs.insert("unet".to_string(), serde_json::json!({"sample_size": 8}));
-    w.finish("sd-v1-txt2img", configs, "tokenizer.json")
-        .unwrap()
+    let (m, rest) = w
+        .finish("sd-v1-txt2img", configs, "tokenizer.json")
+        .unwrap();
+    taken.extend(rest);
+    (m, taken)
+}
+
+#[test]
+fn shards_taken_while_writing_equal_shards_taken_at_the_end() {
+    let (m1, f1) = sample_taking(false);
+    let (m2, f2) = sample_taking(true);
+    assert_eq!(m1.to_json(), m2.to_json());
+    assert_eq!(f1, f2);
+    assert!(f1.len() >= 3, "the sample spans several shards");
+    for (entry, (name, bytes)) in m2.shards.iter().zip(&f2) {
+        assert_eq!(&entry.file, name);
+        verify_shard(name, bytes, entry.bytes, &entry.sha256).unwrap();
+    }
 }
 
 #[test]

@@ -13,6 +13,11 @@ use std::io::{Read, Seek};
 use std::path::Path;
 
 use anyhow::{Context, bail};
+
+use crate::tensor_file::TensorMeta;
+
+/// A state dict's pickle is names and shapes: a few MB at most.
+const MAX_PICKLE: u64 = 256 << 20;
 use half::{bf16, f16};
 
 /// Element types a storage may hold.
@@ -411,16 +416,17 @@ fn unpickle(data: &[u8]) -> anyhow::Result<Value> {
 
 /// One tensor of a checkpoint: its values widened to f32, or `None` for
 /// integer/bool tensors (buffers such as `position_ids`).
+#[derive(Clone, Debug)]
 pub struct BinTensor {
     pub name: String,
     pub shape: Vec<usize>,
     pub values: Option<Vec<f32>>,
 }
 
-/// Reads every tensor of a `torch.save` zip checkpoint, in file order.
+/// Reads every tensor of a `torch.save` zip checkpoint, sorted by name.
 pub fn read(path: &Path) -> anyhow::Result<Vec<BinTensor>> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    read_from(file).with_context(|| path.display().to_string())
+    read_from(std::io::BufReader::new(file)).with_context(|| path.display().to_string())
 }
 
 /// Where a tensor's last element lies in its storage, or None when the
@@ -436,74 +442,121 @@ fn last_index(t: &TensorRef) -> Option<usize> {
 
 /// The same, from any seekable bytes (a file, or a buffer in memory).
 pub fn read_from(reader: impl Read + Seek) -> anyhow::Result<Vec<BinTensor>> {
-    let mut zip = zip::ZipArchive::new(reader)
-        .context("not a zip checkpoint (only torch.save's zip format since PyTorch 1.6 is read)")?;
-    let pkl_name = zip
-        .file_names()
-        .find(|n| n.ends_with("/data.pkl") || *n == "data.pkl")
-        .map(str::to_string)
-        .context("no data.pkl inside")?;
-    let prefix = pkl_name.strip_suffix("data.pkl").unwrap_or("").to_string();
-    let pkl = read_entry(&mut zip, &pkl_name, None)?;
-    let top = unpickle(&pkl).with_context(|| pkl_name.clone())?;
-    let Value::Dict(items) = top else {
-        bail!("the pickle is not a state dict");
-    };
-    let mut storages: HashMap<String, Vec<u8>> = HashMap::new();
-    let mut out = Vec::new();
-    for (k, v) in items {
-        let (Value::Str(name), Value::Tensor(t)) = (k, v) else {
-            continue;
+    crate::tensor_file::TensorFile::Torch(Checkpoint::open(reader)?).read_all()
+}
+
+/// A checkpoint opened by reading its pickle only; each tensor's storage is
+/// read when the tensor is (the last storage is kept, for tensors that
+/// share one).
+pub struct Checkpoint<R: Read + Seek> {
+    zip: zip::ZipArchive<R>,
+    prefix: String,
+    /// Sorted by name; `refs[i]` is None for a non-float tensor.
+    metas: Vec<TensorMeta>,
+    refs: Vec<Option<TensorRef>>,
+    storage: Option<(String, Vec<u8>)>,
+}
+
+/// Checked before anything is allocated: the tensor lies inside its storage
+/// and has no more elements than the storage (an expanded view is not
+/// something a state dict holds). Returns its element count.
+fn check(name: &str, t: &TensorRef) -> anyhow::Result<usize> {
+    if t.stride.len() != t.shape.len() {
+        bail!(
+            "{name}: {} strides for {} dimensions",
+            t.stride.len(),
+            t.shape.len()
+        );
+    }
+    let n = t
+        .shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .filter(|&n| n <= t.storage_numel)
+        .with_context(|| {
+            format!(
+                "{name}: shape {:?} has more elements than its storage ({})",
+                t.shape, t.storage_numel
+            )
+        })?;
+    if n > 0 && last_index(t).is_none_or(|last| last >= t.storage_numel) {
+        bail!(
+            "{name}: shape {:?} strides {:?} offset {} reach past its storage of {} elements",
+            t.shape,
+            t.stride,
+            t.offset,
+            t.storage_numel
+        );
+    }
+    Ok(n)
+}
+
+impl<R: Read + Seek> Checkpoint<R> {
+    pub fn open(reader: R) -> anyhow::Result<Self> {
+        let mut zip = zip::ZipArchive::new(reader).context(
+            "not a zip checkpoint (only torch.save's zip format since PyTorch 1.6 is read)",
+        )?;
+        let pkl_name = zip
+            .file_names()
+            .find(|n| n.ends_with("/data.pkl") || *n == "data.pkl")
+            .map(str::to_string)
+            .context("no data.pkl inside")?;
+        let prefix = pkl_name.strip_suffix("data.pkl").unwrap_or("").to_string();
+        let pkl = read_entry(&mut zip, &pkl_name, None)?;
+        let top = unpickle(&pkl).with_context(|| pkl_name.clone())?;
+        let Value::Dict(items) = top else {
+            bail!("the pickle is not a state dict");
         };
-        if !t.elem.is_float() {
-            out.push(BinTensor {
+        let mut all = Vec::new();
+        for (k, v) in items {
+            let (Value::Str(name), Value::Tensor(t)) = (k, v) else {
+                continue;
+            };
+            let float = t.elem.is_float();
+            let n = if float { check(&name, &t)? } else { 0 };
+            let meta = TensorMeta {
                 name,
-                shape: t.shape,
-                values: None,
-            });
-            continue;
+                shape: t.shape.clone(),
+                float,
+                bytes: (n * t.elem.size()) as u64,
+            };
+            all.push((meta, float.then_some(t)));
         }
-        if t.stride.len() != t.shape.len() {
-            bail!(
-                "{name}: {} strides for {} dimensions",
-                t.stride.len(),
-                t.shape.len()
-            );
-        }
+        all.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        let (metas, refs) = all.into_iter().unzip();
+        Ok(Self {
+            zip,
+            prefix,
+            metas,
+            refs,
+            storage: None,
+        })
+    }
+
+    /// The tensors, sorted by name.
+    pub fn tensors(&self) -> &[TensorMeta] {
+        &self.metas
+    }
+
+    /// The values of tensor `i` widened to f32; None if not a float tensor.
+    pub fn read(&mut self, i: usize) -> anyhow::Result<Option<Vec<f32>>> {
+        let Some(t) = &self.refs[i] else {
+            return Ok(None);
+        };
+        let name = &self.metas[i].name;
         let size = t.elem.size();
-        // Checked before anything is allocated: the tensor lies inside its
-        // storage and has no more elements than the storage (an expanded
-        // view is not something a state dict holds).
-        let n = t
-            .shape
-            .iter()
-            .try_fold(1usize, |n, &d| n.checked_mul(d))
-            .filter(|&n| n <= t.storage_numel)
-            .with_context(|| {
-                format!(
-                    "{name}: shape {:?} has more elements than its storage ({})",
-                    t.shape, t.storage_numel
-                )
-            })?;
-        if n > 0 && last_index(&t).is_none_or(|last| last >= t.storage_numel) {
-            bail!(
-                "{name}: shape {:?} strides {:?} offset {} reach past its storage of {} elements",
-                t.shape,
-                t.stride,
-                t.offset,
-                t.storage_numel
-            );
-        }
-        if !storages.contains_key(&t.key) {
-            let entry = format!("{prefix}data/{}", t.key);
+        if self.storage.as_ref().is_none_or(|(k, _)| *k != t.key) {
+            self.storage = None;
+            let entry = format!("{}data/{}", self.prefix, t.key);
             let bytes = t
                 .storage_numel
                 .checked_mul(size)
                 .with_context(|| format!("storage {} is too large", t.key))?;
-            let data = read_entry(&mut zip, &entry, Some(bytes))?;
-            storages.insert(t.key.clone(), data);
+            let data = read_entry(&mut self.zip, &entry, Some(bytes))?;
+            self.storage = Some((t.key.clone(), data));
         }
-        let bytes = &storages[&t.key];
+        let bytes = &self.storage.as_ref().expect("just read").1;
+        let n = self.metas[i].bytes as usize / size;
         let mut values = Vec::with_capacity(n);
         let mut index = vec![0usize; t.shape.len()];
         for _ in 0..n {
@@ -525,13 +578,8 @@ pub fn read_from(reader: impl Read + Seek) -> anyhow::Result<Vec<BinTensor>> {
                 index[d] = 0;
             }
         }
-        out.push(BinTensor {
-            name,
-            shape: t.shape,
-            values: Some(values),
-        });
+        Ok(Some(values))
     }
-    Ok(out)
 }
 
 /// One zip entry's bytes: stored uncompressed, as torch.save writes them (so
@@ -542,7 +590,7 @@ fn read_entry(
     name: &str,
     expected: Option<usize>,
 ) -> anyhow::Result<Vec<u8>> {
-    let entry = zip
+    let mut entry = zip
         .by_name(name)
         .with_context(|| format!("{name} missing from the checkpoint"))?;
     if entry.compression() != zip::CompressionMethod::Stored {
@@ -557,12 +605,21 @@ fn read_entry(
         bail!("{name}: {} bytes, the pickle says {n}", entry.size());
     }
     let mut bytes = Vec::new();
-    entry
-        .take(expected.unwrap_or(usize::MAX) as u64)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("reading {name}"))?;
-    if expected.is_some_and(|n| bytes.len() != n) {
-        bail!("{name} ends early");
+    match expected {
+        // One read of the known size: in the page each read is a slice of
+        // the dropped file, so a storage comes in one piece.
+        Some(n) => {
+            bytes.resize(n, 0);
+            entry
+                .read_exact(&mut bytes)
+                .with_context(|| format!("{name} ends early"))?;
+        }
+        None => {
+            entry
+                .take(MAX_PICKLE)
+                .read_to_end(&mut bytes)
+                .with_context(|| format!("reading {name}"))?;
+        }
     }
     Ok(bytes)
 }
