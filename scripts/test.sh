@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: formatting, native `cargo test` (GPU tests on the machine's
-# Vulkan adapter, lavapipe without a GPU), the wasm32 build of the page by
-# Trunk, and the browser end-to-end tests in headless Chromium (WebGPU).
+# Vulkan adapter, lavapipe without a GPU), the full-size golden (release),
+# the wasm32 build of the page by Trunk, and the browser end-to-end tests in
+# headless Chromium (WebGPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -15,6 +16,9 @@ cargo fmt --all -- --check
 
 step "cargo test (native; GPU tests on the Vulkan adapter)"
 cargo test --workspace --exclude roentgen-app --exclude roentgen-burn-peer
+
+step "full-size golden (release: SD v1.5's graph at full width vs diffusers)"
+scripts/full-size-golden.sh
 
 step "trunk build --release (wasm32 page)"
 trunk build --release

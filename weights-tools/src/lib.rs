@@ -3,5 +3,6 @@
 //! under its old paths.
 
 pub use roentgen_convert::{clip_tokenizer, converter as convert, torch_bin};
+pub mod export;
 pub mod phantoms;
 pub mod random;

@@ -37,6 +37,19 @@ enum Command {
         #[arg(long)]
         keep_encoder: bool,
     },
+    /// Write a converted folder back as a diffusers folder (safetensors,
+    /// diffusers' names), e.g. for diffusers itself or to test a converter.
+    Export {
+        #[arg(long)]
+        from: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value = "f16", value_parser = ["f16", "f32", "bf16"])]
+        dtype: String,
+        /// Spell VAE attention as diffusers < 0.14 did (query/key/value/proj_attn, 1x1 convs).
+        #[arg(long)]
+        old_vae_attention: bool,
+    },
     /// Check a converted folder: the manifest's table, every shard's size and sha256.
     /// Exits non-zero naming the first shard or tensor that is wrong.
     Verify { dir: PathBuf },
@@ -135,6 +148,27 @@ fn main() -> anyhow::Result<()> {
                 );
             }
             println!("wrote {}", out.display());
+        }
+        Command::Export {
+            from,
+            out,
+            dtype,
+            old_vae_attention,
+        } => {
+            let dtype = match dtype.as_str() {
+                "f32" => safetensors::Dtype::F32,
+                "bf16" => safetensors::Dtype::BF16,
+                _ => safetensors::Dtype::F16,
+            };
+            let n = weights_tools::export::export(
+                &from,
+                &out,
+                roentgen_convert::diffusers_layout::LayoutOptions {
+                    dtype,
+                    old_vae_attention,
+                },
+            )?;
+            println!("wrote {n} tensors to {} (diffusers layout)", out.display());
         }
         Command::Verify { dir } => {
             let bar = indicatif::ProgressBar::new(0).with_style(

@@ -49,6 +49,13 @@ pub fn table(configs: &BTreeMap<String, Value>) -> anyhow::Result<arch::Table> {
     ))
 }
 
+/// A trained UNet predicts noise of unit variance; with PyTorch's init scale
+/// everywhere, the full-size random UNet predicts noise of std 0.597 (at
+/// t=981 on N(0,1) latents, measured by tests/goldens/full_size.py, which
+/// prints it), and sampled latents drift out of any realistic range. Its
+/// output convolution is scaled by this gain so the prediction has std ~1.
+const EPS_GAIN: f32 = 1.0 / 0.597;
+
 /// Values for one tensor: norm scales 1, biases 0, embeddings N(0, 0.02),
 /// other weights N(0, 1/fan_in) (PyTorch's default init has that scale).
 fn values(name: &str, shape: &[usize], seed: u64) -> Vec<f32> {
@@ -59,6 +66,8 @@ fn values(name: &str, shape: &[usize], seed: u64) -> Vec<f32> {
     }
     let std = if name.contains("embedding") {
         0.02
+    } else if name == "unet.conv_out.weight" {
+        EPS_GAIN / (shape[1..].iter().product::<usize>() as f32).sqrt()
     } else {
         1.0 / (shape[1..].iter().product::<usize>() as f32).sqrt()
     };

@@ -49,24 +49,32 @@ async fn entries(reader: &web_sys::FileSystemDirectoryReader) -> Result<Vec<JsVa
     }
 }
 
-/// The dropped files, with each dropped folder's own files (not its
-/// subfolders: a converted model folder is flat).
-pub async fn files(d: Dropped) -> Result<Vec<web_sys::File>, String> {
-    let mut files = d.files;
-    for folder in d.folders {
+/// The dropped files with their paths: a loose file by its name, a
+/// dropped folder's files (two levels down: a diffusers folder's
+/// components) by their path starting with the folder's name.
+pub async fn files(d: Dropped) -> Result<Vec<(String, web_sys::File)>, String> {
+    let mut files: Vec<(String, web_sys::File)> =
+        d.files.into_iter().map(|f| (f.name(), f)).collect();
+    let mut folders: Vec<(web_sys::FileSystemDirectoryEntry, usize)> =
+        d.folders.into_iter().map(|f| (f, 0)).collect();
+    while let Some((folder, depth)) = folders.pop() {
         let reader = folder.create_reader();
         for e in entries(&reader).await.map_err(crate::http::js)? {
             let e: web_sys::FileSystemEntry = e.unchecked_into();
-            if !e.is_file() {
+            if e.is_directory() {
+                if depth < 2 {
+                    folders.push((e.unchecked_into(), depth + 1));
+                }
                 continue;
             }
+            let path = e.full_path();
             let fe: web_sys::FileSystemFileEntry = e.unchecked_into();
             let f = JsFuture::from(Promise::new(&mut |ok, err| {
                 fe.file_with_callback_and_callback(&ok, &err);
             }))
             .await
             .map_err(crate::http::js)?;
-            files.push(f.unchecked_into());
+            files.push((path.trim_start_matches('/').to_string(), f.unchecked_into()));
         }
     }
     Ok(files)

@@ -64,6 +64,43 @@ pub fn start() {
         };
         emit(FromWorker::Probe { probe });
         emit(FromWorker::Started);
+        stored_models(&emit).await;
+    });
+}
+
+/// Tells the page which models this browser stores.
+async fn stored_models(emit: &Emit) {
+    match crate::model_store::list().await {
+        Ok(models) => emit(FromWorker::StoredModels { models }),
+        Err(e) => emit(FromWorker::Info {
+            text: format!("could not list the stored models: {e}"),
+        }),
+    }
+}
+
+/// Loads `source` as the model, replacing the old one, and reports.
+async fn load_model(source: Source, emit: &Emit) {
+    // Free the old model's GPU memory before the new one arrives.
+    loader::set_model(None);
+    emit(FromWorker::Status {
+        text: "loading".into(),
+    });
+    match loader::load(&source, emit).await {
+        Ok(m) => {
+            loader::set_model(Some(m));
+            let label = source.label();
+            LABEL.with(|l| *l.borrow_mut() = label.clone());
+            emit(FromWorker::Loaded { label });
+            emit(FromWorker::Status {
+                text: "ready".into(),
+            });
+        }
+        Err(e) => emit(FromWorker::Status {
+            text: format!("error: {e}"),
+        }),
+    }
+    emit(FromWorker::Storage {
+        text: loader::storage_line().await,
     });
 }
 
@@ -76,7 +113,87 @@ fn files(extra: wasm_bindgen::JsValue) -> Vec<web_sys::File> {
 
 fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
     match msg {
-        ToWorker::Cancel => runner::cancel(),
+        ToWorker::Cancel => {
+            runner::cancel();
+            crate::converting::cancel();
+        }
+        ToWorker::Convert { name, dtype, paths } => {
+            let files: Vec<(String, web_sys::File)> = paths.into_iter().zip(files(extra)).collect();
+            let dtype = match dtype.as_str() {
+                "q8" => roentgen_weights::TensorDType::Q8,
+                _ => roentgen_weights::TensorDType::F16,
+            };
+            loader::set_model(None);
+            emit(FromWorker::Status {
+                text: "converting".into(),
+            });
+            spawn_local(async move {
+                let folder = crate::web_folder::WebFolder::new(name.clone(), files);
+                let t0 = js_sys::Date::now();
+                let done = crate::converting::run(folder, &name, dtype, &emit).await;
+                stored_models(&emit).await;
+                match done {
+                    Ok(true) => {
+                        emit(FromWorker::Progress {
+                            text: format!(
+                                "converted {name:?} in {:.1} s (wasm heap {:.0} MB); it stays in this browser: load it from the list next time",
+                                (js_sys::Date::now() - t0) / 1e3,
+                                loader::heap_bytes() as f64 / 1e6
+                            ),
+                        });
+                        load_model(Source::Stored(name), &emit).await;
+                    }
+                    Ok(false) => emit(FromWorker::Status {
+                        text: "cancelled".into(),
+                    }),
+                    Err(e) => emit(FromWorker::Status {
+                        text: format!("error: converting {name:?}: {e}"),
+                    }),
+                }
+            });
+        }
+        ToWorker::Check {
+            url,
+            stored,
+            authorization,
+            cookies,
+        } => {
+            let target = match (stored, url) {
+                (Some(name), _) => crate::device_check::Target::Stored(name),
+                (None, Some(base)) => crate::device_check::Target::Url {
+                    base,
+                    creds: Credentials {
+                        authorization,
+                        cookies,
+                    },
+                },
+                (None, None) => return,
+            };
+            emit(FromWorker::Check {
+                text: "checking this device: building the pipeline without running it…".into(),
+            });
+            spawn_local(async move {
+                let text = match crate::device_check::check(target).await {
+                    Ok(t) => t,
+                    Err(e) => format!("this device: {e}"),
+                };
+                emit(FromWorker::Check { text });
+            });
+        }
+        ToWorker::LoadStored { name } => spawn_local(async move {
+            load_model(Source::Stored(name), &emit).await;
+        }),
+        ToWorker::DeleteStored { name } => spawn_local(async move {
+            let text = match crate::model_store::delete(&name).await {
+                Ok(()) => format!("deleted stored model {name:?}"),
+                Err(e) => format!("could not delete {name:?}: {e}"),
+            };
+            emit(FromWorker::Info { text });
+            stored_models(&emit).await;
+            emit(FromWorker::Storage {
+                text: loader::storage_line().await,
+            });
+        }),
         ToWorker::LoseDevice => loader::lose_device(),
         ToWorker::Tokens { text } => {
             let text = loader::model()
@@ -115,30 +232,7 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
                 },
                 None => Source::Files(files(extra)),
             };
-            // Free the old model's GPU memory before the new one arrives.
-            loader::set_model(None);
-            emit(FromWorker::Status {
-                text: "loading".into(),
-            });
-            spawn_local(async move {
-                match loader::load(&source, &emit).await {
-                    Ok(m) => {
-                        loader::set_model(Some(m));
-                        let label = source.label();
-                        LABEL.with(|l| *l.borrow_mut() = label.clone());
-                        emit(FromWorker::Loaded { label });
-                        emit(FromWorker::Status {
-                            text: "ready".into(),
-                        });
-                    }
-                    Err(e) => emit(FromWorker::Status {
-                        text: format!("error: {e}"),
-                    }),
-                }
-                emit(FromWorker::Storage {
-                    text: loader::storage_line().await,
-                });
-            });
+            spawn_local(async move { load_model(source, &emit).await });
         }
         ToWorker::Generate { query, jobs } => {
             let Some(model) = loader::model() else {

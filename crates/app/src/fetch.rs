@@ -45,6 +45,8 @@ pub enum Source {
     },
     /// The files of a folder the user chose or dropped (by file name).
     Files(Vec<web_sys::File>),
+    /// A model converted in this browser, stored by name (model_store).
+    Stored(String),
 }
 
 impl Source {
@@ -62,6 +64,7 @@ impl Source {
                     .unwrap_or_else(|| "files".into());
                 format!("local folder {folder}")
             }
+            Source::Stored(name) => format!("stored model {name}"),
         }
     }
 }
@@ -94,6 +97,18 @@ pub async fn model(
             .await
         }
         Source::Files(files) => load(&mut Files(files), progress, sink).await,
+        Source::Stored(name) => {
+            let dir = crate::model_store::model_dir(name, false).await?;
+            load(
+                &mut Stored {
+                    name: name.clone(),
+                    dir,
+                },
+                progress,
+                sink,
+            )
+            .await
+        }
     }
 }
 
@@ -228,5 +243,44 @@ impl Origin for Url<'_> {
             self.store.kind(),
             std::mem::take(&mut self.not_stored),
         )
+    }
+}
+
+/// A model converted in this browser: read from its OPFS folder and every
+/// shard verified again (a damaged file is refused by name, never used).
+struct Stored {
+    name: String,
+    dir: web_sys::FileSystemDirectoryHandle,
+}
+
+impl Origin for Stored {
+    async fn file(&self, name: &str) -> Result<Vec<u8>, String> {
+        crate::model_store::read_file(&self.dir, name)
+            .await
+            .map_err(|e| format!("stored model {:?}: {e}", self.name))
+    }
+
+    async fn shard(
+        &mut self,
+        entry: &ShardEntry,
+        bytes: &mut dyn FnMut(u64, bool),
+    ) -> Result<Vec<u8>, String> {
+        let b = self.file(&entry.file).await?;
+        verify_shard(&entry.file, &b, entry.bytes, &entry.sha256).map_err(|e| {
+            format!(
+                "stored model {:?}: {e} (delete it and convert again)",
+                self.name
+            )
+        })?;
+        bytes(b.len() as u64, false);
+        Ok(b)
+    }
+
+    fn place(&self, name: &str) -> String {
+        format!("{name} of stored model {:?}", self.name)
+    }
+
+    fn finish(&mut self) -> (usize, &'static str, Vec<String>) {
+        (0, "stored in this browser", Vec::new())
     }
 }

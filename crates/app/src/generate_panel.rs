@@ -144,6 +144,9 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
     let comparing = RwSignal::new(false);
     let tokens = RwSignal::new(None::<String>);
     let from_disk = RwSignal::new(false);
+    let stored = RwSignal::new(Vec::<crate::model_store::StoredModel>::new());
+    let convert_dtype = RwSignal::new("f16".to_string());
+    let check_line = RwSignal::new(String::new());
 
     let start = move |mode: Mode| {
         let text = format!(
@@ -211,6 +214,36 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
                 }),
             }
         };
+    // A folder from disk: a converted one loads; a diffusers one (RoentGen
+    // as its authors distribute it) is converted in the worker and stored.
+    let open_folder = move |pairs: Vec<(String, web_sys::File)>| {
+        let paths: Vec<String> = pairs.iter().map(|(p, _)| p.clone()).collect();
+        let (folder, rel) = crate::web_folder::relative(&paths);
+        let has = |p: &str| rel.iter().any(|r| r == p);
+        let files: Vec<web_sys::File> = pairs.into_iter().map(|(_, f)| f).collect();
+        if has("manifest.json") {
+            start_load(None, None, Some(files));
+        } else if has("unet/config.json") || has("model_index.json") {
+            let Some(c) = client() else { return };
+            from_disk.set(true);
+            pending.set_value((None, None));
+            set_status.set("converting".into());
+            c.send_with_files(
+                &ToWorker::Convert {
+                    name: crate::model_store::name_from(folder.as_deref().unwrap_or("model")),
+                    dtype: convert_dtype.get_untracked(),
+                    paths: rel,
+                },
+                &files,
+            );
+        } else {
+            set_status.set(
+                "error: this is neither a converted model folder (manifest.json) nor a diffusers \
+                 folder (model_index.json, text_encoder/, unet/, vae/, tokenizer/, scheduler/)"
+                    .into(),
+            );
+        }
+    };
     let on_event = move |ev: FromWorker| match ev {
         FromWorker::Status { text } if text == "ready" => {
             let (run, link_error) = pending.get_value();
@@ -227,6 +260,8 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
         FromWorker::Status { text } => set_status.set(text),
         FromWorker::Info { text } => set_info.set(text),
         FromWorker::Storage { text } => storage.set(text),
+        FromWorker::StoredModels { models } => stored.set(models),
+        FromWorker::Check { text } => check_line.set(text),
         FromWorker::Loaded { label } => {
             if from_disk.get_untracked() {
                 // Images name the folder they came from.
@@ -284,7 +319,53 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
         .enumerate()
         .map(|(i, (label, _, _))| view! { <option value=i.to_string()>{*label}</option> })
         .collect_view();
-    let busy = move || status.get() == "loading" || status.get() == "generating";
+    let busy = move || {
+        matches!(
+            status.get().as_str(),
+            "loading" | "generating" | "converting"
+        )
+    };
+    let stored_list = move || {
+        stored
+            .get()
+            .into_iter()
+            .map(|m| {
+                let (load_name, delete_name) = (m.name.clone(), m.name.clone());
+                let what = if m.complete {
+                    format!("{} · {} · {:.2} GB", m.name, m.dtype, m.bytes as f64 / 1e9)
+                } else {
+                    format!("{} · incomplete (the conversion did not finish)", m.name)
+                };
+                view! {
+                    <li data-testid="stored-model">
+                        {what} " "
+                        <button class="small" data-testid="stored-load" disabled=move || !m.complete || busy()
+                            on:click=move |_| {
+                                from_disk.set(true);
+                                pending.set_value((None, None));
+                                set_status.set("loading".into());
+                                send(ToWorker::LoadStored { name: load_name.clone() });
+                            }>"Load"</button>
+                        " "
+                        <button class="small" data-testid="stored-check" disabled=move || !m.complete
+                            on:click={
+                                let name = m.name.clone();
+                                move |_| send(ToWorker::Check {
+                                    url: None,
+                                    stored: Some(name.clone()),
+                                    authorization: None,
+                                    cookies: false,
+                                })
+                            }>"Check"</button>
+                        " "
+                        <button class="small" data-testid="stored-delete" disabled=busy
+                            on:click=move |_| send(ToWorker::DeleteStored { name: delete_name.clone() })>
+                            "Delete"</button>
+                    </li>
+                }
+            })
+            .collect_view()
+    };
     // Says what the loaded model is, so nobody takes the demo's phantoms for
     // RoentGen's radiographs (or a RoentGen folder for the demo).
     let model_note = move || {
@@ -310,7 +391,7 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
                     let dropped = crate::dropped::take(&dt);
                     leptos::task::spawn_local(async move {
                         match crate::dropped::files(dropped).await {
-                            Ok(files) if !files.is_empty() => start_load(None, None, Some(files)),
+                            Ok(files) if !files.is_empty() => open_folder(files),
                             Ok(_) => set_status.set("error: nothing to load in what was dropped".into()),
                             Err(e) => set_status.set(format!("error: reading the dropped folder: {e}")),
                         }
@@ -368,7 +449,7 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
                 "Generate"
             </button>
             <button data-testid="cancel" on:click=move |_| send(ToWorker::Cancel)
-                disabled=move || status.get() != "generating">"Cancel"</button>
+                disabled=move || !matches!(status.get().as_str(), "generating" | "converting")>"Cancel"</button>
             <div class="compare-form">
                 <label>"Compare with (same seed and settings)"
                     <input data-testid="compare-prompt" prop:value=move || compare_prompt.get()
@@ -404,15 +485,44 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
                 <button data-testid="load" on:click=move |_| start_load(None, None, None) disabled=busy>
                     "Load model"
                 </button>
-                <label>"…or a converted folder on this computer (choose it, or drop it here)"
+                <button data-testid="check" on:click=move |_| send(ToWorker::Check {
+                    url: Some(source.get_untracked()),
+                    stored: None,
+                    authorization: Some(authorization.get_untracked().trim().to_string())
+                        .filter(|a| !a.is_empty()),
+                    cookies: cookies.get_untracked(),
+                })>"Check this device first"</button>
+                <p data-testid="check-line" class="note">{move || check_line.get()}</p>
+                <label>"…or a folder on this computer (choose it, or drop it here): a converted one, \
+                        or RoentGen's own diffusers folder, which is converted here and kept in this browser"
                     <input data-testid="folder" type="file" prop:webkitdirectory=true multiple=true
                         on:change=move |ev| {
                             let input: web_sys::HtmlInputElement = event_target(&ev);
                             if let Some(files) = input.files().map(|l| file_list(&l)) {
-                                start_load(None, None, Some(files));
+                                let pairs = files
+                                    .into_iter()
+                                    .map(|f| {
+                                        let p = js_sys::Reflect::get(&f, &"webkitRelativePath".into())
+                                            .ok()
+                                            .and_then(|p| p.as_string())
+                                            .filter(|p| !p.is_empty())
+                                            .unwrap_or_else(|| f.name());
+                                        (p, f)
+                                    })
+                                    .collect();
+                                open_folder(pairs);
                             }
                         }/>
                 </label>
+                <label>"Store converted weights as"
+                    <select data-testid="convert-dtype" prop:value=move || convert_dtype.get()
+                        on:change=move |ev| convert_dtype.set(event_target_value(&ev))>
+                        <option value="f16">"f16 (as RoentGen runs; 2 GB)"</option>
+                        <option value="q8">"q8 (int8 weights, about half: 1 GB)"</option>
+                    </select>
+                </label>
+                <p class="note">"Models converted in this browser (kept until you delete them):"</p>
+                <ul data-testid="stored-models">{stored_list}</ul>
                 <p class="note">"Credentials stay in this tab: they are never stored or put in share links."</p>
             </details>
             <p data-testid="download" class="note">{move || info.get()}

@@ -8,6 +8,8 @@
 
 mod adapter_panel;
 mod app;
+mod converting;
+mod device_check;
 mod dropped;
 pub mod engine;
 mod fetch;
@@ -16,10 +18,12 @@ mod generate_panel;
 mod global;
 mod http;
 mod loader;
+mod model_store;
 mod probe;
 mod protocol;
 mod runner;
 mod shard_store;
+mod web_folder;
 mod worker_client;
 
 pub use app::App;

@@ -144,7 +144,7 @@ pub async fn load(source: &Source, emit: &Emit) -> Result<PageModel, String> {
 }
 
 /// The worker's wasm memory: it only grows, so this is the load's peak.
-fn heap_bytes() -> u32 {
+pub fn heap_bytes() -> u32 {
     use wasm_bindgen::JsCast;
     wasm_bindgen::memory()
         .dyn_into::<js_sys::WebAssembly::Memory>()

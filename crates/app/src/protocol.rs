@@ -26,7 +26,31 @@ pub enum ToWorker {
         query: String,
         jobs: Vec<Job>,
     },
-    /// Stop the running batch after its current step.
+    /// Convert the diffusers folder whose files are sent alongside (in the
+    /// order of `paths`, each relative to the folder) into stored model
+    /// `name`, f16 or q8; then load it.
+    Convert {
+        name: String,
+        dtype: String,
+        paths: Vec<String>,
+    },
+    /// Check whether this device can run a model (its URL, or a stored
+    /// model's name) from its manifest alone: a dry run of the pipeline.
+    Check {
+        url: Option<String>,
+        stored: Option<String>,
+        authorization: Option<String>,
+        cookies: bool,
+    },
+    /// Load a model converted in this browser.
+    LoadStored {
+        name: String,
+    },
+    DeleteStored {
+        name: String,
+    },
+    /// Stop the running batch after its current step, or the running
+    /// conversion after its current tensor.
     Cancel,
     ClearCache,
     /// Destroy the device as a driver reset would (tests, devtools).
@@ -84,6 +108,14 @@ pub enum FromWorker {
     },
     Storage {
         text: String,
+    },
+    /// The device check's line.
+    Check {
+        text: String,
+    },
+    /// The models converted and stored in this browser.
+    StoredModels {
+        models: Vec<crate::model_store::StoredModel>,
     },
     /// A model is in; `label` names it in PNG metadata.
     Loaded {

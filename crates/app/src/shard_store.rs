@@ -159,7 +159,7 @@ impl ShardStore {
 /// full-size model in Chromium). A write interrupted midway leaves a file
 /// whose sha256 no longer matches, which `get` refuses. None: this context
 /// has no synchronous access (the page's thread), use the other way.
-async fn sync_handle(
+pub(crate) async fn sync_handle(
     h: &web_sys::FileSystemFileHandle,
 ) -> Option<web_sys::FileSystemSyncAccessHandle> {
     let create = js_sys::Reflect::get(h, &"createSyncAccessHandle".into()).ok()?;
@@ -173,7 +173,10 @@ async fn sync_handle(
         .ok()
 }
 
-async fn write_sync(h: &web_sys::FileSystemFileHandle, bytes: &[u8]) -> Option<Result<(), String>> {
+pub(crate) async fn write_sync(
+    h: &web_sys::FileSystemFileHandle,
+    bytes: &[u8],
+) -> Option<Result<(), String>> {
     let handle = sync_handle(h).await?;
     let result = (|| {
         handle.truncate_with_u32(0).map_err(js)?;

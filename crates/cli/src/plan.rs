@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use roentgen_gpu::{ContextOptions, DType, GpuContext};
-use roentgen_model::{GpuBackend, Model, ModelLoader, Request, SchedulerKind};
+use roentgen_model::{GpuBackend, Model};
 use roentgen_weights::Manifest;
 
 #[derive(clap::Args)]
@@ -59,11 +59,11 @@ fn manifest_only<'c>(
         }
     };
     let manifest = Manifest::from_json(&String::from_utf8_lossy(&read("manifest.json")?))?;
-    let mut loader = ModelLoader::new(backend, &manifest, &read(&manifest.tokenizer)?)?;
-    for i in loader.shard_order() {
-        loader.add_shard(i, &vec![0; manifest.shards[i].bytes as usize])?;
-    }
-    Ok(loader.finish()?)
+    Ok(roentgen_model::plan::manifest_only(
+        backend,
+        &manifest,
+        &read(&manifest.tokenizer)?,
+    )?)
 }
 
 pub fn run(args: PlanArgs) -> anyhow::Result<()> {
@@ -92,40 +92,24 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
             .with_context(|| format!("loading {}", args.model))?
     };
     let load_s = t0.elapsed().as_secs_f64();
-    let weights = ctx.memory.live();
-    ctx.memory.reset_peak();
-    let vae_scale = model.vae_scale();
-    let down = 1 << (model.unet.cfg.block_out_channels.len() - 1);
-    if args.size == 0 || !args.size.is_multiple_of(vae_scale * down) {
-        bail!(
-            "--size {}: must be a multiple of {}",
-            args.size,
-            vae_scale * down
-        );
-    }
-    let side = args.size / vae_scale;
-    let req = Request {
-        prompt: "plan".into(),
-        negative: String::new(),
-        steps: args.steps,
-        guidance: 4.0,
-        scheduler: SchedulerKind::Ddim,
-        seed: 0,
-        latent_hw: (side, side),
-    };
-    let before = ctx.stats.snapshot();
     let t1 = Instant::now();
-    pollster::block_on(model.generate(&req, None, false, |_| true)).context(
+    let report = pollster::block_on(roentgen_model::plan::plan(
+        &ctx, &model, args.size, args.steps,
+    ))
+    .context(
         "the pipeline does not fit this adapter (a smaller --size needs smaller \
              buffers; the error names the kernel and binding)",
     )?;
     let build_s = t1.elapsed().as_secs_f64();
-    let counts = ctx.stats.snapshot().since(&before);
+    let counts = report.counts;
     let dispatches = counts.dispatches;
-    let peak = ctx.memory.peak();
-    let largest = ctx.memory.largest();
+    let (weights, peak, largest) = (
+        report.weights_bytes,
+        report.peak_bytes,
+        report.largest_buffer_bytes,
+    );
     let r = &ctx.report;
-    let tensors: usize = model.weights.names().count();
+    let tensors = report.tensors;
     if args.json {
         println!(
             "{}",
@@ -160,17 +144,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
             peak as f64 / 1e9
         );
         println!("largest buffer:   {:>9.1} MiB", mib(largest));
-        println!(
-            "verdict: fits this adapter's limits; it needs {:.2} GB of GPU memory{}. WebGPU does \
-             not say how much a GPU has: with less, use q8 weights (weights-tools convert --dtype \
-             q8: about half the weights) or a smaller --size",
-            peak as f64 / 1e9,
-            if args.before_download {
-                " (from the manifest alone: nothing downloaded)"
-            } else {
-                ""
-            }
-        );
+        println!("verdict: {}", report.verdict(args.before_download));
         println!(
             "{dispatches} dispatches for {} steps + text encoder + VAE decode validated, none run (load {load_s:.1} s, build {build_s:.1} s)",
             args.steps

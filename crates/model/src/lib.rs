@@ -13,6 +13,7 @@ pub mod loader;
 pub mod nn;
 pub mod noise;
 pub mod pipeline;
+pub mod plan;
 pub mod png;
 pub mod presets;
 pub mod preview;

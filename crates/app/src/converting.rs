@@ -1,0 +1,152 @@
+//! (Worker side.) Converts a dropped diffusers folder into a stored model:
+//! the converter `weights-tools` uses (roentgen-convert), reading the files
+//! a slice at a time and writing each shard to OPFS as it closes, with
+//! progress, cancel between tensors, and a storage check before it starts.
+
+use std::cell::Cell;
+
+use roentgen_convert::{ConvertOptions, Converter};
+use roentgen_weights::TensorDType;
+use roentgen_weights::progress::duration;
+
+use crate::loader::Emit;
+use crate::model_store;
+use crate::protocol::FromWorker;
+use crate::web_folder::WebFolder;
+
+thread_local! {
+    static CANCEL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Asks a running conversion to stop after its current tensor.
+pub fn cancel() {
+    CANCEL.with(|c| c.set(true));
+}
+
+/// Lets the worker's event loop run (so a Cancel message gets in).
+async fn yield_now() {
+    let p = js_sys::Promise::new(&mut |ok, _| {
+        let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+        let _ = scope.set_timeout_with_callback_and_timeout_and_arguments_0(&ok, 0);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(p).await;
+}
+
+use wasm_bindgen::JsCast;
+
+fn gb(b: u64) -> String {
+    format!("{:.2} GB", b as f64 / 1e9)
+}
+
+/// Converts `folder` into stored model `name`; on error or cancel the
+/// partial model is deleted. Ok(false) when cancelled.
+pub async fn run(
+    folder: WebFolder,
+    name: &str,
+    dtype: TensorDType,
+    emit: &Emit,
+) -> Result<bool, String> {
+    CANCEL.with(|c| c.set(false));
+    model_store::check_name(name)?;
+    if model_store::list().await?.iter().any(|m| m.name == name) {
+        return Err(format!(
+            "a model named {name:?} is stored already: delete it first, or rename the folder"
+        ));
+    }
+    let opts = ConvertOptions {
+        dtype,
+        shard_bytes: 32 << 20,
+        keep_encoder: false,
+    };
+    let mut conv = Converter::new(&folder, opts).map_err(|e| format!("{e:#}"))?;
+    let need = conv.output_bytes() + (8 << 20);
+    if let Some((used, quota)) = crate::shard_store::usage().await {
+        let free = (quota - used).max(0.0) as u64;
+        if free < need {
+            return Err(format!(
+                "not enough storage: the converted model needs {}, this browser lets this site store {} more (free disk space, delete stored models, or pick q8, about half the size)",
+                gb(need),
+                gb(free)
+            ));
+        }
+    }
+    let dir = model_store::model_dir(name, true).await?;
+    let result = convert_into(&mut conv, &dir, emit).await;
+    match result {
+        Ok(true) => {}
+        other => {
+            drop(conv);
+            let _ = model_store::delete(name).await;
+            return other;
+        }
+    }
+    let done = conv.finish().map_err(|e| format!("{e:#}"));
+    let done = match done {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = model_store::delete(name).await;
+            return Err(e);
+        }
+    };
+    let write_rest = async {
+        for (file, bytes) in &done.shards {
+            model_store::write_file(&dir, file, bytes).await?;
+        }
+        model_store::write_file(&dir, "tokenizer.json", done.tokenizer.as_bytes()).await?;
+        // Last: a folder with a manifest is a complete model.
+        model_store::write_file(&dir, "manifest.json", done.manifest.to_json().as_bytes()).await
+    };
+    if let Err(e) = write_rest.await {
+        let _ = model_store::delete(name).await;
+        return Err(e);
+    }
+    Ok(true)
+}
+
+async fn convert_into(
+    conv: &mut Converter<'_>,
+    dir: &web_sys::FileSystemDirectoryHandle,
+    emit: &Emit,
+) -> Result<bool, String> {
+    let t0 = js_sys::Date::now();
+    let mut shown = 0.0;
+    let mut yielded = t0;
+    loop {
+        let step = conv.step().map_err(|e| format!("{e:#}"))?;
+        let Some(shards) = step else {
+            return Ok(true);
+        };
+        for (file, bytes) in &shards {
+            model_store::write_file(dir, file, bytes).await?;
+        }
+        let now = js_sys::Date::now();
+        if now - yielded > 50.0 {
+            yield_now().await;
+            yielded = js_sys::Date::now();
+            if CANCEL.with(|c| c.get()) {
+                emit(FromWorker::Progress {
+                    text: "conversion cancelled: nothing was kept".into(),
+                });
+                return Ok(false);
+            }
+        }
+        if now - shown > 250.0 {
+            shown = now;
+            let p = conv.progress();
+            let secs = (now - t0) / 1e3;
+            let rate = p.done as f64 / secs.max(1e-3);
+            let left = (p.total - p.done) as f64 / rate.max(1.0);
+            emit(FromWorker::Progress {
+                text: format!(
+                    "converting: {} of {} read ({}) · {:.0} MB/s · about {} left · wasm heap {:.0} MB",
+                    gb(p.done),
+                    gb(p.total),
+                    p.file,
+                    rate / 1e6,
+                    duration(left),
+                    crate::loader::heap_bytes() as f64 / 1e6
+                ),
+            });
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! The full-size golden: Stable Diffusion v1.5's graph at RoentGen's
+//! size (every channel width of the real model) with seeded random weights,
+//! written as a diffusers folder, converted (f16 and f32) and run by
+//! `roentgen generate` at 128x128 with 2 DDIM steps, against what diffusers
+//! output for the same folder (tests/goldens/full_size.py; only its few KB
+//! are committed). Ignored by plain `cargo test`: it writes 2 GB of weights
+//! plus their conversions and runs the full UNet; scripts/full-size-golden.sh
+//! runs it in release, as scripts/test.sh does in CI.
+
+mod common;
+
+use std::time::Instant;
+
+use common::{ok, roentgen, root, tmp};
+use safetensors::SafeTensors;
+
+fn golden() -> (Vec<u8>, serde_json::Value) {
+    let dir = root().join("tests/goldens/sd15-full");
+    (
+        std::fs::read(dir.join("golden.safetensors")).unwrap(),
+        serde_json::from_slice(&std::fs::read(dir.join("golden.json")).unwrap()).unwrap(),
+    )
+}
+
+fn f32s(st: &SafeTensors, key: &str) -> Vec<f32> {
+    st.tensor(key)
+        .unwrap()
+        .data()
+        .chunks(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+fn write_npy(path: &std::path::Path, shape: &[usize], v: &[f32]) {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let mut header = format!(
+        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}), }}",
+        dims.join(", ")
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut b = b"\x93NUMPY\x01\x00".to_vec();
+    b.extend((header.len() as u16).to_le_bytes());
+    b.extend(header.as_bytes());
+    b.extend(v.iter().flat_map(|x| x.to_le_bytes()));
+    std::fs::write(path, b).unwrap();
+}
+
+fn read_npy(path: &std::path::Path) -> Vec<f32> {
+    let b = std::fs::read(path).unwrap();
+    let h = u16::from_le_bytes([b[8], b[9]]) as usize;
+    b[10 + h..]
+        .chunks(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let num: f64 = a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum();
+    let den: f64 = b.iter().map(|y| (*y as f64).powi(2)).sum();
+    (num / den).sqrt()
+}
+
+/// The PNG's RGB8 pixels in [0, 1], average-pooled `pool`x`pool`, as
+/// [3, h/pool, w/pool] planes (the golden's layout).
+fn pooled_png(path: &std::path::Path, pool: usize) -> Vec<f32> {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let (w, h) = (info.width as usize, info.height as usize);
+    let (pw, ph) = (w / pool, h / pool);
+    let mut out = vec![0f32; 3 * pw * ph];
+    for c in 0..3 {
+        for y in 0..ph {
+            for x in 0..pw {
+                let mut s = 0.0;
+                for dy in 0..pool {
+                    for dx in 0..pool {
+                        s += buf[((y * pool + dy) * w + x * pool + dx) * 3 + c] as f32;
+                    }
+                }
+                out[(c * ph + y) * pw + x] = s / (255.0 * (pool * pool) as f32);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+#[ignore = "full size: 2 GB of weights, minutes on lavapipe; run by scripts/full-size-golden.sh"]
+fn full_size_sd15_matches_diffusers() {
+    let (bytes, meta) = golden();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let size = meta["size"].as_u64().unwrap() as usize;
+    let pool = meta["pool"].as_u64().unwrap() as usize;
+    let steps = meta["steps"].as_u64().unwrap().to_string();
+    let (_work_dir, work) = tmp("full-size");
+    std::fs::create_dir_all(&work).unwrap();
+
+    let t0 = Instant::now();
+    let src = work.join("diffusers");
+    let tokenizer =
+        std::fs::read_to_string(root().join("tests/goldens/tiny-sd2/model/tokenizer.json"))
+            .unwrap();
+    weights_tools::random::write_random_diffusers(
+        weights_tools::random::arch_configs("sd-v1.5").unwrap(),
+        &tokenizer,
+        &src,
+        safetensors::Dtype::F16,
+        0,
+    )
+    .unwrap();
+    println!(
+        "wrote the full-size diffusers folder in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    let init = work.join("init.npy");
+    write_npy(
+        &init,
+        &[1, 4, size / 8, size / 8],
+        &f32s(&st, "init.latents"),
+    );
+    let want_latents = f32s(&st, &format!("run.ddim.{steps}.latents"));
+    let want_image = f32s(&st, &format!("run.ddim.{steps}.image_pooled"));
+
+    // (precision, latents rel L2, pooled image MAE): the tiny goldens'
+    // tolerances (crates/model/tests/goldens.rs).
+    for (precision, dtype, latents_tol, image_tol) in [
+        ("f16", roentgen_weights::TensorDType::F16, 3e-2, 4.0 / 255.0),
+        ("f32", roentgen_weights::TensorDType::F32, 1e-3, 1.0 / 255.0),
+    ] {
+        let t = Instant::now();
+        let model = work.join(format!("model-{precision}"));
+        roentgen_convert::convert(
+            &src,
+            &model,
+            &roentgen_convert::ConvertOptions {
+                dtype,
+                shard_bytes: 32 << 20,
+                keep_encoder: false,
+            },
+            |_| {},
+        )
+        .unwrap();
+        let converted = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let latents = work.join(format!("latents-{precision}.npy"));
+        let png = work.join(format!("image-{precision}.png"));
+        ok(&roentgen(&[
+            "generate",
+            "--model",
+            model.to_str().unwrap(),
+            "--prompt",
+            meta["prompt"].as_str().unwrap(),
+            "--negative",
+            meta["negative"].as_str().unwrap(),
+            "--guidance",
+            &meta["guidance"].to_string(),
+            "--steps",
+            &steps,
+            "--scheduler",
+            "ddim",
+            "--precision",
+            precision,
+            "--init-latents",
+            init.to_str().unwrap(),
+            "--save-latents",
+            latents.to_str().unwrap(),
+            "--out",
+            png.to_str().unwrap(),
+        ]));
+        let generated = t.elapsed().as_secs_f64();
+        let l2 = rel_l2(&read_npy(&latents), &want_latents);
+        let got = pooled_png(&png, pool);
+        let mae = got
+            .iter()
+            .zip(&want_image)
+            .map(|(a, b)| (a - b).abs() as f64)
+            .sum::<f64>()
+            / got.len() as f64;
+        println!(
+            "[full size {precision}] converted in {converted:.1} s, generated in {generated:.1} s: \
+             latents rel L2 {l2:.2e} (limit {latents_tol:.0e}), pooled image MAE {mae:.2e} (limit {image_tol:.2e})"
+        );
+        assert!(l2 <= latents_tol, "{precision}: latents rel L2 {l2}");
+        // The PNG rounds to 1/255, pooling averages that out: half a level.
+        assert!(
+            mae <= image_tol + 0.5 / 255.0,
+            "{precision}: image MAE {mae}"
+        );
+        std::fs::remove_dir_all(&model).unwrap();
+    }
+}

@@ -1,0 +1,102 @@
+//! A dry run of the whole pipeline on an adapter: every buffer, pipeline and
+//! bind group created and every dispatch validated against the adapter's
+//! limits, nothing run (the context is made with `dry_run`). `roentgen
+//! plan` and the page's "Check this device" both use it, so the verdict a
+//! user reads before downloading is the one the CLI prints.
+
+use roentgen_gpu::{Counters, GpuContext};
+use roentgen_weights::Manifest;
+
+use crate::{GpuBackend, Model, ModelError, ModelLoader, Request, SchedulerKind};
+
+/// What a dry run allocated and validated.
+#[derive(Clone, Debug)]
+pub struct PlanReport {
+    pub size: usize,
+    pub steps: usize,
+    pub tensors: usize,
+    pub weights_bytes: u64,
+    pub peak_bytes: u64,
+    pub largest_buffer_bytes: u64,
+    pub max_binding_bytes: u64,
+    pub max_workgroups: u32,
+    pub counts: Counters,
+}
+
+/// A model whose weights are empty buffers of their sizes, from the
+/// manifest and tokenizer alone: nothing downloaded.
+pub fn manifest_only<'c>(
+    backend: GpuBackend<'c>,
+    manifest: &Manifest,
+    tokenizer: &[u8],
+) -> Result<Model<GpuBackend<'c>>, ModelError> {
+    let mut loader = ModelLoader::new(backend, manifest, tokenizer)?;
+    for i in loader.shard_order() {
+        loader.add_shard(i, &vec![0; manifest.shards[i].bytes as usize])?;
+    }
+    loader.finish()
+}
+
+/// Builds `steps` sampler steps of a `size` x `size` image with
+/// classifier-free guidance, plus the text encoder and the VAE decode.
+/// Weights' memory is what the context holds when called.
+pub async fn plan(
+    ctx: &GpuContext,
+    model: &Model<GpuBackend<'_>>,
+    size: usize,
+    steps: usize,
+) -> Result<PlanReport, ModelError> {
+    let weights_bytes = ctx.memory.live();
+    ctx.memory.reset_peak();
+    let vae_scale = model.vae_scale();
+    let down = 1 << (model.unet.cfg.block_out_channels.len() - 1);
+    if size == 0 || !size.is_multiple_of(vae_scale * down) {
+        return Err(ModelError::Input(format!(
+            "size {size}: must be a multiple of {}",
+            vae_scale * down
+        )));
+    }
+    let side = size / vae_scale;
+    let req = Request {
+        prompt: "plan".into(),
+        negative: String::new(),
+        steps,
+        guidance: 4.0,
+        scheduler: SchedulerKind::Ddim,
+        seed: 0,
+        latent_hw: (side, side),
+    };
+    let before = ctx.stats.snapshot();
+    model.generate(&req, None, false, |_| true).await?;
+    Ok(PlanReport {
+        size,
+        steps,
+        tensors: model.weights.names().count(),
+        weights_bytes,
+        peak_bytes: ctx.memory.peak(),
+        largest_buffer_bytes: ctx.memory.largest(),
+        max_binding_bytes: ctx.report.limits.max_storage_buffer_binding_size,
+        max_workgroups: ctx.report.limits.max_compute_workgroups_per_dimension,
+        counts: ctx.stats.snapshot().since(&before),
+    })
+}
+
+impl PlanReport {
+    /// One line a user can act on.
+    pub fn verdict(&self, before_download: bool) -> String {
+        format!(
+            "fits this adapter's limits; it needs {:.2} GB of GPU memory at {}x{}{} ({} dispatches \
+             validated, none run). WebGPU does not say how much memory a GPU has: with less, use \
+             q8 weights (about half the weights) or a smaller image",
+            self.peak_bytes as f64 / 1e9,
+            self.size,
+            self.size,
+            if before_download {
+                ", from the manifest alone: nothing downloaded"
+            } else {
+                ""
+            },
+            self.counts.dispatches
+        )
+    }
+}

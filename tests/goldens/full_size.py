@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Records what diffusers outputs for a full-size Stable Diffusion v1.5 graph
+(RoentGen's architecture, every channel width as in the real model) with
+random weights, at a small image size: the full-size golden.
+
+    cargo run --release -p weights-tools -- random --layout diffusers \
+        --dtype f16 --seed 0 --out /tmp/sd15-diffusers \
+        --tokenizer tests/goldens/tiny-sd2/model/tokenizer.json
+    pip install torch diffusers transformers safetensors
+    python tests/goldens/full_size.py --folder /tmp/sd15-diffusers
+
+The weights are regenerated bit for bit by that command (seeded, in Rust),
+so only this script's few kilobytes of output are committed:
+tests/goldens/sd15-full/golden.safetensors and golden.json. CI regenerates
+the folder, converts it with weights-tools (f16 and f32) and compares
+`roentgen generate` with these numbers (scripts/full-size-golden.sh).
+
+Stored weights are f16, so our f32 conversion holds exactly the weights
+diffusers ran in f32 here.
+"""
+import argparse
+import json
+import os
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import save_file
+
+from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+from transformers import CLIPTextModel, CLIPTokenizer
+
+PROMPT = "small left apical pneumothorax"
+NEGATIVE = "lateral view"
+GUIDANCE = 4.0
+STEPS = 2
+SIZE = 128  # pixels; latents are SIZE / 8
+POOL = 4  # the image is committed average-pooled 4x4 (32x32x3)
+
+
+@torch.no_grad()
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--folder", required=True)
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "sd15-full"))
+    args = ap.parse_args()
+    torch.set_num_threads(os.cpu_count() or 2)
+    f = args.folder
+    text_encoder = CLIPTextModel.from_pretrained(os.path.join(f, "text_encoder"), torch_dtype=torch.float32).eval()
+    unet = UNet2DConditionModel.from_pretrained(os.path.join(f, "unet"), torch_dtype=torch.float32).eval()
+    vae = AutoencoderKL.from_config(AutoencoderKL.load_config(os.path.join(f, "vae")))
+    # The folder has the decoder only (as our converter keeps it); the
+    # encoder stays at its init and is never used.
+    from safetensors.torch import load_file
+
+    missing, unexpected = vae.load_state_dict(
+        load_file(os.path.join(f, "vae", "diffusion_pytorch_model.safetensors")), strict=False
+    )
+    assert not unexpected, unexpected
+    assert all(k.startswith(("encoder.", "quant_conv.")) for k in missing), missing
+    vae = vae.float().eval()
+    tokenizer = CLIPTokenizer.from_pretrained(os.path.join(f, "tokenizer"))
+    with open(os.path.join(f, "scheduler", "scheduler_config.json")) as fh:
+        scheduler = DDIMScheduler.from_config(json.load(fh))
+    pipe = StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    g = {}
+    gen = torch.Generator().manual_seed(7)
+    init = torch.randn(1, 4, SIZE // 8, SIZE // 8, generator=gen)
+    g["init.latents"] = init
+
+    ids = tokenizer([NEGATIVE, PROMPT], padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids
+    hidden = text_encoder(ids)[0]
+    # Not compared: how far the random UNet's noise prediction is from unit
+    # variance (weights-tools random scales conv_out for that; see EPS_GAIN).
+    eps = unet(torch.cat([init, init]), torch.tensor(981), encoder_hidden_states=hidden).sample
+    print(f"UNet output std at t=981: {eps.std():.3f} (a trained model: about 1)")
+
+    out = pipe(
+        PROMPT,
+        negative_prompt=NEGATIVE,
+        num_inference_steps=STEPS,
+        guidance_scale=GUIDANCE,
+        latents=init.clone(),
+        output_type="latent",
+    ).images
+    image = vae.decode(out / vae.config.scaling_factor).sample
+    image = (image / 2 + 0.5).clamp(0, 1)
+    g[f"run.ddim.{STEPS}.latents"] = out
+    g[f"run.ddim.{STEPS}.image_pooled"] = F.avg_pool2d(image, POOL)
+    for k, v in g.items():
+        print(f"  {k:28s} {tuple(v.shape)} mean {v.mean():.4f} std {v.std() if v.numel() > 1 else 0:.4f} absmax {v.abs().max():.4f}")
+    print(f"  image: mean {image.mean():.3f}, std {image.std():.3f}, clipped {((image == 0) | (image == 1)).float().mean():.3f}")
+    os.makedirs(args.out, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in g.items()}, os.path.join(args.out, "golden.safetensors"))
+    meta = {
+        "weights": "weights-tools random --layout diffusers --dtype f16 --seed 0 (sd-v1.5)",
+        "prompt": PROMPT,
+        "negative": NEGATIVE,
+        "guidance": GUIDANCE,
+        "scheduler": "ddim",
+        "steps": STEPS,
+        "size": SIZE,
+        "pool": POOL,
+        "text_ids": ids.tolist(),
+    }
+    with open(os.path.join(args.out, "golden.json"), "w") as fh:
+        json.dump(meta, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()
