@@ -77,7 +77,13 @@ test('a diffusers folder is converted in the page, stored, listed, reloaded and 
     console.log(`# converted and loaded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     assert.match(await s.page.getByTestId('download').textContent(), /stored in this browser/);
     assert.deepEqual(await storedDirs(s.page), ['tiny-sd2-diffusers']);
-    assert.match(await s.page.getByTestId('stored-models').textContent(), /tiny-sd2-diffusers · f16 · 0\.00 GB/);
+    assert.match(await s.page.getByTestId('stored-models').textContent(), /tiny-sd2-diffusers · f16 · 5 MB/);
+    // The device check builds the converted model's pipeline without running it.
+    await s.page.getByTestId('stored-check').click();
+    await waitForText(s.page, 'check-line', /^this device: (fits|the)/);
+    const check = await s.page.getByTestId('check-line').textContent();
+    console.log(`# ${check}`);
+    assert.match(check, /^this device: fits this adapter's limits; it needs [\d.]+ [MG]B of GPU memory at 16x16, from the manifest alone: nothing downloaded \(\d+ dispatches validated, none run\)/);
     const converted = await makeImage(s.page);
     assert.deepEqual(converted.pixels, fromUrl.pixels, 'the converted folder is the same model');
     assert.equal(converted.text.model, 'stored model tiny-sd2-diffusers');
@@ -102,6 +108,33 @@ test('a diffusers folder is converted in the page, stored, listed, reloaded and 
     assert.deepEqual([...s.errors, ...again.errors], []);
   } finally {
     await context.close();
+    await server.close();
+  }
+});
+
+test('a conversion cancelled as it starts keeps nothing', async () => {
+  const server = await serveDist(DIST);
+  try {
+    const s = await openPage(browser, server.url + tiny());
+    // Cancel in the same task that starts the conversion (no race with how
+    // fast this machine converts): the worker gets Convert, then Cancel.
+    await s.page.evaluate(() => {
+      const status = document.querySelector('[data-testid=status]');
+      const obs = new MutationObserver(() => {
+        if (status.textContent === 'converting') {
+          obs.disconnect();
+          document.querySelector('[data-testid=cancel]').click();
+        }
+      });
+      obs.observe(status, { childList: true, characterData: true, subtree: true });
+    });
+    await s.page.getByTestId('folder').setInputFiles(folder);
+    await waitForText(s.page, 'status', /^cancelled$/);
+    assert.equal(await s.page.getByTestId('progress').textContent(), 'conversion cancelled: nothing was kept');
+    assert.deepEqual(await storedDirs(s.page), []);
+    assert.equal(await s.page.getByTestId('stored-model').count(), 0);
+    await s.context.close();
+  } finally {
     await server.close();
   }
 });

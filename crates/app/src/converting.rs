@@ -120,15 +120,17 @@ async fn convert_into(
             model_store::write_file(dir, file, bytes).await?;
         }
         let now = js_sys::Date::now();
+        // The event loop gets a turn every 50 ms (a Cancel message gets in
+        // then); the flag is read after every tensor.
         if now - yielded > 50.0 {
             yield_now().await;
             yielded = js_sys::Date::now();
-            if CANCEL.with(|c| c.get()) {
-                emit(FromWorker::Progress {
-                    text: "conversion cancelled: nothing was kept".into(),
-                });
-                return Ok(false);
-            }
+        }
+        if CANCEL.with(|c| c.get()) {
+            emit(FromWorker::Progress {
+                text: "conversion cancelled: nothing was kept".into(),
+            });
+            return Ok(false);
         }
         if now - shown > 250.0 {
             shown = now;

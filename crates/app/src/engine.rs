@@ -123,7 +123,8 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
                 "q8" => roentgen_weights::TensorDType::Q8,
                 _ => roentgen_weights::TensorDType::F16,
             };
-            loader::set_model(None);
+            // The loaded model stays until the converted one replaces it, so
+            // a cancelled or refused conversion leaves the page as it was.
             emit(FromWorker::Status {
                 text: "converting".into(),
             });

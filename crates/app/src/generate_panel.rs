@@ -332,7 +332,12 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
             .map(|m| {
                 let (load_name, delete_name) = (m.name.clone(), m.name.clone());
                 let what = if m.complete {
-                    format!("{} · {} · {:.2} GB", m.name, m.dtype, m.bytes as f64 / 1e9)
+                    let size = if m.bytes >= 1_000_000_000 {
+                        format!("{:.2} GB", m.bytes as f64 / 1e9)
+                    } else {
+                        format!("{:.0} MB", m.bytes as f64 / 1e6)
+                    };
+                    format!("{} · {} · {size}", m.name, m.dtype)
                 } else {
                     format!("{} · incomplete (the conversion did not finish)", m.name)
                 };
@@ -521,10 +526,13 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
                         <option value="q8">"q8 (int8 weights, about half: 1 GB)"</option>
                     </select>
                 </label>
-                <p class="note">"Models converted in this browser (kept until you delete them):"</p>
-                <ul data-testid="stored-models">{stored_list}</ul>
+
                 <p class="note">"Credentials stay in this tab: they are never stored or put in share links."</p>
             </details>
+            <div data-testid="stored-models" class="stored" hidden=move || stored.get().is_empty()>
+                <p class="note">"Models converted in this browser (kept until you delete them):"</p>
+                <ul>{stored_list}</ul>
+            </div>
             <p data-testid="download" class="note">{move || info.get()}
                 " "
                 <button data-testid="clear-cache" on:click=move |_| send(ToWorker::ClearCache)>

@@ -120,13 +120,20 @@ pub async fn load(source: &Source, emit: &Emit) -> Result<PageModel, String> {
     };
     let fetched = fetch::model(source, progress, sink).await?;
     let seconds = (js_sys::Date::now() - t0) / 1e3;
+    let mb = fetched.manifest.shards.iter().map(|s| s.bytes).sum::<u64>() as f64 / 1e6;
+    let whence = match fetched.store {
+        // A folder on disk or a model stored here: no cache involved.
+        local @ ("read from disk" | "stored in this browser") => {
+            format!("{} shards, {local}", fetched.manifest.shards.len())
+        }
+        store => format!(
+            "{} of {} shards from this browser's cache ({store})",
+            fetched.cached,
+            fetched.manifest.shards.len()
+        ),
+    };
     let mut line = format!(
-        "weights: {:.1} MB, {} of {} shards from this browser's cache ({}), {:.1} s; wasm heap {:.0} MB, GPU {:.0} MB",
-        fetched.manifest.shards.iter().map(|s| s.bytes).sum::<u64>() as f64 / 1e6,
-        fetched.cached,
-        fetched.manifest.shards.len(),
-        fetched.store,
-        seconds,
+        "weights: {mb:.1} MB, {whence}, {seconds:.1} s; wasm heap {:.0} MB, GPU {:.0} MB",
         heap_bytes() as f64 / 1e6,
         ctx.memory.live() as f64 / 1e6,
     );

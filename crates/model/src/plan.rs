@@ -84,11 +84,15 @@ pub async fn plan(
 impl PlanReport {
     /// One line a user can act on.
     pub fn verdict(&self, before_download: bool) -> String {
+        let need = if self.peak_bytes >= 1_000_000_000 {
+            format!("{:.2} GB", self.peak_bytes as f64 / 1e9)
+        } else {
+            format!("{:.0} MB", self.peak_bytes as f64 / 1e6)
+        };
         format!(
-            "fits this adapter's limits; it needs {:.2} GB of GPU memory at {}x{}{} ({} dispatches \
+            "fits this adapter's limits; it needs {need} of GPU memory at {}x{}{} ({} dispatches \
              validated, none run). WebGPU does not say how much memory a GPU has: with less, use \
              q8 weights (about half the weights) or a smaller image",
-            self.peak_bytes as f64 / 1e9,
             self.size,
             self.size,
             if before_download {

@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+// RoentGen's folder converted in the page, measured: a diffusers folder
+// (e.g. `weights-tools random --layout diffusers --out DIR`, full-size SD
+// v1.5) chosen under "Model source" is converted by the worker into a
+// stored model, loaded, and checked with "Check" (the 512x512 pipeline
+// built on a dry-run device, nothing run). Prints the conversion's and the
+// load's lines (time, wasm heap, GPU memory), the check's verdict and
+// Chromium's resident memory at peak by process for each phase (ps every
+// 250 ms). Persistent profile (a temporary folder), as a visitor's browser
+// is. Not a test: nothing is asserted; the numbers are for README and notes.
+//
+//   node scripts/browser-convert-bench.mjs DIFFUSERS_DIR [dist/] [f16|q8]
+import { execSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+import { serveDist } from '../tests/e2e/static-server.mjs';
+import { CHROMIUM_ARGS, WAIT_MS, openPage, settled, waitForText } from '../tests/e2e/browser.mjs';
+
+
+const folder = resolve(process.argv[2]);
+const dist = resolve(process.argv[3] ?? 'dist/');
+const dtype = process.argv[4] ?? 'f16';
+
+function chromiumRss() {
+  const kinds = {};
+  try {
+    for (const line of String(execSync('ps -eo rss=,args=')).split('\n')) {
+      const m = line.trim().match(/^(\d+)\s+(\S*chrom\S*)(.*)$/);
+      if (!m) continue;
+      const kind = (m[3].match(/--type=(\S+)/) ?? [null, 'browser'])[1];
+      kinds[kind] = (kinds[kind] ?? 0) + Number(m[1]) * 1024;
+    }
+  } catch {
+    // ps missing: zeros
+  }
+  return kinds;
+}
+const total = (kinds) => Object.values(kinds).reduce((a, b) => a + b, 0);
+const mb = (kinds) => Object.fromEntries(Object.entries(kinds).map(([k, v]) => [k, Math.round(v / 1e6)]));
+
+const server = await serveDist(join(dist, '/'));
+const profile = mkdtempSync(join(tmpdir(), 'roentgen-profile-'));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  headless: true,
+  args: CHROMIUM_ARGS,
+});
+context.setDefaultTimeout(WAIT_MS);
+let peak = {};
+const timer = setInterval(() => {
+  const now = chromiumRss();
+  if (total(now) > total(peak)) peak = now;
+}, 250);
+const phase = () => {
+  const p = { chromium_rss_peak_mb: Math.round(total(peak) / 1e6), by_process_mb: mb(peak) };
+  peak = {};
+  return p;
+};
+try {
+  const { page } = await openPage(null, `${server.url}?model=tiny-sd2%2F`, { context });
+  phase();
+  await page.locator('details.source > summary').click();
+  await page.getByTestId('convert-dtype').selectOption(dtype);
+  const t0 = Date.now();
+  await page.getByTestId('folder').setInputFiles(folder);
+  // Converted, or stopped with an error (the status says which).
+  await page.waitForFunction(() =>
+    /^converted /.test(document.querySelector('[data-testid=progress]')?.textContent ?? '') ||
+    /^error/.test(document.querySelector('[data-testid=status]')?.textContent ?? ''), null, { timeout: WAIT_MS });
+  const status = await page.getByTestId('status').textContent();
+  if (status.startsWith('error')) throw new Error(status);
+  const converted = { seconds: (Date.now() - t0) / 1000, line: await page.getByTestId('progress').textContent(), ...phase() };
+  await settled(page);
+  const loaded = {
+    status: await page.getByTestId('status').textContent(),
+    seconds: (Date.now() - t0) / 1000 - converted.seconds,
+    line: await page.getByTestId('download').textContent(),
+    ...phase(),
+  };
+  const t1 = Date.now();
+  await page.getByTestId('stored-check').click();
+  await waitForText(page, 'check-line', /^this device: /);
+  const checked = { seconds: (Date.now() - t1) / 1000, line: await page.getByTestId('check-line').textContent(), ...phase() };
+  console.log(JSON.stringify({ folder, dtype, converted, loaded, checked }, null, 1));
+} finally {
+  clearInterval(timer);
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+  await server.close();
+}
