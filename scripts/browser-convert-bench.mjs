@@ -10,34 +10,18 @@
 // is. Not a test: nothing is asserted; the numbers are for README and notes.
 //
 //   node scripts/browser-convert-bench.mjs DIFFUSERS_DIR [dist/] [f16|q8]
-import { execSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 import { serveDist } from '../tests/e2e/static-server.mjs';
+import { chromiumRss, total } from './chromium-rss.mjs';
 import { CHROMIUM_ARGS, WAIT_MS, openPage, settled, waitForText } from '../tests/e2e/browser.mjs';
-
 
 const folder = resolve(process.argv[2]);
 const dist = resolve(process.argv[3] ?? 'dist/');
 const dtype = process.argv[4] ?? 'f16';
 
-function chromiumRss() {
-  const kinds = {};
-  try {
-    for (const line of String(execSync('ps -eo rss=,args=')).split('\n')) {
-      const m = line.trim().match(/^(\d+)\s+(\S*chrom\S*)(.*)$/);
-      if (!m) continue;
-      const kind = (m[3].match(/--type=(\S+)/) ?? [null, 'browser'])[1];
-      kinds[kind] = (kinds[kind] ?? 0) + Number(m[1]) * 1024;
-    }
-  } catch {
-    // ps missing: zeros
-  }
-  return kinds;
-}
-const total = (kinds) => Object.values(kinds).reduce((a, b) => a + b, 0);
 const mb = (kinds) => Object.fromEntries(Object.entries(kinds).map(([k, v]) => [k, Math.round(v / 1e6)]));
 
 const server = await serveDist(join(dist, '/'));

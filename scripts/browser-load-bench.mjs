@@ -10,12 +10,12 @@
 // cached shard as resident memory. EPHEMERAL=1 measures that case.
 //
 //   node scripts/browser-load-bench.mjs MODEL_DIR [dist/]
-import { execSync } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 import { serveDist } from '../tests/e2e/static-server.mjs';
+import { chromiumRss, total } from './chromium-rss.mjs';
 import { CHROMIUM_ARGS, WAIT_MS, launch, openPage } from '../tests/e2e/browser.mjs';
 
 const modelDir = resolve(process.argv[2] ?? 'demo-model/model');
@@ -24,23 +24,6 @@ const link = join(dist, 'bench-model');
 rmSync(link, { force: true });
 symlinkSync(modelDir, link);
 
-/** RSS of Chromium's processes by kind (browser, gpu-process, renderer, utility...), in bytes. */
-function chromiumRss() {
-  const kinds = {};
-  try {
-    const out = String(execSync('ps -eo rss=,args='));
-    for (const line of out.split('\n')) {
-      const m = line.trim().match(/^(\d+)\s+(\S*chrom\S*)(.*)$/);
-      if (!m) continue;
-      const kind = (m[3].match(/--type=(\S+)/) ?? [null, 'browser'])[1];
-      kinds[kind] = (kinds[kind] ?? 0) + Number(m[1]) * 1024;
-    }
-  } catch {
-    // ps missing: report zeros
-  }
-  return kinds;
-}
-const total = (kinds) => Object.values(kinds).reduce((a, b) => a + b, 0);
 
 const server = await serveDist(join(dist, '/'));
 const ephemeral = process.env.EPHEMERAL === '1';

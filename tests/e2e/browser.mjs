@@ -116,3 +116,17 @@ export async function resultImages(page) {
   const srcs = await page.getByTestId('result').evaluateAll((imgs) => imgs.map((i) => i.src));
   return srcs.map((s) => decodePng(Buffer.from(s.split(',')[1], 'base64')));
 }
+
+/** The names in OPFS folder `dir` of the page's origin ([] when absent). */
+export const opfsNames = (page, dir) =>
+  page.evaluate(async (dir) => {
+    const root = await navigator.storage.getDirectory();
+    try {
+      const handle = await root.getDirectoryHandle(dir);
+      const names = [];
+      for await (const name of handle.keys()) names.push(name);
+      return names;
+    } catch {
+      return [];
+    }
+  }, dir);

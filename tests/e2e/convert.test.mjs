@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveDist } from './static-server.mjs';
-import { launch, newContext, openPage, resultImages, settled, tiny, waitForText } from './browser.mjs';
+import { launch, newContext, openPage, opfsNames, resultImages, settled, tiny, waitForText } from './browser.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DIST = join(ROOT, 'dist/');
@@ -36,18 +36,7 @@ after(async () => {
 });
 
 /** The names of the models stored in the page's OPFS. */
-const storedDirs = (page) =>
-  page.evaluate(async () => {
-    const root = await navigator.storage.getDirectory();
-    try {
-      const dir = await root.getDirectoryHandle('roentgen-models');
-      const names = [];
-      for await (const name of dir.keys()) names.push(name);
-      return names;
-    } catch {
-      return [];
-    }
-  });
+const storedDirs = (page) => opfsNames(page, 'roentgen-models');
 
 async function makeImage(page) {
   await page.getByTestId('steps').fill('2');

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveDist } from './static-server.mjs';
-import { TINY, launch, newContext, openPage, settled, tiny, waitForText, waitUntil } from './browser.mjs';
+import { TINY, launch, newContext, openPage, opfsNames, settled, tiny, waitForText, waitUntil } from './browser.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DIST = join(ROOT, 'dist/');
@@ -28,18 +28,7 @@ after(async () => {
 const open = (url, context) => openPage(browser, url, { context });
 
 /** Names of the files in the page's OPFS shard folder ([] when absent). */
-const opfsFiles = (page) =>
-  page.evaluate(async () => {
-    const root = await navigator.storage.getDirectory();
-    try {
-      const dir = await root.getDirectoryHandle('roentgen-weights-v1');
-      const names = [];
-      for await (const name of dir.keys()) names.push(name);
-      return names;
-    } catch {
-      return [];
-    }
-  });
+const opfsFiles = (page) => opfsNames(page, 'roentgen-weights-v1');
 
 test('a shard transfer cut halfway resumes with a Range request', async () => {
   const path = `/${TINY}${SHARD.file}`;

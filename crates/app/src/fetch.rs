@@ -163,6 +163,20 @@ async fn load(
     })
 }
 
+/// A shard read whole from this machine (a chosen folder, OPFS), verified
+/// against the manifest; `explain` words a mismatch for where it came from.
+fn checked(
+    entry: &ShardEntry,
+    b: Vec<u8>,
+    bytes: &mut dyn FnMut(u64, bool),
+    explain: impl FnOnce(String) -> String,
+) -> Result<Vec<u8>, String> {
+    verify_shard(&entry.file, &b, entry.bytes, &entry.sha256)
+        .map_err(|e| explain(e.to_string()))?;
+    bytes(b.len() as u64, false);
+    Ok(b)
+}
+
 /// A folder the user chose or dropped: read and verified, not copied into
 /// the store (it is on this machine already).
 struct Files<'a>(&'a [web_sys::File]);
@@ -185,10 +199,7 @@ impl Origin for Files<'_> {
         entry: &ShardEntry,
         bytes: &mut dyn FnMut(u64, bool),
     ) -> Result<Vec<u8>, String> {
-        let b = self.file(&entry.file).await?;
-        verify_shard(&entry.file, &b, entry.bytes, &entry.sha256).map_err(|e| e.to_string())?;
-        bytes(b.len() as u64, false);
-        Ok(b)
+        checked(entry, self.file(&entry.file).await?, bytes, |e| e)
     }
 
     fn place(&self, name: &str) -> String {
@@ -265,15 +276,12 @@ impl Origin for Stored {
         entry: &ShardEntry,
         bytes: &mut dyn FnMut(u64, bool),
     ) -> Result<Vec<u8>, String> {
-        let b = self.file(&entry.file).await?;
-        verify_shard(&entry.file, &b, entry.bytes, &entry.sha256).map_err(|e| {
+        checked(entry, self.file(&entry.file).await?, bytes, |e| {
             format!(
                 "stored model {:?}: {e} (delete it and convert again)",
                 self.name
             )
-        })?;
-        bytes(b.len() as u64, false);
-        Ok(b)
+        })
     }
 
     fn place(&self, name: &str) -> String {

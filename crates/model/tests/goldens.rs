@@ -111,12 +111,14 @@ fn check<B: Backend>(
     // Whole runs from the recorded initial latents.
     let init = &g["init.latents"];
     let guidance = meta["guidance"].as_f64().unwrap() as f32;
+    let mut ran = 0;
     for run in meta["runs"].as_array().unwrap() {
         let name = run["scheduler"].as_str().unwrap();
         let steps = run["steps"].as_u64().unwrap() as usize;
         if !runs(name, steps) {
             continue;
         }
+        ran += 1;
         let req = Request {
             prompt: prompt.into(),
             negative: negative.into(),
@@ -140,6 +142,9 @@ fn check<B: Backend>(
             tol.image_mae,
         );
     }
+    // A filter that selects no recorded run (a typo, a renamed scheduler)
+    // would otherwise pass having compared nothing.
+    assert!(ran > 0, "{model}: the run filter matches no recorded run");
     report
 }
 
@@ -177,6 +182,13 @@ fn tokens_match_transformers() {
             "truncated text for {prompt:?}"
         );
     }
+}
+
+#[test]
+#[should_panic(expected = "the run filter matches no recorded run")]
+fn a_run_filter_that_matches_nothing_fails() {
+    let m = load(CpuBackend, "tiny-sd2");
+    check(&m, "tiny-sd2", &F32, |s, _| s == "no-such-scheduler");
 }
 
 #[test]

@@ -1,0 +1,83 @@
+//! Every sampler's plan against diffusers' own, for every
+//! `timestep_spacing` the config check accepts and step counts from 1 to 50
+//! (tests/goldens/scheduler-plans.json, written by
+//! tests/goldens/scheduler_plans.py from SD v1.5's scheduler config): the
+//! timestep of every UNet call, the initial noise scale, and for the
+//! samplers whose step is linear in (sample, eps) — DDIM, Euler, Euler
+//! ancestral — the input scale and both coefficients (and Euler
+//! ancestral's noise scale) probed from diffusers' `step`. PNDM's and
+//! DPM-Solver++'s multistep coefficients are covered by the whole-run
+//! goldens (goldens.rs).
+
+use roentgen_model::SchedulerKind;
+use roentgen_model::scheduler::{SchedulerConfig, StepUpdate, plan};
+
+fn close(what: &str, got: f64, want: f64) {
+    let tol = 2e-5 * want.abs().max(1.0);
+    assert!(
+        (got - want).abs() <= tol,
+        "{what}: {got} vs diffusers {want}"
+    );
+}
+
+#[test]
+fn plans_match_diffusers_for_every_spacing() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/goldens/scheduler-plans.json");
+    let golden: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let cases = golden["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 5 * 3 * 5, "every scheduler x spacing x steps");
+    let f = |v: &serde_json::Value| -> Vec<f64> {
+        v.as_array()
+            .map(|a| a.iter().map(|x| x.as_f64().unwrap()).collect())
+            .unwrap_or_default()
+    };
+    for case in cases {
+        let name = case["scheduler"].as_str().unwrap();
+        let spacing = case["spacing"].as_str().unwrap();
+        let steps = case["steps"].as_u64().unwrap() as usize;
+        let label = format!("{name} {spacing} {steps} steps");
+        let mut config = golden["config"].clone();
+        config["timestep_spacing"] = spacing.into();
+        let cfg = SchedulerConfig::from_json(&config).unwrap();
+        let kind = SchedulerKind::from_name(name).unwrap();
+        let p = plan(kind, &cfg, steps).unwrap_or_else(|e| panic!("{label}: {e}"));
+        let ts = f(&case["timesteps"]);
+        let ours: Vec<f64> = p.steps.iter().map(|s| s.t as f64).collect();
+        assert_eq!(ours.len(), ts.len(), "{label}: UNet calls");
+        for (i, (a, b)) in ours.iter().zip(&ts).enumerate() {
+            close(&format!("{label}: timestep {i}"), *a, *b);
+        }
+        close(
+            &format!("{label}: init_noise_sigma"),
+            p.init_noise_sigma as f64,
+            case["init_noise_sigma"].as_f64().unwrap(),
+        );
+        let (c0, c1, scale, up) = (
+            f(&case["c0"]),
+            f(&case["c1"]),
+            f(&case["input_scale"]),
+            f(&case["sigma_up"]),
+        );
+        for (i, s) in p.steps.iter().enumerate() {
+            let at = |what: &str| format!("{label}: step {i} {what}");
+            match s.update {
+                StepUpdate::Ddim { c0: a, c1: b } => {
+                    close(&at("c0"), a as f64, c0[i]);
+                    close(&at("c1"), b as f64, c1[i]);
+                }
+                StepUpdate::Euler { dt } => {
+                    close(&at("c0"), 1.0, c0[i]);
+                    close(&at("dt"), dt as f64, c1[i]);
+                }
+                StepUpdate::EulerAncestral { dt, sigma_up } => {
+                    close(&at("c0"), 1.0, c0[i]);
+                    close(&at("dt"), dt as f64, c1[i]);
+                    close(&at("sigma_up"), sigma_up as f64, up[i]);
+                }
+                StepUpdate::Pndm { .. } | StepUpdate::DpmSolver2M { .. } => continue,
+            }
+            close(&at("input scale"), s.input_scale as f64, scale[i]);
+        }
+    }
+}
