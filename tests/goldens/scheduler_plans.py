@@ -2,7 +2,8 @@
 """Records diffusers' sampling plans for every scheduler and every
 `timestep_spacing` our config check accepts, from SD v1.5's scheduler config
 (RoentGen's): the timesteps of each UNet call, the initial noise scale, the
-input scale, and each step's coefficients where a step is linear in its
+input scale, and each step's coefficients (epsilon prediction, and
+v-prediction for DDIM, Euler and DPM-Solver++) where a step is linear in its
 inputs (probed: diffusers' `step` run on unit inputs). No model runs; the
 output is tests/goldens/scheduler-plans.json, compared by
 crates/model/tests/scheduler_plans.rs.
@@ -56,13 +57,14 @@ def probe(s, t, eps, x, seed=None):
     return c.step(eps, t, x, **kw).prev_sample.item()
 
 
-def record(name, cls, spacing, steps):
-    s = cls.from_config(dict(SD15, timestep_spacing=spacing))
+def record(name, cls, spacing, steps, prediction="epsilon"):
+    s = cls.from_config(dict(SD15, timestep_spacing=spacing, prediction_type=prediction))
     s.set_timesteps(steps)
     case = {
         "scheduler": name,
         "spacing": spacing,
         "steps": steps,
+        "prediction": prediction,
         "timesteps": [float(t) for t in s.timesteps],
         "init_noise_sigma": float(s.init_noise_sigma),
     }
@@ -83,6 +85,11 @@ def record(name, cls, spacing, steps):
         case.update(input_scale=scales, c0=c0, c1=c1)
         if name == "euler-a":
             case["sigma_up"] = sigma_up
+    if name == "dpm++2m":
+        # Only the first step is linear in (sample, output): no history yet.
+        t = s.timesteps[0]
+        p_0 = probe(s, t, ZERO, ZERO)
+        case.update(c0=[probe(s, t, ZERO, ONE) - p_0], c1=[probe(s, t, ONE, ZERO) - p_0])
     return case
 
 
@@ -90,6 +97,13 @@ def main():
     cases = [
         record(name, cls, spacing, steps)
         for name, cls in SCHEDULERS.items()
+        for spacing in SPACINGS
+        for steps in STEPS
+    ]
+    # v-prediction where this build supports it (PNDM and Euler ancestral refuse it).
+    cases += [
+        record(name, SCHEDULERS[name], spacing, steps, "v_prediction")
+        for name in ("ddim", "euler", "dpm++2m")
         for spacing in SPACINGS
         for steps in STEPS
     ]

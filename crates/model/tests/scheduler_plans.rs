@@ -5,9 +5,10 @@
 //! timestep of every UNet call, the initial noise scale, and for the
 //! samplers whose step is linear in (sample, eps) — DDIM, Euler, Euler
 //! ancestral — the input scale and both coefficients (and Euler
-//! ancestral's noise scale) probed from diffusers' `step`. PNDM's and
-//! DPM-Solver++'s multistep coefficients are covered by the whole-run
-//! goldens (goldens.rs).
+//! ancestral's noise scale) probed from diffusers' `step`, and DPM-Solver++'s
+//! first step; on epsilon and (DDIM, Euler, DPM-Solver++) v-prediction.
+//! PNDM's and DPM-Solver++'s multistep coefficients on epsilon are covered
+//! by the whole-run goldens (goldens.rs).
 
 use roentgen_model::SchedulerKind;
 use roentgen_model::scheduler::{SchedulerConfig, StepUpdate, plan};
@@ -26,7 +27,11 @@ fn plans_match_diffusers_for_every_spacing() {
         .join("../../tests/goldens/scheduler-plans.json");
     let golden: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     let cases = golden["cases"].as_array().unwrap();
-    assert_eq!(cases.len(), 5 * 3 * 5, "every scheduler x spacing x steps");
+    assert_eq!(
+        cases.len(),
+        (5 + 3) * 3 * 5,
+        "every scheduler x spacing x steps, and v-prediction for three"
+    );
     let f = |v: &serde_json::Value| -> Vec<f64> {
         v.as_array()
             .map(|a| a.iter().map(|x| x.as_f64().unwrap()).collect())
@@ -39,6 +44,9 @@ fn plans_match_diffusers_for_every_spacing() {
         let label = format!("{name} {spacing} {steps} steps");
         let mut config = golden["config"].clone();
         config["timestep_spacing"] = spacing.into();
+        let prediction = case["prediction"].as_str().unwrap();
+        config["prediction_type"] = prediction.into();
+        let label = format!("{label} {prediction}");
         let cfg = SchedulerConfig::from_json(&config).unwrap();
         let kind = SchedulerKind::from_name(name).unwrap();
         let p = plan(kind, &cfg, steps).unwrap_or_else(|e| panic!("{label}: {e}"));
@@ -75,9 +83,47 @@ fn plans_match_diffusers_for_every_spacing() {
                     close(&at("dt"), dt as f64, c1[i]);
                     close(&at("sigma_up"), sigma_up as f64, up[i]);
                 }
+                // The first step has no history: x' = (c0 + c1 a_x) x + c1 a_e out.
+                StepUpdate::DpmSolver2M {
+                    a_x,
+                    a_e,
+                    c0: a,
+                    c1: b,
+                    ..
+                } if i == 0 => {
+                    close(&at("x coefficient"), (a + b * a_x) as f64, c0[0]);
+                    close(&at("output coefficient"), (b * a_e) as f64, c1[0]);
+                    continue;
+                }
                 StepUpdate::Pndm { .. } | StepUpdate::DpmSolver2M { .. } => continue,
             }
             close(&at("input scale"), s.input_scale as f64, scale[i]);
         }
     }
+}
+
+#[test]
+fn unsupported_prediction_types_are_refused_by_name() {
+    let config = |prediction: &str| {
+        SchedulerConfig::from_json(&serde_json::json!({
+            "beta_schedule": "scaled_linear",
+            "beta_start": 0.00085,
+            "beta_end": 0.012,
+            "prediction_type": prediction,
+        }))
+        .unwrap()
+    };
+    for kind in [SchedulerKind::Pndm, SchedulerKind::EulerAncestral] {
+        let err = plan(kind, &config("v_prediction"), 10)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("v_prediction") && err.contains("use ddim, euler or dpm++2m"),
+            "{err}"
+        );
+    }
+    let err = plan(SchedulerKind::Ddim, &config("sample"), 10)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("\"sample\""), "{err}");
 }

@@ -5,6 +5,15 @@ use serde::Deserialize;
 use super::SchedulerKind;
 use crate::ModelError;
 
+/// What the UNet's output is (`prediction_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Prediction {
+    /// The noise (SD 1.x, RoentGen).
+    Epsilon,
+    /// v = sqrt(a) eps - sqrt(1 - a) x0 (SD 2.x 768-px models).
+    V,
+}
+
 #[derive(Clone, Debug, Deserialize)]
 pub struct SchedulerConfig {
     #[serde(rename = "_class_name", default)]
@@ -97,10 +106,21 @@ impl SchedulerConfig {
                 what,
             })
         };
-        if let Some(p) = &self.prediction_type
-            && p != "epsilon"
-        {
-            return refuse(format!("prediction_type {p:?} (only epsilon is supported)"));
+        match (self.prediction(), kind) {
+            (Some(Prediction::Epsilon), _) => {}
+            (Some(Prediction::V), SchedulerKind::Pndm | SchedulerKind::EulerAncestral) => {
+                return refuse(format!(
+                    "prediction_type \"v_prediction\" with {} (use ddim, euler or dpm++2m)",
+                    kind.name()
+                ));
+            }
+            (Some(Prediction::V), _) => {}
+            (None, _) => {
+                return refuse(format!(
+                    "prediction_type {:?} (epsilon and v_prediction are supported)",
+                    self.prediction_type.as_deref().unwrap_or("")
+                ));
+            }
         }
         if !matches!(self.beta_schedule.as_str(), "scaled_linear" | "linear") {
             return refuse(format!("beta_schedule {:?}", self.beta_schedule));
@@ -125,6 +145,15 @@ impl SchedulerConfig {
             return refuse(format!("timestep_spacing {:?}", self.spacing(kind)));
         }
         Ok(())
+    }
+
+    /// What the UNet predicts; None for a kind this build does not know.
+    pub fn prediction(&self) -> Option<Prediction> {
+        match self.prediction_type.as_deref() {
+            None | Some("epsilon") => Some(Prediction::Epsilon),
+            Some("v_prediction") => Some(Prediction::V),
+            Some(_) => None,
+        }
     }
 
     pub(crate) fn spacing(&self, kind: SchedulerKind) -> &str {

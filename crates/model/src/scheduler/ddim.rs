@@ -1,6 +1,7 @@
-//! DDIM with eta = 0 (`DDIMScheduler.set_timesteps` and `.step`).
+//! DDIM with eta = 0 (`DDIMScheduler.set_timesteps` and `.step`), on
+//! epsilon or v-prediction.
 
-use super::{Plan, SchedulerConfig, SchedulerKind, StepPlan, StepUpdate};
+use super::{Plan, Prediction, SchedulerConfig, SchedulerKind, StepPlan, StepUpdate};
 
 /// Integer timesteps for "leading" / "linspace" / "trailing" spacing, as
 /// `DDIMScheduler.set_timesteps` (and PNDM's `_timesteps`, ascending there).
@@ -55,9 +56,19 @@ pub(super) fn plan(cfg: &SchedulerConfig, n: usize) -> Plan {
             } else {
                 final_alpha
             };
-            // x0 = (x - sqrt(1 - a_t) e) / sqrt(a_t); x' = sqrt(a_prev) x0 + sqrt(1 - a_prev) e
-            let c0 = (a_prev / a_t).sqrt();
-            let c1 = (1.0 - a_prev).sqrt() - (a_prev * (1.0 - a_t) / a_t).sqrt();
+            let (c0, c1) = match cfg.prediction() {
+                // x0 = sqrt(a_t) x - sqrt(1 - a_t) v, e = sqrt(a_t) v + sqrt(1 - a_t) x
+                Some(Prediction::V) => (
+                    (a_prev * a_t).sqrt() + ((1.0 - a_prev) * (1.0 - a_t)).sqrt(),
+                    ((1.0 - a_prev) * a_t).sqrt() - (a_prev * (1.0 - a_t)).sqrt(),
+                ),
+                // x0 = (x - sqrt(1 - a_t) e) / sqrt(a_t)
+                _ => (
+                    (a_prev / a_t).sqrt(),
+                    (1.0 - a_prev).sqrt() - (a_prev * (1.0 - a_t) / a_t).sqrt(),
+                ),
+            };
+            // x' = sqrt(a_prev) x0 + sqrt(1 - a_prev) e
             StepPlan {
                 t: t as f32,
                 input_scale: 1.0,

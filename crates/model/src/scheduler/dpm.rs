@@ -2,7 +2,7 @@
 //! (`DPMSolverMultistepScheduler.set_timesteps`, `convert_model_output`,
 //! `dpm_solver_first_order_update`, `multistep_dpm_solver_second_order_update`).
 
-use super::{Plan, SchedulerConfig, SchedulerKind, StepPlan, StepUpdate, interp};
+use super::{Plan, Prediction, SchedulerConfig, SchedulerKind, StepPlan, StepUpdate, interp};
 
 fn timesteps(cfg: &SchedulerConfig, n: usize) -> Vec<i64> {
     let t = cfg.num_train_timesteps;
@@ -56,8 +56,12 @@ pub(super) fn plan(cfg: &SchedulerConfig, n: usize) -> Plan {
             let (s0, s_next) = (sigmas[i], sigmas[i + 1]);
             let (alpha_s0, sigma_s0) = alpha_sigma(s0);
             let (alpha_t, sigma_t) = alpha_sigma(s_next);
-            // x0 = (x - sigma_s0 e) / alpha_s0
-            let (a_x, a_e) = (1.0 / alpha_s0, -sigma_s0 / alpha_s0);
+            let (a_x, a_e) = match cfg.prediction() {
+                // x0 = alpha_s0 x - sigma_s0 v
+                Some(Prediction::V) => (alpha_s0, -sigma_s0),
+                // x0 = (x - sigma_s0 e) / alpha_s0
+                _ => (1.0 / alpha_s0, -sigma_s0 / alpha_s0),
+            };
             // sigma_next = 0 makes lambda_t infinite and exp(-h) zero: x' = x0.
             let h = lambda(s_next) - lambda(s0);
             let em1 = (-h).exp() - 1.0;

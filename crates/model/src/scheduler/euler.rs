@@ -2,7 +2,7 @@
 //! `EulerAncestralDiscreteScheduler`: `set_timesteps`, `scale_model_input`,
 //! `step` with s_churn = 0).
 
-use super::{Plan, SchedulerConfig, SchedulerKind, StepPlan, StepUpdate, interp};
+use super::{Plan, Prediction, SchedulerConfig, SchedulerKind, StepPlan, StepUpdate, interp};
 
 /// Float timesteps, descending, as `EulerDiscreteScheduler.set_timesteps`.
 fn timesteps(cfg: &SchedulerConfig, kind: SchedulerKind, n: usize) -> Vec<f64> {
@@ -64,6 +64,13 @@ pub(super) fn plan(cfg: &SchedulerConfig, n: usize, ancestral: bool) -> Plan {
                 StepUpdate::EulerAncestral {
                     dt: (down - s) as f32,
                     sigma_up: up as f32,
+                }
+            } else if cfg.prediction() == Some(Prediction::V) {
+                // x0 = x / (s^2 + 1) - v s / sqrt(s^2 + 1); x' = x + (x - x0) / s * dt
+                let dt = next - s;
+                StepUpdate::Ddim {
+                    c0: (1.0 + dt * s / (s * s + 1.0)) as f32,
+                    c1: (dt / (s * s + 1.0).sqrt()) as f32,
                 }
             } else {
                 StepUpdate::Euler {

@@ -10,7 +10,7 @@ mod dpm;
 mod euler;
 mod pndm;
 
-pub use config::SchedulerConfig;
+pub use config::{Prediction, SchedulerConfig};
 
 use crate::ModelError;
 
@@ -74,6 +74,7 @@ pub struct StepPlan {
 /// The update's coefficients (see `Update` in the backend for each formula).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum StepUpdate {
+    /// x' = c0 x + c1 out: DDIM, and Euler on v-prediction (both linear).
     Ddim {
         c0: f32,
         c1: f32,
