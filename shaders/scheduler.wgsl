@@ -8,6 +8,8 @@
 //
 //   cfg_combine           aux = e
 //   ddim_step (eta = 0)   x' = c0 x + c1 e                       (DDIMScheduler.step)
+//   ddim_clip_step        x0 = clamp(c2 x + c3 e, -c4, c4);      (DDIMScheduler.step with
+//                         x' = c0 x + c1 x0 + c5 e                clip_sample)
 //   euler_step            x' = x + c0 e                          (EulerDiscreteScheduler.step)
 //   euler_ancestral_step  x' = x + c0 e + c1 h1, h1 = N(0, 1)    (EulerAncestralDiscreteScheduler.step)
 //   pndm_step (PLMS)      e' = c2 e + c3 h1 + c4 h2 + c5 h3;     (PNDMScheduler.step_plms,
@@ -66,6 +68,16 @@ fn ddim_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     let i = flat_index(gid, nwg);
     if (i >= params.pairs) { return; }
     x_out[i] = st2(params.c0 * ld2(x[i]) + params.c1 * guided(i));
+}
+
+@compute @workgroup_size(WG)
+fn ddim_clip_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= params.pairs) { return; }
+    let xv = ld2(x[i]);
+    let e = guided(i);
+    let x0 = clamp(params.c2 * xv + params.c3 * e, vec2<f32>(-params.c4), vec2<f32>(params.c4));
+    x_out[i] = st2(params.c0 * xv + params.c1 * x0 + params.c5 * e);
 }
 
 @compute @workgroup_size(WG)

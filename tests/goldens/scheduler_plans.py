@@ -3,7 +3,8 @@
 `timestep_spacing` our config check accepts, from SD v1.5's scheduler config
 (RoentGen's): the timesteps of each UNet call, the initial noise scale, the
 input scale, and each step's coefficients (epsilon prediction, and
-v-prediction for DDIM, Euler and DPM-Solver++) where a step is linear in its
+v-prediction for DDIM, Euler and DPM-Solver++; DDIM with clip_sample probed
+at inputs inside and outside the clip range) where a step is linear in its
 inputs (probed: diffusers' `step` run on unit inputs). No model runs; the
 output is tests/goldens/scheduler-plans.json, compared by
 crates/model/tests/scheduler_plans.rs.
@@ -57,6 +58,29 @@ def probe(s, t, eps, x, seed=None):
     return c.step(eps, t, x, **kw).prev_sample.item()
 
 
+PROBES = [(0.3, 0.2), (10.0, 0.0), (-10.0, 0.0), (0.0, 10.0), (2.0, -3.0)]
+
+
+def record_clipped(spacing, steps, prediction):
+    """DDIM with clip_sample (not linear: probed at inputs inside and outside
+    the clip range)."""
+    s = DDIMScheduler.from_config(dict(SD15, timestep_spacing=spacing, prediction_type=prediction, clip_sample=True))
+    s.set_timesteps(steps)
+    probes = []
+    for t in s.timesteps:
+        probes.append([[x, e, probe(s, t, torch.tensor([e]), torch.tensor([x]))] for x, e in PROBES])
+    return {
+        "scheduler": "ddim",
+        "spacing": spacing,
+        "steps": steps,
+        "prediction": prediction,
+        "clip_sample": True,
+        "timesteps": [float(t) for t in s.timesteps],
+        "init_noise_sigma": float(s.init_noise_sigma),
+        "probes": probes,
+    }
+
+
 def record(name, cls, spacing, steps, prediction="epsilon"):
     s = cls.from_config(dict(SD15, timestep_spacing=spacing, prediction_type=prediction))
     s.set_timesteps(steps)
@@ -106,6 +130,13 @@ def main():
         for name in ("ddim", "euler", "dpm++2m")
         for spacing in SPACINGS
         for steps in STEPS
+    ]
+    # DDIM's clip_sample (its default when a config does not say).
+    cases += [
+        record_clipped(spacing, steps, prediction)
+        for spacing in SPACINGS
+        for steps in STEPS
+        for prediction in ("epsilon", "v_prediction")
     ]
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scheduler-plans.json")
     with open(out, "w") as f:

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use roentgen_gpu::ops::scheduler::{Update, step};
-use roentgen_gpu::reference::scheduler::{combine, guided};
+use roentgen_gpu::reference::scheduler::{clamp, combine, guided};
 
 /// (name, update, expected x, expected aux)
 type Case<'a> = (&'static str, Update<'a>, Option<Vec<f32>>, Option<Vec<f32>>);
@@ -39,6 +39,19 @@ fn every_update_matches_its_formula() {
                     "ddim",
                     Update::Ddim { c0: c[0], c1: c[1] },
                     Some(combine(&[(&x, c[0]), (&e, c[1])])),
+                    None,
+                ),
+                (
+                    "ddim_clip",
+                    Update::DdimClipped {
+                        a_x: c[2],
+                        a_e: c[3],
+                        clip: 0.5,
+                        c_x: c[0],
+                        c_x0: c[1],
+                        c_e: c[4],
+                    },
+                    Some(combine(&[(&x, c[0]), (&clamp(&x0, 0.5), c[1]), (&e, c[4])])),
                     None,
                 ),
                 (

@@ -193,6 +193,24 @@ impl<B: Backend> Model<B> {
             let newest = |k: usize| history.len().checked_sub(k + 1).map(|j| &history[j]);
             let (base, update) = match s.update {
                 StepUpdate::Ddim { c0, c1 } => (&x, Update::Ddim { c0, c1 }),
+                StepUpdate::DdimClipped {
+                    a_x,
+                    a_e,
+                    clip,
+                    c_x,
+                    c_x0,
+                    c_e,
+                } => (
+                    &x,
+                    Update::DdimClipped {
+                        a_x,
+                        a_e,
+                        clip,
+                        c_x,
+                        c_x0,
+                        c_e,
+                    },
+                ),
                 StepUpdate::Euler { dt } => (&x, Update::Euler { dt }),
                 StepUpdate::EulerAncestral { dt, sigma_up } => {
                     noise_t = b.upload(

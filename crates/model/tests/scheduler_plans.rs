@@ -6,7 +6,8 @@
 //! samplers whose step is linear in (sample, eps) — DDIM, Euler, Euler
 //! ancestral — the input scale and both coefficients (and Euler
 //! ancestral's noise scale) probed from diffusers' `step`, and DPM-Solver++'s
-//! first step; on epsilon and (DDIM, Euler, DPM-Solver++) v-prediction.
+//! first step; on epsilon and (DDIM, Euler, DPM-Solver++) v-prediction;
+//! DDIM with `clip_sample` at inputs inside and outside the clip range.
 //! PNDM's and DPM-Solver++'s multistep coefficients on epsilon are covered
 //! by the whole-run goldens (goldens.rs).
 
@@ -29,8 +30,8 @@ fn plans_match_diffusers_for_every_spacing() {
     let cases = golden["cases"].as_array().unwrap();
     assert_eq!(
         cases.len(),
-        (5 + 3) * 3 * 5,
-        "every scheduler x spacing x steps, and v-prediction for three"
+        (5 + 3 + 2) * 3 * 5,
+        "every scheduler x spacing x steps, v-prediction for three, DDIM clip_sample on both"
     );
     let f = |v: &serde_json::Value| -> Vec<f64> {
         v.as_array()
@@ -46,6 +47,9 @@ fn plans_match_diffusers_for_every_spacing() {
         config["timestep_spacing"] = spacing.into();
         let prediction = case["prediction"].as_str().unwrap();
         config["prediction_type"] = prediction.into();
+        if case["clip_sample"] == true {
+            config["clip_sample"] = true.into();
+        }
         let label = format!("{label} {prediction}");
         let cfg = SchedulerConfig::from_json(&config).unwrap();
         let kind = SchedulerKind::from_name(name).unwrap();
@@ -61,6 +65,7 @@ fn plans_match_diffusers_for_every_spacing() {
             p.init_noise_sigma as f64,
             case["init_noise_sigma"].as_f64().unwrap(),
         );
+        let probes = case["probes"].as_array().cloned().unwrap_or_default();
         let (c0, c1, scale, up) = (
             f(&case["c0"]),
             f(&case["c1"]),
@@ -70,6 +75,23 @@ fn plans_match_diffusers_for_every_spacing() {
         for (i, s) in p.steps.iter().enumerate() {
             let at = |what: &str| format!("{label}: step {i} {what}");
             match s.update {
+                StepUpdate::DdimClipped {
+                    a_x,
+                    a_e,
+                    clip,
+                    c_x,
+                    c_x0,
+                    c_e,
+                } => {
+                    for p in probes[i].as_array().unwrap() {
+                        let v = f(p);
+                        let (x, e) = (v[0] as f32, v[1] as f32);
+                        let x0 = (a_x * x + a_e * e).clamp(-clip, clip);
+                        let prev = c_x * x + c_x0 * x0 + c_e * e;
+                        close(&at(&format!("x {x} out {e}")), prev as f64, v[2]);
+                    }
+                    continue;
+                }
                 StepUpdate::Ddim { c0: a, c1: b } => {
                     close(&at("c0"), a as f64, c0[i]);
                     close(&at("c1"), b as f64, c1[i]);

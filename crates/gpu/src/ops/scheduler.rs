@@ -38,6 +38,16 @@ pub enum Update<'a, T = Tensor> {
     CfgOnly,
     /// x' = c0 x + c1 e.
     Ddim { c0: f32, c1: f32 },
+    /// DDIM with `clip_sample`: x0 = clamp(a_x x + a_e e, -clip, clip);
+    /// x' = c_x x + c_x0 x0 + c_e e.
+    DdimClipped {
+        a_x: f32,
+        a_e: f32,
+        clip: f32,
+        c_x: f32,
+        c_x0: f32,
+        c_e: f32,
+    },
     /// x' = x + dt e.
     Euler { dt: f32 },
     /// x' = x + dt e + sigma_up noise.
@@ -108,6 +118,26 @@ pub fn step(
             SchedulerParams {
                 c0,
                 c1,
+                ..Default::default()
+            },
+            [x, x, x],
+        ),
+        Update::DdimClipped {
+            a_x,
+            a_e,
+            clip,
+            c_x,
+            c_x0,
+            c_e,
+        } => (
+            "ddim_clip_step",
+            SchedulerParams {
+                c0: c_x,
+                c1: c_x0,
+                c2: a_x,
+                c3: a_e,
+                c4: clip,
+                c5: c_e,
                 ..Default::default()
             },
             [x, x, x],

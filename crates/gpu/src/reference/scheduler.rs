@@ -22,3 +22,8 @@ pub fn combine(terms: &[(&[f32], f32)]) -> Vec<f32> {
         })
         .collect()
 }
+
+/// Each value held to [-r, r] (DDIM's `clip_sample`).
+pub fn clamp(v: &[f32], r: f32) -> Vec<f32> {
+    v.iter().map(|x| x.clamp(-r, r)).collect()
+}

@@ -330,7 +330,7 @@ impl Backend for CpuBackend {
         guidance: Option<f32>,
         update: Update<'_, CpuTensor>,
     ) -> Result<(CpuTensor, CpuTensor), ModelError> {
-        use reference::scheduler::{combine, guided};
+        use reference::scheduler::{clamp, combine, guided};
         let n = x.data.len();
         if eps.data.len() != if guidance.is_some() { 2 * n } else { n } {
             return Err(shape_error(
@@ -344,6 +344,17 @@ impl Backend for CpuBackend {
         let (new_x, aux) = match update {
             Update::CfgOnly => (x0.clone(), e),
             Update::Ddim { c0, c1 } => (combine(&[(x0, c0), (&e, c1)]), e),
+            Update::DdimClipped {
+                a_x,
+                a_e,
+                clip,
+                c_x,
+                c_x0,
+                c_e,
+            } => {
+                let pred = clamp(&combine(&[(x0, a_x), (&e, a_e)]), clip);
+                (combine(&[(x0, c_x), (&pred, c_x0), (&e, c_e)]), e)
+            }
             Update::Euler { dt } => (combine(&[(x0, 1.0), (&e, dt)]), e),
             Update::EulerAncestral {
                 dt,

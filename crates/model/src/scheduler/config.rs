@@ -36,8 +36,11 @@ pub struct SchedulerConfig {
     pub timestep_spacing: Option<String>,
     #[serde(default)]
     pub prediction_type: Option<String>,
+    /// Absent: DDIM clips x0 (diffusers' default), to `clip_sample_range`.
     #[serde(default)]
     pub clip_sample: Option<bool>,
+    #[serde(default = "default_clip_range")]
+    pub clip_sample_range: f64,
     #[serde(default)]
     pub trained_betas: Option<serde_json::Value>,
     #[serde(default)]
@@ -56,6 +59,9 @@ fn default_beta_start() -> f64 {
 }
 fn default_beta_end() -> f64 {
     0.02
+}
+fn default_clip_range() -> f64 {
+    1.0
 }
 fn default_schedule() -> String {
     "linear".into()
@@ -137,9 +143,11 @@ impl SchedulerConfig {
                 return refuse(format!("{name} = true"));
             }
         }
-        // DDIMScheduler clips x0 unless told not to; this build never clips.
-        if kind == SchedulerKind::Ddim && self.clip_sample != Some(false) {
-            return refuse("DDIM with clip_sample (set clip_sample: false)".into());
+        if !(self.clip_sample_range > 0.0 && self.clip_sample_range.is_finite()) {
+            return refuse(format!(
+                "clip_sample_range = {} must be positive",
+                self.clip_sample_range
+            ));
         }
         if !matches!(self.spacing(kind), "leading" | "linspace" | "trailing") {
             return refuse(format!("timestep_spacing {:?}", self.spacing(kind)));

@@ -1,5 +1,5 @@
 //! DDIM with eta = 0 (`DDIMScheduler.set_timesteps` and `.step`), on
-//! epsilon or v-prediction.
+//! epsilon or v-prediction, with or without `clip_sample`.
 
 use super::{Plan, Prediction, SchedulerConfig, SchedulerKind, StepPlan, StepUpdate};
 
@@ -56,6 +56,32 @@ pub(super) fn plan(cfg: &SchedulerConfig, n: usize) -> Plan {
             } else {
                 final_alpha
             };
+            if cfg.clip_sample.unwrap_or(true) {
+                // x0 clipped, then x' = sqrt(a_prev) x0 + sqrt(1 - a_prev) e
+                // with e the model's noise (epsilon) or derived from v.
+                let (a_x, a_e, e_x, e_o) = match cfg.prediction() {
+                    Some(Prediction::V) => (
+                        a_t.sqrt(),
+                        -(1.0 - a_t).sqrt(),
+                        (1.0 - a_t).sqrt(),
+                        a_t.sqrt(),
+                    ),
+                    _ => (1.0 / a_t.sqrt(), -((1.0 - a_t) / a_t).sqrt(), 0.0, 1.0),
+                };
+                let d = (1.0 - a_prev).sqrt();
+                return StepPlan {
+                    t: t as f32,
+                    input_scale: 1.0,
+                    update: StepUpdate::DdimClipped {
+                        a_x: a_x as f32,
+                        a_e: a_e as f32,
+                        clip: cfg.clip_sample_range as f32,
+                        c_x: (d * e_x) as f32,
+                        c_x0: a_prev.sqrt() as f32,
+                        c_e: (d * e_o) as f32,
+                    },
+                };
+            }
             let (c0, c1) = match cfg.prediction() {
                 // x0 = sqrt(a_t) x - sqrt(1 - a_t) v, e = sqrt(a_t) v + sqrt(1 - a_t) x
                 Some(Prediction::V) => (

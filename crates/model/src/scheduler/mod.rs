@@ -79,6 +79,15 @@ pub enum StepUpdate {
         c0: f32,
         c1: f32,
     },
+    /// DDIM with `clip_sample` (see `Update::DdimClipped`).
+    DdimClipped {
+        a_x: f32,
+        a_e: f32,
+        clip: f32,
+        c_x: f32,
+        c_x0: f32,
+        c_e: f32,
+    },
     Euler {
         dt: f32,
     },
