@@ -17,6 +17,7 @@ pub mod plan;
 pub mod png;
 pub mod presets;
 pub mod preview;
+pub mod sampler;
 pub mod scheduler;
 pub mod share;
 pub mod spec;

@@ -4,10 +4,11 @@
 
 use roentgen_weights::{Manifest, ShardEntry};
 
-use crate::backend::{Backend, Unary, Update};
+use crate::backend::{Backend, Unary};
 use crate::clip::TextEncoder;
 use crate::loader::ModelLoader;
-use crate::scheduler::{self, SchedulerConfig, SchedulerKind, StepUpdate};
+use crate::sampler::SamplerState;
+use crate::scheduler::{self, SchedulerConfig, SchedulerKind, StepPlan};
 use crate::tokenizer::{ClipTokenizer, Tokens};
 use crate::unet::Unet;
 use crate::vae::VaeDecoder;
@@ -161,131 +162,22 @@ impl<B: Backend> Model<B> {
         let cfg = req.guidance > 1.0;
         // Buffers are pooled for the sampling loop only (Backend::reuse_buffers).
         b.reuse_buffers(false);
-        let (context, tokens) = if cfg {
-            self.encode_text(&[&req.negative, &req.prompt])?
-        } else {
-            self.encode_text(&[&req.prompt])?
-        };
-        let tokens = tokens.last().cloned().expect("the prompt's tokens");
+        let (context, tokens) = self.encode_prompt(req, cfg)?;
         b.reuse_buffers(true);
-        let scaled: Vec<f32> = init.iter().map(|v| v * plan.init_noise_sigma).collect();
-        let mut x = b.upload("latents", &[1, channels, h, w], &scaled)?;
+        let mut x = self.prepare_latents(&init, plan.init_noise_sigma, (h, w))?;
         let guidance = cfg.then_some(req.guidance);
-
-        let mut history: Vec<B::Tensor> = Vec::new();
-        let mut saved: Option<B::Tensor> = None;
-        let mut prev_x0: Option<B::Tensor> = None;
+        let mut sampler = SamplerState::default();
         let total = plan.steps.len();
         for (i, s) in plan.steps.iter().enumerate() {
-            let scaled_in = (s.input_scale != 1.0)
-                .then(|| b.unary(Unary::Scale(s.input_scale), &x))
-                .transpose()?;
-            let x_in = scaled_in.as_ref().unwrap_or(&x);
-            let eps = if cfg {
-                // [1, C, h, w] twice along channels is [2, C, h, w] in memory.
-                let pair = b.concat_channels(x_in, x_in)?;
-                let pair = b.reshape(pair, &[2, channels, h, w])?;
-                self.unet.forward(b, &self.weights, &pair, s.t, &context)?
-            } else {
-                self.unet.forward(b, &self.weights, x_in, s.t, &context)?
+            let eps = self.predict_noise(&x, s, &context, cfg)?;
+            let noise = || {
+                b.upload(
+                    "ancestral noise",
+                    &[1, channels, h, w],
+                    &noise::step_noise(req.seed, i, n),
+                )
             };
-            let noise_t;
-            let newest = |k: usize| history.len().checked_sub(k + 1).map(|j| &history[j]);
-            let (base, update) = match s.update {
-                StepUpdate::Ddim { c0, c1 } => (&x, Update::Ddim { c0, c1 }),
-                StepUpdate::DdimClipped {
-                    a_x,
-                    a_e,
-                    clip,
-                    c_x,
-                    c_x0,
-                    c_e,
-                } => (
-                    &x,
-                    Update::DdimClipped {
-                        a_x,
-                        a_e,
-                        clip,
-                        c_x,
-                        c_x0,
-                        c_e,
-                    },
-                ),
-                StepUpdate::Euler { dt } => (&x, Update::Euler { dt }),
-                StepUpdate::EulerAncestral { dt, sigma_up } => {
-                    noise_t = b.upload(
-                        "ancestral noise",
-                        &[1, channels, h, w],
-                        &noise::step_noise(req.seed, i, n),
-                    )?;
-                    (
-                        &x,
-                        Update::EulerAncestral {
-                            dt,
-                            sigma_up,
-                            noise: &noise_t,
-                        },
-                    )
-                }
-                StepUpdate::Pndm {
-                    c0,
-                    c1,
-                    w: mix,
-                    from_saved,
-                    ..
-                } => {
-                    let base = if from_saved {
-                        saved.as_ref().unwrap_or(&x)
-                    } else {
-                        &x
-                    };
-                    // Unused history slots carry weight 0; any finite tensor will do.
-                    let h = [0, 1, 2].map(|k| newest(k).unwrap_or(&x));
-                    (
-                        base,
-                        Update::Pndm {
-                            c0,
-                            c1,
-                            w: mix,
-                            history: h,
-                        },
-                    )
-                }
-                StepUpdate::DpmSolver2M {
-                    a_x,
-                    a_e,
-                    c0,
-                    c1,
-                    c_prev,
-                } => (
-                    &x,
-                    Update::DpmSolver2M {
-                        a_x,
-                        a_e,
-                        c0,
-                        c1,
-                        c_prev,
-                        prev_x0: prev_x0.as_ref().unwrap_or(&x),
-                    },
-                ),
-            };
-            let (next, aux) = b.step(&eps, base, guidance, update)?;
-            let old = std::mem::replace(&mut x, next);
-            match s.update {
-                StepUpdate::Pndm { keep_eps, .. } => {
-                    if i == 0 {
-                        saved = Some(old);
-                    }
-                    if keep_eps {
-                        history.push(aux);
-                        if history.len() > 3 {
-                            history.remove(0);
-                        }
-                    }
-                }
-                StepUpdate::DpmSolver2M { .. } => prev_x0 = Some(aux),
-                _ => {}
-            }
+            x = sampler.step(b, s, x, &eps, guidance, noise)?;
             let latents = match watch {
                 true => Some(b.read(&x).await?),
                 false => None,
@@ -301,18 +193,77 @@ impl<B: Backend> Model<B> {
             }
         }
         let latents = b.read(&x).await?;
-        drop((history, saved, prev_x0));
+        drop(sampler);
         b.reuse_buffers(false);
-        let image = self.vae.forward(b, &self.weights, &x)?;
-        let shape = b.shape(&image).to_vec();
-        let decoded = b.read(&image).await?;
-        drop(image);
+        let (decoded, height, width) = self.decode(&x).await?;
         Ok(Output {
             latents,
             decoded,
-            width: shape[3],
-            height: shape[2],
+            width,
+            height,
             tokens,
         })
+    }
+
+    /// CLIP hidden states for [negative, prompt] (with guidance) or [prompt],
+    /// and the prompt's tokens (`encode_prompt`).
+    fn encode_prompt(&self, req: &Request, cfg: bool) -> Result<(B::Tensor, Tokens), ModelError> {
+        let (context, tokens) = if cfg {
+            self.encode_text(&[&req.negative, &req.prompt])?
+        } else {
+            self.encode_text(&[&req.prompt])?
+        };
+        Ok((
+            context,
+            tokens.last().cloned().expect("the prompt's tokens"),
+        ))
+    }
+
+    /// The initial latents scaled by the scheduler's `init_noise_sigma`
+    /// (`prepare_latents`).
+    fn prepare_latents(
+        &self,
+        init: &[f32],
+        init_noise_sigma: f32,
+        (h, w): (usize, usize),
+    ) -> Result<B::Tensor, ModelError> {
+        let scaled: Vec<f32> = init.iter().map(|v| v * init_noise_sigma).collect();
+        let channels = self.unet.cfg.in_channels;
+        self.backend
+            .upload("latents", &[1, channels, h, w], &scaled)
+    }
+
+    /// The UNet's output for latents `x` at step `s` (`scale_model_input`,
+    /// then the CFG batch [uncond; cond] when guiding).
+    fn predict_noise(
+        &self,
+        x: &B::Tensor,
+        s: &StepPlan,
+        context: &B::Tensor,
+        cfg: bool,
+    ) -> Result<B::Tensor, ModelError> {
+        let b = &self.backend;
+        let scaled_in = (s.input_scale != 1.0)
+            .then(|| b.unary(Unary::Scale(s.input_scale), x))
+            .transpose()?;
+        let x_in = scaled_in.as_ref().unwrap_or(x);
+        if !cfg {
+            return self.unet.forward(b, &self.weights, x_in, s.t, context);
+        }
+        let shape = b.shape(x).to_vec();
+        // [1, C, h, w] twice along channels is [2, C, h, w] in memory.
+        let pair = b.concat_channels(x_in, x_in)?;
+        let pair = b.reshape(pair, &[2, shape[1], shape[2], shape[3]])?;
+        self.unet.forward(b, &self.weights, &pair, s.t, context)
+    }
+
+    /// The VAE decoder's output as values in [-1, 1] (not yet clamped), with
+    /// its height and width.
+    async fn decode(&self, x: &B::Tensor) -> Result<(Vec<f32>, usize, usize), ModelError> {
+        let b = &self.backend;
+        let image = self.vae.forward(b, &self.weights, x)?;
+        let shape = b.shape(&image).to_vec();
+        let decoded = b.read(&image).await?;
+        Ok((decoded, shape[2], shape[3]))
     }
 }
