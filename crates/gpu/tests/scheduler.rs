@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use roentgen_gpu::ops::scheduler::{Update, step};
+use roentgen_gpu::ops::scheduler::{ClippedDdim, Update, step};
 use roentgen_gpu::reference::scheduler::{clamp, combine, guided};
 
 /// (name, update, expected x, expected aux)
@@ -43,14 +43,14 @@ fn every_update_matches_its_formula() {
                 ),
                 (
                     "ddim_clip",
-                    Update::DdimClipped {
+                    Update::DdimClipped(ClippedDdim {
                         a_x: c[2],
                         a_e: c[3],
                         clip: 0.5,
                         c_x: c[0],
                         c_x0: c[1],
                         c_e: c[4],
-                    },
+                    }),
                     Some(combine(&[(&x, c[0]), (&clamp(&x0, 0.5), c[1]), (&e, c[4])])),
                     None,
                 ),

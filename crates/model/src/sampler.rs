@@ -53,24 +53,7 @@ impl<T> SamplerState<T> {
         };
         let (base, update) = match s.update {
             StepUpdate::Ddim { c0, c1 } => (&x, Update::Ddim { c0, c1 }),
-            StepUpdate::DdimClipped {
-                a_x,
-                a_e,
-                clip,
-                c_x,
-                c_x0,
-                c_e,
-            } => (
-                &x,
-                Update::DdimClipped {
-                    a_x,
-                    a_e,
-                    clip,
-                    c_x,
-                    c_x0,
-                    c_e,
-                },
-            ),
+            StepUpdate::DdimClipped(c) => (&x, Update::DdimClipped(c)),
             StepUpdate::Euler { dt } => (&x, Update::Euler { dt }),
             StepUpdate::EulerAncestral { dt, sigma_up } => {
                 noise_t = noise()?;

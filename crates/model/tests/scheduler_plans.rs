@@ -75,19 +75,12 @@ fn plans_match_diffusers_for_every_spacing() {
         for (i, s) in p.steps.iter().enumerate() {
             let at = |what: &str| format!("{label}: step {i} {what}");
             match s.update {
-                StepUpdate::DdimClipped {
-                    a_x,
-                    a_e,
-                    clip,
-                    c_x,
-                    c_x0,
-                    c_e,
-                } => {
+                StepUpdate::DdimClipped(c) => {
                     for p in probes[i].as_array().unwrap() {
                         let v = f(p);
                         let (x, e) = (v[0] as f32, v[1] as f32);
-                        let x0 = (a_x * x + a_e * e).clamp(-clip, clip);
-                        let prev = c_x * x + c_x0 * x0 + c_e * e;
+                        let x0 = (c.a_x * x + c.a_e * e).clamp(-c.clip, c.clip);
+                        let prev = c.c_x * x + c.c_x0 * x0 + c.c_e * e;
                         close(&at(&format!("x {x} out {e}")), prev as f64, v[2]);
                     }
                     continue;

@@ -33,21 +33,25 @@ pub const PARAMS_LAYOUT: crate::kernel::ParamsLayout = crate::params_layout!(
 /// One update, with the coefficients the host computed (see scheduler.wgsl
 /// for each formula). Generic over the tensor so the model's CPU backend
 /// takes the same updates.
+/// DDIM with `clip_sample`: x0 = clamp(a_x x + a_e e, -clip, clip);
+/// x' = c_x x + c_x0 x0 + c_e e. One struct from the plan to the kernel.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ClippedDdim {
+    pub a_x: f32,
+    pub a_e: f32,
+    pub clip: f32,
+    pub c_x: f32,
+    pub c_x0: f32,
+    pub c_e: f32,
+}
+
 pub enum Update<'a, T = Tensor> {
     /// aux = guided eps; x passes through unchanged (no x output is written).
     CfgOnly,
     /// x' = c0 x + c1 e.
     Ddim { c0: f32, c1: f32 },
-    /// DDIM with `clip_sample`: x0 = clamp(a_x x + a_e e, -clip, clip);
-    /// x' = c_x x + c_x0 x0 + c_e e.
-    DdimClipped {
-        a_x: f32,
-        a_e: f32,
-        clip: f32,
-        c_x: f32,
-        c_x0: f32,
-        c_e: f32,
-    },
+    /// DDIM with `clip_sample` (see [`ClippedDdim`]).
+    DdimClipped(ClippedDdim),
     /// x' = x + dt e.
     Euler { dt: f32 },
     /// x' = x + dt e + sigma_up noise.
@@ -122,22 +126,15 @@ pub fn step(
             },
             [x, x, x],
         ),
-        Update::DdimClipped {
-            a_x,
-            a_e,
-            clip,
-            c_x,
-            c_x0,
-            c_e,
-        } => (
+        Update::DdimClipped(c) => (
             "ddim_clip_step",
             SchedulerParams {
-                c0: c_x,
-                c1: c_x0,
-                c2: a_x,
-                c3: a_e,
-                c4: clip,
-                c5: c_e,
+                c0: c.c_x,
+                c1: c.c_x0,
+                c2: c.a_x,
+                c3: c.a_e,
+                c4: c.clip,
+                c5: c.c_e,
                 ..Default::default()
             },
             [x, x, x],

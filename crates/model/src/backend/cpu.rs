@@ -344,16 +344,9 @@ impl Backend for CpuBackend {
         let (new_x, aux) = match update {
             Update::CfgOnly => (x0.clone(), e),
             Update::Ddim { c0, c1 } => (combine(&[(x0, c0), (&e, c1)]), e),
-            Update::DdimClipped {
-                a_x,
-                a_e,
-                clip,
-                c_x,
-                c_x0,
-                c_e,
-            } => {
-                let pred = clamp(&combine(&[(x0, a_x), (&e, a_e)]), clip);
-                (combine(&[(x0, c_x), (&pred, c_x0), (&e, c_e)]), e)
+            Update::DdimClipped(c) => {
+                let pred = clamp(&combine(&[(x0, c.a_x), (&e, c.a_e)]), c.clip);
+                (combine(&[(x0, c.c_x), (&pred, c.c_x0), (&e, c.c_e)]), e)
             }
             Update::Euler { dt } => (combine(&[(x0, 1.0), (&e, dt)]), e),
             Update::EulerAncestral {

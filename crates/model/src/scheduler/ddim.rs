@@ -1,7 +1,7 @@
 //! DDIM with eta = 0 (`DDIMScheduler.set_timesteps` and `.step`), on
 //! epsilon or v-prediction, with or without `clip_sample`.
 
-use super::{Plan, Prediction, SchedulerConfig, SchedulerKind, StepPlan, StepUpdate};
+use super::{ClippedDdim, Plan, Prediction, SchedulerConfig, SchedulerKind, StepPlan, StepUpdate};
 
 /// Integer timesteps for "leading" / "linspace" / "trailing" spacing, as
 /// `DDIMScheduler.set_timesteps` (and PNDM's `_timesteps`, ascending there).
@@ -72,14 +72,14 @@ pub(super) fn plan(cfg: &SchedulerConfig, n: usize) -> Plan {
                 return StepPlan {
                     t: t as f32,
                     input_scale: 1.0,
-                    update: StepUpdate::DdimClipped {
+                    update: StepUpdate::DdimClipped(ClippedDdim {
                         a_x: a_x as f32,
                         a_e: a_e as f32,
                         clip: cfg.clip_sample_range as f32,
                         c_x: (d * e_x) as f32,
                         c_x0: a_prev.sqrt() as f32,
                         c_e: (d * e_o) as f32,
-                    },
+                    }),
                 };
             }
             let (c0, c1) = match cfg.prediction() {

@@ -11,6 +11,7 @@ mod euler;
 mod pndm;
 
 pub use config::{Prediction, SchedulerConfig};
+pub use roentgen_gpu::ops::scheduler::ClippedDdim;
 
 use crate::ModelError;
 
@@ -79,15 +80,8 @@ pub enum StepUpdate {
         c0: f32,
         c1: f32,
     },
-    /// DDIM with `clip_sample` (see `Update::DdimClipped`).
-    DdimClipped {
-        a_x: f32,
-        a_e: f32,
-        clip: f32,
-        c_x: f32,
-        c_x0: f32,
-        c_e: f32,
-    },
+    /// DDIM with `clip_sample`.
+    DdimClipped(ClippedDdim),
     Euler {
         dt: f32,
     },
