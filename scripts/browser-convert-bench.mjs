@@ -15,14 +15,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 import { serveDist } from '../tests/e2e/static-server.mjs';
-import { chromiumRss, total } from './chromium-rss.mjs';
+import { rssPeakSampler } from './chromium-rss.mjs';
 import { CHROMIUM_ARGS, WAIT_MS, openPage, settled, waitForText } from '../tests/e2e/browser.mjs';
 
 const folder = resolve(process.argv[2]);
 const dist = resolve(process.argv[3] ?? 'dist/');
 const dtype = process.argv[4] ?? 'f16';
-
-const mb = (kinds) => Object.fromEntries(Object.entries(kinds).map(([k, v]) => [k, Math.round(v / 1e6)]));
 
 const server = await serveDist(join(dist, '/'));
 const profile = mkdtempSync(join(tmpdir(), 'roentgen-profile-'));
@@ -32,19 +30,10 @@ const context = await chromium.launchPersistentContext(profile, {
   args: CHROMIUM_ARGS,
 });
 context.setDefaultTimeout(WAIT_MS);
-let peak = {};
-const timer = setInterval(() => {
-  const now = chromiumRss();
-  if (total(now) > total(peak)) peak = now;
-}, 250);
-const phase = () => {
-  const p = { chromium_rss_peak_mb: Math.round(total(peak) / 1e6), by_process_mb: mb(peak) };
-  peak = {};
-  return p;
-};
+const rss = rssPeakSampler();
 try {
   const { page } = await openPage(null, `${server.url}?model=tiny-sd2%2F`, { context });
-  phase();
+  rss.take();
   await page.locator('details.source > summary').click();
   await page.getByTestId('convert-dtype').selectOption(dtype);
   const t0 = Date.now();
@@ -55,21 +44,21 @@ try {
     /^error/.test(document.querySelector('[data-testid=status]')?.textContent ?? ''), null, { timeout: WAIT_MS });
   const status = await page.getByTestId('status').textContent();
   if (status.startsWith('error')) throw new Error(status);
-  const converted = { seconds: (Date.now() - t0) / 1000, line: await page.getByTestId('progress').textContent(), ...phase() };
+  const converted = { seconds: (Date.now() - t0) / 1000, line: await page.getByTestId('progress').textContent(), ...rss.take() };
   await settled(page);
   const loaded = {
     status: await page.getByTestId('status').textContent(),
     seconds: (Date.now() - t0) / 1000 - converted.seconds,
     line: await page.getByTestId('download').textContent(),
-    ...phase(),
+    ...rss.take(),
   };
   const t1 = Date.now();
   await page.getByTestId('stored-check').click();
   await waitForText(page, 'check-line', /^this device: /);
-  const checked = { seconds: (Date.now() - t1) / 1000, line: await page.getByTestId('check-line').textContent(), ...phase() };
+  const checked = { seconds: (Date.now() - t1) / 1000, line: await page.getByTestId('check-line').textContent(), ...rss.take() };
   console.log(JSON.stringify({ folder, dtype, converted, loaded, checked }, null, 1));
 } finally {
-  clearInterval(timer);
+  rss.stop();
   await context.close();
   rmSync(profile, { recursive: true, force: true });
   await server.close();

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 import { serveDist } from '../tests/e2e/static-server.mjs';
-import { chromiumRss, total } from './chromium-rss.mjs';
+import { rssPeakSampler } from './chromium-rss.mjs';
 import { CHROMIUM_ARGS, WAIT_MS, launch, openPage } from '../tests/e2e/browser.mjs';
 
 const modelDir = resolve(process.argv[2] ?? 'demo-model/model');
@@ -40,27 +40,24 @@ if (ephemeral) {
   });
   context.setDefaultTimeout(WAIT_MS);
 }
-let peak = {};
-const timer = setInterval(() => {
-  const now = chromiumRss();
-  if (total(now) > total(peak)) peak = now;
-}, 250);
+const rss = rssPeakSampler();
 try {
   const t0 = Date.now();
   const { page, status } = await openPage(browser, `${server.url}?model=bench-model%2F`, { context });
   const seconds = (Date.now() - t0) / 1000;
   const line = await page.getByTestId('download').textContent();
+  const peak = rss.take();
   console.log(JSON.stringify({
     model: modelDir,
     profile: ephemeral ? 'off the record' : 'persistent',
     status,
     ready_s: +seconds.toFixed(1),
-    chromium_rss_peak_mb: Math.round(total(peak) / 1e6),
-    at_peak_by_process_mb: Object.fromEntries(Object.entries(peak).map(([k, v]) => [k, Math.round(v / 1e6)])),
+    chromium_rss_peak_mb: peak.chromium_rss_peak_mb,
+    at_peak_by_process_mb: peak.by_process_mb,
     load_line: line,
   }));
 } finally {
-  clearInterval(timer);
+  rss.stop();
   await (browser ?? context).close();
   rmSync(profile, { recursive: true, force: true });
   await server.close();

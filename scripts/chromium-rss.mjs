@@ -20,3 +20,27 @@ export function chromiumRss() {
 
 /** The sum over all kinds. */
 export const total = (kinds) => Object.values(kinds).reduce((a, b) => a + b, 0);
+
+/**
+ * Samples Chromium's resident memory every 250 ms. `take()` returns the peak
+ * since the last take (total and by process, in MB) and starts anew;
+ * `stop()` ends the sampling.
+ */
+export function rssPeakSampler() {
+  let peak = {};
+  const timer = setInterval(() => {
+    const now = chromiumRss();
+    if (total(now) > total(peak)) peak = now;
+  }, 250);
+  return {
+    take() {
+      const p = {
+        chromium_rss_peak_mb: Math.round(total(peak) / 1e6),
+        by_process_mb: Object.fromEntries(Object.entries(peak).map(([k, v]) => [k, Math.round(v / 1e6)])),
+      };
+      peak = {};
+      return p;
+    },
+    stop: () => clearInterval(timer),
+  };
+}

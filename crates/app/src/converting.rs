@@ -48,7 +48,8 @@ pub async fn run(
 ) -> Result<bool, String> {
     CANCEL.with(|c| c.set(false));
     model_store::check_name(name)?;
-    if model_store::list().await?.iter().any(|m| m.name == name) {
+    // Complete or not: an interrupted conversion's folder counts too.
+    if model_store::model_dir(name, false).await.is_ok() {
         return Err(format!(
             "a model named {name:?} is stored already: delete it first, or rename the folder"
         ));

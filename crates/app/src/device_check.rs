@@ -21,12 +21,7 @@ pub enum Target {
 async fn file(target: &Target, name: &str) -> Result<Vec<u8>, String> {
     match target {
         Target::Url { base, creds } => {
-            let base = if base.ends_with('/') {
-                base.clone()
-            } else {
-                format!("{base}/")
-            };
-            http::bytes(&format!("{base}{name}"), creds).await
+            http::bytes(&format!("{}{name}", crate::fetch::folder_base(base)), creds).await
         }
         Target::Stored(model) => {
             let dir = crate::model_store::model_dir(model, false).await?;

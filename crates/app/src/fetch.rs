@@ -29,12 +29,28 @@ pub enum Arrived<'a> {
 /// How a load went.
 pub struct Fetched {
     pub manifest: Manifest,
-    /// Shards that came from the store.
-    pub cached: usize,
-    /// Which store keeps them ("OPFS", "Cache Storage", ...).
-    pub store: &'static str,
+    pub whence: Whence,
     /// Shards that could not be stored (quota), with the reason.
     pub not_stored: Vec<String>,
+}
+
+/// Where a load's shards came from.
+pub enum Whence {
+    /// The network, through a store: `cached` shards came from the store
+    /// (`kind`: "OPFS", "Cache Storage", ...).
+    Cache { cached: usize, kind: &'static str },
+    /// This machine already ("read from disk", "stored in this browser"):
+    /// no cache involved.
+    Local(&'static str),
+}
+
+/// A folder URL with the trailing slash file names are appended to.
+pub fn folder_base(base: &str) -> String {
+    if base.ends_with('/') {
+        base.to_string()
+    } else {
+        format!("{base}/")
+    }
 }
 
 /// Where a model folder is.
@@ -77,11 +93,7 @@ pub async fn model(
 ) -> Result<Fetched, String> {
     match source {
         Source::Url { base, creds } => {
-            let base = if base.ends_with('/') {
-                base.to_string()
-            } else {
-                format!("{base}/")
-            };
+            let base = folder_base(base);
             let store = ShardStore::open().await;
             load(
                 &mut Url {
@@ -125,9 +137,9 @@ trait Origin {
     ) -> Result<Vec<u8>, String>;
     /// Where `name` is, for errors.
     fn place(&self, name: &str) -> String;
-    /// How the load went: shards from the store, the store's kind, shards
-    /// that could not be stored.
-    fn finish(&mut self) -> (usize, &'static str, Vec<String>);
+    /// How the load went: where the shards came from, and those that could
+    /// not be stored.
+    fn finish(&mut self) -> (Whence, Vec<String>);
 }
 
 async fn load(
@@ -154,11 +166,10 @@ async fn load(
             .await?;
         sink(Arrived::Shard { index: i, bytes })?;
     }
-    let (cached, store, not_stored) = origin.finish();
+    let (whence, not_stored) = origin.finish();
     Ok(Fetched {
         manifest,
-        cached,
-        store,
+        whence,
         not_stored,
     })
 }
@@ -206,8 +217,8 @@ impl Origin for Files<'_> {
         format!("{name} in the chosen folder")
     }
 
-    fn finish(&mut self) -> (usize, &'static str, Vec<String>) {
-        (0, "read from disk", Vec::new())
+    fn finish(&mut self) -> (Whence, Vec<String>) {
+        (Whence::Local("read from disk"), Vec::new())
     }
 }
 
@@ -248,10 +259,12 @@ impl Origin for Url<'_> {
         format!("{}{name}", self.base)
     }
 
-    fn finish(&mut self) -> (usize, &'static str, Vec<String>) {
+    fn finish(&mut self) -> (Whence, Vec<String>) {
         (
-            self.cached,
-            self.store.kind(),
+            Whence::Cache {
+                cached: self.cached,
+                kind: self.store.kind(),
+            },
             std::mem::take(&mut self.not_stored),
         )
     }
@@ -288,7 +301,7 @@ impl Origin for Stored {
         format!("{name} of stored model {:?}", self.name)
     }
 
-    fn finish(&mut self) -> (usize, &'static str, Vec<String>) {
-        (0, "stored in this browser", Vec::new())
+    fn finish(&mut self) -> (Whence, Vec<String>) {
+        (Whence::Local("stored in this browser"), Vec::new())
     }
 }

@@ -121,16 +121,12 @@ pub async fn load(source: &Source, emit: &Emit) -> Result<PageModel, String> {
     let fetched = fetch::model(source, progress, sink).await?;
     let seconds = (js_sys::Date::now() - t0) / 1e3;
     let mb = fetched.manifest.shards.iter().map(|s| s.bytes).sum::<u64>() as f64 / 1e6;
-    let whence = match fetched.store {
-        // A folder on disk or a model stored here: no cache involved.
-        local @ ("read from disk" | "stored in this browser") => {
-            format!("{} shards, {local}", fetched.manifest.shards.len())
+    let shards = fetched.manifest.shards.len();
+    let whence = match fetched.whence {
+        fetch::Whence::Local(place) => format!("{shards} shards, {place}"),
+        fetch::Whence::Cache { cached, kind } => {
+            format!("{cached} of {shards} shards from this browser's cache ({kind})")
         }
-        store => format!(
-            "{} of {} shards from this browser's cache ({store})",
-            fetched.cached,
-            fetched.manifest.shards.len()
-        ),
     };
     let mut line = format!(
         "weights: {mb:.1} MB, {whence}, {seconds:.1} s; wasm heap {:.0} MB, GPU {:.0} MB",

@@ -40,14 +40,7 @@ impl<'a> From<&'a wgpu::Buffer> for Binding<'a> {
 
 /// The GEMM kernels' storage bindings (matmul and conv2d share one layout):
 /// input, weights, bias, output, residual, per-channel bias.
-pub const GEMM_BINDINGS: &[Access] = &[
-    Access::Read,
-    Access::Read,
-    Access::Read,
-    Access::ReadWrite,
-    Access::Read,
-    Access::Read,
-];
+pub const GEMM_BINDINGS: &[Access] = GEMM_Q8_BINDINGS.split_at(6).0;
 
 /// The same plus binding 7, a q8 weight's scales.
 pub const GEMM_Q8_BINDINGS: &[Access] = &[
