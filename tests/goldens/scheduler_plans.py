@@ -6,7 +6,8 @@ input scale, and each step's coefficients (epsilon prediction, and
 v-prediction for DDIM, Euler and DPM-Solver++; DDIM with clip_sample probed
 at inputs inside and outside the clip range) where a step is linear in its
 inputs (probed: diffusers' `step` run on unit inputs). No model runs; the
-output is tests/goldens/scheduler-plans.json, compared by
+output is tests/goldens/scheduler-plans.json (with image-to-image's
+truncated plans and add_noise coefficients), compared by
 crates/model/tests/scheduler_plans.rs.
 
     pip install torch diffusers
@@ -117,6 +118,53 @@ def record(name, cls, spacing, steps, prediction="epsilon"):
     return case
 
 
+STRENGTHS = [0.3, 0.75, 0.9, 1.0]
+
+
+def record_strength(name, cls, spacing, steps, strength):
+    """Image-to-image's truncated plan (StableDiffusionImg2ImgPipeline.
+    get_timesteps, set_begin_index): where it starts, each UNet call's
+    timestep and input scale, add_noise's two coefficients at the start and
+    after each step (masked editing noises the known region to the next
+    level), and the first step's coefficients (no history yet)."""
+    s = cls.from_config(dict(SD15, timestep_spacing=spacing))
+    s.set_timesteps(steps)
+    init_timestep = min(int(steps * strength), steps)
+    t_start = max(steps - init_timestep, 0)
+    ts = s.timesteps[t_start * s.order :]
+    if hasattr(s, "set_begin_index"):
+        s.set_begin_index(t_start * s.order)
+
+    def noised(t):
+        t = t.reshape(1)
+        return [s.add_noise(ONE, ZERO, t).item(), s.add_noise(ZERO, ONE, t).item()]
+
+    seed = 0 if name == "euler-a" else None
+    kw = lambda: {"generator": torch.Generator().manual_seed(0)} if seed is not None else {}  # noqa: E731
+    add = [noised(ts[0])]
+    t = ts[0]
+    s.scale_model_input(ONE, t)
+    p_0 = probe(s, t, ZERO, ZERO, seed)
+    first = [probe(s, t, ZERO, ONE, seed) - p_0, probe(s, t, ONE, ZERO, seed) - p_0]
+    scales = []
+    for i, t in enumerate(ts):
+        scales.append(s.scale_model_input(ONE, t).item())
+        s.step(ZERO, t, ZERO, **kw())
+        if i + 1 < len(ts):
+            add.append(noised(ts[i + 1]))
+    return {
+        "scheduler": name,
+        "spacing": spacing,
+        "steps": steps,
+        "strength": strength,
+        "begin": t_start,
+        "timesteps": [float(t) for t in ts],
+        "input_scale": scales,
+        "add_noise": add,
+        "first_step": first,
+    }
+
+
 def main():
     cases = [
         record(name, cls, spacing, steps)
@@ -138,10 +186,19 @@ def main():
         for steps in STEPS
         for prediction in ("epsilon", "v_prediction")
     ]
+    # Image-to-image: every scheduler started part way, at SD v1.5's spacing
+    # and one other.
+    strength_cases = [
+        record_strength(name, cls, spacing, steps, strength)
+        for name, cls in SCHEDULERS.items()
+        for spacing in ("leading", "trailing")
+        for steps in (4, 7, 25)
+        for strength in STRENGTHS
+    ]
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scheduler-plans.json")
     with open(out, "w") as f:
-        json.dump({"config": SD15, "cases": cases}, f, indent=0)
-    print(f"{len(cases)} plans -> {out}")
+        json.dump({"config": SD15, "cases": cases, "strength_cases": strength_cases}, f, indent=0)
+    print(f"{len(cases)} plans, {len(strength_cases)} truncated plans -> {out}")
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ pub async fn run(
     let opts = ConvertOptions {
         dtype,
         shard_bytes: 32 << 20,
-        keep_encoder: false,
+        keep_encoder: true,
     };
     let mut conv = Converter::new(&folder, opts).map_err(|e| format!("{e:#}"))?;
     let need = conv.output_bytes() + (8 << 20);

@@ -17,7 +17,7 @@ use roentgen_weights::manifest::Manifest;
 use roentgen_weights::writer::{ALIGN, ShardFiles, ShardWriter};
 
 use crate::folder::{Folder, ReadSeek, read_small};
-use crate::names::{is_vae_encoder, normalize_name, normalize_shape};
+use crate::names::{normalize_name, normalize_shape};
 use crate::tensor_file::TensorFile;
 
 /// The components a text-to-image pipeline loads, in loading order.
@@ -31,6 +31,8 @@ const LAYOUT: &str = "a diffusers folder holds model_index.json, text_encoder/, 
 pub struct ConvertOptions {
     pub dtype: TensorDType,
     pub shard_bytes: u64,
+    /// Keep the VAE encoder (image-to-image); the default. Dropping it
+    /// saves 34 M parameters at SD v1's size (68 MB in f16).
     pub keep_encoder: bool,
 }
 
@@ -221,7 +223,7 @@ impl<'a> Converter<'a> {
         }
         let spec = Spec::from_configs(&configs)
             .context("this model's configs are not a Stable Diffusion v1 text-to-image model this page can run")?;
-        let expected = spec.table().into_iter().collect();
+        let expected = spec.full_table(opts.keep_encoder).into_iter().collect();
         Ok(Self {
             folder,
             writer: ShardWriter::new(opts.shard_bytes),
@@ -286,9 +288,7 @@ impl<'a> Converter<'a> {
                         return Ok(Some(Vec::new()));
                     }
                     let shape = normalize_shape(&stored, &meta.shape);
-                    let known = is_vae_encoder(&stored) && self.opts.keep_encoder;
                     match self.expected.get(&stored) {
-                        _ if known => {}
                         None => bail!(
                             "{}: {} ({stored}) is not part of the architecture its config describes",
                             self.folder.describe(path),
@@ -335,12 +335,7 @@ impl<'a> Converter<'a> {
     /// manifest with the last shards.
     pub fn finish(self) -> anyhow::Result<Converted> {
         self.spec
-            .check_table(
-                self.written
-                    .iter()
-                    .filter(|(n, _)| !is_vae_encoder(n))
-                    .map(|(n, s)| (n.as_str(), s.as_slice())),
-            )
+            .check_table(self.written.iter().map(|(n, s)| (n.as_str(), s.as_slice())))
             .context("the folder's weights do not match its configs")?;
         let (manifest, shards) =
             self.writer

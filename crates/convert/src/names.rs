@@ -3,7 +3,7 @@
 //! and 1x1-convolution attention weights.
 
 /// The diffusers name as this project stores it, or None to drop the tensor
-/// (the VAE encoder unless kept).
+/// (the VAE encoder when asked to).
 pub fn normalize_name(component: &str, name: &str, keep_encoder: bool) -> Option<String> {
     if component == "vae"
         && !keep_encoder
@@ -32,11 +32,7 @@ pub fn normalize_name(component: &str, name: &str, keep_encoder: bool) -> Option
     Some(format!("{component}.{n}"))
 }
 
-/// Whether a stored name belongs to the VAE encoder (kept only on request,
-/// and not part of the text-to-image table).
-pub fn is_vae_encoder(stored: &str) -> bool {
-    stored.starts_with("vae.encoder.") || stored.starts_with("vae.quant_conv.")
-}
+pub use roentgen_model::arch::is_vae_encoder;
 
 /// Attention projections saved as 1x1 convolutions become linear weights.
 pub fn normalize_shape(name: &str, shape: &[usize]) -> Vec<usize> {

@@ -164,7 +164,7 @@ pub async fn run(
             kh: 3,
             kw: 3,
             stride: 1,
-            pad: 1,
+            pad: 1.into(),
         };
         let ((x, xv), (w, wv), (bias, biasv)) = (
             c.input("x", &[1, 4, 6, 6], 1.0)?,

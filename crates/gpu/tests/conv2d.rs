@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use roentgen_gpu::ops::conv2d::{Conv2dShape, INDEX_LIMIT, conv2d};
+use roentgen_gpu::ops::conv2d::{Conv2dShape, INDEX_LIMIT, Padding, conv2d};
 use roentgen_gpu::{DType, Tensor, reference};
 
 fn shape(
@@ -14,7 +14,7 @@ fn shape(
     cout: usize,
     k: usize,
     stride: usize,
-    pad: usize,
+    pad: impl Into<Padding>,
 ) -> Conv2dShape {
     Conv2dShape {
         batch,
@@ -25,7 +25,7 @@ fn shape(
         kh: k,
         kw: k,
         stride,
-        pad,
+        pad: pad.into(),
     }
 }
 
@@ -38,6 +38,9 @@ fn conv2d_matches_reference_on_every_path() {
         (shape(2, 66, (4, 6), 10, 1, 1, 0), false), // 1x1 shortcut, K over a tile
         (shape(1, 3, (16, 16), 4, 3, 2, 1), false),
         (shape(1, 6, (12, 12), 130, 3, 1, 1), true), // over one 128 x 128 tile each way
+        // The VAE encoder's downsample: pad (0, 1), stride 2.
+        (shape(1, 5, (8, 6), 7, 3, 2, Padding { begin: 0, end: 1 }), true),
+        (shape(2, 4, (12, 10), 3, 3, 2, Padding { begin: 0, end: 1 }), false),
     ];
     for (ctx, dtype) in all_paths() {
         let mut r = rng(4);

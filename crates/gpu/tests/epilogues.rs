@@ -121,7 +121,7 @@ fn shape(batch: usize, cin: usize, hw: usize, cout: usize, k: usize) -> Conv2dSh
         kh: k,
         kw: k,
         stride: 1,
-        pad: k / 2,
+        pad: (k / 2).into(),
     }
 }
 

@@ -117,7 +117,7 @@ fn shape(batch: usize, cin: usize, hw: usize, cout: usize, k: usize, stride: usi
         kh: k,
         kw: k,
         stride,
-        pad: k / 2,
+        pad: (k / 2).into(),
     }
 }
 

@@ -36,7 +36,7 @@ fn conv2d_splits_input_and_output_channels() {
         kh: 3,
         kw: 3,
         stride: 1,
-        pad: 1,
+        pad: 1.into(),
     };
     for (ctx, dtype) in small_binding_paths() {
         let mut r = rng(11);

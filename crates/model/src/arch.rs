@@ -202,7 +202,49 @@ pub fn vae_decoder(c: &VaeConfig) -> Table {
     t.0
 }
 
-/// The whole model's table.
+/// Whether a stored name belongs to the VAE encoder: optional in a model
+/// (image-to-image needs it, text-to-image never runs it), all or none.
+pub fn is_vae_encoder(name: &str) -> bool {
+    name.starts_with("vae.encoder.") || name.starts_with("vae.quant_conv.")
+}
+
+/// The encoder half of diffusers' `AutoencoderKL` under `vae.`: conv_in,
+/// down blocks (ResNets, then a stride-2 conv but on the last), the mid block,
+/// norm + SiLU, conv_out to mean and log-variance, quant_conv.
+pub fn vae_encoder(c: &VaeConfig) -> Table {
+    let mut t = T(Vec::new());
+    let ch = &c.block_out_channels;
+    let n = ch.len();
+    let last = ch[n - 1];
+    let moments = 2 * c.latent_channels;
+    t.conv("vae.encoder.conv_in", ch[0], c.in_channels, 3);
+    for i in 0..n {
+        let p = format!("vae.encoder.down_blocks.{i}");
+        let cin = if i == 0 { ch[0] } else { ch[i - 1] };
+        for j in 0..c.layers_per_block {
+            let rin = if j == 0 { cin } else { ch[i] };
+            t.resnet(&format!("{p}.resnets.{j}"), rin, ch[i], None);
+        }
+        if i + 1 < n {
+            t.conv(&format!("{p}.downsamplers.0.conv"), ch[i], ch[i], 3);
+        }
+    }
+    t.resnet("vae.encoder.mid_block.resnets.0", last, last, None);
+    if c.mid_block_add_attention {
+        let p = "vae.encoder.mid_block.attentions.0";
+        t.norm(&format!("{p}.group_norm"), last);
+        t.attention(p, last, last, true);
+    }
+    t.resnet("vae.encoder.mid_block.resnets.1", last, last, None);
+    t.norm("vae.encoder.conv_norm_out", last);
+    t.conv("vae.encoder.conv_out", moments, last, 3);
+    if c.use_quant_conv {
+        t.conv("vae.quant_conv", moments, moments, 1);
+    }
+    t.0
+}
+
+/// The text-to-image model's table (without the optional VAE encoder).
 pub fn expected(text: &TextConfig, u: &UnetConfig, v: &VaeConfig) -> Table {
     let mut all = text_encoder(text);
     all.extend(unet(u));

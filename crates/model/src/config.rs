@@ -105,8 +105,14 @@ pub struct VaeConfig {
     #[serde(default = "default_latent")]
     pub latent_channels: usize,
     #[serde(default = "default_rgb")]
+    pub in_channels: usize,
+    #[serde(default = "default_rgb")]
     pub out_channels: usize,
     pub block_out_channels: Vec<usize>,
+    /// The encoder's blocks; absent in some configs (then all
+    /// `DownEncoderBlock2D`, diffusers' only encoder block).
+    #[serde(default)]
+    pub down_block_types: Vec<String>,
     pub up_block_types: Vec<String>,
     #[serde(default = "default_one_u")]
     pub layers_per_block: usize,
@@ -114,6 +120,8 @@ pub struct VaeConfig {
     pub norm_num_groups: usize,
     #[serde(default = "default_scaling")]
     pub scaling_factor: f32,
+    #[serde(default = "default_true")]
+    pub use_quant_conv: bool,
     #[serde(default = "default_true")]
     pub use_post_quant_conv: bool,
     #[serde(default = "default_true")]
@@ -333,6 +341,7 @@ impl VaeConfig {
         within(v, "levels", &[c.block_out_channels.len()], 6)?;
         within(v, "block_out_channels", &c.block_out_channels, 4096)?;
         within(v, "latent_channels", &[c.latent_channels], 64)?;
+        within(v, "in_channels", &[c.in_channels], 16)?;
         within(v, "out_channels", &[c.out_channels], 16)?;
         within(v, "layers_per_block", &[c.layers_per_block], 8)?;
         within(v, "norm_num_groups", &[c.norm_num_groups], 1024)?;
@@ -341,6 +350,21 @@ impl VaeConfig {
                 return Err(ModelError::Config {
                     component: "vae",
                     what: format!("up block {t:?} is not supported"),
+                });
+            }
+        }
+        let n = c.block_out_channels.len();
+        if !c.down_block_types.is_empty() && c.down_block_types.len() != n {
+            return Err(ModelError::Config {
+                component: "vae",
+                what: "one down block per block_out_channels entry".into(),
+            });
+        }
+        for t in &c.down_block_types {
+            if t != "DownEncoderBlock2D" {
+                return Err(ModelError::Config {
+                    component: "vae",
+                    what: format!("down block {t:?} is not supported"),
                 });
             }
         }

@@ -10,7 +10,7 @@ use crate::clip::TextEncoder;
 use crate::spec::Spec;
 use crate::tokenizer::ClipTokenizer;
 use crate::unet::Unet;
-use crate::vae::VaeDecoder;
+use crate::vae::{VaeDecoder, VaeEncoder};
 use crate::weights::WeightsLoader;
 use crate::{Model, ModelError};
 
@@ -48,8 +48,14 @@ impl<B: Backend> ModelLoader<B> {
 
     /// The model, once every shard has been added.
     pub fn finish(self) -> Result<Model<B>, ModelError> {
+        let weights = self.weights.finish()?;
+        // The table check made the encoder all or nothing.
+        let encoder = weights
+            .contains("vae.encoder.conv_in.weight")
+            .then(|| VaeEncoder::new(self.spec.vae.clone()));
         Ok(Model {
-            weights: self.weights.finish()?,
+            weights,
+            encoder,
             backend: self.backend,
             tokenizer: self.tokenizer,
             text: TextEncoder::new(self.spec.text),

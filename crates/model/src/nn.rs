@@ -2,7 +2,7 @@
 //! module: each takes the module's weight-name prefix.
 
 use crate::ModelError;
-use crate::backend::{Backend, Binary, Unary};
+use crate::backend::{Backend, Binary, Padding, Unary};
 use crate::weights::Weights;
 
 pub type R<T> = Result<T, ModelError>;
@@ -48,9 +48,10 @@ pub(crate) fn conv_fused<B: Backend>(
     let weight = w.get(&format!("{p}.weight"))?;
     let k = b.shape(weight).get(2).copied().unwrap_or(1);
     let bias = w.try_get(&format!("{p}.bias"));
-    b.conv2d_fused(x, weight, bias, 1, k / 2, channel_bias, residual)
+    b.conv2d_fused(x, weight, bias, 1, (k / 2).into(), channel_bias, residual)
 }
 
+/// A "same" convolution (padding k / 2 on every side).
 pub(crate) fn conv<B: Backend>(
     b: &B,
     w: &Weights<B>,
@@ -60,7 +61,19 @@ pub(crate) fn conv<B: Backend>(
 ) -> R<B::Tensor> {
     let weight = w.get(&format!("{p}.weight"))?;
     let k = b.shape(weight).get(2).copied().unwrap_or(1);
-    b.conv2d(x, weight, w.try_get(&format!("{p}.bias")), stride, k / 2)
+    b.conv2d(x, weight, w.try_get(&format!("{p}.bias")), stride, (k / 2).into())
+}
+
+/// diffusers' `Downsample2D` with `padding=0` (the VAE encoder's): one row
+/// and column of zeros after the image, then a stride-2 convolution.
+pub(crate) fn conv_downsample<B: Backend>(
+    b: &B,
+    w: &Weights<B>,
+    p: &str,
+    x: &B::Tensor,
+) -> R<B::Tensor> {
+    let pad = Padding { begin: 0, end: 1 };
+    b.conv2d(x, w.get(&format!("{p}.weight"))?, w.try_get(&format!("{p}.bias")), 2, pad)
 }
 
 pub(crate) fn group_norm<B: Backend>(

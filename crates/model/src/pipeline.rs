@@ -11,7 +11,7 @@ use crate::sampler::SamplerState;
 use crate::scheduler::{self, SchedulerConfig, SchedulerKind, StepPlan};
 use crate::tokenizer::{ClipTokenizer, Tokens};
 use crate::unet::Unet;
-use crate::vae::VaeDecoder;
+use crate::vae::{VaeDecoder, VaeEncoder};
 use crate::weights::Weights;
 use crate::{ModelError, noise};
 
@@ -70,6 +70,8 @@ pub struct Model<B: Backend> {
     pub text: TextEncoder,
     pub unet: Unet,
     pub vae: VaeDecoder,
+    /// The VAE encoder, when the model holds it (image-to-image).
+    pub encoder: Option<VaeEncoder>,
     pub scheduler: SchedulerConfig,
 }
 

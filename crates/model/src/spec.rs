@@ -39,18 +39,35 @@ impl Spec {
         })
     }
 
-    /// Every tensor these configs imply, by name and shape.
+    /// Every tensor these configs imply for text-to-image, by name and shape.
     pub fn table(&self) -> crate::arch::Table {
         crate::arch::expected(&self.text, &self.unet, &self.vae)
     }
 
-    /// Refuses a weight table that is not exactly `table()`, naming each
+    /// The optional VAE encoder's tensors (image-to-image).
+    pub fn encoder_table(&self) -> crate::arch::Table {
+        crate::arch::vae_encoder(&self.vae)
+    }
+
+    /// `table()`, with `encoder_table()` when `with_encoder`.
+    pub fn full_table(&self, with_encoder: bool) -> crate::arch::Table {
+        let mut t = self.table();
+        if with_encoder {
+            t.extend(self.encoder_table());
+        }
+        t
+    }
+
+    /// Refuses a weight table that is not exactly `table()`, or `table()`
+    /// plus the whole encoder when it holds any encoder tensor, naming each
     /// difference.
     pub fn check_table<'a>(
         &self,
         tensors: impl IntoIterator<Item = (&'a str, &'a [usize])>,
     ) -> Result<(), ModelError> {
-        let problems = crate::arch::compare(&self.table(), tensors);
+        let tensors: Vec<_> = tensors.into_iter().collect();
+        let with_encoder = tensors.iter().any(|(n, _)| crate::arch::is_vae_encoder(n));
+        let problems = crate::arch::compare(&self.full_table(with_encoder), tensors);
         if problems.is_empty() {
             Ok(())
         } else {

@@ -12,7 +12,9 @@
 //! by the whole-run goldens (goldens.rs).
 
 use roentgen_model::SchedulerKind;
-use roentgen_model::scheduler::{SchedulerConfig, StepUpdate, plan};
+use roentgen_model::scheduler::{
+    SchedulerConfig, StepPlan, StepUpdate, plan, plan_from, strength_begin,
+};
 
 fn close(what: &str, got: f64, want: f64) {
     let tol = 2e-5 * want.abs().max(1.0);
@@ -115,6 +117,89 @@ fn plans_match_diffusers_for_every_spacing() {
             close(&at("input scale"), s.input_scale as f64, scale[i]);
         }
     }
+}
+
+fn golden() -> serde_json::Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/goldens/scheduler-plans.json");
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn floats(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .map(|a| a.iter().map(|x| x.as_f64().unwrap()).collect())
+        .unwrap_or_default()
+}
+
+/// A step with no history as x' = a x + b out, or None for one that is not.
+fn first_step_coefficients(s: &StepPlan) -> Option<(f32, f32)> {
+    Some(match s.update {
+        StepUpdate::Ddim { c0, c1 } => (c0, c1),
+        StepUpdate::Euler { dt } | StepUpdate::EulerAncestral { dt, .. } => (1.0, dt),
+        StepUpdate::Pndm { c0, c1, w, .. } if w == [1.0, 0.0, 0.0, 0.0] => (c0, c1),
+        StepUpdate::DpmSolver2M {
+            a_x,
+            a_e,
+            c0,
+            c1,
+            c_prev: 0.0,
+        } => (c0 + c1 * a_x, c1 * a_e),
+        _ => return None,
+    })
+}
+
+/// Image-to-image: where each sampler starts for a strength, the truncated
+/// plan's timesteps and input scales, add_noise at the start and at every
+/// later step (masked editing), and the first step taken (PNDM's warm-up and
+/// DPM-Solver++'s first-order step restart there), for every sampler.
+#[test]
+fn truncated_plans_match_diffusers_img2img() {
+    let golden = golden();
+    let cases = golden["strength_cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 5 * 2 * 3 * 4);
+    for case in cases {
+        let name = case["scheduler"].as_str().unwrap();
+        let spacing = case["spacing"].as_str().unwrap();
+        let steps = case["steps"].as_u64().unwrap() as usize;
+        let strength = case["strength"].as_f64().unwrap();
+        let label = format!("{name} {spacing} {steps} steps strength {strength}");
+        let mut config = golden["config"].clone();
+        config["timestep_spacing"] = spacing.into();
+        let cfg = SchedulerConfig::from_json(&config).unwrap();
+        let kind = SchedulerKind::from_name(name).unwrap();
+        let begin = strength_begin(steps, strength).unwrap();
+        assert_eq!(begin as u64, case["begin"].as_u64().unwrap(), "{label}: begin");
+        let p = plan_from(kind, &cfg, steps, begin).unwrap();
+        let ts = floats(&case["timesteps"]);
+        let scales = floats(&case["input_scale"]);
+        assert_eq!(p.steps.len(), ts.len(), "{label}: UNet calls");
+        let add = case["add_noise"].as_array().unwrap();
+        for (i, s) in p.steps.iter().enumerate() {
+            let at = |what: &str| format!("{label}: step {i} {what}");
+            close(&at("timestep"), s.t as f64, ts[i]);
+            close(&at("input scale"), s.input_scale as f64, scales[i]);
+            let a = floats(&add[i]);
+            close(&at("add_noise signal"), s.noised.signal as f64, a[0]);
+            close(&at("add_noise noise"), s.noised.noise as f64, a[1]);
+        }
+        let (x, e) = first_step_coefficients(&p.steps[0])
+            .unwrap_or_else(|| panic!("{label}: the first step uses history"));
+        let want = floats(&case["first_step"]);
+        close(&format!("{label}: first step x"), x as f64, want[0]);
+        close(&format!("{label}: first step out"), e as f64, want[1]);
+    }
+}
+
+#[test]
+fn a_strength_that_runs_no_step_is_refused() {
+    let err = strength_begin(4, 0.2).unwrap_err().to_string();
+    assert!(err.contains("runs no step"), "{err}");
+    for bad in [0.0, -0.5, 1.5, f64::NAN] {
+        assert!(strength_begin(10, bad).is_err(), "{bad}");
+    }
+    assert_eq!(strength_begin(10, 1.0).unwrap(), 0);
+    // int(10 * 0.7) is 7 in f64 (f32's 0.7 would give 6).
+    assert_eq!(strength_begin(10, 0.7).unwrap(), 3);
 }
 
 #[test]

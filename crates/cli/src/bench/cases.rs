@@ -196,7 +196,7 @@ fn conv(batch: usize, cin: usize, hw: usize, cout: usize, k: usize, stride: usiz
             kh: k,
             kw: k,
             stride,
-            pad: k / 2,
+            pad: (k / 2).into(),
         },
     }
 }

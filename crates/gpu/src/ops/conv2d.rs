@@ -4,7 +4,7 @@ use bytemuck::{Pod, Zeroable};
 
 use super::{runs, slice, too_large};
 use crate::kernel::{GEMM_BINDINGS, GEMM_Q8_BINDINGS, KernelSpec};
-pub use crate::reference::conv2d::Conv2dShape;
+pub use crate::reference::conv2d::{Conv2dShape, Padding};
 use crate::shaders::{CONV2D, CONV2D_ALIGNED, CONV2D_Q8, CONV2D_Q8_ALIGNED};
 use crate::{GpuContext, GpuError, Tensor};
 
@@ -87,7 +87,7 @@ pub fn conv2d(
     w: &Tensor,
     bias: Option<&Tensor>,
     stride: usize,
-    pad: usize,
+    pad: impl Into<Padding>,
 ) -> Result<Tensor, GpuError> {
     conv2d_fused(ctx, x, w, bias, stride, pad, Epilogue::default())
 }
@@ -100,9 +100,10 @@ pub fn conv2d_fused(
     w: &Tensor,
     bias: Option<&Tensor>,
     stride: usize,
-    pad: usize,
+    pad: impl Into<Padding>,
     extra: Epilogue,
 ) -> Result<Tensor, GpuError> {
+    let pad = pad.into();
     let mismatch = |expected: String, got: String| GpuError::ShapeMismatch {
         op: "conv2d",
         expected,
@@ -124,10 +125,10 @@ pub fn conv2d_fused(
             format!("{:?}", w.shape),
         ));
     }
-    if stride == 0 || h + 2 * pad < kh || wd + 2 * pad < kw {
+    if stride == 0 || h + pad.total() < kh || wd + pad.total() < kw {
         return Err(mismatch(
             "kernel within the padded image, stride > 0".into(),
-            format!("{:?} stride {stride} pad {pad}", x.shape),
+            format!("{:?} stride {stride} pad {pad:?}", x.shape),
         ));
     }
     if let Some(b) = bias
@@ -199,7 +200,9 @@ pub fn conv2d_fused(
         kh: kh as u32,
         kw: kw as u32,
         stride: stride as u32,
-        pad: pad as u32,
+        // The shader offsets by the leading pad; the trailing one only
+        // sizes the output (reads past the image are zeros).
+        pad: pad.begin as u32,
         has_bias: bias.is_some() as u32,
         w_row: (cin * taps) as u32,
         ci0: 0,

@@ -1,6 +1,27 @@
 //! CPU reference for `shaders/conv2d.wgsl`: the convolution sum as written, in f64.
 
-/// Shape of one convolution, NCHW, square stride and padding.
+/// Zero padding before (top, left) and after (bottom, right) the image,
+/// the same on both axes. Symmetric for "same" convolutions; diffusers' VAE
+/// encoder downsamples with (0, 1): `F.pad(x, (0, 1, 0, 1))`, then stride 2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Padding {
+    pub begin: usize,
+    pub end: usize,
+}
+
+impl Padding {
+    pub fn total(self) -> usize {
+        self.begin + self.end
+    }
+}
+
+impl From<usize> for Padding {
+    fn from(p: usize) -> Self {
+        Self { begin: p, end: p }
+    }
+}
+
+/// Shape of one convolution, NCHW, square stride.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Conv2dShape {
     pub batch: usize,
@@ -11,14 +32,14 @@ pub struct Conv2dShape {
     pub kh: usize,
     pub kw: usize,
     pub stride: usize,
-    pub pad: usize,
+    pub pad: Padding,
 }
 
 impl Conv2dShape {
     pub fn out_hw(&self) -> (usize, usize) {
         (
-            (self.h + 2 * self.pad - self.kh) / self.stride + 1,
-            (self.w + 2 * self.pad - self.kw) / self.stride + 1,
+            (self.h + self.pad.total() - self.kh) / self.stride + 1,
+            (self.w + self.pad.total() - self.kw) / self.stride + 1,
         )
     }
 }
@@ -34,8 +55,8 @@ pub fn conv2d(x: &[f32], w: &[f32], bias: Option<&[f32]>, s: Conv2dShape) -> Vec
                     for ci in 0..s.cin {
                         for ky in 0..s.kh {
                             for kx in 0..s.kw {
-                                let iy = (oy * s.stride + ky) as isize - s.pad as isize;
-                                let ix = (ox * s.stride + kx) as isize - s.pad as isize;
+                                let iy = (oy * s.stride + ky) as isize - s.pad.begin as isize;
+                                let ix = (ox * s.stride + kx) as isize - s.pad.begin as isize;
                                 if iy < 0 || ix < 0 || iy >= s.h as isize || ix >= s.w as isize {
                                     continue;
                                 }

@@ -5,7 +5,7 @@
 use roentgen_gpu::reference::{self, conv2d::Conv2dShape};
 use roentgen_weights::TensorDType;
 
-use super::{Backend, Binary, TimestepConfig, Unary, Update};
+use super::{Padding, Backend, Binary, TimestepConfig, Unary, Update};
 use crate::ModelError;
 
 /// A host tensor: row-major f32 values and their shape.
@@ -108,7 +108,7 @@ impl Backend for CpuBackend {
         w: &CpuTensor,
         b: Option<&CpuTensor>,
         stride: usize,
-        pad: usize,
+        pad: Padding,
     ) -> Result<CpuTensor, ModelError> {
         let [batch, cin, h, wd] = <[usize; 4]>::try_from(x.shape.as_slice())
             .map_err(|_| shape_error("conv2d", "x [N, C, H, W]", &x.shape))?;

@@ -7,7 +7,7 @@ use roentgen_gpu::ops::{
 use roentgen_gpu::{DType, GpuContext, Tensor};
 use roentgen_weights::TensorDType;
 
-use super::{Backend, Binary, TimestepConfig, Unary, Update};
+use super::{Padding, Backend, Binary, TimestepConfig, Unary, Update};
 use crate::ModelError;
 
 /// Runs every op on `ctx`, with activations and weights stored as `dtype`.
@@ -129,7 +129,7 @@ impl Backend for GpuBackend<'_> {
         w: &Tensor,
         b: Option<&Tensor>,
         stride: usize,
-        pad: usize,
+        pad: Padding,
     ) -> Result<Tensor, ModelError> {
         Ok(conv2d::conv2d(self.ctx, x, w, b, stride, pad)?)
     }
@@ -172,7 +172,7 @@ impl Backend for GpuBackend<'_> {
         w: &Tensor,
         b: Option<&Tensor>,
         stride: usize,
-        pad: usize,
+        pad: Padding,
         channel_bias: Option<&Tensor>,
         residual: Option<&Tensor>,
     ) -> Result<Tensor, ModelError> {

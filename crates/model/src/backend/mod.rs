@@ -10,6 +10,7 @@ use std::future::Future;
 
 pub use cpu::{CpuBackend, CpuTensor};
 pub use gpu::GpuBackend;
+pub use roentgen_gpu::ops::conv2d::Padding;
 pub use roentgen_gpu::ops::elementwise::{Binary, Unary};
 /// One fused latent update after classifier-free guidance; the host-side
 /// schedulers compute the coefficients (`shaders/scheduler.wgsl` has each formula).
@@ -74,7 +75,7 @@ pub trait Backend {
         w: &Self::Tensor,
         b: Option<&Self::Tensor>,
         stride: usize,
-        pad: usize,
+        pad: Padding,
     ) -> Result<Self::Tensor, ModelError>;
     /// `residual + linear(x)`: an attention output projection or a
     /// feed-forward's last layer added back to its input. The GPU adds it in
@@ -108,7 +109,7 @@ pub trait Backend {
         w: &Self::Tensor,
         b: Option<&Self::Tensor>,
         stride: usize,
-        pad: usize,
+        pad: Padding,
         channel_bias: Option<&Self::Tensor>,
         residual: Option<&Self::Tensor>,
     ) -> Result<Self::Tensor, ModelError> {
@@ -183,7 +184,7 @@ pub trait Backend {
 /// The fused ops as separate ops: the trait's defaults, and the GPU's path
 /// when fusion is turned off to measure it.
 pub mod unfused {
-    use super::{Backend, Binary};
+    use super::{Backend, Binary, Padding};
     use crate::ModelError;
 
     pub fn linear_residual<B: Backend + ?Sized>(
@@ -214,7 +215,7 @@ pub mod unfused {
         w: &B::Tensor,
         b: Option<&B::Tensor>,
         stride: usize,
-        pad: usize,
+        pad: Padding,
         channel_bias: Option<&B::Tensor>,
         residual: Option<&B::Tensor>,
     ) -> Result<B::Tensor, ModelError> {

@@ -1,7 +1,7 @@
 //! DDIM with eta = 0 (`DDIMScheduler.set_timesteps` and `.step`), on
 //! epsilon or v-prediction, with or without `clip_sample`.
 
-use super::{ClippedDdim, Plan, Prediction, SchedulerConfig, SchedulerKind, StepPlan, StepUpdate};
+use super::{AddNoise, ClippedDdim, Plan, Prediction, SchedulerConfig, SchedulerKind, StepPlan, StepUpdate};
 
 /// Integer timesteps for "leading" / "linspace" / "trailing" spacing, as
 /// `DDIMScheduler.set_timesteps` (and PNDM's `_timesteps`, ascending there).
@@ -38,7 +38,7 @@ pub(crate) fn integer_timesteps(cfg: &SchedulerConfig, kind: SchedulerKind, n: u
     ts
 }
 
-pub(super) fn plan(cfg: &SchedulerConfig, n: usize) -> Plan {
+pub(super) fn plan(cfg: &SchedulerConfig, n: usize, begin: usize) -> Plan {
     let ac = cfg.alphas_cumprod();
     let final_alpha = if cfg.set_alpha_to_one.unwrap_or(true) {
         1.0
@@ -48,9 +48,11 @@ pub(super) fn plan(cfg: &SchedulerConfig, n: usize) -> Plan {
     let ratio = (cfg.num_train_timesteps / n) as i64;
     let steps = integer_timesteps(cfg, SchedulerKind::Ddim, n)
         .into_iter()
+        .skip(begin)
         .map(|t| {
             let prev = t - ratio;
             let a_t = ac[t as usize];
+            let noised = AddNoise::at_alpha_cumprod(a_t);
             let a_prev = if prev >= 0 {
                 ac[prev as usize]
             } else {
@@ -72,6 +74,7 @@ pub(super) fn plan(cfg: &SchedulerConfig, n: usize) -> Plan {
                 return StepPlan {
                     t: t as f32,
                     input_scale: 1.0,
+                    noised,
                     update: StepUpdate::DdimClipped(ClippedDdim {
                         a_x: a_x as f32,
                         a_e: a_e as f32,
@@ -98,6 +101,7 @@ pub(super) fn plan(cfg: &SchedulerConfig, n: usize) -> Plan {
             StepPlan {
                 t: t as f32,
                 input_scale: 1.0,
+                noised,
                 update: StepUpdate::Ddim {
                     c0: c0 as f32,
                     c1: c1 as f32,

@@ -2,7 +2,7 @@
 //! (`DPMSolverMultistepScheduler.set_timesteps`, `convert_model_output`,
 //! `dpm_solver_first_order_update`, `multistep_dpm_solver_second_order_update`).
 
-use super::{Plan, Prediction, SchedulerConfig, SchedulerKind, StepPlan, StepUpdate, interp};
+use super::{AddNoise, Plan, Prediction, SchedulerConfig, SchedulerKind, StepPlan, StepUpdate, interp};
 
 fn timesteps(cfg: &SchedulerConfig, n: usize) -> Vec<i64> {
     let t = cfg.num_train_timesteps;
@@ -43,7 +43,7 @@ fn lambda(s: f64) -> f64 {
     a.ln() - sg.ln()
 }
 
-pub(super) fn plan(cfg: &SchedulerConfig, n: usize) -> Plan {
+pub(super) fn plan(cfg: &SchedulerConfig, n: usize, begin: usize) -> Plan {
     let table = cfg.sigmas();
     let ts = timesteps(cfg, n);
     let mut sigmas: Vec<f64> = ts
@@ -51,7 +51,7 @@ pub(super) fn plan(cfg: &SchedulerConfig, n: usize) -> Plan {
         .map(|&t| interp(&table, t as f64) as f32 as f64)
         .collect();
     sigmas.push(0.0);
-    let steps = (0..ts.len())
+    let steps = (begin..ts.len())
         .map(|i| {
             let (s0, s_next) = (sigmas[i], sigmas[i + 1]);
             let (alpha_s0, sigma_s0) = alpha_sigma(s0);
@@ -70,8 +70,9 @@ pub(super) fn plan(cfg: &SchedulerConfig, n: usize) -> Plan {
             } else {
                 0.0
             };
-            // lower_order_final: the last step is first order, and so is the first.
-            let first_order = i == 0 || i == ts.len() - 1;
+            // lower_order_final: the last step is first order, and so is the
+            // first one taken (no previous x0 yet).
+            let first_order = i == begin || i == ts.len() - 1;
             let (c1, c_prev) = if first_order {
                 (-alpha_t * em1, 0.0)
             } else {
@@ -83,6 +84,10 @@ pub(super) fn plan(cfg: &SchedulerConfig, n: usize) -> Plan {
             StepPlan {
                 t: ts[i] as f32,
                 input_scale: 1.0,
+                noised: AddNoise {
+                    signal: alpha_s0 as f32,
+                    noise: sigma_s0 as f32,
+                },
                 update: StepUpdate::DpmSolver2M {
                     a_x: a_x as f32,
                     a_e: a_e as f32,

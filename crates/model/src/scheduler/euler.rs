@@ -2,7 +2,7 @@
 //! `EulerAncestralDiscreteScheduler`: `set_timesteps`, `scale_model_input`,
 //! `step` with s_churn = 0).
 
-use super::{Plan, Prediction, SchedulerConfig, SchedulerKind, StepPlan, StepUpdate, interp};
+use super::{AddNoise, Plan, Prediction, SchedulerConfig, SchedulerKind, StepPlan, StepUpdate, interp};
 
 /// Float timesteps, descending, as `EulerDiscreteScheduler.set_timesteps`.
 fn timesteps(cfg: &SchedulerConfig, kind: SchedulerKind, n: usize) -> Vec<f64> {
@@ -38,7 +38,7 @@ fn timesteps(cfg: &SchedulerConfig, kind: SchedulerKind, n: usize) -> Vec<f64> {
     ts
 }
 
-pub(super) fn plan(cfg: &SchedulerConfig, n: usize, ancestral: bool) -> Plan {
+pub(super) fn plan(cfg: &SchedulerConfig, n: usize, begin: usize, ancestral: bool) -> Plan {
     let kind = if ancestral {
         SchedulerKind::EulerAncestral
     } else {
@@ -56,6 +56,7 @@ pub(super) fn plan(cfg: &SchedulerConfig, n: usize, ancestral: bool) -> Plan {
     let steps = ts
         .iter()
         .enumerate()
+        .skip(begin)
         .map(|(i, &t)| {
             let (s, next) = (sigmas[i], sigmas[i + 1]);
             let update = if ancestral {
@@ -80,6 +81,10 @@ pub(super) fn plan(cfg: &SchedulerConfig, n: usize, ancestral: bool) -> Plan {
             StepPlan {
                 t: t as f32,
                 input_scale: (1.0 / (s * s + 1.0).sqrt()) as f32,
+                noised: AddNoise {
+                    signal: 1.0,
+                    noise: s as f32,
+                },
                 update,
             }
         })

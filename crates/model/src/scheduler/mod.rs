@@ -69,7 +69,27 @@ pub struct StepPlan {
     pub t: f32,
     /// Latents are multiplied by this before the UNet (`scale_model_input`).
     pub input_scale: f32,
+    /// What `add_noise` does at this step's noise level: image-to-image
+    /// starts from it, and masked editing puts the known region back at it.
+    pub noised: AddNoise,
     pub update: StepUpdate,
+}
+
+/// `add_noise(x0, noise)` at one noise level: `signal * x0 + noise * noise`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AddNoise {
+    pub signal: f32,
+    pub noise: f32,
+}
+
+impl AddNoise {
+    /// The variance-preserving form at `alphas_cumprod[t]` (DDIM, PNDM).
+    pub(crate) fn at_alpha_cumprod(a: f64) -> Self {
+        Self {
+            signal: a.sqrt() as f32,
+            noise: (1.0 - a).sqrt() as f32,
+        }
+    }
 }
 
 /// The update's coefficients (see `Update` in the backend for each formula).
@@ -117,20 +137,57 @@ pub struct Plan {
     pub steps: Vec<StepPlan>,
 }
 
+/// The whole plan for `steps` steps (text to image).
 pub fn plan(kind: SchedulerKind, cfg: &SchedulerConfig, steps: usize) -> Result<Plan, ModelError> {
+    plan_from(kind, cfg, steps, 0)
+}
+
+/// Where image-to-image starts in a `steps`-step schedule for `strength`
+/// (`StableDiffusionImg2ImgPipeline.get_timesteps`: `int(steps * strength)`
+/// steps run, the first `steps - that` are skipped). Every sampler here has
+/// diffusers `order` 1, so this is also the index into its timesteps.
+pub fn strength_begin(steps: usize, strength: f64) -> Result<usize, ModelError> {
+    if !(strength > 0.0 && strength <= 1.0) {
+        return Err(ModelError::Input(format!(
+            "strength must be in (0, 1], got {strength}"
+        )));
+    }
+    let run = ((steps as f64 * strength) as usize).min(steps);
+    if run == 0 {
+        return Err(ModelError::Input(format!(
+            "strength {strength} of {steps} steps runs no step: raise the strength or the steps"
+        )));
+    }
+    Ok(steps - run)
+}
+
+/// The plan for `steps` steps from step `begin` on (`set_begin_index`), as
+/// the sampler runs it when it starts there: PNDM counts its warm-up from
+/// the first step it takes, DPM-Solver++ takes a first-order step first.
+pub fn plan_from(
+    kind: SchedulerKind,
+    cfg: &SchedulerConfig,
+    steps: usize,
+    begin: usize,
+) -> Result<Plan, ModelError> {
     if steps == 0 || steps > cfg.num_train_timesteps {
         return Err(ModelError::Input(format!(
             "steps must be 1..={}, got {steps}",
             cfg.num_train_timesteps
         )));
     }
+    if begin >= steps {
+        return Err(ModelError::Input(format!(
+            "a {steps}-step plan has no step {begin}"
+        )));
+    }
     cfg.check(kind)?;
     Ok(match kind {
-        SchedulerKind::Pndm => pndm::plan(cfg, steps),
-        SchedulerKind::Ddim => ddim::plan(cfg, steps),
-        SchedulerKind::Euler => euler::plan(cfg, steps, false),
-        SchedulerKind::EulerAncestral => euler::plan(cfg, steps, true),
-        SchedulerKind::DpmSolver2M => dpm::plan(cfg, steps),
+        SchedulerKind::Pndm => pndm::plan(cfg, steps, begin),
+        SchedulerKind::Ddim => ddim::plan(cfg, steps, begin),
+        SchedulerKind::Euler => euler::plan(cfg, steps, begin, false),
+        SchedulerKind::EulerAncestral => euler::plan(cfg, steps, begin, true),
+        SchedulerKind::DpmSolver2M => dpm::plan(cfg, steps, begin),
     })
 }
 

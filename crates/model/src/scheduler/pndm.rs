@@ -2,9 +2,9 @@
 //! `.step_plms` and `._get_prev_sample`).
 
 use super::ddim::integer_timesteps;
-use super::{Plan, SchedulerConfig, SchedulerKind, StepPlan, StepUpdate};
+use super::{AddNoise, Plan, SchedulerConfig, SchedulerKind, StepPlan, StepUpdate};
 
-pub(super) fn plan(cfg: &SchedulerConfig, n: usize) -> Plan {
+pub(super) fn plan(cfg: &SchedulerConfig, n: usize, begin: usize) -> Plan {
     let ac = cfg.alphas_cumprod();
     let final_alpha = if cfg.set_alpha_to_one.unwrap_or(false) {
         1.0
@@ -20,7 +20,10 @@ pub(super) fn plan(cfg: &SchedulerConfig, n: usize) -> Plan {
         ts.push(desc[1]);
     }
     ts.extend_from_slice(&desc[1..]);
-    let steps = ts
+    // Image-to-image slices the list; `counter` then counts from the first
+    // step taken, so a start on the repeated entry re-runs it as a first step
+    // and treats the next as the warm-up's second call (diffusers does).
+    let steps = ts[begin..]
         .iter()
         .enumerate()
         .map(|(counter, &t)| {
@@ -47,10 +50,12 @@ pub(super) fn plan(cfg: &SchedulerConfig, n: usize) -> Plan {
             };
             let (b_t, b_prev) = (1.0 - a_t, 1.0 - a_prev);
             let denom = a_t * b_prev.sqrt() + (a_t * b_t * a_prev).sqrt();
+            // The listed timestep (the one the UNet sees and add_noise takes).
+            let listed = if counter == 1 { prev } else { t };
             StepPlan {
-                // The UNet sees the listed timestep, not the shifted one.
-                t: if counter == 1 { prev as f32 } else { t as f32 },
+                t: listed as f32,
                 input_scale: 1.0,
+                noised: AddNoise::at_alpha_cumprod(ac[listed as usize]),
                 update: StepUpdate::Pndm {
                     c0: (a_prev / a_t).sqrt() as f32,
                     c1: (-(a_prev - a_t) / denom) as f32,
