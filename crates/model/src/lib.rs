@@ -29,7 +29,7 @@ pub mod weights;
 pub use backend::{Backend, CpuBackend, CpuTensor, GpuBackend};
 pub use error::ModelError;
 pub use loader::ModelLoader;
-pub use pipeline::{Model, Output, Request, Step};
+pub use pipeline::{EditSource, Model, Output, Request, Step};
 pub use scheduler::SchedulerKind;
 pub use spec::Spec;
 pub use tokenizer::{ClipTokenizer, Tokens};

@@ -4,11 +4,11 @@
 
 use roentgen_weights::{Manifest, ShardEntry};
 
-use crate::backend::{Backend, Unary};
+use crate::backend::{Backend, Binary, Unary};
 use crate::clip::TextEncoder;
 use crate::loader::ModelLoader;
 use crate::sampler::SamplerState;
-use crate::scheduler::{self, SchedulerConfig, SchedulerKind, StepPlan};
+use crate::scheduler::{self, AddNoise, Plan, SchedulerConfig, SchedulerKind, StepPlan};
 use crate::tokenizer::{ClipTokenizer, Tokens};
 use crate::unet::Unet;
 use crate::vae::{VaeDecoder, VaeEncoder};
@@ -26,6 +26,68 @@ pub struct Request {
     pub seed: u64,
     /// Latent height and width (the image is 8x larger with SD's VAE).
     pub latent_hw: (usize, usize),
+}
+
+/// What an edit starts from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EditSource {
+    /// The image, [3, H, W] in [-1, 1], H x W the latent size times the
+    /// VAE's scale (8 for SD).
+    pub image: Vec<f32>,
+    /// How much of the schedule runs (diffusers' `strength`, in (0, 1]):
+    /// near 0 keeps the image, 1 starts from (almost) pure noise.
+    pub strength: f64,
+    /// The region that may change, at latent size (h * w values, 1 = change,
+    /// 0 = keep); None changes everything.
+    pub mask: Option<Vec<f32>>,
+}
+
+/// A masked edit's known region, kept on the host until the loop uploads it.
+struct Keep {
+    x0: Vec<f32>,
+    noise: Vec<f32>,
+    /// The mask repeated over the latent channels.
+    change: Vec<f32>,
+}
+
+/// `Keep` on the backend.
+struct KeepTensors<T> {
+    x0: T,
+    noise: T,
+    change: T,
+    keep: T,
+}
+
+impl Keep {
+    fn upload<B: Backend>(self, b: &B, shape: &[usize]) -> Result<KeepTensors<B::Tensor>, ModelError> {
+        let keep: Vec<f32> = self.change.iter().map(|m| 1.0 - m).collect();
+        Ok(KeepTensors {
+            x0: b.upload("edit x0", shape, &self.x0)?,
+            noise: b.upload("edit noise", shape, &self.noise)?,
+            change: b.upload("edit mask", shape, &self.change)?,
+            keep: b.upload("edit keep", shape, &keep)?,
+        })
+    }
+}
+
+impl<T> KeepTensors<T> {
+    /// `change * x + keep * known`, the known region noised to `next` (the
+    /// level the next step starts at), or clean after the last step.
+    fn blend<B: Backend<Tensor = T>>(&self, b: &B, x: &T, next: Option<AddNoise>) -> Result<T, ModelError> {
+        let noised;
+        let known = match next {
+            Some(a) => {
+                let s = b.unary(Unary::Scale(a.signal), &self.x0)?;
+                let e = b.unary(Unary::Scale(a.noise), &self.noise)?;
+                noised = b.binary(Binary::Add, &s, &e)?;
+                &noised
+            }
+            None => &self.x0,
+        };
+        let kept = b.binary(Binary::Mul, &self.keep, known)?;
+        let changed = b.binary(Binary::Mul, &self.change, x)?;
+        b.binary(Binary::Add, &changed, &kept)
+    }
 }
 
 /// What `generate` reports after each sampler step.
@@ -129,12 +191,104 @@ impl<B: Backend> Model<B> {
         req: &Request,
         init: Option<Vec<f32>>,
         watch: bool,
-        mut on_step: impl FnMut(Step<'_>) -> bool,
+        on_step: impl FnMut(Step<'_>) -> bool,
     ) -> Result<Output, ModelError> {
-        let b = &self.backend;
+        self.check_request(req)?;
+        let plan = scheduler::plan(req.scheduler, &self.scheduler, req.steps)?;
+        let noise = self.initial_noise(req, init)?;
+        let start: Vec<f32> = noise.iter().map(|v| v * plan.init_noise_sigma).collect();
+        self.sample(req, &plan, start, None, watch, on_step).await
+    }
+
+    /// Edits an image (`StableDiffusionImg2ImgPipeline`): its latents from
+    /// the VAE encoder (the distribution's mean), noised to where `strength`
+    /// starts the schedule, then sampled as `generate` does. With a mask,
+    /// only the masked region changes: after each step the rest is put back
+    /// at the next step's noise level (diffusers' inpainting pipeline with a
+    /// 4-channel UNet); at strength 1 a masked edit starts from pure noise,
+    /// as that pipeline does. `noise` replaces the seeded noise.
+    pub async fn edit(
+        &self,
+        req: &Request,
+        src: &EditSource,
+        noise: Option<Vec<f32>>,
+        watch: bool,
+        on_step: impl FnMut(Step<'_>) -> bool,
+    ) -> Result<Output, ModelError> {
+        self.check_request(req)?;
+        let begin = scheduler::strength_begin(req.steps, src.strength)?;
+        let plan = scheduler::plan_from(req.scheduler, &self.scheduler, req.steps, begin)?;
         let (h, w) = req.latent_hw;
-        let channels = self.unet.cfg.in_channels;
-        let n = channels * h * w;
+        if let Some(m) = &src.mask
+            && m.len() != h * w
+        {
+            return Err(ModelError::Input(format!(
+                "the mask holds {} values, the {h}x{w} latent grid needs {}",
+                m.len(),
+                h * w
+            )));
+        }
+        let noise = self.initial_noise(req, noise)?;
+        let x0 = self.encode_image(&src.image, req.latent_hw).await?;
+        let first = plan.steps[0].noised;
+        let start: Vec<f32> = match &src.mask {
+            Some(_) if src.strength == 1.0 => {
+                noise.iter().map(|v| v * plan.init_noise_sigma).collect()
+            }
+            _ => x0
+                .iter()
+                .zip(&noise)
+                .map(|(a, e)| first.signal * a + first.noise * e)
+                .collect(),
+        };
+        let keep = src.mask.as_ref().map(|m| {
+            let channels = self.unet.cfg.in_channels;
+            let change: Vec<f32> = (0..channels).flat_map(|_| m.iter().copied()).collect();
+            Keep {
+                x0,
+                noise,
+                change,
+            }
+        });
+        self.sample(req, &plan, start, keep, watch, on_step).await
+    }
+
+    /// The image's latents as the sampler sees them: the VAE encoder's mean
+    /// times `scaling_factor`, [1, C, h, w] values.
+    pub async fn encode_image(
+        &self,
+        image: &[f32],
+        (h, w): (usize, usize),
+    ) -> Result<Vec<f32>, ModelError> {
+        let encoder = self.encoder.as_ref().ok_or_else(|| {
+            ModelError::Input(
+                "this model has no VAE encoder (converted with --drop-encoder): convert it again \
+                 to edit images"
+                    .into(),
+            )
+        })?;
+        let scale = self.vae_scale();
+        let (ih, iw) = (h * scale, w * scale);
+        let channels = self.vae.cfg.in_channels;
+        if image.len() != channels * ih * iw {
+            return Err(ModelError::Input(format!(
+                "the image holds {} values, [{channels}, {ih}, {iw}] needs {}",
+                image.len(),
+                channels * ih * iw
+            )));
+        }
+        let b = &self.backend;
+        b.reuse_buffers(false);
+        let x = b.upload("image", &[1, channels, ih, iw], image)?;
+        let moments = encoder.forward(b, &self.weights, &x)?;
+        let moments = b.read(&moments).await?;
+        let latent = self.vae.cfg.latent_channels * h * w;
+        let k = self.vae.cfg.scaling_factor;
+        Ok(moments[..latent].iter().map(|v| v * k).collect())
+    }
+
+    fn check_request(&self, req: &Request) -> Result<(), ModelError> {
+        let (h, w) = req.latent_hw;
         if h == 0 || w == 0 || !h.is_multiple_of(2) || !w.is_multiple_of(2) {
             return Err(ModelError::Input(format!(
                 "latent size {h}x{w} must be even and non-zero"
@@ -149,37 +303,58 @@ impl<B: Backend> Model<B> {
         if !req.guidance.is_finite() {
             return Err(ModelError::Input("guidance must be a finite number".into()));
         }
-        let plan = scheduler::plan(req.scheduler, &self.scheduler, req.steps)?;
-        let init = match init {
-            Some(v) if v.len() != n => {
-                return Err(ModelError::Input(format!(
-                    "initial latents hold {} values, [1, {channels}, {h}, {w}] needs {n}",
-                    v.len()
-                )));
-            }
-            Some(v) => v,
-            None => noise::gaussian(req.seed, n),
-        };
+        Ok(())
+    }
+
+    /// `init` when given (checked against the latent shape), else the
+    /// request's seeded noise.
+    fn initial_noise(&self, req: &Request, init: Option<Vec<f32>>) -> Result<Vec<f32>, ModelError> {
+        let (h, w) = req.latent_hw;
+        let channels = self.unet.cfg.in_channels;
+        let n = channels * h * w;
+        match init {
+            Some(v) if v.len() != n => Err(ModelError::Input(format!(
+                "initial latents hold {} values, [1, {channels}, {h}, {w}] needs {n}",
+                v.len()
+            ))),
+            Some(v) => Ok(v),
+            None => Ok(noise::gaussian(req.seed, n)),
+        }
+    }
+
+    /// The denoising loop from `start` latents, then the decode.
+    async fn sample(
+        &self,
+        req: &Request,
+        plan: &Plan,
+        start: Vec<f32>,
+        keep: Option<Keep>,
+        watch: bool,
+        mut on_step: impl FnMut(Step<'_>) -> bool,
+    ) -> Result<Output, ModelError> {
+        let b = &self.backend;
+        let (h, w) = req.latent_hw;
+        let channels = self.unet.cfg.in_channels;
+        let n = channels * h * w;
+        let shape = [1, channels, h, w];
         // do_classifier_free_guidance: guidance_scale > 1.
         let cfg = req.guidance > 1.0;
         // Buffers are pooled for the sampling loop only (Backend::reuse_buffers).
         b.reuse_buffers(false);
         let (context, tokens) = self.encode_prompt(req, cfg)?;
         b.reuse_buffers(true);
-        let mut x = self.prepare_latents(&init, plan.init_noise_sigma, (h, w))?;
+        let mut x = b.upload("latents", &shape, &start)?;
+        let keep = keep.map(|k| k.upload(b, &shape)).transpose()?;
         let guidance = cfg.then_some(req.guidance);
         let mut sampler = SamplerState::default();
         let total = plan.steps.len();
         for (i, s) in plan.steps.iter().enumerate() {
             let eps = self.predict_noise(&x, s, &context, cfg)?;
-            let noise = || {
-                b.upload(
-                    "ancestral noise",
-                    &[1, channels, h, w],
-                    &noise::step_noise(req.seed, i, n),
-                )
-            };
+            let noise = || b.upload("ancestral noise", &shape, &noise::step_noise(req.seed, i, n));
             x = sampler.step(b, s, x, &eps, guidance, noise)?;
+            if let Some(k) = &keep {
+                x = k.blend(b, &x, plan.steps.get(i + 1).map(|s| s.noised))?;
+            }
             let latents = match watch {
                 true => Some(b.read(&x).await?),
                 false => None,
@@ -188,7 +363,7 @@ impl<B: Backend> Model<B> {
                 done: i + 1,
                 total,
                 latents: latents.as_deref(),
-                shape: [1, channels, h, w],
+                shape,
             };
             if !on_step(step) {
                 return Err(ModelError::Cancelled);
@@ -196,6 +371,7 @@ impl<B: Backend> Model<B> {
         }
         let latents = b.read(&x).await?;
         drop(sampler);
+        drop(keep);
         b.reuse_buffers(false);
         let (decoded, height, width) = self.decode(&x).await?;
         Ok(Output {
@@ -219,20 +395,6 @@ impl<B: Backend> Model<B> {
             context,
             tokens.last().cloned().expect("the prompt's tokens"),
         ))
-    }
-
-    /// The initial latents scaled by the scheduler's `init_noise_sigma`
-    /// (`prepare_latents`).
-    fn prepare_latents(
-        &self,
-        init: &[f32],
-        init_noise_sigma: f32,
-        (h, w): (usize, usize),
-    ) -> Result<B::Tensor, ModelError> {
-        let scaled: Vec<f32> = init.iter().map(|v| v * init_noise_sigma).collect();
-        let channels = self.unet.cfg.in_channels;
-        self.backend
-            .upload("latents", &[1, channels, h, w], &scaled)
     }
 
     /// The UNet's output for latents `x` at step `s` (`scale_model_input`,

@@ -16,7 +16,12 @@ pub fn golden_dir(model: &str) -> PathBuf {
 
 /// golden.safetensors as name -> (shape, f32 values).
 pub fn goldens(model: &str) -> HashMap<String, (Vec<usize>, Vec<f32>)> {
-    let bytes = std::fs::read(golden_dir(model).join("golden.safetensors")).unwrap();
+    golden_tensors(model, "golden.safetensors")
+}
+
+/// A recorded safetensors file as name -> (shape, f32 values).
+pub fn golden_tensors(model: &str, file: &str) -> HashMap<String, (Vec<usize>, Vec<f32>)> {
+    let bytes = std::fs::read(golden_dir(model).join(file)).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     st.tensors()
         .into_iter()
@@ -39,8 +44,11 @@ pub fn goldens(model: &str) -> HashMap<String, (Vec<usize>, Vec<f32>)> {
 }
 
 pub fn meta(model: &str) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(golden_dir(model).join("golden.json")).unwrap())
-        .unwrap()
+    meta_file(model, "golden.json")
+}
+
+pub fn meta_file(model: &str, file: &str) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(golden_dir(model).join(file)).unwrap()).unwrap()
 }
 
 /// ||a - b|| / ||b||.
