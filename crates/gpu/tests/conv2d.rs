@@ -39,8 +39,14 @@ fn conv2d_matches_reference_on_every_path() {
         (shape(1, 3, (16, 16), 4, 3, 2, 1), false),
         (shape(1, 6, (12, 12), 130, 3, 1, 1), true), // over one 128 x 128 tile each way
         // The VAE encoder's downsample: pad (0, 1), stride 2.
-        (shape(1, 5, (8, 6), 7, 3, 2, Padding { begin: 0, end: 1 }), true),
-        (shape(2, 4, (12, 10), 3, 3, 2, Padding { begin: 0, end: 1 }), false),
+        (
+            shape(1, 5, (8, 6), 7, 3, 2, Padding { begin: 0, end: 1 }),
+            true,
+        ),
+        (
+            shape(2, 4, (12, 10), 3, 3, 2, Padding { begin: 0, end: 1 }),
+            false,
+        ),
     ];
     for (ctx, dtype) in all_paths() {
         let mut r = rng(4);

@@ -61,7 +61,13 @@ pub(crate) fn conv<B: Backend>(
 ) -> R<B::Tensor> {
     let weight = w.get(&format!("{p}.weight"))?;
     let k = b.shape(weight).get(2).copied().unwrap_or(1);
-    b.conv2d(x, weight, w.try_get(&format!("{p}.bias")), stride, (k / 2).into())
+    b.conv2d(
+        x,
+        weight,
+        w.try_get(&format!("{p}.bias")),
+        stride,
+        (k / 2).into(),
+    )
 }
 
 /// diffusers' `Downsample2D` with `padding=0` (the VAE encoder's): one row
@@ -73,7 +79,13 @@ pub(crate) fn conv_downsample<B: Backend>(
     x: &B::Tensor,
 ) -> R<B::Tensor> {
     let pad = Padding { begin: 0, end: 1 };
-    b.conv2d(x, w.get(&format!("{p}.weight"))?, w.try_get(&format!("{p}.bias")), 2, pad)
+    b.conv2d(
+        x,
+        w.get(&format!("{p}.weight"))?,
+        w.try_get(&format!("{p}.bias")),
+        2,
+        pad,
+    )
 }
 
 pub(crate) fn group_norm<B: Backend>(

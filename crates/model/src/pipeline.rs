@@ -59,7 +59,11 @@ struct KeepTensors<T> {
 }
 
 impl Keep {
-    fn upload<B: Backend>(self, b: &B, shape: &[usize]) -> Result<KeepTensors<B::Tensor>, ModelError> {
+    fn upload<B: Backend>(
+        self,
+        b: &B,
+        shape: &[usize],
+    ) -> Result<KeepTensors<B::Tensor>, ModelError> {
         let keep: Vec<f32> = self.change.iter().map(|m| 1.0 - m).collect();
         Ok(KeepTensors {
             x0: b.upload("edit x0", shape, &self.x0)?,
@@ -73,7 +77,12 @@ impl Keep {
 impl<T> KeepTensors<T> {
     /// `change * x + keep * known`, the known region noised to `next` (the
     /// level the next step starts at), or clean after the last step.
-    fn blend<B: Backend<Tensor = T>>(&self, b: &B, x: &T, next: Option<AddNoise>) -> Result<T, ModelError> {
+    fn blend<B: Backend<Tensor = T>>(
+        &self,
+        b: &B,
+        x: &T,
+        next: Option<AddNoise>,
+    ) -> Result<T, ModelError> {
         let noised;
         let known = match next {
             Some(a) => {
@@ -244,11 +253,7 @@ impl<B: Backend> Model<B> {
         let keep = src.mask.as_ref().map(|m| {
             let channels = self.unet.cfg.in_channels;
             let change: Vec<f32> = (0..channels).flat_map(|_| m.iter().copied()).collect();
-            Keep {
-                x0,
-                noise,
-                change,
-            }
+            Keep { x0, noise, change }
         });
         self.sample(req, &plan, start, keep, watch, on_step).await
     }
@@ -350,7 +355,13 @@ impl<B: Backend> Model<B> {
         let total = plan.steps.len();
         for (i, s) in plan.steps.iter().enumerate() {
             let eps = self.predict_noise(&x, s, &context, cfg)?;
-            let noise = || b.upload("ancestral noise", &shape, &noise::step_noise(req.seed, i, n));
+            let noise = || {
+                b.upload(
+                    "ancestral noise",
+                    &shape,
+                    &noise::step_noise(req.seed, i, n),
+                )
+            };
             x = sampler.step(b, s, x, &eps, guidance, noise)?;
             if let Some(k) = &keep {
                 x = k.blend(b, &x, plan.steps.get(i + 1).map(|s| s.noised))?;

@@ -8,13 +8,16 @@ use roentgen_model::arch;
 use roentgen_model::config::{TextConfig, UnetConfig, VaeConfig};
 use roentgen_weights::folder::read_manifest;
 
+/// The text-to-image table plus the VAE encoder (the tiny models hold it).
 fn table(model: &str) -> (arch::Table, roentgen_weights::Manifest) {
     let m = read_manifest(&golden_dir(model).join("model")).unwrap();
-    let expected = arch::expected(
+    let vae = VaeConfig::from_json(&m.configs["vae"]).unwrap();
+    let mut expected = arch::expected(
         &TextConfig::from_json(&m.configs["text_encoder"]).unwrap(),
         &UnetConfig::from_json(&m.configs["unet"]).unwrap(),
-        &VaeConfig::from_json(&m.configs["vae"]).unwrap(),
+        &vae,
     );
+    expected.extend(arch::vae_encoder(&vae));
     (expected, m)
 }
 
@@ -56,4 +59,29 @@ fn differences_are_named() {
         text.contains(&format!("{}: shape [7, 7]", actual[0].0)),
         "{text}"
     );
+}
+
+/// The encoder is optional but whole: a model without any of it passes, one
+/// with part of it is refused naming what is missing.
+#[test]
+fn the_vae_encoder_is_all_or_nothing() {
+    let m = read_manifest(&golden_dir("tiny-sd2").join("model")).unwrap();
+    let spec = roentgen_model::Spec::from_configs(&m.configs).unwrap();
+    let all: Vec<(&str, &[usize])> = m
+        .tensors
+        .iter()
+        .map(|t| (t.name.as_str(), t.shape.as_slice()))
+        .collect();
+    spec.check_table(all.iter().copied()).unwrap();
+    let without = all
+        .iter()
+        .copied()
+        .filter(|(n, _)| !arch::is_vae_encoder(n));
+    spec.check_table(without).unwrap();
+    let partial = all
+        .iter()
+        .copied()
+        .filter(|(n, _)| *n != "vae.quant_conv.weight");
+    let err = spec.check_table(partial).unwrap_err().to_string();
+    assert!(err.contains("vae.quant_conv.weight: missing"), "{err}");
 }

@@ -175,10 +175,18 @@ fn a_model_without_the_encoder_refuses_to_edit() {
         w.add(&t.name, t.dtype, &t.shape, bytes, None).unwrap();
     }
     let (m2, files) = w
-        .finish(&manifest.model_kind, manifest.configs.clone(), &manifest.tokenizer)
+        .finish(
+            &manifest.model_kind,
+            manifest.configs.clone(),
+            &manifest.tokenizer,
+        )
         .unwrap();
     roentgen_weights::folder::write_dir(dir.path(), &m2, &files).unwrap();
-    std::fs::copy(src.join(&manifest.tokenizer), dir.path().join(&manifest.tokenizer)).unwrap();
+    std::fs::copy(
+        src.join(&manifest.tokenizer),
+        dir.path().join(&manifest.tokenizer),
+    )
+    .unwrap();
     let m = Model::load_dir(CpuBackend, dir.path(), |_, _| {}).unwrap();
     assert!(m.encoder.is_none());
     let req = Request {

@@ -168,7 +168,11 @@ fn truncated_plans_match_diffusers_img2img() {
         let cfg = SchedulerConfig::from_json(&config).unwrap();
         let kind = SchedulerKind::from_name(name).unwrap();
         let begin = strength_begin(steps, strength).unwrap();
-        assert_eq!(begin as u64, case["begin"].as_u64().unwrap(), "{label}: begin");
+        assert_eq!(
+            begin as u64,
+            case["begin"].as_u64().unwrap(),
+            "{label}: begin"
+        );
         let p = plan_from(kind, &cfg, steps, begin).unwrap();
         let ts = floats(&case["timesteps"]);
         let scales = floats(&case["input_scale"]);

@@ -5,7 +5,7 @@
 use roentgen_gpu::reference::{self, conv2d::Conv2dShape};
 use roentgen_weights::TensorDType;
 
-use super::{Padding, Backend, Binary, TimestepConfig, Unary, Update};
+use super::{Backend, Binary, Padding, TimestepConfig, Unary, Update};
 use crate::ModelError;
 
 /// A host tensor: row-major f32 values and their shape.

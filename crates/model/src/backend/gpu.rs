@@ -7,7 +7,7 @@ use roentgen_gpu::ops::{
 use roentgen_gpu::{DType, GpuContext, Tensor};
 use roentgen_weights::TensorDType;
 
-use super::{Padding, Backend, Binary, TimestepConfig, Unary, Update};
+use super::{Backend, Binary, Padding, TimestepConfig, Unary, Update};
 use crate::ModelError;
 
 /// Runs every op on `ctx`, with activations and weights stored as `dtype`.

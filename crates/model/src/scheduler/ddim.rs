@@ -1,7 +1,9 @@
 //! DDIM with eta = 0 (`DDIMScheduler.set_timesteps` and `.step`), on
 //! epsilon or v-prediction, with or without `clip_sample`.
 
-use super::{AddNoise, ClippedDdim, Plan, Prediction, SchedulerConfig, SchedulerKind, StepPlan, StepUpdate};
+use super::{
+    AddNoise, ClippedDdim, Plan, Prediction, SchedulerConfig, SchedulerKind, StepPlan, StepUpdate,
+};
 
 /// Integer timesteps for "leading" / "linspace" / "trailing" spacing, as
 /// `DDIMScheduler.set_timesteps` (and PNDM's `_timesteps`, ascending there).

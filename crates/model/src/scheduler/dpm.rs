@@ -2,7 +2,9 @@
 //! (`DPMSolverMultistepScheduler.set_timesteps`, `convert_model_output`,
 //! `dpm_solver_first_order_update`, `multistep_dpm_solver_second_order_update`).
 
-use super::{AddNoise, Plan, Prediction, SchedulerConfig, SchedulerKind, StepPlan, StepUpdate, interp};
+use super::{
+    AddNoise, Plan, Prediction, SchedulerConfig, SchedulerKind, StepPlan, StepUpdate, interp,
+};
 
 fn timesteps(cfg: &SchedulerConfig, n: usize) -> Vec<i64> {
     let t = cfg.num_train_timesteps;

@@ -2,7 +2,9 @@
 //! `EulerAncestralDiscreteScheduler`: `set_timesteps`, `scale_model_input`,
 //! `step` with s_churn = 0).
 
-use super::{AddNoise, Plan, Prediction, SchedulerConfig, SchedulerKind, StepPlan, StepUpdate, interp};
+use super::{
+    AddNoise, Plan, Prediction, SchedulerConfig, SchedulerKind, StepPlan, StepUpdate, interp,
+};
 
 /// Float timesteps, descending, as `EulerDiscreteScheduler.set_timesteps`.
 fn timesteps(cfg: &SchedulerConfig, kind: SchedulerKind, n: usize) -> Vec<f64> {
