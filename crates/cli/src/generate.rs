@@ -4,23 +4,15 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use indicatif::{ProgressBar, ProgressStyle};
-use roentgen_gpu::{ContextOptions, DType, GpuContext};
-use roentgen_model::{Backend, CpuBackend, GpuBackend, Model, Request, SchedulerKind};
+use roentgen_model::{Backend, Request};
 
+use crate::model_args::{self, ModelArgs, OnBackend, Source, bar};
 use crate::npy;
 
 #[derive(clap::Args)]
 pub struct GenerateArgs {
-    /// A converted model: a folder, or its http(s) URL.
-    #[arg(long)]
-    pub model: String,
-    /// Authorization header value for a gated host (or env ROENTGEN_AUTHORIZATION).
-    #[arg(long, env = "ROENTGEN_AUTHORIZATION", hide_env_values = true)]
-    pub authorization: Option<String>,
-    /// Cookie header for a gated host (or env ROENTGEN_COOKIE).
-    #[arg(long, env = "ROENTGEN_COOKIE", hide_env_values = true)]
-    pub cookie: Option<String>,
+    #[command(flatten)]
+    pub model: ModelArgs,
     /// What the image should show, in radiology-report language.
     #[arg(long)]
     pub prompt: String,
@@ -45,18 +37,12 @@ pub struct GenerateArgs {
     /// Make only the images k with k % n == i (split a job across machines).
     #[arg(long, value_name = "i/n")]
     pub shard: Option<String>,
-    /// f16 (default, half the memory) or f32 (exact, for comparisons).
-    #[arg(long, default_value = "f16")]
-    pub precision: String,
     /// Float32 .npy [1, 4, h, w] used instead of the seeded noise (sets the size).
     #[arg(long)]
     pub init_latents: Option<PathBuf>,
     /// Write the final latents (before the VAE) as float32 .npy [1, 4, h, w].
     #[arg(long)]
     pub save_latents: Option<PathBuf>,
-    /// Run on the CPU reference ops (slow; for machines without an adapter).
-    #[arg(long)]
-    pub cpu: bool,
     /// A .png file (one image) or a folder.
     #[arg(long)]
     pub out: PathBuf,
@@ -94,110 +80,19 @@ fn latents_path(base: &Path, count: u64, seed: u64) -> PathBuf {
     base.with_file_name(format!("{stem}-{seed}.npy"))
 }
 
-/// Where the weights come from.
-enum Source {
-    Dir(PathBuf),
-    Url(roentgen_weights::http::HttpSource),
-}
-
 pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
-    let source = if args.model.starts_with("http://") || args.model.starts_with("https://") {
-        Source::Url(roentgen_weights::http::HttpSource::new(
-            &args.model,
-            args.authorization.clone(),
-            args.cookie.clone(),
-        ))
-    } else {
-        let dir = PathBuf::from(&args.model);
-        if !dir.join("manifest.json").is_file() {
-            bail!(
-                "--model {}: no manifest.json there (convert a diffusers folder with `weights-tools convert`)",
-                dir.display()
-            );
-        }
-        Source::Dir(dir)
-    };
-    let dtype = match args.precision.as_str() {
-        "f16" => DType::F16,
-        "f32" => DType::F32,
-        p => bail!("--precision {p}: use f16 or f32"),
-    };
-    if args.cpu {
-        if dtype == DType::F16 {
-            eprintln!("note: the CPU path computes in f32");
-        }
-        run_on(CpuBackend, &source, &args)
-    } else {
-        let ctx = pollster::block_on(GpuContext::new(ContextOptions {
-            allow_shader_f16: true,
-            ..Default::default()
-        }))
-        .context(
-            "no GPU adapter: install a Vulkan driver (mesa-vulkan-drivers runs on the CPU) or pass --cpu",
-        )?;
-        run_on(GpuBackend::new(&ctx, dtype), &source, &args)
-    }
+    args.model.run(&args)
 }
 
-fn bar(len: u64, what: &str) -> ProgressBar {
-    let pb = ProgressBar::new(len);
-    pb.set_style(
-        ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} {elapsed}/{eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    pb.set_message(what.to_string());
-    pb
+impl OnBackend for &GenerateArgs {
+    fn run<B: Backend>(self, backend: B, source: &Source) -> anyhow::Result<()> {
+        run_on(backend, source, self)
+    }
 }
 
 fn run_on<B: Backend>(backend: B, source: &Source, args: &GenerateArgs) -> anyhow::Result<()> {
-    eprintln!("backend: {}", backend.describe());
-    let t0 = Instant::now();
-    let model = match source {
-        Source::Dir(dir) => {
-            let loading = bar(0, "loading");
-            let m = Model::load_dir(backend, dir, |done, total| {
-                loading.set_length(total as u64);
-                loading.set_position(done as u64);
-            });
-            loading.finish_and_clear();
-            m
-        }
-        Source::Url(src) => {
-            let pb = ProgressBar::new(0);
-            pb.set_style(
-                ProgressStyle::with_template(
-                    "{msg:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
-                )
-                .expect("valid template")
-                .progress_chars("=> "),
-            );
-            pb.set_message("download");
-            let m = Model::load_url(backend, src, |p| {
-                pb.set_length(p.total());
-                pb.set_position(p.done());
-                // The component now arriving (text encoder, UNet, VAE).
-                if let Some(c) = p.components().iter().find(|c| c.done < c.total) {
-                    pb.set_message(format!(
-                        "{} {:.0}%",
-                        c.name,
-                        100.0 * c.done as f64 / c.total as f64
-                    ));
-                }
-            });
-            pb.finish_and_clear();
-            m
-        }
-    }
-    .with_context(|| format!("loading {}", args.model))?;
-    eprintln!("model loaded in {:.1} s", t0.elapsed().as_secs_f64());
-
-    let scheduler = match &args.scheduler {
-        Some(name) => SchedulerKind::from_name(name).with_context(|| {
-            format!("--scheduler {name}: use pndm, ddim, euler, euler-a or dpm++2m")
-        })?,
-        None => model.scheduler.default_kind(),
-    };
+    let model = model_args::load(backend, source, &args.model.model)?;
+    let scheduler = model_args::scheduler(&model, args.scheduler.as_deref())?;
     let init = match &args.init_latents {
         Some(path) => {
             let (shape, values) = npy::read_f32(path)?;
@@ -212,13 +107,7 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &GenerateArgs) -> anyho
     let latent_hw = init
         .as_ref()
         .map_or(model.default_latent_hw(), |(hw, _)| *hw);
-    let tokens = model.tokenizer.encode(&args.prompt)?;
-    if !tokens.truncated.is_empty() {
-        eprintln!(
-            "warning: the prompt needs {} tokens, CLIP reads 77; cut: {:?}",
-            tokens.used, tokens.truncated
-        );
-    }
+    model_args::warn_if_truncated(&model, &args.prompt)?;
     let (shard_i, shard_n) = args
         .shard
         .as_deref()
@@ -272,7 +161,7 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &GenerateArgs) -> anyho
             out.width,
             out.height,
             &out.rgb8(),
-            &roentgen_model::png::metadata(&req, &args.model),
+            &roentgen_model::png::metadata(&req, &args.model.model),
         )
         .map_err(anyhow::Error::msg)?;
         std::fs::write(&path, png).with_context(|| format!("writing {}", path.display()))?;

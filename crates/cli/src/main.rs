@@ -7,7 +7,9 @@ static ALLOC: roentgen_fuzz::CountingAlloc = roentgen_fuzz::CountingAlloc;
 
 mod adapter;
 mod bench;
+mod edit;
 mod generate;
+mod model_args;
 mod npy;
 mod plan;
 mod read;
@@ -37,6 +39,9 @@ enum Command {
     },
     /// Generate images from a prompt.
     Generate(Box<generate::GenerateArgs>),
+    /// Edit a radiograph (PNG, JPEG or DICOM) with a prompt: image-to-image,
+    /// or only inside a mask.
+    Edit(Box<edit::EditArgs>),
     /// Build the whole pipeline on the adapter without running it; check every
     /// binding and dispatch against its limits and state the peak GPU memory.
     Plan(plan::PlanArgs),
@@ -85,6 +90,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Adapter { json } => adapter::run(json),
         Command::Generate(args) => generate::run(*args),
+        Command::Edit(args) => edit::run(*args),
         Command::Plan(args) => plan::run(args),
         Command::Tokenize { model, text } => tokenize::run(&model, &text),
         Command::Shaders { out } => shaders::run(&out),

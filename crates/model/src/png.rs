@@ -38,3 +38,41 @@ pub fn metadata(req: &crate::Request, model: &str) -> Vec<(&'static str, String)
         ("Comment", "synthetic image — not for diagnosis".to_string()),
     ]
 }
+
+/// What an edited image was made from, written beside its settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EditedFrom {
+    /// The uploaded file's name (never its pixels or other contents).
+    pub image: String,
+    /// How it was read ("DICOM CR, window 1050.5/4081 from the file").
+    pub read_as: String,
+    pub strength: f64,
+    /// The mask file's name, when the edit was masked.
+    pub mask: Option<String>,
+}
+
+/// `metadata` for an edited image: it says so, and from what.
+pub fn edit_metadata(
+    req: &crate::Request,
+    model: &str,
+    from: &EditedFrom,
+) -> Vec<(&'static str, String)> {
+    let mut text: Vec<_> = metadata(req, model)
+        .into_iter()
+        .filter(|(k, _)| *k != "Comment")
+        .collect();
+    text.extend([
+        ("edited_from", from.image.clone()),
+        ("edited_read_as", from.read_as.clone()),
+        ("strength", from.strength.to_string()),
+        ("mask", from.mask.clone().unwrap_or_else(|| "none".into())),
+        (
+            "Comment",
+            format!(
+                "edited synthetic image, made from {} with the prompt above — not for diagnosis",
+                from.image
+            ),
+        ),
+    ]);
+    text
+}

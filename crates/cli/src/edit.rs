@@ -1,0 +1,206 @@
+//! `roentgen edit`: a radiograph (PNG, JPEG or DICOM) changed by a prompt,
+//! everywhere (image-to-image) or inside a mask, the same code the page runs.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use roentgen_imaging::Fit;
+use roentgen_model::png::EditedFrom;
+use roentgen_model::{Backend, EditSource, Request};
+
+use crate::model_args::{self, ModelArgs, OnBackend, Source, bar};
+use crate::npy;
+
+#[derive(clap::Args)]
+pub struct EditArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The radiograph: PNG, JPEG or DICOM (uncompressed, RLE or JPEG,
+    /// lossless included), shown with its own window.
+    #[arg(long)]
+    pub image: PathBuf,
+    /// Where it may change: an image the radiograph's shape, white = change,
+    /// black = keep. Without it the whole image changes.
+    #[arg(long)]
+    pub mask: Option<PathBuf>,
+    /// How much of the schedule runs: near 0 keeps the radiograph, 1 redraws
+    /// it (a masked edit at 1 starts the region from pure noise).
+    #[arg(long, default_value_t = 0.75)]
+    pub strength: f64,
+    /// crop (keep the centre) or pad (keep everything, black bars) to the
+    /// model's square.
+    #[arg(long, default_value = "crop")]
+    pub fit: String,
+    /// What the edited image should show, in radiology-report language.
+    #[arg(long)]
+    pub prompt: String,
+    #[arg(long, default_value = "")]
+    pub negative: String,
+    /// Steps of the whole schedule; about strength x steps of them run.
+    #[arg(long, default_value_t = 50)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 4.0)]
+    pub guidance: f32,
+    /// pndm | ddim | euler | euler-a | dpm++2m; default: the model's own.
+    #[arg(long)]
+    pub scheduler: Option<String>,
+    /// Seed of the noise; default: random, printed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Float32 .npy [1, 4, h, w] used instead of the seeded noise.
+    #[arg(long)]
+    pub noise: Option<PathBuf>,
+    /// Write the final latents as float32 .npy [1, 4, h, w].
+    #[arg(long)]
+    pub save_latents: Option<PathBuf>,
+    /// The edited image (.png).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+pub fn run(args: EditArgs) -> anyhow::Result<()> {
+    if !(args.strength > 0.0 && args.strength <= 1.0) {
+        bail!("--strength {}: use a value in (0, 1]", args.strength);
+    }
+    args.model.run(&args)
+}
+
+impl OnBackend for &EditArgs {
+    fn run<B: Backend>(self, backend: B, source: &Source) -> anyhow::Result<()> {
+        run_on(backend, source, self)
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+fn read_image(path: &Path) -> anyhow::Result<roentgen_imaging::Grayscale> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(roentgen_imaging::decode(
+        &bytes,
+        &path.display().to_string(),
+    )?)
+}
+
+fn run_on<B: Backend>(backend: B, source: &Source, args: &EditArgs) -> anyhow::Result<()> {
+    let fit = Fit::from_name(&args.fit)
+        .with_context(|| format!("--fit {}: use crop or pad", args.fit))?;
+    let image = read_image(&args.image)?;
+    let mask = args.mask.as_deref().map(read_image).transpose()?;
+    if let Some(m) = &mask
+        && (m.width, m.height) != (image.width, image.height)
+    {
+        bail!(
+            "--mask {}: {}x{}, the image is {}x{}; paint the mask over the image itself",
+            args.mask.as_deref().unwrap_or(Path::new("")).display(),
+            m.width,
+            m.height,
+            image.width,
+            image.height
+        );
+    }
+    let model = model_args::load(backend, source, &args.model.model)?;
+    let scheduler = model_args::scheduler(&model, args.scheduler.as_deref())?;
+    model_args::warn_if_truncated(&model, &args.prompt)?;
+    let latent_hw = model.default_latent_hw();
+    let scale = model.vae_scale();
+    let (ih, iw) = (latent_hw.0 * scale, latent_hw.1 * scale);
+    let fitted = roentgen_imaging::fit(&image, iw, ih, fit);
+    let latent_mask = mask.as_ref().map(|m| {
+        let m = roentgen_imaging::fit(m, iw, ih, fit);
+        roentgen_imaging::latent_mask(&m, latent_hw.0, latent_hw.1)
+    });
+    let noise = match &args.noise {
+        Some(path) => {
+            let (shape, values) = npy::read_f32(path)?;
+            let c = model.unet.cfg.in_channels;
+            if shape != [1, c, latent_hw.0, latent_hw.1] {
+                bail!(
+                    "{}: shape {shape:?}, need [1, {c}, {}, {}]",
+                    path.display(),
+                    latent_hw.0,
+                    latent_hw.1
+                );
+            }
+            Some(values)
+        }
+        None => None,
+    };
+    let seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64 % 1_000_000_000)
+    });
+    if args.seed.is_none() {
+        eprintln!("seed: {seed}");
+    }
+    eprintln!(
+        "{}: {}x{} {}, fitted ({:?}) to {iw}x{ih}",
+        args.image.display(),
+        image.width,
+        image.height,
+        image.source,
+        fit
+    );
+    let req = Request {
+        prompt: args.prompt.clone(),
+        negative: args.negative.clone(),
+        steps: args.steps,
+        guidance: args.guidance,
+        scheduler,
+        seed,
+        latent_hw,
+    };
+    let src = EditSource {
+        image: roentgen_imaging::to_model_input(&fitted, model.vae.cfg.in_channels),
+        strength: args.strength,
+        mask: latent_mask,
+    };
+    let steps = bar(0, &format!("seed {seed}"));
+    let t = Instant::now();
+    let out = pollster::block_on(model.edit(&req, &src, noise, true, |s| {
+        steps.set_length(s.total as u64);
+        steps.set_position(s.done as u64);
+        true
+    }))?;
+    steps.finish_and_clear();
+    let secs = t.elapsed().as_secs_f64();
+    let from = EditedFrom {
+        image: file_name(&args.image),
+        read_as: image.source.clone(),
+        strength: args.strength,
+        mask: args.mask.as_deref().map(file_name),
+    };
+    let png = roentgen_model::png::encode_rgb8(
+        out.width,
+        out.height,
+        &out.rgb8(),
+        &roentgen_model::png::edit_metadata(&req, &args.model.model, &from),
+    )
+    .map_err(anyhow::Error::msg)?;
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(&args.out, png).with_context(|| format!("writing {}", args.out.display()))?;
+    if let Some(path) = &args.save_latents {
+        let c = model.unet.cfg.in_channels;
+        npy::write_f32(path, &[1, c, latent_hw.0, latent_hw.1], &out.latents)?;
+    }
+    eprintln!(
+        "{} ({}x{}, strength {}, {} of {} steps, {:.2} s)",
+        args.out.display(),
+        out.width,
+        out.height,
+        args.strength,
+        roentgen_model::scheduler::strength_begin(args.steps, args.strength)
+            .map_or(0, |b| args.steps - b),
+        args.steps,
+        secs
+    );
+    Ok(())
+}

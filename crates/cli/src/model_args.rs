@@ -1,0 +1,166 @@
+//! What `generate` and `edit` share: where the model comes from, which
+//! backend runs it, loading it with a progress bar, the sampler by name.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use roentgen_gpu::{ContextOptions, DType, GpuContext};
+use roentgen_model::{Backend, CpuBackend, GpuBackend, Model, SchedulerKind};
+
+#[derive(clap::Args)]
+pub struct ModelArgs {
+    /// A converted model: a folder, or its http(s) URL.
+    #[arg(long)]
+    pub model: String,
+    /// Authorization header value for a gated host (or env ROENTGEN_AUTHORIZATION).
+    #[arg(long, env = "ROENTGEN_AUTHORIZATION", hide_env_values = true)]
+    pub authorization: Option<String>,
+    /// Cookie header for a gated host (or env ROENTGEN_COOKIE).
+    #[arg(long, env = "ROENTGEN_COOKIE", hide_env_values = true)]
+    pub cookie: Option<String>,
+    /// f16 (default, half the memory) or f32 (exact, for comparisons).
+    #[arg(long, default_value = "f16")]
+    pub precision: String,
+    /// Run on the CPU reference ops (slow; for machines without an adapter).
+    #[arg(long)]
+    pub cpu: bool,
+}
+
+/// Where the weights come from.
+pub enum Source {
+    Dir(PathBuf),
+    Url(roentgen_weights::http::HttpSource),
+}
+
+/// Work to run on whichever backend the arguments choose.
+pub trait OnBackend {
+    fn run<B: Backend>(self, backend: B, source: &Source) -> anyhow::Result<()>;
+}
+
+impl ModelArgs {
+    pub fn source(&self) -> anyhow::Result<Source> {
+        if self.model.starts_with("http://") || self.model.starts_with("https://") {
+            return Ok(Source::Url(roentgen_weights::http::HttpSource::new(
+                &self.model,
+                self.authorization.clone(),
+                self.cookie.clone(),
+            )));
+        }
+        let dir = PathBuf::from(&self.model);
+        if !dir.join("manifest.json").is_file() {
+            bail!(
+                "--model {}: no manifest.json there (convert a diffusers folder with `weights-tools convert`)",
+                dir.display()
+            );
+        }
+        Ok(Source::Dir(dir))
+    }
+
+    /// Runs `job` on the CPU or on the GPU at the chosen precision.
+    pub fn run(&self, job: impl OnBackend) -> anyhow::Result<()> {
+        let source = self.source()?;
+        let dtype = match self.precision.as_str() {
+            "f16" => DType::F16,
+            "f32" => DType::F32,
+            p => bail!("--precision {p}: use f16 or f32"),
+        };
+        if self.cpu {
+            if dtype == DType::F16 {
+                eprintln!("note: the CPU path computes in f32");
+            }
+            return job.run(CpuBackend, &source);
+        }
+        let ctx = pollster::block_on(GpuContext::new(ContextOptions {
+            allow_shader_f16: true,
+            ..Default::default()
+        }))
+        .context(
+            "no GPU adapter: install a Vulkan driver (mesa-vulkan-drivers runs on the CPU) or pass --cpu",
+        )?;
+        job.run(GpuBackend::new(&ctx, dtype), &source)
+    }
+}
+
+pub fn bar(len: u64, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len);
+    pb.set_style(
+        ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} {elapsed}/{eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    pb.set_message(what.to_string());
+    pb
+}
+
+/// Loads the model with a progress bar (shards from a folder, bytes and the
+/// arriving component from a URL).
+pub fn load<B: Backend>(backend: B, source: &Source, name: &str) -> anyhow::Result<Model<B>> {
+    eprintln!("backend: {}", backend.describe());
+    let t0 = Instant::now();
+    let model = match source {
+        Source::Dir(dir) => {
+            let loading = bar(0, "loading");
+            let m = Model::load_dir(backend, dir, |done, total| {
+                loading.set_length(total as u64);
+                loading.set_position(done as u64);
+            });
+            loading.finish_and_clear();
+            m
+        }
+        Source::Url(src) => {
+            let pb = ProgressBar::new(0);
+            pb.set_style(
+                ProgressStyle::with_template(
+                    "{msg:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            pb.set_message("download");
+            let m = Model::load_url(backend, src, |p| {
+                pb.set_length(p.total());
+                pb.set_position(p.done());
+                // The component now arriving (text encoder, UNet, VAE).
+                if let Some(c) = p.components().iter().find(|c| c.done < c.total) {
+                    pb.set_message(format!(
+                        "{} {:.0}%",
+                        c.name,
+                        100.0 * c.done as f64 / c.total as f64
+                    ));
+                }
+            });
+            pb.finish_and_clear();
+            m
+        }
+    }
+    .with_context(|| format!("loading {name}"))?;
+    eprintln!("model loaded in {:.1} s", t0.elapsed().as_secs_f64());
+    Ok(model)
+}
+
+/// The sampler `--scheduler` names, or the model's own.
+pub fn scheduler<B: Backend>(
+    model: &Model<B>,
+    name: Option<&str>,
+) -> anyhow::Result<SchedulerKind> {
+    match name {
+        Some(name) => SchedulerKind::from_name(name).with_context(|| {
+            format!("--scheduler {name}: use pndm, ddim, euler, euler-a or dpm++2m")
+        }),
+        None => Ok(model.scheduler.default_kind()),
+    }
+}
+
+/// Warns when CLIP cuts the prompt.
+pub fn warn_if_truncated<B: Backend>(model: &Model<B>, prompt: &str) -> anyhow::Result<()> {
+    let tokens = model.tokenizer.encode(prompt)?;
+    if !tokens.truncated.is_empty() {
+        eprintln!(
+            "warning: the prompt needs {} tokens, CLIP reads 77; cut: {:?}",
+            tokens.used, tokens.truncated
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,232 @@
+//! `roentgen edit` as a user runs it on the committed tiny model: a masked
+//! edit of the golden radiograph equals diffusers' (same noise, same mask),
+//! a DICOM file edits and the PNG says what it was made from, and bad input
+//! is refused clearly.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{fails, ok, roentgen, root, tmp};
+
+fn golden(p: &str) -> PathBuf {
+    root().join("tests/goldens/tiny-sd2").join(p)
+}
+
+fn fixture(p: &str) -> PathBuf {
+    root().join("tests/fixtures/radiographs").join(p)
+}
+
+fn edit_goldens() -> std::collections::HashMap<String, (Vec<usize>, Vec<f32>)> {
+    let bytes = std::fs::read(golden("edit.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    st.tensors()
+        .into_iter()
+        .map(|(name, v)| {
+            let values = v
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            (name, (v.shape().to_vec(), values))
+        })
+        .collect()
+}
+
+fn write_npy(path: &Path, shape: &[usize], values: &[f32]) {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let mut header = format!(
+        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({},), }}",
+        dims.join(", ")
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((header.len() as u16).to_le_bytes());
+    out.extend(header.as_bytes());
+    out.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    std::fs::write(path, out).unwrap();
+}
+
+fn read_npy(path: &Path) -> Vec<f32> {
+    let bytes = std::fs::read(path).unwrap();
+    let len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    bytes[10 + len..]
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+/// An 8-bit grey PNG of `values` in [0, 1].
+fn write_grey_png(path: &Path, w: usize, h: usize, values: &[f32]) {
+    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut enc = png::Encoder::new(file, w as u32, h as u32);
+    enc.set_color(png::ColorType::Grayscale);
+    enc.set_depth(png::BitDepth::Eight);
+    let bytes: Vec<u8> = values.iter().map(|v| (v * 255.0).round() as u8).collect();
+    enc.write_header()
+        .unwrap()
+        .write_image_data(&bytes)
+        .unwrap();
+}
+
+fn png_text(path: &Path) -> Vec<(String, String)> {
+    let dec = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let reader = dec.read_info().unwrap();
+    reader
+        .info()
+        .utf8_text
+        .iter()
+        .map(|c| (c.keyword.clone(), c.get_text().unwrap()))
+        .collect()
+}
+
+fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
+    let num: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
+        .sum();
+    let den: f64 = b.iter().map(|y| (*y as f64).powi(2)).sum();
+    (num / den).sqrt()
+}
+
+#[test]
+fn a_masked_edit_matches_diffusers_end_to_end() {
+    let g = edit_goldens();
+    let (ishape, image) = &g["edit.image"];
+    let (h, w) = (ishape[2], ishape[3]);
+    // The golden image is grey (R = G = B), in [-1, 1]: one plane as a PNG.
+    let grey: Vec<f32> = image[..h * w].iter().map(|v| (v + 1.0) / 2.0).collect();
+    let (_d, dir) = tmp("edit");
+    std::fs::create_dir_all(&dir).unwrap();
+    let image_png = dir.join("radiograph.png");
+    write_grey_png(&image_png, w, h, &grey);
+    // The latent mask, painted at image size (each latent pixel a 2x2 block).
+    let mask = &g["edit.mask"].1;
+    let lw = w / 2;
+    let painted: Vec<f32> = (0..h * w)
+        .map(|i| mask[(i / w / 2) * lw + (i % w) / 2])
+        .collect();
+    let mask_png = dir.join("mask.png");
+    write_grey_png(&mask_png, w, h, &painted);
+    let (nshape, noise) = &g["edit.noise"];
+    let noise_npy = dir.join("noise.npy");
+    write_npy(&noise_npy, nshape, noise);
+    let out = dir.join("edited.png");
+    let latents = dir.join("latents.npy");
+    let stderr = ok(&roentgen(&[
+        "edit",
+        "--model",
+        golden("model").to_str().unwrap(),
+        "--image",
+        image_png.to_str().unwrap(),
+        "--mask",
+        mask_png.to_str().unwrap(),
+        "--strength",
+        "0.8",
+        "--steps",
+        "6",
+        "--scheduler",
+        "ddim",
+        "--prompt",
+        "large right pleural effusion",
+        "--negative",
+        "lateral view",
+        "--noise",
+        noise_npy.to_str().unwrap(),
+        "--precision",
+        "f32",
+        "--save-latents",
+        latents.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    assert!(stderr.contains("strength 0.8, 4 of 6 steps"), "{stderr}");
+    let err = rel_l2(&read_npy(&latents), &g["masked.ddim.6.0.8.latents"].1);
+    assert!(err < 1e-3, "latents rel L2 {err}");
+    let text = png_text(&out);
+    let get = |k: &str| {
+        text.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(get("mask").as_deref(), Some("mask.png"));
+    assert_eq!(get("edited_from").as_deref(), Some("radiograph.png"));
+    assert!(
+        get("Comment")
+            .unwrap()
+            .starts_with("edited synthetic image, made from radiograph.png")
+    );
+}
+
+#[test]
+fn a_dicom_radiograph_edits_and_says_how_it_was_read() {
+    let (_d, out) = tmp("from-dicom.png");
+    let stderr = ok(&roentgen(&[
+        "edit",
+        "--model",
+        golden("model").to_str().unwrap(),
+        "--image",
+        fixture("cxr-mono1-window.dcm").to_str().unwrap(),
+        "--strength",
+        "0.5",
+        "--steps",
+        "4",
+        "--seed",
+        "3",
+        "--prompt",
+        "small left pneumothorax",
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    assert!(stderr.contains("128x128 DICOM CR"), "{stderr}");
+    let text = png_text(&out);
+    let read_as = text.iter().find(|(k, _)| k == "edited_read_as").unwrap();
+    assert!(read_as.1.contains("MONOCHROME1 inverted"), "{read_as:?}");
+    assert!(
+        read_as.1.contains("window 1050.5/4081 from the file"),
+        "{read_as:?}"
+    );
+}
+
+#[test]
+fn bad_edits_are_refused_clearly() {
+    let model = golden("model");
+    let model = model.to_str().unwrap();
+    let (_d, out) = tmp("x.png");
+    let out = out.to_str().unwrap();
+    let dicom = fixture("cxr-voi-lut.dcm");
+    let dicom = dicom.to_str().unwrap();
+    let base = |extra: &[&str]| {
+        let mut a = vec![
+            "edit", "--model", model, "--prompt", "x", "--out", out, "--steps", "4",
+        ];
+        a.extend_from_slice(extra);
+        roentgen(&a)
+    };
+    fails(
+        &base(&["--image", dicom, "--strength", "0"]),
+        "--strength 0",
+    );
+    fails(
+        &base(&["--image", dicom, "--strength", "0.1"]),
+        "runs no step",
+    );
+    let manifest = golden("model/manifest.json");
+    fails(
+        &base(&["--image", manifest.to_str().unwrap()]),
+        "not a PNG, JPEG or DICOM file",
+    );
+    let full = fixture("nih-cxr14-00000001_000.png");
+    fails(
+        &base(&["--image", dicom, "--mask", full.to_str().unwrap()]),
+        "paint the mask over the image itself",
+    );
+    fails(
+        &base(&["--image", dicom, "--fit", "stretch"]),
+        "use crop or pad",
+    );
+}
