@@ -181,6 +181,64 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
                 emit(FromWorker::Check { text });
             });
         }
+        ToWorker::OpenImage { fit } => {
+            let Some(model) = loader::model() else {
+                emit(FromWorker::Status {
+                    text: "error: load a model before opening a radiograph".into(),
+                });
+                return;
+            };
+            let Some(file) = files(extra).into_iter().next() else {
+                return;
+            };
+            match crate::editing::open(&file, &fit, &model) {
+                Ok(ev) => emit(ev),
+                Err(e) => emit(FromWorker::Status {
+                    text: format!("error: {e}"),
+                }),
+            }
+        }
+        ToWorker::Edit {
+            query,
+            jobs,
+            strength,
+            mask,
+            mask_width,
+            mask_height,
+        } => {
+            let Some(model) = loader::model() else {
+                emit(FromWorker::Status {
+                    text: "error: no model is loaded".into(),
+                });
+                return;
+            };
+            let prepared = ShareParams::parse(&query).map_err(|e| e.to_string()).and_then(|p| {
+                let mask = mask.as_deref().map(|m| (m, mask_width, mask_height));
+                crate::editing::input(&model, strength, mask).map(|input| (p, input))
+            });
+            let (p, input) = match prepared {
+                Ok(v) => v,
+                Err(e) => {
+                    emit(FromWorker::Status {
+                        text: format!("error: {e}"),
+                    });
+                    return;
+                }
+            };
+            let label = LABEL.with(|l| l.borrow().clone());
+            emit(FromWorker::Status {
+                text: "generating".into(),
+            });
+            spawn_local(async move {
+                let text = match runner::run(model, &p, jobs, &label, Some(&input), &emit).await {
+                    Ok(true) => "done".to_string(),
+                    Ok(false) => "ready".to_string(),
+                    Err(_) if loader::device_lost() => return,
+                    Err(e) => format!("error: {e}"),
+                };
+                emit(FromWorker::Status { text });
+            });
+        }
         ToWorker::LoadStored { name } => spawn_local(async move {
             load_model(Source::Stored(name), &emit).await;
         }),
@@ -256,7 +314,7 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
                 text: "generating".into(),
             });
             spawn_local(async move {
-                let text = match runner::run(model, &p, jobs, &label, &emit).await {
+                let text = match runner::run(model, &p, jobs, &label, None, &emit).await {
                     Ok(true) => "done".to_string(),
                     Ok(false) => "ready".to_string(),
                     // The lost-device message says more than the failed read.

@@ -16,8 +16,10 @@ pub fn Gallery(images: RwSignal<Vec<Image>>, compare: RwSignal<bool>) -> impl In
                         <span data-testid="caption">{img.caption}</span>
                         " — synthetic, not for diagnosis. "
                         <a data-testid="download-png" href=img.src download=img.file_name>"Download PNG"</a>
-                        " · "
-                        <a data-testid="share-link" href=img.link>"Link"</a>
+                        // An edit has no link: its radiograph stays in this browser.
+                        {(!img.link.is_empty()).then(|| view! {
+                            " · " <a data-testid="share-link" href=img.link.clone()>"Link"</a>
+                        })}
                     </figcaption>
                 </figure>
             }).collect_view()}

@@ -147,8 +147,9 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
     let stored = RwSignal::new(Vec::<crate::model_store::StoredModel>::new());
     let convert_dtype = RwSignal::new("f16".to_string());
     let check_line = RwSignal::new(String::new());
+    let opened = RwSignal::new(None::<crate::edit_panel::OpenedImage>);
 
-    let start = move |mode: Mode| {
+    let settings_query = move |mode: Mode| {
         let text = format!(
             "prompt={}&negative={}&seed={}&steps={}&guidance={}&count={}{}{}",
             urlencode(&prompt.get_untracked()),
@@ -166,12 +167,11 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
                 Mode::Batch => String::new(),
             }
         );
-        let p = match ShareParams::parse(&text) {
-            Ok(p) => p,
-            Err(e) => {
-                set_status.set(format!("error: {e}"));
-                return;
-            }
+        ShareParams::parse(&text).map_err(|e| set_status.set(format!("error: {e}"))).ok()
+    };
+    let start = move |mode: Mode| {
+        let Some(p) = settings_query(mode) else {
+            return;
         };
         // A folder on this computer cannot go into a link.
         let link_model = match from_disk.get_untracked() {
@@ -282,6 +282,19 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
         FromWorker::ImagesReset => images.set(Vec::new()),
         FromWorker::Image { image } => images.update(|v| v.push(image)),
         FromWorker::Probe { probe } => set_probe.set(Some(probe)),
+        FromWorker::EditImage {
+            src,
+            width,
+            height,
+            name,
+            read_as,
+        } => opened.set(Some(crate::edit_panel::OpenedImage {
+            src,
+            width,
+            height,
+            name,
+            read_as,
+        })),
         FromWorker::Started => {}
     };
     match WorkerClient::spawn(on_event) {
@@ -310,6 +323,42 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
     });
     start_load(first_run, link.clone().err(), None);
 
+    // The edit panel's batch: the settings above, one job per seed, no
+    // share link (the radiograph never leaves this browser).
+    let edit_settings = Callback::new(move |(name, strength): (String, String)| {
+        let strength = match strength.trim().parse::<f64>() {
+            Ok(s) if s > 0.0 && s <= 1.0 => s,
+            _ => {
+                set_status.set(format!("error: strength {strength:?}: use a number in (0, 1]"));
+                return None;
+            }
+        };
+        let p = settings_query(Mode::Batch)?;
+        let first = p.seed.unwrap_or(1);
+        let jobs = (0..p.count as u64)
+            .map(|k| Job {
+                prompt: p.prompt.clone(),
+                seed: first + k,
+                caption: format!(
+                    "edited {name}: \u{201c}{}\u{201d}, seed {}, strength {strength}",
+                    p.prompt,
+                    first + k
+                ),
+                file_name: format!("roentgen-edit-seed{}.png", first + k),
+                link: String::new(),
+            })
+            .collect();
+        comparing.set(false);
+        set_status.set("generating".into());
+        Some((p.to_query(), jobs, strength))
+    });
+    let send_edit = Callback::new(move |(msg, file): (ToWorker, Option<web_sys::File>)| {
+        let Some(c) = client() else { return };
+        match file {
+            Some(f) => c.send_with_files(&msg, &[f]),
+            None => c.send(&msg),
+        }
+    });
     let schedulers = SchedulerKind::ALL
         .iter()
         .map(|k| view! { <option value=k.name()>{k.name()}</option> })
@@ -464,6 +513,8 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
                     "Compare side by side"
                 </button>
             </div>
+            <crate::edit_panel::EditPanel opened=opened settings=edit_settings send=send_edit
+                busy=Signal::derive(busy)/>
             <p data-testid="status">{move || status.get()}</p>
             <p data-testid="progress" class="note">{move || progress.get()}</p>
             {move || preview.get().map(|src| view! {

@@ -11,6 +11,8 @@ mod app;
 mod converting;
 mod device_check;
 mod dropped;
+mod edit_panel;
+mod editing;
 pub mod engine;
 mod fetch;
 mod gallery;

@@ -42,6 +42,24 @@ pub enum ToWorker {
         authorization: Option<String>,
         cookies: bool,
     },
+    /// Open the radiograph sent alongside (PNG, JPEG or DICOM) for editing,
+    /// fitted to the loaded model's size by "crop" or "pad". It stays in the
+    /// worker; nothing of it leaves the browser.
+    OpenImage {
+        fit: String,
+    },
+    /// Edit the open radiograph: `jobs` (one per seed) with the settings of
+    /// `query`, `strength` of the schedule, and where it may change: the mask
+    /// painted over the shown image (`mask_width` x `mask_height` bytes,
+    /// base64, non-zero = change), or everywhere when None.
+    Edit {
+        query: String,
+        jobs: Vec<Job>,
+        strength: f64,
+        mask: Option<String>,
+        mask_width: usize,
+        mask_height: usize,
+    },
     /// Load a model converted in this browser.
     LoadStored {
         name: String,
@@ -140,5 +158,15 @@ pub enum FromWorker {
     ImagesReset,
     Image {
         image: Image,
+    },
+    /// The radiograph opened for editing, as the model will see it.
+    EditImage {
+        /// PNG data URL of the fitted image.
+        src: String,
+        width: usize,
+        height: usize,
+        name: String,
+        /// How the file was read (format, window, inversion).
+        read_as: String,
     },
 }

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use base64::Engine;
 use roentgen_model::share::ShareParams;
-use roentgen_model::{ModelError, Request, Step, preview};
+use roentgen_model::{EditSource, ModelError, Request, Step, preview};
 use roentgen_weights::progress::duration;
 
 use crate::loader::{Emit, PageModel};
@@ -30,13 +30,15 @@ fn png_url(w: usize, h: usize, rgb: &[u8], text: &[(&str, String)]) -> Result<St
     ))
 }
 
-/// Makes `jobs` with the settings of `p`. Ok(false) when cancelled (the
-/// images finished so far stay).
+/// Makes `jobs` with the settings of `p`, from the prompt alone or, with
+/// `edit`, from the open radiograph. Ok(false) when cancelled (the images
+/// finished so far stay).
 pub async fn run(
     model: Rc<PageModel>,
     p: &ShareParams,
     jobs: Vec<Job>,
     source: &str,
+    edit: Option<&crate::editing::EditInput>,
     emit: &Emit,
 ) -> Result<bool, String> {
     CANCEL.with(|c| c.set(false));
@@ -64,40 +66,49 @@ pub async fn run(
         let done_before = steps_done_before;
         let mut calls = p.steps;
         let mut last = String::new();
-        let out = model
-            .generate(&req, None, true, |s: Step<'_>| {
-                calls = s.total;
-                let elapsed = (js_sys::Date::now() - t0) / 1e3;
-                let done = done_before + s.done;
-                let per_step = elapsed / done as f64;
-                let left = (n * s.total).saturating_sub(done) as f64 * per_step;
-                last = format!(
-                    "image {} of {n} · step {} of {} · {:.2} s per step",
-                    j + 1,
-                    s.done,
-                    s.total,
-                    per_step,
-                );
-                emit(FromWorker::Progress {
-                    text: format!("{last} · about {} left", duration(left)),
-                });
-                if let Some(l) = s.latents {
-                    let [_, _, lh, lw] = s.shape;
-                    if let Ok(url) = png_url(lw, lh, &preview::latents_rgb8(l, s.shape), &[]) {
-                        emit(FromWorker::Preview {
-                            src: Some(url.clone()),
-                        });
-                        emit(FromWorker::Frame {
-                            frame: Frame {
-                                src: url,
-                                step: s.done,
-                            },
-                        });
-                    }
+        let on_step = |s: Step<'_>| {
+            calls = s.total;
+            let elapsed = (js_sys::Date::now() - t0) / 1e3;
+            let done = done_before + s.done;
+            let per_step = elapsed / done as f64;
+            let left = (n * s.total).saturating_sub(done) as f64 * per_step;
+            last = format!(
+                "image {} of {n} · step {} of {} · {:.2} s per step",
+                j + 1,
+                s.done,
+                s.total,
+                per_step,
+            );
+            emit(FromWorker::Progress {
+                text: format!("{last} · about {} left", duration(left)),
+            });
+            if let Some(l) = s.latents {
+                let [_, _, lh, lw] = s.shape;
+                if let Ok(url) = png_url(lw, lh, &preview::latents_rgb8(l, s.shape), &[]) {
+                    emit(FromWorker::Preview {
+                        src: Some(url.clone()),
+                    });
+                    emit(FromWorker::Frame {
+                        frame: Frame {
+                            src: url,
+                            step: s.done,
+                        },
+                    });
                 }
-                !CANCEL.with(|c| c.get())
-            })
-            .await;
+            }
+            !CANCEL.with(|c| c.get())
+        };
+        let out = match edit {
+            Some(e) => {
+                let src = EditSource {
+                    image: e.image.clone(),
+                    strength: e.from.strength,
+                    mask: e.mask.clone(),
+                };
+                model.edit(&req, &src, None, true, on_step).await
+            }
+            None => model.generate(&req, None, true, on_step).await,
+        };
         let out = match out {
             Ok(o) => o,
             Err(ModelError::Cancelled) => {
@@ -110,12 +121,11 @@ pub async fn run(
             Err(e) => return Err(e.to_string()),
         };
         steps_done_before += calls;
-        let src = png_url(
-            out.width,
-            out.height,
-            &out.rgb8(),
-            &roentgen_model::png::metadata(&req, source),
-        )?;
+        let text = match edit {
+            Some(e) => roentgen_model::png::edit_metadata(&req, source, &e.from),
+            None => roentgen_model::png::metadata(&req, source),
+        };
+        let src = png_url(out.width, out.height, &out.rgb8(), &text)?;
         emit(FromWorker::Image {
             image: Image {
                 src,

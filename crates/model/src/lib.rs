@@ -3,6 +3,7 @@
 //! and run on the GPU kernels or on the CPU reference ops.
 
 pub mod arch;
+pub mod attention_maps;
 pub mod backend;
 pub mod clip;
 pub mod config;
@@ -29,7 +30,7 @@ pub mod weights;
 pub use backend::{Backend, CpuBackend, CpuTensor, GpuBackend};
 pub use error::ModelError;
 pub use loader::ModelLoader;
-pub use pipeline::{EditSource, Model, Output, Request, Step};
+pub use pipeline::{EditSource, Model, Output, Request, RunOptions, Step};
 pub use scheduler::SchedulerKind;
 pub use spec::Spec;
 pub use tokenizer::{ClipTokenizer, Tokens};

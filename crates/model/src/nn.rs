@@ -2,6 +2,7 @@
 //! module: each takes the module's weight-name prefix.
 
 use crate::ModelError;
+use crate::attention_maps::MapRecorder;
 use crate::backend::{Backend, Binary, Padding, Unary};
 use crate::weights::Weights;
 
@@ -173,6 +174,22 @@ pub(crate) fn attention<B: Backend>(
     heads: usize,
     residual: Option<&B::Tensor>,
 ) -> R<B::Tensor> {
+    attention_mapped(b, w, p, x, context, heads, residual, None)
+}
+
+/// `attention`, with its probabilities also recorded by `maps` (a
+/// cross-attention's, at the pixel grid `(h, w)`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn attention_mapped<B: Backend>(
+    b: &B,
+    w: &Weights<B>,
+    p: &str,
+    x: &B::Tensor,
+    context: Option<&B::Tensor>,
+    heads: usize,
+    residual: Option<&B::Tensor>,
+    maps: Option<(&MapRecorder<B>, (usize, usize))>,
+) -> R<B::Tensor> {
     let ctx = context.unwrap_or(x);
     let q = linear(b, w, &format!("{p}.to_q"), x)?;
     let k = linear(b, w, &format!("{p}.to_k"), ctx)?;
@@ -186,6 +203,9 @@ pub(crate) fn attention<B: Backend>(
         });
     }
     let scale = 1.0 / ((inner / heads) as f32).sqrt();
+    if let Some((recorder, grid)) = maps {
+        recorder.record(b, &q, &k, heads, scale, grid)?;
+    }
     let o = b.attention(&q, &k, &v, heads, scale, false)?;
     match residual {
         Some(r) => linear_residual(b, w, &format!("{p}.to_out.0"), &o, r),

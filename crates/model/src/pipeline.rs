@@ -4,6 +4,7 @@
 
 use roentgen_weights::{Manifest, ShardEntry};
 
+use crate::attention_maps::{AttentionMaps, MapRecorder, words};
 use crate::backend::{Backend, Binary, Unary};
 use crate::clip::TextEncoder;
 use crate::loader::ModelLoader;
@@ -99,6 +100,26 @@ impl<T> KeepTensors<T> {
     }
 }
 
+/// How a run is watched: `watch` awaits each step and reads its latents
+/// (progress means finished work, the page previews); `attention_maps`
+/// records where each word of the prompt is attended (a small pass per
+/// cross-attention layer and a read per step). `false` / `true` convert to
+/// watching without maps.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RunOptions {
+    pub watch: bool,
+    pub attention_maps: bool,
+}
+
+impl From<bool> for RunOptions {
+    fn from(watch: bool) -> Self {
+        Self {
+            watch,
+            attention_maps: false,
+        }
+    }
+}
+
 /// What `generate` reports after each sampler step.
 #[derive(Clone, Copy, Debug)]
 pub struct Step<'a> {
@@ -119,6 +140,8 @@ pub struct Output {
     pub width: usize,
     pub height: usize,
     pub tokens: Tokens,
+    /// Per-word attention maps, when asked for.
+    pub attention: Option<AttentionMaps>,
 }
 
 impl Output {
@@ -199,14 +222,15 @@ impl<B: Backend> Model<B> {
         &self,
         req: &Request,
         init: Option<Vec<f32>>,
-        watch: bool,
+        opts: impl Into<RunOptions>,
         on_step: impl FnMut(Step<'_>) -> bool,
     ) -> Result<Output, ModelError> {
         self.check_request(req)?;
         let plan = scheduler::plan(req.scheduler, &self.scheduler, req.steps)?;
         let noise = self.initial_noise(req, init)?;
         let start: Vec<f32> = noise.iter().map(|v| v * plan.init_noise_sigma).collect();
-        self.sample(req, &plan, start, None, watch, on_step).await
+        self.sample(req, &plan, start, None, opts.into(), on_step)
+            .await
     }
 
     /// Edits an image (`StableDiffusionImg2ImgPipeline`): its latents from
@@ -221,7 +245,7 @@ impl<B: Backend> Model<B> {
         req: &Request,
         src: &EditSource,
         noise: Option<Vec<f32>>,
-        watch: bool,
+        opts: impl Into<RunOptions>,
         on_step: impl FnMut(Step<'_>) -> bool,
     ) -> Result<Output, ModelError> {
         self.check_request(req)?;
@@ -255,7 +279,8 @@ impl<B: Backend> Model<B> {
             let change: Vec<f32> = (0..channels).flat_map(|_| m.iter().copied()).collect();
             Keep { x0, noise, change }
         });
-        self.sample(req, &plan, start, keep, watch, on_step).await
+        self.sample(req, &plan, start, keep, opts.into(), on_step)
+            .await
     }
 
     /// The image's latents as the sampler sees them: the VAE encoder's mean
@@ -334,7 +359,7 @@ impl<B: Backend> Model<B> {
         plan: &Plan,
         start: Vec<f32>,
         keep: Option<Keep>,
-        watch: bool,
+        opts: RunOptions,
         mut on_step: impl FnMut(Step<'_>) -> bool,
     ) -> Result<Output, ModelError> {
         let b = &self.backend;
@@ -351,10 +376,17 @@ impl<B: Backend> Model<B> {
         let mut x = b.upload("latents", &shape, &start)?;
         let keep = keep.map(|k| k.upload(b, &shape)).transpose()?;
         let guidance = cfg.then_some(req.guidance);
+        // With guidance the batch is [negative, prompt]: map the prompt's half.
+        let recorder = opts
+            .attention_maps
+            .then(|| MapRecorder::new(req.latent_hw, cfg as usize));
+        let mut maps = recorder.as_ref().map(|_| {
+            AttentionMaps::new(req.latent_hw, words(&self.tokenizer, &tokens))
+        });
         let mut sampler = SamplerState::default();
         let total = plan.steps.len();
         for (i, s) in plan.steps.iter().enumerate() {
-            let eps = self.predict_noise(&x, s, &context, cfg)?;
+            let eps = self.predict_noise(&x, s, &context, cfg, recorder.as_ref())?;
             let noise = || {
                 b.upload(
                     "ancestral noise",
@@ -366,7 +398,12 @@ impl<B: Backend> Model<B> {
             if let Some(k) = &keep {
                 x = k.blend(b, &x, plan.steps.get(i + 1).map(|s| s.noised))?;
             }
-            let latents = match watch {
+            if let (Some(r), Some(m)) = (&recorder, &mut maps)
+                && let Some(step_maps) = r.take(b).await?
+            {
+                m.push_step(&step_maps);
+            }
+            let latents = match opts.watch {
                 true => Some(b.read(&x).await?),
                 false => None,
             };
@@ -391,6 +428,7 @@ impl<B: Backend> Model<B> {
             width,
             height,
             tokens,
+            attention: maps,
         })
     }
 
@@ -416,6 +454,7 @@ impl<B: Backend> Model<B> {
         s: &StepPlan,
         context: &B::Tensor,
         cfg: bool,
+        maps: Option<&MapRecorder<B>>,
     ) -> Result<B::Tensor, ModelError> {
         let b = &self.backend;
         let scaled_in = (s.input_scale != 1.0)
@@ -423,13 +462,16 @@ impl<B: Backend> Model<B> {
             .transpose()?;
         let x_in = scaled_in.as_ref().unwrap_or(x);
         if !cfg {
-            return self.unet.forward(b, &self.weights, x_in, s.t, context);
+            return self
+                .unet
+                .forward_mapped(b, &self.weights, x_in, s.t, context, maps);
         }
         let shape = b.shape(x).to_vec();
         // [1, C, h, w] twice along channels is [2, C, h, w] in memory.
         let pair = b.concat_channels(x_in, x_in)?;
         let pair = b.reshape(pair, &[2, shape[1], shape[2], shape[3]])?;
-        self.unet.forward(b, &self.weights, &pair, s.t, context)
+        self.unet
+            .forward_mapped(b, &self.weights, &pair, s.t, context, maps)
     }
 
     /// The VAE decoder's output as values in [-1, 1] (not yet clamped), with

@@ -65,4 +65,16 @@ impl ClipTokenizer {
             truncated,
         })
     }
+
+    /// A token's vocabulary entry (`</w>` marks a word's last token).
+    pub fn token_text(&self, id: u32) -> Option<String> {
+        self.inner.id_to_token(id)
+    }
+
+    /// The text of some token ids (a word, for the attention-map chips);
+    /// `</w>` (which the tokenizer files may not decode) read as a space.
+    pub fn decode(&self, ids: &[u32]) -> String {
+        let text = self.inner.decode(ids, true).unwrap_or_default();
+        text.replace("</w>", " ").trim().to_string()
+    }
 }

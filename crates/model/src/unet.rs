@@ -6,8 +6,9 @@
 
 use crate::backend::{Backend, TimestepConfig};
 use crate::config::UnetConfig;
+use crate::attention_maps::MapRecorder;
 use crate::nn::{
-    R, add, attention, conv, conv_fused, from_tokens, group_norm, layer_norm, linear, linear_geglu,
+    R, add, attention, attention_mapped, conv, conv_fused, from_tokens, group_norm, layer_norm, linear, linear_geglu,
     linear_residual, resnet, silu, to_tokens,
 };
 use crate::weights::Weights;
@@ -36,6 +37,19 @@ impl Unet {
         sample: &B::Tensor,
         t: f32,
         context: &B::Tensor,
+    ) -> R<B::Tensor> {
+        self.forward_mapped(b, w, sample, t, context, None)
+    }
+
+    /// `forward`, with every cross-attention's maps recorded by `maps`.
+    pub fn forward_mapped<B: Backend>(
+        &self,
+        b: &B,
+        w: &Weights<B>,
+        sample: &B::Tensor,
+        t: f32,
+        context: &B::Tensor,
+        maps: Option<&MapRecorder<B>>,
     ) -> R<B::Tensor> {
         let c = &self.cfg;
         let n = c.block_out_channels.len();
@@ -73,7 +87,7 @@ impl Unet {
                 let mut x = resnet(b, w, &format!("{p}.resnets.{j}"), prev, temb, groups, eps)?;
                 if cross {
                     let at = format!("{p}.attentions.{j}");
-                    x = self.transformer(b, w, &at, &x, context, heads[i], tlayers[i])?;
+                    x = self.transformer(b, w, &at, &x, context, heads[i], tlayers[i], maps)?;
                 }
                 skips.push(x);
             }
@@ -96,6 +110,7 @@ impl Unet {
                 context,
                 heads[n - 1],
                 tlayers[n - 1],
+                maps,
             )?;
             resnet(b, w, &format!("{p}.resnets.1"), &x, temb, groups, eps)?
         };
@@ -113,7 +128,7 @@ impl Unet {
                 x = resnet(b, w, &format!("{p}.resnets.{j}"), &cat, temb, groups, eps)?;
                 if cross {
                     let at = format!("{p}.attentions.{j}");
-                    x = self.transformer(b, w, &at, &x, context, heads[level], tlayers[level])?;
+                    x = self.transformer(b, w, &at, &x, context, heads[level], tlayers[level], maps)?;
                 }
             }
             if i + 1 < n {
@@ -137,6 +152,7 @@ impl Unet {
         context: &B::Tensor,
         heads: usize,
         blocks: usize,
+        maps: Option<&MapRecorder<B>>,
     ) -> R<B::Tensor> {
         let s = b.shape(x).to_vec();
         let (h, wd) = (s[2], s[3]);
@@ -162,7 +178,8 @@ impl Unet {
             tokens = attention(b, w, &format!("{q}.attn1"), &n1, None, heads, Some(&tokens))?;
             let n2 = layer_norm(b, w, &format!("{q}.norm2"), &tokens, LAYER_NORM_EPS)?;
             let a2 = format!("{q}.attn2");
-            tokens = attention(b, w, &a2, &n2, Some(context), heads, Some(&tokens))?;
+            let grid = maps.map(|m| (m, (h, wd)));
+            tokens = attention_mapped(b, w, &a2, &n2, Some(context), heads, Some(&tokens), grid)?;
             let n3 = layer_norm(b, w, &format!("{q}.norm3"), &tokens, LAYER_NORM_EPS)?;
             let f = linear_geglu(b, w, &format!("{q}.ff.net.0.proj"), &n3)?;
             tokens = linear_residual(b, w, &format!("{q}.ff.net.2"), &f, &tokens)?;

@@ -2,6 +2,7 @@
 //! and dispatches the matching WGSL entry point.
 
 pub mod attention;
+pub mod attention_maps;
 pub mod concat;
 pub mod conv2d;
 pub mod elementwise;

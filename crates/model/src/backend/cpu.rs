@@ -230,6 +230,43 @@ impl Backend for CpuBackend {
         Ok(tensor(q.shape.clone(), out))
     }
 
+    fn attention_maps(
+        &self,
+        q: &CpuTensor,
+        k: &CpuTensor,
+        heads: usize,
+        scale: f32,
+        item: usize,
+    ) -> Result<CpuTensor, ModelError> {
+        let [b, lq, inner] = <[usize; 3]>::try_from(q.shape.as_slice())
+            .map_err(|_| shape_error("attention_maps", "q [B, N, H*d]", &q.shape))?;
+        if k.shape.len() != 3
+            || k.shape[0] != b
+            || k.shape[2] != inner
+            || heads == 0
+            || !inner.is_multiple_of(heads)
+            || item >= b
+        {
+            return Err(shape_error(
+                "attention_maps",
+                format!("k [{b}, M, {inner}], item < {b}"),
+                &k.shape,
+            ));
+        }
+        let lk = k.shape[1];
+        let out = reference::attention::attention_maps(
+            &q.data,
+            &k.data,
+            lq,
+            lk,
+            heads,
+            inner / heads,
+            scale,
+            item,
+        );
+        Ok(tensor(vec![lk, lq], out))
+    }
+
     fn unary(&self, op: Unary, x: &CpuTensor) -> Result<CpuTensor, ModelError> {
         Ok(tensor(
             x.shape.clone(),

@@ -225,6 +225,19 @@ impl Backend for GpuBackend<'_> {
         )?)
     }
 
+    fn attention_maps(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        heads: usize,
+        scale: f32,
+        item: usize,
+    ) -> Result<Tensor, ModelError> {
+        Ok(roentgen_gpu::ops::attention_maps::attention_maps(
+            self.ctx, q, k, heads, scale, item,
+        )?)
+    }
+
     fn unary(&self, op: Unary, x: &Tensor) -> Result<Tensor, ModelError> {
         Ok(elementwise::unary(self.ctx, op, x)?)
     }

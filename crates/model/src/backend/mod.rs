@@ -142,6 +142,18 @@ pub trait Backend {
         scale: f32,
         causal: bool,
     ) -> Result<Self::Tensor, ModelError>;
+    /// Cross-attention maps for the teaching view: for `q` [B, N, H*d] and
+    /// `k` [B, M, H*d], [M, N] with row j the head-mean softmax probability of
+    /// key j at each query of batch item `item` (the scores `attention`
+    /// computes, kept instead of applied to V).
+    fn attention_maps(
+        &self,
+        q: &Self::Tensor,
+        k: &Self::Tensor,
+        heads: usize,
+        scale: f32,
+        item: usize,
+    ) -> Result<Self::Tensor, ModelError>;
     fn unary(&self, op: Unary, x: &Self::Tensor) -> Result<Self::Tensor, ModelError>;
     fn binary(
         &self,

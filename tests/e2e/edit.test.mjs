@@ -1,0 +1,123 @@
+// Editing a real radiograph in the page: a DICOM file (MONOCHROME1, window
+// from the file) is read in the worker, shown as the model sees it, a mask
+// is painted over it with the pointer, and the masked edit is the image
+// `roentgen edit` makes from the same file, mask and settings; the PNG says
+// it is an edited synthetic image and from what, and has no share link.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serveDist } from './static-server.mjs';
+import { launch, openPage, resultImages, settled, tiny, waitForText } from './browser.mjs';
+import { decodePng } from './png.mjs';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const DIST = join(ROOT, 'dist/');
+const DICOM = join(ROOT, 'tests/fixtures/radiographs/cxr-mono1-window.dcm');
+let browser;
+let work;
+
+before(async () => {
+  work = mkdtempSync(join(tmpdir(), 'roentgen-e2e-edit-'));
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+test('a DICOM radiograph is edited inside a painted mask, as the CLI edits it', async () => {
+  const server = await serveDist(DIST);
+  try {
+    const s = await openPage(browser, server.url + tiny());
+    assert.equal(s.status, 'ready');
+    const page = s.page;
+    await page.getByTestId('prompt').fill('large right pleural effusion');
+    await page.getByTestId('negative').fill('lateral view');
+    await page.getByTestId('seed').fill('9');
+    await page.getByTestId('steps').fill('4');
+    await page.getByTestId('scheduler').selectOption('ddim');
+    await page.getByTestId('edit-panel').locator('summary').click();
+    await page.getByTestId('edit-file').setInputFiles(DICOM);
+    await waitForText(page, 'edit-read-as', /MONOCHROME1 inverted/);
+    const readAs = await page.getByTestId('edit-read-as').textContent();
+    console.log(`# ${readAs}`);
+    assert.match(readAs, /^cxr-mono1-window\.dcm: 128x128 DICOM CR, window 1050\.5\/4081 from the file, MONOCHROME1 inverted$/);
+
+    // Paint a stroke over the lower left quarter of the shown image.
+    const box = await page.getByTestId('edit-mask').boundingBox();
+    await page.mouse.move(box.x + box.width * 0.15, box.y + box.height * 0.7);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.35, box.y + box.height * 0.85, { steps: 6 });
+    await page.mouse.up();
+    const mask = await page.getByTestId('edit-mask').evaluate((c) => {
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      return { w: c.width, h: c.height, on: Array.from({ length: c.width * c.height }, (_, i) => d[4 * i + 3] > 0) };
+    });
+    const painted = mask.on.filter(Boolean).length;
+    assert.ok(painted > 4 && painted < mask.on.length / 2, `${painted} pixels painted`);
+
+    await page.getByTestId('edit-strength').fill('0.75');
+    await page.getByTestId('edit').click();
+    await settled(page);
+    assert.equal(await page.getByTestId('status').textContent(), 'done');
+    const [img] = await resultImages(page);
+    assert.equal(img.text.edited_from, 'cxr-mono1-window.dcm');
+    assert.equal(img.text.mask, 'painted in the page');
+    assert.equal(img.text.strength, '0.75');
+    assert.match(img.text.edited_read_as, /MONOCHROME1 inverted/);
+    assert.match(img.text.Comment, /^edited synthetic image, made from cxr-mono1-window\.dcm/);
+    assert.equal(await page.getByTestId('share-link').count(), 0, 'an edit has no share link');
+
+    // The same mask for the CLI, at the file's 128x128 (8x nearest).
+    const maskPng = await page.evaluate(async ({ w, h, on }) => {
+      const c = new OffscreenCanvas(128, 128);
+      const ctx = c.getContext('2d');
+      ctx.fillStyle = '#000';
+      ctx.fillRect(0, 0, 128, 128);
+      ctx.fillStyle = '#fff';
+      const k = 128 / w;
+      on.forEach((v, i) => v && ctx.fillRect((i % w) * k, Math.floor(i / w) * k, k, k));
+      const b = new Uint8Array(await (await c.convertToBlob({ type: 'image/png' })).arrayBuffer());
+      return Array.from(b);
+    }, mask);
+    const maskFile = join(work, 'mask.png');
+    writeFileSync(maskFile, Buffer.from(maskPng));
+    const out = join(work, 'cli.png');
+    execFileSync(join(ROOT, 'target/debug/roentgen'), [
+      'edit', '--model', join(ROOT, 'tests/goldens/tiny-sd2/model'), '--image', DICOM,
+      '--mask', maskFile, '--strength', '0.75', '--prompt', 'large right pleural effusion',
+      '--negative', 'lateral view', '--seed', '9', '--steps', '4', '--guidance', '4',
+      '--scheduler', 'ddim', '--out', out,
+    ], { env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? tmpdir() }, stdio: 'pipe' });
+    const cli = decodePng(readFileSync(out));
+    let max = 0;
+    for (let i = 0; i < cli.pixels.length; i++) max = Math.max(max, Math.abs(cli.pixels[i] - img.pixels[i]));
+    console.log(`# page (SwiftShader, packed f16) vs CLI (lavapipe, f16) masked edit: max pixel difference ${max}`);
+    assert.ok(max <= 2, `pixels differ by up to ${max} levels (tolerance 2)`);
+    for (const k of ['prompt', 'seed', 'steps', 'strength', 'edited_from', 'edited_read_as']) {
+      assert.equal(img.text[k], cli.text[k], k);
+    }
+  } finally {
+    await server.close();
+  }
+});
+
+test('a file that is not an image is refused by name', async () => {
+  const server = await serveDist(DIST);
+  try {
+    const s = await openPage(browser, server.url + tiny());
+    const bad = join(work, 'notes.txt');
+    writeFileSync(bad, 'not an image');
+    await s.page.getByTestId('edit-panel').locator('summary').click();
+    await s.page.getByTestId('edit-file').setInputFiles(bad);
+    await waitForText(s.page, 'status', /^error/);
+    assert.equal(await s.page.getByTestId('status').textContent(), 'error: notes.txt: not a PNG, JPEG or DICOM file');
+  } finally {
+    await server.close();
+  }
+});
