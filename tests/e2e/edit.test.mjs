@@ -49,6 +49,7 @@ test('a DICOM radiograph is edited inside a painted mask, as the CLI edits it', 
     assert.match(readAs, /^cxr-mono1-window\.dcm: 128x128 DICOM CR, window 1050\.5\/4081 from the file, MONOCHROME1 inverted$/);
 
     // Paint a stroke over the lower left quarter of the shown image.
+    await page.getByTestId('edit-mask').scrollIntoViewIfNeeded();
     const box = await page.getByTestId('edit-mask').boundingBox();
     await page.mouse.move(box.x + box.width * 0.15, box.y + box.height * 0.7);
     await page.mouse.down();

@@ -54,7 +54,8 @@ pub fn EditPanel(
 ) -> impl IntoView {
     let fit = RwSignal::new("crop".to_string());
     let strength = RwSignal::new("0.75".to_string());
-    let brush = RwSignal::new(8.0f64);
+    // Brush radius as a fraction of the image's width (any model size).
+    let brush = RwSignal::new(1.0 / 16.0f64);
     let painting = RwSignal::new(false);
     let file = StoredValue::new_local(None::<web_sys::File>);
     let canvas_ref = NodeRef::<leptos::html::Canvas>::new();
@@ -78,7 +79,8 @@ pub fn EditPanel(
         let (x, y) = (ev.offset_x() as f64 * scale, ev.offset_y() as f64 * scale);
         ctx.set_fill_style_str("rgba(255, 64, 64, 0.55)");
         ctx.begin_path();
-        let _ = ctx.arc(x, y, brush.get_untracked(), 0.0, std::f64::consts::TAU);
+        let radius = (brush.get_untracked() * canvas.width() as f64).max(0.75);
+        let _ = ctx.arc(x, y, radius, 0.0, std::f64::consts::TAU);
         ctx.fill();
     };
     let clear = move || {
@@ -148,11 +150,11 @@ pub fn EditPanel(
                 </label>
                 <label>"Brush"
                     <select data-testid="edit-brush" on:change=move |ev| {
-                        brush.set(event_target_value(&ev).parse().unwrap_or(8.0))
+                        brush.set(event_target_value(&ev).parse().unwrap_or(1.0 / 16.0))
                     }>
-                        <option value="4">"small"</option>
-                        <option value="8" selected=true>"medium"</option>
-                        <option value="16">"large"</option>
+                        <option value="0.03125">"small"</option>
+                        <option value="0.0625" selected=true>"medium"</option>
+                        <option value="0.125">"large"</option>
                     </select>
                 </label>
             </div>
