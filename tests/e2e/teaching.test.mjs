@@ -156,3 +156,38 @@ test('a lost GPU device is reported and "Load model" recovers', async () => {
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('the prompt\'s words are chips; choosing one lays its attention map over the image and every step', async () => {
+  const { page } = await open();
+  await page.getByTestId('prompt').fill('small left apical pneumothorax');
+  await page.getByTestId('steps').fill('3');
+  await page.getByTestId('scheduler').selectOption('ddim');
+  await page.getByTestId('generate').click();
+  await settled(page);
+  assert.equal(await page.getByTestId('status').textContent(), 'done');
+  const figure = page.getByTestId('result').locator('xpath=..');
+  const chips = figure.getByTestId('word-chip');
+  assert.deepEqual(await chips.allTextContents(), ['small', 'left', 'apical', 'pneumothorax']);
+  const result = page.getByTestId('result');
+  const plain = await result.getAttribute('src');
+  await chips.nth(1).hover();
+  const overlaid = await result.getAttribute('src');
+  assert.notEqual(overlaid, plain, 'hovering "left" shows its map');
+  const a = decodePng(Buffer.from(plain.split(',')[1], 'base64'));
+  const b = decodePng(Buffer.from(overlaid.split(',')[1], 'base64'));
+  assert.equal(b.width, a.width);
+  let changed = 0;
+  for (let i = 0; i < a.pixels.length; i++) changed += a.pixels[i] !== b.pixels[i];
+  assert.ok(changed > 0, 'the overlay differs from the image');
+  await page.mouse.move(0, 0);
+  assert.equal(await result.getAttribute('src'), plain, 'leaving the chip shows the image again');
+  // In the strip, a tapped word stays chosen and changes every step's frame.
+  await page.getByTestId('steps-view').locator('summary').click();
+  const frames = () => page.getByTestId('step-frame').evaluateAll((imgs) => imgs.map((i) => i.src));
+  const before = await frames();
+  assert.equal(before.length, 3);
+  await page.getByTestId('steps-view').getByTestId('word-chip').nth(3).click();
+  await page.mouse.move(0, 0);
+  const after = await frames();
+  assert.ok(after.every((src, k) => src !== before[k]), 'every step shows "pneumothorax"\'s map');
+});

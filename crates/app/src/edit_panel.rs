@@ -35,7 +35,10 @@ fn painted(canvas: &web_sys::HtmlCanvasElement) -> Option<(String, usize, usize)
         .get_image_data(0.0, 0.0, w as f64, h as f64)
         .ok()?
         .data();
-    let mask: Vec<u8> = data.chunks_exact(4).map(|p| (p[3] > 0) as u8 * 255).collect();
+    let mask: Vec<u8> = data
+        .chunks_exact(4)
+        .map(|p| (p[3] > 0) as u8 * 255)
+        .collect();
     mask.iter().any(|&m| m > 0).then(|| {
         (
             base64::engine::general_purpose::STANDARD.encode(&mask),

@@ -212,10 +212,12 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
                 });
                 return;
             };
-            let prepared = ShareParams::parse(&query).map_err(|e| e.to_string()).and_then(|p| {
-                let mask = mask.as_deref().map(|m| (m, mask_width, mask_height));
-                crate::editing::input(&model, strength, mask).map(|input| (p, input))
-            });
+            let prepared = ShareParams::parse(&query)
+                .map_err(|e| e.to_string())
+                .and_then(|p| {
+                    let mask = mask.as_deref().map(|m| (m, mask_width, mask_height));
+                    crate::editing::input(&model, strength, mask).map(|input| (p, input))
+                });
             let (p, input) = match prepared {
                 Ok(v) => v,
                 Err(e) => {

@@ -140,6 +140,7 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
     let preview = RwSignal::new(None::<String>);
     let frames = RwSignal::new(Vec::<Frame>::new());
     let frames_title = RwSignal::new(String::new());
+    let strip_maps = RwSignal::new(Vec::<crate::protocol::WordMap>::new());
     let images = RwSignal::new(Vec::<Image>::new());
     let comparing = RwSignal::new(false);
     let tokens = RwSignal::new(None::<String>);
@@ -167,7 +168,9 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
                 Mode::Batch => String::new(),
             }
         );
-        ShareParams::parse(&text).map_err(|e| set_status.set(format!("error: {e}"))).ok()
+        ShareParams::parse(&text)
+            .map_err(|e| set_status.set(format!("error: {e}")))
+            .ok()
     };
     let start = move |mode: Mode| {
         let Some(p) = settings_query(mode) else {
@@ -276,11 +279,15 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
         FromWorker::Preview { src } => preview.set(src),
         FromWorker::FramesReset { title } => {
             frames.set(Vec::new());
+            strip_maps.set(Vec::new());
             frames_title.set(title);
         }
         FromWorker::Frame { frame } => frames.update(|f| f.push(frame)),
         FromWorker::ImagesReset => images.set(Vec::new()),
-        FromWorker::Image { image } => images.update(|v| v.push(image)),
+        FromWorker::Image { image } => {
+            strip_maps.set(image.maps.clone());
+            images.update(|v| v.push(image));
+        }
         FromWorker::Probe { probe } => set_probe.set(Some(probe)),
         FromWorker::EditImage {
             src,
@@ -329,7 +336,9 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
         let strength = match strength.trim().parse::<f64>() {
             Ok(s) if s > 0.0 && s <= 1.0 => s,
             _ => {
-                set_status.set(format!("error: strength {strength:?}: use a number in (0, 1]"));
+                set_status.set(format!(
+                    "error: strength {strength:?}: use a number in (0, 1]"
+                ));
                 return None;
             }
         };
@@ -521,7 +530,7 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
                 <img class="preview" data-testid="preview" src=src alt="latent preview"/>
             })}
             <Gallery images=images compare=comparing/>
-            <StepsStrip frames=frames title=frames_title/>
+            <StepsStrip frames=frames title=frames_title maps=strip_maps/>
             <details class="source" open=move || status.get().starts_with("error")>
                 <summary>"Model source"</summary>
                 <label>"Folder URL (manifest.json inside)"

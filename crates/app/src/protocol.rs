@@ -94,6 +94,18 @@ pub struct Image {
     pub file_name: String,
     /// Query string that regenerates this image.
     pub link: String,
+    /// Where the model attended for each word of the prompt.
+    #[serde(default)]
+    pub maps: Vec<WordMap>,
+}
+
+/// One word's attention map, drawn over the image and over each step's
+/// frame of the strip (PNG data URLs).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WordMap {
+    pub word: String,
+    pub overlay: String,
+    pub steps: Vec<String>,
 }
 
 /// One step of the denoising, as the cheap latent preview.

@@ -6,12 +6,13 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use base64::Engine;
+use roentgen_model::attention_maps::overlay_rgb8;
 use roentgen_model::share::ShareParams;
-use roentgen_model::{EditSource, ModelError, Request, Step, preview};
+use roentgen_model::{EditSource, ModelError, Output, Request, RunOptions, Step, preview};
 use roentgen_weights::progress::duration;
 
 use crate::loader::{Emit, PageModel};
-use crate::protocol::{Frame, FromWorker, Image, Job};
+use crate::protocol::{Frame, FromWorker, Image, Job, WordMap};
 
 thread_local! {
     static CANCEL: Cell<bool> = const { Cell::new(false) };
@@ -66,6 +67,13 @@ pub async fn run(
         let done_before = steps_done_before;
         let mut calls = p.steps;
         let mut last = String::new();
+        // Each step's preview, kept to draw the words' maps over afterwards.
+        let mut frames: Vec<(Vec<u8>, usize, usize)> = Vec::new();
+        // Word maps are left on: one small pass per cross-attention layer.
+        let opts = RunOptions {
+            watch: true,
+            attention_maps: true,
+        };
         let on_step = |s: Step<'_>| {
             calls = s.total;
             let elapsed = (js_sys::Date::now() - t0) / 1e3;
@@ -84,7 +92,10 @@ pub async fn run(
             });
             if let Some(l) = s.latents {
                 let [_, _, lh, lw] = s.shape;
-                if let Ok(url) = png_url(lw, lh, &preview::latents_rgb8(l, s.shape), &[]) {
+                let rgb = preview::latents_rgb8(l, s.shape);
+                let url = png_url(lw, lh, &rgb, &[]);
+                frames.push((rgb, lw, lh));
+                if let Ok(url) = url {
                     emit(FromWorker::Preview {
                         src: Some(url.clone()),
                     });
@@ -105,9 +116,9 @@ pub async fn run(
                     strength: e.from.strength,
                     mask: e.mask.clone(),
                 };
-                model.edit(&req, &src, None, true, on_step).await
+                model.edit(&req, &src, None, opts, on_step).await
             }
-            None => model.generate(&req, None, true, on_step).await,
+            None => model.generate(&req, None, opts, on_step).await,
         };
         let out = match out {
             Ok(o) => o,
@@ -126,12 +137,14 @@ pub async fn run(
             None => roentgen_model::png::metadata(&req, source),
         };
         let src = png_url(out.width, out.height, &out.rgb8(), &text)?;
+        let maps = word_maps(&out, &frames)?;
         emit(FromWorker::Image {
             image: Image {
                 src,
                 caption: job.caption,
                 file_name: job.file_name,
                 link: job.link,
+                maps,
             },
         });
     }
@@ -144,4 +157,36 @@ pub async fn run(
         ),
     });
     Ok(true)
+}
+
+/// Each word's map over the image and over each step's preview.
+fn word_maps(out: &Output, frames: &[(Vec<u8>, usize, usize)]) -> Result<Vec<WordMap>, String> {
+    let Some(maps) = &out.attention else {
+        return Ok(Vec::new());
+    };
+    let rgb = out.rgb8();
+    maps.words
+        .iter()
+        .enumerate()
+        .map(|(i, word)| {
+            let over = overlay_rgb8(&rgb, (out.width, out.height), &maps.mean[i], maps.latent_hw);
+            let steps = frames
+                .iter()
+                .zip(&maps.steps)
+                .map(|((frame, w, h), step)| {
+                    png_url(
+                        *w,
+                        *h,
+                        &overlay_rgb8(frame, (*w, *h), &step[i], maps.latent_hw),
+                        &[],
+                    )
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(WordMap {
+                word: word.text.clone(),
+                overlay: png_url(out.width, out.height, &over, &[])?,
+                steps,
+            })
+        })
+        .collect()
 }

@@ -54,6 +54,11 @@ pub struct EditArgs {
     /// Write the final latents as float32 .npy [1, 4, h, w].
     #[arg(long)]
     pub save_latents: Option<PathBuf>,
+    /// Write where the model attends for each word of the prompt: a heat
+    /// overlay per word (NN-word.png) and maps.json; with several images, a
+    /// folder per seed inside.
+    #[arg(long, value_name = "DIR")]
+    pub attention_maps: Option<PathBuf>,
     /// The edited image (.png).
     #[arg(long)]
     pub out: PathBuf,
@@ -163,7 +168,11 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &EditArgs) -> anyhow::R
     };
     let steps = bar(0, &format!("seed {seed}"));
     let t = Instant::now();
-    let out = pollster::block_on(model.edit(&req, &src, noise, true, |s| {
+    let opts = roentgen_model::RunOptions {
+        watch: true,
+        attention_maps: args.attention_maps.is_some(),
+    };
+    let out = pollster::block_on(model.edit(&req, &src, noise, opts, |s| {
         steps.set_length(s.total as u64);
         steps.set_position(s.done as u64);
         true
@@ -187,6 +196,9 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &EditArgs) -> anyhow::R
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     std::fs::write(&args.out, png).with_context(|| format!("writing {}", args.out.display()))?;
+    if let (Some(dir), Some(maps)) = (&args.attention_maps, &out.attention) {
+        crate::maps_out::write(dir, &out, maps)?;
+    }
     if let Some(path) = &args.save_latents {
         let c = model.unet.cfg.in_channels;
         npy::write_f32(path, &[1, c, latent_hw.0, latent_hw.1], &out.latents)?;

@@ -43,6 +43,11 @@ pub struct GenerateArgs {
     /// Write the final latents (before the VAE) as float32 .npy [1, 4, h, w].
     #[arg(long)]
     pub save_latents: Option<PathBuf>,
+    /// Write where the model attends for each word of the prompt: a heat
+    /// overlay per word (NN-word.png) and maps.json; with several images, a
+    /// folder per seed inside.
+    #[arg(long, value_name = "DIR")]
+    pub attention_maps: Option<PathBuf>,
     /// A .png file (one image) or a folder.
     #[arg(long)]
     pub out: PathBuf,
@@ -147,7 +152,10 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &GenerateArgs) -> anyho
             &req,
             init.as_ref().map(|(_, v)| v.clone()),
             // Await each step, so the bar and its time left count finished work.
-            true,
+            roentgen_model::RunOptions {
+                watch: true,
+                attention_maps: args.attention_maps.is_some(),
+            },
             |s| {
                 steps.set_length(s.total as u64);
                 steps.set_position(s.done as u64);
@@ -165,6 +173,13 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &GenerateArgs) -> anyho
         )
         .map_err(anyhow::Error::msg)?;
         std::fs::write(&path, png).with_context(|| format!("writing {}", path.display()))?;
+        if let (Some(dir), Some(maps)) = (&args.attention_maps, &out.attention) {
+            let dir = match args.count {
+                1 => dir.clone(),
+                _ => dir.join(format!("roentgen-{seed}")),
+            };
+            crate::maps_out::write(&dir, &out, maps)?;
+        }
         if let Some(base) = &args.save_latents {
             let (h, w) = latent_hw;
             let c = model.unet.cfg.in_channels;

@@ -9,6 +9,7 @@ mod adapter;
 mod bench;
 mod edit;
 mod generate;
+mod maps_out;
 mod model_args;
 mod npy;
 mod plan;

@@ -399,3 +399,52 @@ fn plan_before_download_reads_only_the_manifest_and_tokenizer() {
         );
     }
 }
+
+#[test]
+fn attention_maps_are_written_per_word() {
+    let (_d, dir) = tmp("maps");
+    let png = dir.with_extension("png");
+    ok(&roentgen(&[
+        "generate",
+        "--model",
+        golden("model").to_str().unwrap(),
+        "--prompt",
+        "small left apical pneumothorax",
+        "--seed",
+        "2",
+        "--steps",
+        "3",
+        "--scheduler",
+        "ddim",
+        "--out",
+        png.to_str().unwrap(),
+        "--attention-maps",
+        dir.to_str().unwrap(),
+    ]));
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("maps.json")).unwrap()).unwrap();
+    let words: Vec<&str> = doc["words"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["word"].as_str().unwrap())
+        .collect();
+    assert_eq!(words, ["small", "left", "apical", "pneumothorax"]);
+    assert_eq!(doc["steps"], 3);
+    assert_eq!(doc["latent_hw"], serde_json::json!([8, 8]));
+    for w in doc["words"].as_array().unwrap() {
+        let mean = w["mean"].as_array().unwrap();
+        assert_eq!(mean.len(), 64);
+        assert!(
+            mean.iter()
+                .all(|v| (0.0..=1.0).contains(&v.as_f64().unwrap()))
+        );
+        let (width, height, _, text) = read_png(&dir.join(w["file"].as_str().unwrap()));
+        assert_eq!((width, height), (16, 16));
+        assert!(
+            text.iter()
+                .any(|(k, v)| k == "word" && v == w["word"].as_str().unwrap())
+        );
+    }
+    assert!(dir.join("01-left.png").is_file());
+}

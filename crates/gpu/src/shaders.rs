@@ -51,7 +51,12 @@ macro_rules! shader {
 shader!(GROUP_NORM, "group_norm", group_norm, [WORKGROUP_REDUCE]);
 shader!(LAYER_NORM, "layer_norm", layer_norm, [WORKGROUP_REDUCE]);
 shader!(ATTENTION, "attention", attention, []);
-shader!(ATTENTION_MAPS, "attention_maps", attention_maps, [FLAT_INDEX]);
+shader!(
+    ATTENTION_MAPS,
+    "attention_maps",
+    attention_maps,
+    [FLAT_INDEX]
+);
 shader!(UPSAMPLE, "upsample", upsample, [FLAT_INDEX]);
 shader!(CONCAT, "concat", concat, [FLAT_INDEX]);
 shader!(TRANSPOSE, "transpose", transpose, [FLAT_INDEX]);

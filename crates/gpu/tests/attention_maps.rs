@@ -47,11 +47,17 @@ fn attention_maps_match_reference_on_every_path() {
                 DType::F32 => (1e-5, 1e-4),
                 DType::F16 => (2e-3, 5e-3),
             };
-            let label = format!("b{b} n{n} m{m} h{heads} d{d} item{item} {:?}", ctx.path_for(dtype));
+            let label = format!(
+                "b{b} n{n} m{m} h{heads} d{d} item{item} {:?}",
+                ctx.path_for(dtype)
+            );
             assert_close(&label, &got, &want, atol, rtol);
             for px in 0..n {
                 let total: f32 = (0..m).map(|j| got[j * n + px]).sum();
-                assert!((total - 1.0).abs() < 1e-2, "{label}: pixel {px} sums to {total}");
+                assert!(
+                    (total - 1.0).abs() < 1e-2,
+                    "{label}: pixel {px} sums to {total}"
+                );
             }
         }
     }

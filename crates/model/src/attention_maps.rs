@@ -166,9 +166,9 @@ impl AttentionMaps {
 }
 
 /// `rgb` (width x height RGB8) with `map` (a latent-grid map, h * w) laid
-/// over it as heat: scaled by its own maximum, nearest-upsampled, red with
-/// opacity up to 0.65. What the CLI writes per word and the page shows when
-/// a word is chosen.
+/// over it as heat: scaled by its own maximum, nearest-upsampled, red to
+/// yellow with opacity 0.7 m^2 (the peaks show, the low floor stays clear).
+/// What the CLI writes per word and the page shows when a word is chosen.
 pub fn overlay_rgb8(
     rgb: &[u8],
     (width, height): (usize, usize),
@@ -180,7 +180,7 @@ pub fn overlay_rgb8(
     for y in 0..height {
         for x in 0..width {
             let m = map[(y * h / height) * w + x * w / width] / max;
-            let a = 0.65 * m.clamp(0.0, 1.0);
+            let a = 0.7 * m.clamp(0.0, 1.0).powi(2);
             let p = &rgb[(y * width + x) * 3..][..3];
             let heat = [255.0, 40.0 + 180.0 * m, 0.0];
             for c in 0..3 {

@@ -380,9 +380,9 @@ impl<B: Backend> Model<B> {
         let recorder = opts
             .attention_maps
             .then(|| MapRecorder::new(req.latent_hw, cfg as usize));
-        let mut maps = recorder.as_ref().map(|_| {
-            AttentionMaps::new(req.latent_hw, words(&self.tokenizer, &tokens))
-        });
+        let mut maps = recorder
+            .as_ref()
+            .map(|_| AttentionMaps::new(req.latent_hw, words(&self.tokenizer, &tokens)));
         let mut sampler = SamplerState::default();
         let total = plan.steps.len();
         for (i, s) in plan.steps.iter().enumerate() {

@@ -4,12 +4,12 @@
 //! blocks that concatenate the skips back, and the output head. Block types,
 //! counts, widths and heads all come from the config.
 
+use crate::attention_maps::MapRecorder;
 use crate::backend::{Backend, TimestepConfig};
 use crate::config::UnetConfig;
-use crate::attention_maps::MapRecorder;
 use crate::nn::{
-    R, add, attention, attention_mapped, conv, conv_fused, from_tokens, group_norm, layer_norm, linear, linear_geglu,
-    linear_residual, resnet, silu, to_tokens,
+    R, add, attention, attention_mapped, conv, conv_fused, from_tokens, group_norm, layer_norm,
+    linear, linear_geglu, linear_residual, resnet, silu, to_tokens,
 };
 use crate::weights::Weights;
 
@@ -128,7 +128,16 @@ impl Unet {
                 x = resnet(b, w, &format!("{p}.resnets.{j}"), &cat, temb, groups, eps)?;
                 if cross {
                     let at = format!("{p}.attentions.{j}");
-                    x = self.transformer(b, w, &at, &x, context, heads[level], tlayers[level], maps)?;
+                    x = self.transformer(
+                        b,
+                        w,
+                        &at,
+                        &x,
+                        context,
+                        heads[level],
+                        tlayers[level],
+                        maps,
+                    )?;
                 }
             }
             if i + 1 < n {

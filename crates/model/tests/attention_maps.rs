@@ -9,9 +9,7 @@ use common::{golden_dir, goldens, meta, rel_l2};
 use roentgen_gpu::DType;
 use roentgen_gpu::testing::test_context;
 use roentgen_model::attention_maps::AttentionMaps;
-use roentgen_model::{
-    Backend, CpuBackend, GpuBackend, Model, Request, RunOptions, SchedulerKind,
-};
+use roentgen_model::{Backend, CpuBackend, GpuBackend, Model, Request, RunOptions, SchedulerKind};
 
 fn maps<B: Backend>(backend: B, guidance: f32) -> AttentionMaps {
     let m = Model::load_dir(backend, &golden_dir("tiny-sd2").join("model"), |_, _| {}).unwrap();

@@ -286,7 +286,18 @@ pub fn run_layers(args: LayerBenchArgs) -> Result<()> {
     let unet = roentgen_model::unet::Unet::new(cfg);
     let ms = time_ms(
         args.iters,
-        || unet.transformer(&b, &w, "unet.down_blocks.0.attentions.0", &x, &text, 8, 1),
+        || {
+            unet.transformer(
+                &b,
+                &w,
+                "unet.down_blocks.0.attentions.0",
+                &x,
+                &text,
+                8,
+                1,
+                None,
+            )
+        },
         || sync(&ctx),
     )?;
     let l = hw;
