@@ -5,28 +5,77 @@
 use crate::ModelError;
 use crate::backend::{Backend, Unary};
 use crate::config::TextConfig;
-use crate::nn::{R, layer_norm, linear, linear_residual};
+use crate::nn::{LayerNorm, Linear, R};
+use crate::vb::{Param, Vb};
 use crate::weights::Weights;
 
-const P: &str = "text_encoder";
+struct EncoderLayer {
+    q_proj: Linear,
+    k_proj: Linear,
+    v_proj: Linear,
+    out_proj: Linear,
+    layer_norm1: LayerNorm,
+    layer_norm2: LayerNorm,
+    fc1: Linear,
+    fc2: Linear,
+}
 
 pub struct TextEncoder {
     pub cfg: TextConfig,
+    token_embedding: Param,
+    position_embedding: Param,
+    layers: Vec<EncoderLayer>,
+    final_layer_norm: LayerNorm,
 }
 
 impl TextEncoder {
     pub fn new(cfg: TextConfig) -> Self {
-        Self { cfg }
+        Self::build(&Vb::root().pp("text_encoder"), cfg)
+    }
+
+    pub fn build(vb: &Vb, cfg: TextConfig) -> Self {
+        let d = cfg.hidden_size;
+        let eps = cfg.layer_norm_eps;
+        let e = vb.pp("embeddings");
+        let token_embedding = e.param("token_embedding.weight", &[cfg.vocab_size, d]);
+        let position_embedding = e.param(
+            "position_embedding.weight",
+            &[cfg.max_position_embeddings, d],
+        );
+        let layers = (0..cfg.num_hidden_layers)
+            .map(|i| {
+                let p = vb.pp("encoder.layers").pp(i);
+                let a = p.pp("self_attn");
+                EncoderLayer {
+                    q_proj: Linear::build(&a.pp("q_proj"), d, d, true),
+                    k_proj: Linear::build(&a.pp("k_proj"), d, d, true),
+                    v_proj: Linear::build(&a.pp("v_proj"), d, d, true),
+                    out_proj: Linear::build(&a.pp("out_proj"), d, d, true),
+                    layer_norm1: LayerNorm::build(&p.pp("layer_norm1"), d, eps),
+                    layer_norm2: LayerNorm::build(&p.pp("layer_norm2"), d, eps),
+                    fc1: Linear::build(&p.pp("mlp.fc1"), cfg.intermediate_size, d, true),
+                    fc2: Linear::build(&p.pp("mlp.fc2"), d, cfg.intermediate_size, true),
+                }
+            })
+            .collect();
+        let final_layer_norm = LayerNorm::build(&vb.pp("final_layer_norm"), d, eps);
+        Self {
+            cfg,
+            token_embedding,
+            position_embedding,
+            layers,
+            final_layer_norm,
+        }
     }
 
     /// Hidden states [prompts, 77, hidden] for token ids (77 per prompt).
     pub fn forward<B: Backend>(&self, b: &B, w: &Weights<B>, ids: &[Vec<u32>]) -> R<B::Tensor> {
         let d = self.cfg.hidden_size;
-        let (tok_shape, tok) = w.host(&format!("{P}.embeddings.token_embedding.weight"))?;
-        let (pos_shape, pos) = w.host(&format!("{P}.embeddings.position_embedding.weight"))?;
+        let (tok_shape, tok) = w.host(self.token_embedding.name())?;
+        let (pos_shape, pos) = w.host(self.position_embedding.name())?;
         if tok_shape != [self.cfg.vocab_size, d] || pos_shape.get(1) != Some(&d) {
             return Err(ModelError::WeightShape {
-                name: format!("{P}.embeddings"),
+                name: "text_encoder.embeddings".into(),
                 expected: vec![self.cfg.vocab_size, d],
                 got: tok_shape.to_vec(),
             });
@@ -54,26 +103,24 @@ impl TextEncoder {
             }
         }
         let mut x = b.upload("clip embeddings", &[ids.len(), len, d], &x)?;
-        let eps = self.cfg.layer_norm_eps;
         let heads = self.cfg.num_attention_heads;
         let scale = 1.0 / ((d / heads) as f32).sqrt();
         let act = match self.cfg.hidden_act.as_str() {
             "gelu" => Unary::Gelu,
             _ => Unary::QuickGelu,
         };
-        for i in 0..self.cfg.num_hidden_layers {
-            let p = format!("{P}.encoder.layers.{i}");
-            let h = layer_norm(b, w, &format!("{p}.layer_norm1"), &x, eps)?;
-            let q = linear(b, w, &format!("{p}.self_attn.q_proj"), &h)?;
-            let k = linear(b, w, &format!("{p}.self_attn.k_proj"), &h)?;
-            let v = linear(b, w, &format!("{p}.self_attn.v_proj"), &h)?;
+        for l in &self.layers {
+            let h = l.layer_norm1.forward(b, w, &x)?;
+            let q = l.q_proj.forward(b, w, &h)?;
+            let k = l.k_proj.forward(b, w, &h)?;
+            let v = l.v_proj.forward(b, w, &h)?;
             let a = b.attention(&q, &k, &v, heads, scale, true)?;
-            x = linear_residual(b, w, &format!("{p}.self_attn.out_proj"), &a, &x)?;
-            let h = layer_norm(b, w, &format!("{p}.layer_norm2"), &x, eps)?;
-            let h = linear(b, w, &format!("{p}.mlp.fc1"), &h)?;
+            x = l.out_proj.forward_residual(b, w, &a, &x)?;
+            let h = l.layer_norm2.forward(b, w, &x)?;
+            let h = l.fc1.forward(b, w, &h)?;
             let h = b.unary(act, &h)?;
-            x = linear_residual(b, w, &format!("{p}.mlp.fc2"), &h, &x)?;
+            x = l.fc2.forward_residual(b, w, &h, &x)?;
         }
-        layer_norm(b, w, &format!("{P}.final_layer_norm"), &x, eps)
+        self.final_layer_norm.forward(b, w, &x)
     }
 }

@@ -25,6 +25,7 @@ pub mod spec;
 pub mod tokenizer;
 pub mod unet;
 pub mod vae;
+pub mod vb;
 pub mod weights;
 
 pub use backend::{Backend, CpuBackend, CpuTensor, GpuBackend};

@@ -6,93 +6,208 @@
 
 use crate::backend::{Backend, Unary};
 use crate::config::VaeConfig;
-use crate::nn::{
-    R, add, attention, conv, conv_downsample, from_tokens, group_norm, resnet, to_tokens,
-};
+use crate::nn::{Attention, Conv2d, GroupNorm, R, Resnet, add, from_tokens, to_tokens};
+use crate::vb::Vb;
 use crate::weights::Weights;
 
-const P: &str = "vae";
 /// Every VAE norm uses 1e-6 (diffusers hard-codes it for the autoencoder).
 const EPS: f32 = 1e-6;
 
+/// One head over all pixels, with a residual (diffusers `Attention` built
+/// from the old `AttentionBlock`).
+struct SpatialAttention {
+    norm: GroupNorm,
+    attn: Attention,
+}
+
+impl SpatialAttention {
+    fn forward<B: Backend>(&self, b: &B, w: &Weights<B>, x: &B::Tensor) -> R<B::Tensor> {
+        let s = b.shape(x).to_vec();
+        let h = self.norm.forward(b, w, x, false)?;
+        let t = to_tokens(b, h)?;
+        let a = self.attn.forward(b, w, &t, None, None, None)?;
+        let a = from_tokens(b, &a, s[2], s[3])?;
+        add(b, &a, x)
+    }
+}
+
+/// `UNetMidBlock2D` as the autoencoder builds it: ResNet, optional
+/// attention, ResNet.
+struct VaeMid {
+    resnet0: Resnet,
+    attention: Option<SpatialAttention>,
+    resnet1: Resnet,
+}
+
+impl VaeMid {
+    fn build(vb: &Vb, c: usize, groups: usize, attention: bool) -> Self {
+        let resnet0 = Resnet::build(&vb.pp("resnets.0"), c, c, None, groups, EPS);
+        let attention = attention.then(|| {
+            let p = vb.pp("attentions.0");
+            SpatialAttention {
+                norm: GroupNorm::build(&p.pp("group_norm"), c, groups, EPS),
+                attn: Attention::build(&p, c, c, true, 1),
+            }
+        });
+        let resnet1 = Resnet::build(&vb.pp("resnets.1"), c, c, None, groups, EPS);
+        Self {
+            resnet0,
+            attention,
+            resnet1,
+        }
+    }
+
+    fn forward<B: Backend>(&self, b: &B, w: &Weights<B>, x: &B::Tensor) -> R<B::Tensor> {
+        let mut x = self.resnet0.forward(b, w, x, None)?;
+        if let Some(a) = &self.attention {
+            x = a.forward(b, w, &x)?;
+        }
+        self.resnet1.forward(b, w, &x, None)
+    }
+}
+
+/// ResNets then an optional resampling convolution (one level).
+struct Level {
+    resnets: Vec<Resnet>,
+    resample: Option<Conv2d>,
+}
+
 pub struct VaeDecoder {
     pub cfg: VaeConfig,
+    post_quant_conv: Option<Conv2d>,
+    conv_in: Conv2d,
+    mid: VaeMid,
+    up: Vec<Level>,
+    norm_out: GroupNorm,
+    conv_out: Conv2d,
 }
 
 impl VaeDecoder {
     pub fn new(cfg: VaeConfig) -> Self {
-        Self { cfg }
+        Self::build(&Vb::root().pp("vae"), cfg)
+    }
+
+    pub fn build(vb: &Vb, cfg: VaeConfig) -> Self {
+        let c = &cfg;
+        let ch = &c.block_out_channels;
+        let n = ch.len();
+        let last = ch[n - 1];
+        let g = c.norm_num_groups;
+        let lat = c.latent_channels;
+        let post_quant_conv = c
+            .use_post_quant_conv
+            .then(|| Conv2d::build(&vb.pp("post_quant_conv"), lat, lat, 1));
+        let d = vb.pp("decoder");
+        let conv_in = Conv2d::build(&d.pp("conv_in"), last, lat, 3);
+        let mid = VaeMid::build(&d.pp("mid_block"), last, g, c.mid_block_add_attention);
+        let rev: Vec<usize> = ch.iter().rev().copied().collect();
+        let up = (0..n)
+            .map(|i| {
+                let p = d.pp("up_blocks").pp(i);
+                let prev = if i == 0 { rev[0] } else { rev[i - 1] };
+                let resnets = (0..c.layers_per_block + 1)
+                    .map(|j| {
+                        let rin = if j == 0 { prev } else { rev[i] };
+                        Resnet::build(&p.pp("resnets").pp(j), rin, rev[i], None, g, EPS)
+                    })
+                    .collect();
+                let resample = (i + 1 < n)
+                    .then(|| Conv2d::build(&p.pp("upsamplers.0.conv"), rev[i], rev[i], 3));
+                Level { resnets, resample }
+            })
+            .collect();
+        let norm_out = GroupNorm::build(&d.pp("conv_norm_out"), ch[0], g, EPS);
+        let conv_out = Conv2d::build(&d.pp("conv_out"), c.out_channels, ch[0], 3);
+        Self {
+            cfg,
+            post_quant_conv,
+            conv_in,
+            mid,
+            up,
+            norm_out,
+            conv_out,
+        }
     }
 
     /// Image [B, 3, 8h, 8w] (values around [-1, 1]) for latents [B, 4, h, w]
     /// as the sampler leaves them (scaled by `scaling_factor`).
     pub fn forward<B: Backend>(&self, b: &B, w: &Weights<B>, latents: &B::Tensor) -> R<B::Tensor> {
-        let c = &self.cfg;
-        let g = c.norm_num_groups;
-        let z = b.unary(Unary::Scale(1.0 / c.scaling_factor), latents)?;
-        let z = if c.use_post_quant_conv {
-            conv(b, w, &format!("{P}.post_quant_conv"), &z, 1)?
-        } else {
-            z
+        let z = b.unary(Unary::Scale(1.0 / self.cfg.scaling_factor), latents)?;
+        let z = match &self.post_quant_conv {
+            Some(c) => c.forward(b, w, &z)?,
+            None => z,
         };
-        let d = format!("{P}.decoder");
-        let x = conv(b, w, &format!("{d}.conv_in"), &z, 1)?;
-        let mut x = resnet(b, w, &format!("{d}.mid_block.resnets.0"), &x, None, g, EPS)?;
-        if c.mid_block_add_attention {
-            x = self.mid_attention(b, w, &format!("{d}.mid_block.attentions.0"), &x)?;
-        }
-        let mut x = resnet(b, w, &format!("{d}.mid_block.resnets.1"), &x, None, g, EPS)?;
-        let n = c.block_out_channels.len();
-        for i in 0..n {
-            let p = format!("{d}.up_blocks.{i}");
-            for j in 0..c.layers_per_block + 1 {
-                x = resnet(b, w, &format!("{p}.resnets.{j}"), &x, None, g, EPS)?;
+        let x = self.conv_in.forward(b, w, &z)?;
+        let mut x = self.mid.forward(b, w, &x)?;
+        for level in &self.up {
+            for r in &level.resnets {
+                x = r.forward(b, w, &x, None)?;
             }
-            if i + 1 < n {
+            if let Some(conv) = &level.resample {
                 let up = b.upsample_nearest2x(&x)?;
-                x = conv(b, w, &format!("{p}.upsamplers.0.conv"), &up, 1)?;
+                x = conv.forward(b, w, &up)?;
             }
         }
-        let x = group_norm(b, w, &format!("{d}.conv_norm_out"), &x, g, EPS, true)?;
-        conv(b, w, &format!("{d}.conv_out"), &x, 1)
+        let x = self.norm_out.forward(b, w, &x, true)?;
+        self.conv_out.forward(b, w, &x)
     }
-
-    fn mid_attention<B: Backend>(
-        &self,
-        b: &B,
-        w: &Weights<B>,
-        p: &str,
-        x: &B::Tensor,
-    ) -> R<B::Tensor> {
-        mid_attention(b, w, p, x, self.cfg.norm_num_groups)
-    }
-}
-
-/// One head over all pixels, with a residual (diffusers `Attention` built
-/// from the old `AttentionBlock`).
-fn mid_attention<B: Backend>(
-    b: &B,
-    w: &Weights<B>,
-    p: &str,
-    x: &B::Tensor,
-    groups: usize,
-) -> R<B::Tensor> {
-    let s = b.shape(x).to_vec();
-    let h = group_norm(b, w, &format!("{p}.group_norm"), x, groups, EPS, false)?;
-    let t = to_tokens(b, h)?;
-    let a = attention(b, w, p, &t, None, 1, None)?;
-    let a = from_tokens(b, &a, s[2], s[3])?;
-    add(b, &a, x)
 }
 
 /// The encoder half, present when the model's weights hold it.
 pub struct VaeEncoder {
     pub cfg: VaeConfig,
+    conv_in: Conv2d,
+    down: Vec<Level>,
+    mid: VaeMid,
+    norm_out: GroupNorm,
+    conv_out: Conv2d,
+    quant_conv: Option<Conv2d>,
 }
 
 impl VaeEncoder {
     pub fn new(cfg: VaeConfig) -> Self {
-        Self { cfg }
+        Self::build(&Vb::root().pp("vae"), cfg)
+    }
+
+    pub fn build(vb: &Vb, cfg: VaeConfig) -> Self {
+        let c = &cfg;
+        let ch = &c.block_out_channels;
+        let n = ch.len();
+        let last = ch[n - 1];
+        let g = c.norm_num_groups;
+        let moments = 2 * c.latent_channels;
+        let e = vb.pp("encoder");
+        let conv_in = Conv2d::build(&e.pp("conv_in"), ch[0], c.in_channels, 3);
+        let down = (0..n)
+            .map(|i| {
+                let p = e.pp("down_blocks").pp(i);
+                let cin = if i == 0 { ch[0] } else { ch[i - 1] };
+                let resnets = (0..c.layers_per_block)
+                    .map(|j| {
+                        let rin = if j == 0 { cin } else { ch[i] };
+                        Resnet::build(&p.pp("resnets").pp(j), rin, ch[i], None, g, EPS)
+                    })
+                    .collect();
+                let resample = (i + 1 < n)
+                    .then(|| Conv2d::build_downsample(&p.pp("downsamplers.0.conv"), ch[i]));
+                Level { resnets, resample }
+            })
+            .collect();
+        let mid = VaeMid::build(&e.pp("mid_block"), last, g, c.mid_block_add_attention);
+        let norm_out = GroupNorm::build(&e.pp("conv_norm_out"), last, g, EPS);
+        let conv_out = Conv2d::build(&e.pp("conv_out"), moments, last, 3);
+        let quant_conv = c
+            .use_quant_conv
+            .then(|| Conv2d::build(&vb.pp("quant_conv"), moments, moments, 1));
+        Self {
+            cfg,
+            conv_in,
+            down,
+            mid,
+            norm_out,
+            conv_out,
+            quant_conv,
+        }
     }
 
     /// The latent distribution's moments [B, 2 * latent_channels, H/8, W/8]
@@ -100,31 +215,21 @@ impl VaeEncoder {
     /// `quant_conv(encoder(x))`, what `AutoencoderKL.encode` wraps in a
     /// `DiagonalGaussianDistribution`.
     pub fn forward<B: Backend>(&self, b: &B, w: &Weights<B>, image: &B::Tensor) -> R<B::Tensor> {
-        let c = &self.cfg;
-        let g = c.norm_num_groups;
-        let e = format!("{P}.encoder");
-        let mut x = conv(b, w, &format!("{e}.conv_in"), image, 1)?;
-        let n = c.block_out_channels.len();
-        for i in 0..n {
-            let p = format!("{e}.down_blocks.{i}");
-            for j in 0..c.layers_per_block {
-                x = resnet(b, w, &format!("{p}.resnets.{j}"), &x, None, g, EPS)?;
+        let mut x = self.conv_in.forward(b, w, image)?;
+        for level in &self.down {
+            for r in &level.resnets {
+                x = r.forward(b, w, &x, None)?;
             }
-            if i + 1 < n {
-                x = conv_downsample(b, w, &format!("{p}.downsamplers.0.conv"), &x)?;
+            if let Some(conv) = &level.resample {
+                x = conv.forward(b, w, &x)?;
             }
         }
-        x = resnet(b, w, &format!("{e}.mid_block.resnets.0"), &x, None, g, EPS)?;
-        if c.mid_block_add_attention {
-            x = mid_attention(b, w, &format!("{e}.mid_block.attentions.0"), &x, g)?;
-        }
-        x = resnet(b, w, &format!("{e}.mid_block.resnets.1"), &x, None, g, EPS)?;
-        let x = group_norm(b, w, &format!("{e}.conv_norm_out"), &x, g, EPS, true)?;
-        let x = conv(b, w, &format!("{e}.conv_out"), &x, 1)?;
-        if c.use_quant_conv {
-            conv(b, w, &format!("{P}.quant_conv"), &x, 1)
-        } else {
-            Ok(x)
+        let x = self.mid.forward(b, w, &x)?;
+        let x = self.norm_out.forward(b, w, &x, true)?;
+        let x = self.conv_out.forward(b, w, &x)?;
+        match &self.quant_conv {
+            Some(q) => q.forward(b, w, &x),
+            None => Ok(x),
         }
     }
 }

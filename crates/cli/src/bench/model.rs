@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use roentgen_gpu::{ContextOptions, Counters, DType, GpuContext};
 use roentgen_model::config::UnetConfig;
 use roentgen_model::noise::gaussian;
-use roentgen_model::{Backend, GpuBackend, Model, Request, SchedulerKind, Weights, arch, nn};
+use roentgen_model::{Backend, GpuBackend, Model, Request, SchedulerKind, Weights, arch};
 
 use super::time_ms;
 
@@ -260,20 +260,11 @@ pub fn run_layers(args: LayerBenchArgs) -> Result<()> {
         "adapter: {} ({}); {}; batch {batch} (CFG), {side}x{side} latents, {} timed runs",
         ctx.report.name, ctx.report.backend, args.precision, args.iters
     );
-    let (groups, eps) = (cfg.norm_num_groups, cfg.norm_eps);
+    let unet = roentgen_model::unet::Unet::new(cfg);
+    let resnet = &unet.down[0].resnets[1];
     let ms = time_ms(
         args.iters,
-        || {
-            nn::resnet(
-                &b,
-                &w,
-                "unet.down_blocks.0.resnets.1",
-                &x,
-                Some(&temb),
-                groups,
-                eps,
-            )
-        },
+        || resnet.forward(&b, &w, &x, Some(&temb)),
         || sync(&ctx),
     )?;
     let m = batch * hw;
@@ -283,21 +274,10 @@ pub fn run_layers(args: LayerBenchArgs) -> Result<()> {
         flops / 1e9,
         flops / ms / 1e6
     );
-    let unet = roentgen_model::unet::Unet::new(cfg);
+    let transformer = &unet.down[0].attentions[0];
     let ms = time_ms(
         args.iters,
-        || {
-            unet.transformer(
-                &b,
-                &w,
-                "unet.down_blocks.0.attentions.0",
-                &x,
-                &text,
-                8,
-                1,
-                None,
-            )
-        },
+        || transformer.forward(&b, &w, &x, &text, None),
         || sync(&ctx),
     )?;
     let l = hw;
