@@ -14,6 +14,100 @@ pub enum Prediction {
     V,
 }
 
+/// How betas rise over the training timesteps (`beta_schedule`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BetaSchedule {
+    Linear,
+    /// Linear in sqrt(beta), squared (SD's).
+    ScaledLinear,
+}
+
+impl BetaSchedule {
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "linear" => Some(BetaSchedule::Linear),
+            "scaled_linear" => Some(BetaSchedule::ScaledLinear),
+            _ => None,
+        }
+    }
+
+    /// Beta at training step `i` of `n`.
+    fn beta(self, start: f64, end: f64, i: usize, n: usize) -> f64 {
+        let lin = |a: f64, b: f64| match n {
+            1 => a,
+            _ => a + (b - a) * i as f64 / (n - 1) as f64,
+        };
+        match self {
+            BetaSchedule::Linear => lin(start, end),
+            BetaSchedule::ScaledLinear => lin(start.sqrt(), end.sqrt()).powi(2),
+        }
+    }
+}
+
+/// Where the inference timesteps fall among the training ones
+/// (`timestep_spacing`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimestepSpacing {
+    /// Multiples of T / n, plus `steps_offset` (SD v1's PNDM and DDIM).
+    Leading,
+    /// Evenly from 0 to T - 1, both ends included.
+    Linspace,
+    /// Back from T - 1 in steps of T / n.
+    Trailing,
+}
+
+impl TimestepSpacing {
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "leading" => Some(TimestepSpacing::Leading),
+            "linspace" => Some(TimestepSpacing::Linspace),
+            "trailing" => Some(TimestepSpacing::Trailing),
+            _ => None,
+        }
+    }
+
+    /// The `points` timesteps every scheduler's `set_timesteps` spaces over
+    /// `train` training steps, ascending: rounded half to even as numpy
+    /// does, except a linspace kept in float32 when `float_linspace` (the
+    /// Euler schedulers interpolate their sigmas there).
+    pub fn timesteps(
+        self,
+        train: usize,
+        points: usize,
+        offset: usize,
+        float_linspace: bool,
+    ) -> Vec<f64> {
+        let t = train as f64;
+        match self {
+            TimestepSpacing::Linspace => (0..points)
+                .map(|i| {
+                    let v = match points {
+                        1 => 0.0,
+                        _ => (t - 1.0) * i as f64 / (points - 1) as f64,
+                    };
+                    if float_linspace {
+                        v as f32 as f64
+                    } else {
+                        v.round_ties_even()
+                    }
+                })
+                .collect(),
+            TimestepSpacing::Leading => {
+                let ratio = train / points;
+                (0..points).map(|i| (i * ratio + offset) as f64).collect()
+            }
+            // np.round(np.arange(T, 0, -T / n)) - 1, ascending.
+            TimestepSpacing::Trailing => {
+                let ratio = t / points as f64;
+                (0..points)
+                    .rev()
+                    .map(|i| (t - i as f64 * ratio).round_ties_even() - 1.0)
+                    .collect()
+            }
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize)]
 pub struct SchedulerConfig {
     #[serde(rename = "_class_name", default)]
@@ -128,7 +222,7 @@ impl SchedulerConfig {
                 ));
             }
         }
-        if !matches!(self.beta_schedule.as_str(), "scaled_linear" | "linear") {
+        if self.schedule().is_none() {
             return refuse(format!("beta_schedule {:?}", self.beta_schedule));
         }
         if self.trained_betas.as_ref().is_some_and(|v| !v.is_null()) {
@@ -149,8 +243,11 @@ impl SchedulerConfig {
                 self.clip_sample_range
             ));
         }
-        if !matches!(self.spacing(kind), "leading" | "linspace" | "trailing") {
-            return refuse(format!("timestep_spacing {:?}", self.spacing(kind)));
+        if self.spacing(kind).is_none() {
+            return refuse(format!(
+                "timestep_spacing {:?}",
+                self.timestep_spacing.as_deref().unwrap_or("")
+            ));
         }
         Ok(())
     }
@@ -164,32 +261,38 @@ impl SchedulerConfig {
         }
     }
 
-    pub(crate) fn spacing(&self, kind: SchedulerKind) -> &str {
-        self.timestep_spacing.as_deref().unwrap_or(match kind {
-            SchedulerKind::Pndm | SchedulerKind::Ddim => "leading",
-            _ => "linspace",
-        })
+    /// The spacing `kind` uses: the config's, else that scheduler's default
+    /// ("leading" for PNDM and DDIM, "linspace" for the others); None for
+    /// one this build does not know.
+    pub fn spacing(&self, kind: SchedulerKind) -> Option<TimestepSpacing> {
+        match self.timestep_spacing.as_deref() {
+            Some(name) => TimestepSpacing::from_name(name),
+            None => Some(match kind {
+                SchedulerKind::Pndm | SchedulerKind::Ddim => TimestepSpacing::Leading,
+                _ => TimestepSpacing::Linspace,
+            }),
+        }
+    }
+
+    /// The config's beta schedule; None for one this build does not know.
+    pub fn schedule(&self) -> Option<BetaSchedule> {
+        BetaSchedule::from_name(&self.beta_schedule)
+    }
+
+    /// `kind`'s spacing, once `check` has passed.
+    pub(crate) fn checked_spacing(&self, kind: SchedulerKind) -> TimestepSpacing {
+        self.spacing(kind).unwrap_or(TimestepSpacing::Leading)
     }
 
     /// `alphas_cumprod` over the training timesteps (`betas` as diffusers
     /// builds them: "scaled_linear" is linspace of sqrt(beta), squared).
     pub(crate) fn alphas_cumprod(&self) -> Vec<f64> {
         let n = self.num_train_timesteps;
-        let lin = |a: f64, b: f64, i: usize| {
-            if n == 1 {
-                a
-            } else {
-                a + (b - a) * i as f64 / (n - 1) as f64
-            }
-        };
+        let schedule = self.schedule().unwrap_or(BetaSchedule::Linear);
         let mut acc = 1.0;
         (0..n)
             .map(|i| {
-                let beta = match self.beta_schedule.as_str() {
-                    "scaled_linear" => lin(self.beta_start.sqrt(), self.beta_end.sqrt(), i).powi(2),
-                    _ => lin(self.beta_start, self.beta_end, i),
-                };
-                acc *= 1.0 - beta;
+                acc *= 1.0 - schedule.beta(self.beta_start, self.beta_end, i, n);
                 acc
             })
             .collect()

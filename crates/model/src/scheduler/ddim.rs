@@ -5,37 +5,15 @@ use super::{
     AddNoise, ClippedDdim, Plan, Prediction, SchedulerConfig, SchedulerKind, StepPlan, StepUpdate,
 };
 
-/// Integer timesteps for "leading" / "linspace" / "trailing" spacing, as
-/// `DDIMScheduler.set_timesteps` (and PNDM's `_timesteps`, ascending there).
+/// Integer timesteps, descending, as `DDIMScheduler.set_timesteps` (and
+/// PNDM's `_timesteps`).
 pub(crate) fn integer_timesteps(cfg: &SchedulerConfig, kind: SchedulerKind, n: usize) -> Vec<i64> {
-    let t = cfg.num_train_timesteps as f64;
-    let mut ts: Vec<i64> = match cfg.spacing(kind) {
-        "linspace" => (0..n)
-            .map(|i| {
-                let v = if n == 1 {
-                    0.0
-                } else {
-                    (t - 1.0) * i as f64 / (n - 1) as f64
-                };
-                v.round_ties_even() as i64
-            })
-            .collect(),
-        "trailing" => {
-            let ratio = t / n as f64;
-            // np.arange(T, 0, -ratio), ascending here.
-            let mut v: Vec<i64> = (0..n)
-                .map(|i| (t - i as f64 * ratio).round_ties_even() as i64 - 1)
-                .collect();
-            v.reverse();
-            v
-        }
-        _ => {
-            let ratio = cfg.num_train_timesteps / n;
-            (0..n)
-                .map(|i| (i * ratio + cfg.steps_offset) as i64)
-                .collect()
-        }
-    };
+    let spacing = cfg.checked_spacing(kind);
+    let mut ts: Vec<i64> = spacing
+        .timesteps(cfg.num_train_timesteps, n, cfg.steps_offset, false)
+        .into_iter()
+        .map(|t| t as i64)
+        .collect();
     ts.reverse();
     ts
 }

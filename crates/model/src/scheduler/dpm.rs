@@ -2,35 +2,26 @@
 //! (`DPMSolverMultistepScheduler.set_timesteps`, `convert_model_output`,
 //! `dpm_solver_first_order_update`, `multistep_dpm_solver_second_order_update`).
 
+use super::config::TimestepSpacing;
 use super::{
     AddNoise, Plan, Prediction, SchedulerConfig, SchedulerKind, StepPlan, StepUpdate, interp,
 };
 
+/// `set_timesteps`: n + 1 points, descending, without the smallest, for
+/// linspace and leading; n points for trailing.
 fn timesteps(cfg: &SchedulerConfig, n: usize) -> Vec<i64> {
-    let t = cfg.num_train_timesteps;
-    let mut ts: Vec<i64> = match cfg.spacing(SchedulerKind::DpmSolver2M) {
-        "leading" => {
-            let ratio = t / (n + 1);
-            (0..=n)
-                .map(|i| (i * ratio + cfg.steps_offset) as i64)
-                .collect()
-        }
-        "trailing" => {
-            let ratio = t as f64 / n as f64;
-            let mut v: Vec<i64> = (0..n)
-                .map(|i| (t as f64 - i as f64 * ratio).round_ties_even() as i64 - 1)
-                .collect();
-            v.reverse();
-            v.insert(0, -1); // dropped below like the linspace/leading extra point
-            v
-        }
-        _ => (0..=n)
-            .map(|i| ((t - 1) as f64 * i as f64 / n as f64).round_ties_even() as i64)
-            .collect(),
+    let spacing = cfg.checked_spacing(SchedulerKind::DpmSolver2M);
+    let points = match spacing {
+        TimestepSpacing::Trailing => n,
+        _ => n + 1,
     };
-    // [::-1][:-1]: descending, without the smallest.
+    let mut ts: Vec<i64> = spacing
+        .timesteps(cfg.num_train_timesteps, points, cfg.steps_offset, false)
+        .into_iter()
+        .map(|t| t as i64)
+        .collect();
     ts.reverse();
-    ts.pop();
+    ts.truncate(n);
     ts
 }
 

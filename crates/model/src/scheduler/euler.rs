@@ -2,40 +2,17 @@
 //! `EulerAncestralDiscreteScheduler`: `set_timesteps`, `scale_model_input`,
 //! `step` with s_churn = 0).
 
+use super::config::TimestepSpacing;
 use super::{
     AddNoise, Plan, Prediction, SchedulerConfig, SchedulerKind, StepPlan, StepUpdate, interp,
 };
 
-/// Float timesteps, descending, as `EulerDiscreteScheduler.set_timesteps`.
+/// Float timesteps, descending, as `EulerDiscreteScheduler.set_timesteps`
+/// (a linspace stays float32; the sigmas are interpolated there).
 fn timesteps(cfg: &SchedulerConfig, kind: SchedulerKind, n: usize) -> Vec<f64> {
-    let t = cfg.num_train_timesteps as f64;
-    let mut ts: Vec<f64> = match cfg.spacing(kind) {
-        "leading" => {
-            let ratio = cfg.num_train_timesteps / n;
-            (0..n)
-                .map(|i| (i * ratio + cfg.steps_offset) as f64)
-                .collect()
-        }
-        "trailing" => {
-            let ratio = t / n as f64;
-            let mut v: Vec<f64> = (0..n)
-                .map(|i| (t - i as f64 * ratio).round_ties_even() - 1.0)
-                .collect();
-            v.reverse();
-            v
-        }
-        // np.linspace(0, T - 1, n, dtype=float32)
-        _ => (0..n)
-            .map(|i| {
-                let v = if n == 1 {
-                    0.0
-                } else {
-                    (t - 1.0) * i as f64 / (n - 1) as f64
-                };
-                v as f32 as f64
-            })
-            .collect(),
-    };
+    let mut ts =
+        cfg.checked_spacing(kind)
+            .timesteps(cfg.num_train_timesteps, n, cfg.steps_offset, true);
     ts.reverse();
     ts
 }
@@ -51,9 +28,9 @@ pub(super) fn plan(cfg: &SchedulerConfig, n: usize, begin: usize, ancestral: boo
     let mut sigmas: Vec<f64> = ts.iter().map(|&t| interp(&table, t)).collect();
     sigmas.push(0.0);
     let max = sigmas.iter().cloned().fold(0.0, f64::max);
-    let init_noise_sigma = match cfg.spacing(kind) {
-        "linspace" | "trailing" => max,
-        _ => (max * max + 1.0).sqrt(),
+    let init_noise_sigma = match cfg.checked_spacing(kind) {
+        TimestepSpacing::Linspace | TimestepSpacing::Trailing => max,
+        TimestepSpacing::Leading => (max * max + 1.0).sqrt(),
     };
     let steps = ts
         .iter()

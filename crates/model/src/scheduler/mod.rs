@@ -10,7 +10,7 @@ mod dpm;
 mod euler;
 mod pndm;
 
-pub use config::{Prediction, SchedulerConfig};
+pub use config::{BetaSchedule, Prediction, SchedulerConfig, TimestepSpacing};
 pub use roentgen_gpu::ops::scheduler::ClippedDdim;
 
 use crate::ModelError;
