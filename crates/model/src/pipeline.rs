@@ -8,8 +8,8 @@ use crate::attention_maps::{AttentionMaps, MapRecorder, words};
 use crate::backend::{Backend, Binary, Unary};
 use crate::clip::TextEncoder;
 use crate::loader::ModelLoader;
-use crate::sampler::SamplerState;
-use crate::scheduler::{self, AddNoise, Plan, SchedulerConfig, SchedulerKind, StepPlan};
+use crate::sampler::{Sampler, sampler};
+use crate::scheduler::{self, AddNoise, SchedulerConfig, SchedulerKind, StepPlan};
 use crate::tokenizer::{ClipTokenizer, Tokens};
 use crate::unet::Unet;
 use crate::vae::{VaeDecoder, VaeEncoder};
@@ -226,10 +226,11 @@ impl<B: Backend> Model<B> {
         on_step: impl FnMut(Step<'_>) -> bool,
     ) -> Result<Output, ModelError> {
         self.check_request(req)?;
-        let plan = scheduler::plan(req.scheduler, &self.scheduler, req.steps)?;
+        let sampler = sampler(req.scheduler, &self.scheduler, req.steps, 0)?;
         let noise = self.initial_noise(req, init)?;
-        let start: Vec<f32> = noise.iter().map(|v| v * plan.init_noise_sigma).collect();
-        self.sample(req, &plan, start, None, opts.into(), on_step)
+        let sigma = sampler.plan().init_noise_sigma;
+        let start: Vec<f32> = noise.iter().map(|v| v * sigma).collect();
+        self.sample(req, sampler, start, None, opts.into(), on_step)
             .await
     }
 
@@ -250,7 +251,9 @@ impl<B: Backend> Model<B> {
     ) -> Result<Output, ModelError> {
         self.check_request(req)?;
         let begin = scheduler::strength_begin(req.steps, src.strength)?;
-        let plan = scheduler::plan_from(req.scheduler, &self.scheduler, req.steps, begin)?;
+        let sampler = sampler(req.scheduler, &self.scheduler, req.steps, begin)?;
+        let plan = sampler.plan();
+        // add_noise at the first step taken: where strength starts the schedule.
         let (h, w) = req.latent_hw;
         if let Some(m) = &src.mask
             && m.len() != h * w
@@ -279,7 +282,7 @@ impl<B: Backend> Model<B> {
             let change: Vec<f32> = (0..channels).flat_map(|_| m.iter().copied()).collect();
             Keep { x0, noise, change }
         });
-        self.sample(req, &plan, start, keep, opts.into(), on_step)
+        self.sample(req, sampler, start, keep, opts.into(), on_step)
             .await
     }
 
@@ -356,7 +359,7 @@ impl<B: Backend> Model<B> {
     async fn sample(
         &self,
         req: &Request,
-        plan: &Plan,
+        mut sampler: Box<dyn Sampler<B> + '_>,
         start: Vec<f32>,
         keep: Option<Keep>,
         opts: RunOptions,
@@ -383,20 +386,22 @@ impl<B: Backend> Model<B> {
         let mut maps = recorder
             .as_ref()
             .map(|_| AttentionMaps::new(req.latent_hw, words(&self.tokenizer, &tokens)));
-        let mut sampler = SamplerState::default();
-        let total = plan.steps.len();
-        for (i, s) in plan.steps.iter().enumerate() {
-            let eps = self.predict_noise(&x, s, &context, cfg, recorder.as_ref())?;
-            let noise = || {
+        let total = sampler.plan().steps.len();
+        for i in 0..total {
+            let s = sampler.plan().steps[i];
+            // The level the next step starts at, where a mask's kept region goes back.
+            let next_level = sampler.add_noise(i + 1);
+            let eps = self.predict_noise(&x, &s, &context, cfg, recorder.as_ref())?;
+            let mut noise = || {
                 b.upload(
                     "ancestral noise",
                     &shape,
                     &noise::step_noise(req.seed, i, n),
                 )
             };
-            x = sampler.step(b, s, x, &eps, guidance, noise)?;
+            x = sampler.step(b, x, &eps, guidance, &mut noise)?;
             if let Some(k) = &keep {
-                x = k.blend(b, &x, plan.steps.get(i + 1).map(|s| s.noised))?;
+                x = k.blend(b, &x, next_level)?;
             }
             if let (Some(r), Some(m)) = (&recorder, &mut maps)
                 && let Some(step_maps) = r.take(b).await?
