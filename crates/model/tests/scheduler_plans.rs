@@ -136,7 +136,12 @@ fn first_step_coefficients(s: &StepPlan) -> Option<(f32, f32)> {
     Some(match s.update {
         StepUpdate::Ddim { c0, c1 } => (c0, c1),
         StepUpdate::Euler { dt } | StepUpdate::EulerAncestral { dt, .. } => (1.0, dt),
-        StepUpdate::Pndm { c0, c1, w, .. } if w == [1.0, 0.0, 0.0, 0.0] => (c0, c1),
+        StepUpdate::Pndm {
+            c0,
+            c1,
+            w: [1.0, 0.0, 0.0, 0.0],
+            ..
+        } => (c0, c1),
         StepUpdate::DpmSolver2M {
             a_x,
             a_e,

@@ -55,7 +55,7 @@ pub fn time(op: &Op, dtype: DType, iters: usize) -> Result<Option<f64>> {
                 t!(s.cout),
             );
             timed(&peer, iters, || {
-                BurnPeer::conv2d(x.clone(), w.clone(), b.clone(), s.stride, s.pad)
+                BurnPeer::conv2d(x.clone(), w.clone(), b.clone(), s.stride, s.pad.begin)
             })
         }
         Op::GroupNorm {
