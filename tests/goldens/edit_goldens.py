@@ -19,6 +19,7 @@ Writes tests/goldens/NAME/edit.safetensors and edit.json:
   edit.moments [1, 8, h, w]            -- quant_conv(encoder(image)): mean, logvar
   edit.noise   [1, 4, h, w]            -- the noise add_noise mixes in
   edit.mask    [1, 1, h, w]            -- 1 where the masked runs may change
+  edit.step_noise [6, 1, 4, h, w]      -- Euler ancestral's fresh noise, k-th step taken
   img2img.<scheduler>.<steps>.<strength>.latents / .image
   masked.<scheduler>.<steps>.<strength>.latents / .image
 Every run starts from init latents = mean * scaling_factor (the
@@ -43,8 +44,9 @@ except ImportError:
     # which make_goldens wrote from open_clip's file in the first place.
     sys.modules["open_clip"] = types.ModuleType("open_clip")
 import make_goldens as mg  # noqa: E402
-from diffusers import StableDiffusionImg2ImgPipeline  # noqa: E402
+from diffusers import EulerAncestralDiscreteScheduler, StableDiffusionImg2ImgPipeline  # noqa: E402
 from diffusers.pipelines.stable_diffusion import pipeline_stable_diffusion_img2img as img2img_mod  # noqa: E402
+from diffusers.schedulers import scheduling_euler_ancestral_discrete as euler_a_mod  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RADIOGRAPH = os.path.join(HERE, "..", "fixtures", "radiographs", "nih-cxr14-00000001_000.png")
@@ -52,7 +54,7 @@ PROMPT = "large right pleural effusion"
 NEGATIVE = "lateral view"
 GUIDANCE = 4.0
 
-SCHEDULERS = dict(mg.SCHEDULERS)
+SCHEDULERS = dict(mg.SCHEDULERS, **{"euler-a": EulerAncestralDiscreteScheduler})
 
 
 def vocab_from_committed(name):
@@ -127,6 +129,8 @@ def record(name, spec, pipe, saved_scheduler, out_dir, runs):
     # A region over the right lower zone (the image's left half, lower half).
     mask = torch.zeros(1, 1, unet_size, unet_size)
     mask[:, :, unet_size // 2 :, : unet_size // 2] = 1.0
+    step_noise = torch.randn(6, 1, 4, unet_size, unet_size, generator=gen)
+    g["edit.step_noise"] = step_noise
     g["edit.image"] = image
     g["edit.moments"] = moments
     g["edit.noise"] = noise
@@ -136,9 +140,18 @@ def record(name, spec, pipe, saved_scheduler, out_dir, runs):
     img2img.set_progress_bar_config(disable=True)
     meta = {"prompt": PROMPT, "negative": NEGATIVE, "guidance": GUIDANCE, "runs": []}
     original_randn = img2img_mod.randn_tensor
+    original_step_randn = euler_a_mod.randn_tensor
     img2img_mod.randn_tensor = lambda shape, **kw: noise.clone()
+    taken = [0]
+
+    def next_step_noise(shape, **kw):
+        taken[0] += 1
+        return step_noise[taken[0] - 1].clone()
+
+    euler_a_mod.randn_tensor = next_step_noise
     try:
         for kind, sched_name, steps, strength in runs:
+            taken[0] = 0
             scheduler = SCHEDULERS[sched_name].from_config(saved_scheduler)
             img2img.scheduler = scheduler
             pipe.scheduler = scheduler
@@ -163,6 +176,7 @@ def record(name, spec, pipe, saved_scheduler, out_dir, runs):
             print(f"  {name} {key}: latents std {out.std():.3f}, image mean {decoded.mean():.3f}")
     finally:
         img2img_mod.randn_tensor = original_randn
+        euler_a_mod.randn_tensor = original_step_randn
     save_file({k: v.contiguous() for k, v in g.items()}, os.path.join(out_dir, "edit.safetensors"))
     with open(os.path.join(out_dir, "edit.json"), "w", encoding="utf-8") as f:
         json.dump(meta, f, ensure_ascii=False, indent=1)

@@ -115,6 +115,7 @@ pub async fn run(
                     image: e.image.clone(),
                     strength: e.from.strength,
                     mask: e.mask.clone(),
+                    step_noise: None,
                 };
                 model.edit(&req, &src, None, opts, on_step).await
             }

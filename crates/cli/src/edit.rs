@@ -165,6 +165,7 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &EditArgs) -> anyhow::R
         image: roentgen_imaging::to_model_input(&fitted, model.vae.cfg.in_channels),
         strength: args.strength,
         mask: latent_mask,
+        step_noise: None,
     };
     let steps = bar(0, &format!("seed {seed}"));
     let t = Instant::now();

@@ -41,6 +41,10 @@ pub struct EditSource {
     /// The region that may change, at latent size (h * w values, 1 = change,
     /// 0 = keep); None changes everything.
     pub mask: Option<Vec<f32>>,
+    /// Euler ancestral's fresh noise for each step taken ([1, C, h, w]
+    /// values each), instead of the seeded noise: to reproduce a diffusers
+    /// run, whose noise is torch's. None for everyday use.
+    pub step_noise: Option<Vec<Vec<f32>>>,
 }
 
 /// A masked edit's known region, kept on the host until the loop uploads it.
@@ -230,7 +234,7 @@ impl<B: Backend> Model<B> {
         let noise = self.initial_noise(req, init)?;
         let sigma = sampler.plan().init_noise_sigma;
         let start: Vec<f32> = noise.iter().map(|v| v * sigma).collect();
-        self.sample(req, sampler, start, None, opts.into(), on_step)
+        self.sample(req, sampler, start, None, None, opts.into(), on_step)
             .await
     }
 
@@ -282,7 +286,8 @@ impl<B: Backend> Model<B> {
             let change: Vec<f32> = (0..channels).flat_map(|_| m.iter().copied()).collect();
             Keep { x0, noise, change }
         });
-        self.sample(req, sampler, start, keep, opts.into(), on_step)
+        let step_noise = src.step_noise.as_deref();
+        self.sample(req, sampler, start, keep, step_noise, opts.into(), on_step)
             .await
     }
 
@@ -362,6 +367,7 @@ impl<B: Backend> Model<B> {
         mut sampler: Box<dyn Sampler<B> + '_>,
         start: Vec<f32>,
         keep: Option<Keep>,
+        step_noise: Option<&[Vec<f32>]>,
         opts: RunOptions,
         mut on_step: impl FnMut(Step<'_>) -> bool,
     ) -> Result<Output, ModelError> {
@@ -392,12 +398,13 @@ impl<B: Backend> Model<B> {
             // The level the next step starts at, where a mask's kept region goes back.
             let next_level = sampler.add_noise(i + 1);
             let eps = self.predict_noise(&x, &s, &context, cfg, recorder.as_ref())?;
-            let mut noise = || {
-                b.upload(
+            let mut noise = || match step_noise.and_then(|v| v.get(i)) {
+                Some(given) => b.upload("ancestral noise", &shape, given),
+                None => b.upload(
                     "ancestral noise",
                     &shape,
                     &noise::step_noise(req.seed, i, n),
-                )
+                ),
             };
             x = sampler.step(b, x, &eps, guidance, &mut noise)?;
             if let Some(k) = &keep {

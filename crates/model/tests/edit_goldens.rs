@@ -1,7 +1,7 @@
 //! Editing a real radiograph against diffusers (tests/goldens/edit_goldens.py):
 //! the VAE encoder's moments, `StableDiffusionImg2ImgPipeline` runs for every
-//! scheduler with a pipeline golden at two strengths (and PNDM started on its
-//! repeated timestep), and masked runs (the inpainting pipeline's loop for a
+//! scheduler at two strengths (Euler ancestral with the script's step noise;
+//! PNDM also started on its repeated timestep), and masked runs (the inpainting pipeline's loop for a
 //! 4-channel UNet, strength 1 included), on the CPU reference path and on
 //! the GPU in f32 and f16, with text-to-image's tolerances.
 
@@ -74,6 +74,10 @@ fn check<B: Backend>(
     );
     let (nshape, noise) = &g["edit.noise"];
     let mask = &g["edit.mask"].1;
+    // Euler ancestral's noise for each step taken, as the script gave diffusers.
+    let (sshape, snoise) = &g["edit.step_noise"];
+    let per_step = sshape[1..].iter().product::<usize>();
+    let step_noise: Vec<Vec<f32>> = snoise.chunks(per_step).map(<[f32]>::to_vec).collect();
     let mut ran = 0;
     for run in meta["runs"].as_array().unwrap() {
         let kind = run["kind"].as_str().unwrap();
@@ -97,6 +101,7 @@ fn check<B: Backend>(
             image: image.clone(),
             strength,
             mask: (kind == "masked").then(|| mask.clone()),
+            step_noise: (name == "euler-a").then(|| step_noise.clone()),
         };
         let out =
             pollster::block_on(m.edit(&req, &src, Some(noise.clone()), false, |_| true)).unwrap();
@@ -202,6 +207,7 @@ fn a_model_without_the_encoder_refuses_to_edit() {
         image: vec![0.0; 3 * 16 * 16],
         strength: 0.5,
         mask: None,
+        step_noise: None,
     };
     let err = pollster::block_on(m.edit(&req, &src, None, false, |_| true))
         .err()
