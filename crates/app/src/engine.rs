@@ -111,6 +111,31 @@ fn files(extra: wasm_bindgen::JsValue) -> Vec<web_sys::File> {
         .unwrap_or_default()
 }
 
+/// Makes `jobs` (from the prompt, or editing the open radiograph) and says
+/// how it ended on the status line.
+fn run_batch(
+    model: std::rc::Rc<loader::PageModel>,
+    p: ShareParams,
+    jobs: Vec<crate::protocol::Job>,
+    edit: Option<crate::editing::EditInput>,
+    emit: Emit,
+) {
+    let label = LABEL.with(|l| l.borrow().clone());
+    emit(FromWorker::Status {
+        text: "generating".into(),
+    });
+    spawn_local(async move {
+        let text = match runner::run(model, &p, jobs, &label, edit.as_ref(), &emit).await {
+            Ok(true) => "done".to_string(),
+            Ok(false) => "ready".to_string(),
+            // The lost-device message says more than the failed read.
+            Err(_) if loader::device_lost() => return,
+            Err(e) => format!("error: {e}"),
+        };
+        emit(FromWorker::Status { text });
+    });
+}
+
 fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
     match msg {
         ToWorker::Cancel => {
@@ -227,19 +252,7 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
                     return;
                 }
             };
-            let label = LABEL.with(|l| l.borrow().clone());
-            emit(FromWorker::Status {
-                text: "generating".into(),
-            });
-            spawn_local(async move {
-                let text = match runner::run(model, &p, jobs, &label, Some(&input), &emit).await {
-                    Ok(true) => "done".to_string(),
-                    Ok(false) => "ready".to_string(),
-                    Err(_) if loader::device_lost() => return,
-                    Err(e) => format!("error: {e}"),
-                };
-                emit(FromWorker::Status { text });
-            });
+            run_batch(model, p, jobs, Some(input), emit);
         }
         ToWorker::LoadStored { name } => spawn_local(async move {
             load_model(Source::Stored(name), &emit).await;
@@ -311,20 +324,7 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
                     return;
                 }
             };
-            let label = LABEL.with(|l| l.borrow().clone());
-            emit(FromWorker::Status {
-                text: "generating".into(),
-            });
-            spawn_local(async move {
-                let text = match runner::run(model, &p, jobs, &label, None, &emit).await {
-                    Ok(true) => "done".to_string(),
-                    Ok(false) => "ready".to_string(),
-                    // The lost-device message says more than the failed read.
-                    Err(_) if loader::device_lost() => return,
-                    Err(e) => format!("error: {e}"),
-                };
-                emit(FromWorker::Status { text });
-            });
+            run_batch(model, p, jobs, None, emit);
         }
     }
 }

@@ -7,9 +7,9 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use roentgen_imaging::Fit;
 use roentgen_model::png::EditedFrom;
-use roentgen_model::{Backend, EditSource, Request};
+use roentgen_model::{Backend, EditSource};
 
-use crate::model_args::{self, ModelArgs, OnBackend, Source, bar};
+use crate::model_args::{self, ModelArgs, OnBackend, SamplingArgs, Source, bar};
 use crate::npy;
 
 #[derive(clap::Args)]
@@ -32,22 +32,8 @@ pub struct EditArgs {
     /// model's square.
     #[arg(long, default_value = "crop")]
     pub fit: String,
-    /// What the edited image should show, in radiology-report language.
-    #[arg(long)]
-    pub prompt: String,
-    #[arg(long, default_value = "")]
-    pub negative: String,
-    /// Steps of the whole schedule; about strength x steps of them run.
-    #[arg(long, default_value_t = 50)]
-    pub steps: usize,
-    #[arg(long, default_value_t = 4.0)]
-    pub guidance: f32,
-    /// pndm | ddim | euler | euler-a | dpm++2m; default: the model's own.
-    #[arg(long)]
-    pub scheduler: Option<String>,
-    /// Seed of the noise; default: random, printed.
-    #[arg(long)]
-    pub seed: Option<u64>,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
     /// Float32 .npy [1, 4, h, w] used instead of the seeded noise.
     #[arg(long)]
     pub noise: Option<PathBuf>,
@@ -110,8 +96,6 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &EditArgs) -> anyhow::R
         );
     }
     let model = model_args::load(backend, source, &args.model.model)?;
-    let scheduler = model_args::scheduler(&model, args.scheduler.as_deref())?;
-    model_args::warn_if_truncated(&model, &args.prompt)?;
     let latent_hw = model.default_latent_hw();
     let scale = model.vae_scale();
     let (ih, iw) = (latent_hw.0 * scale, latent_hw.1 * scale);
@@ -136,14 +120,7 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &EditArgs) -> anyhow::R
         }
         None => None,
     };
-    let seed = args.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64 % 1_000_000_000)
-    });
-    if args.seed.is_none() {
-        eprintln!("seed: {seed}");
-    }
+    let seed = args.sampling.seed();
     eprintln!(
         "{}: {}x{} {}, fitted ({:?}) to {iw}x{ih}",
         args.image.display(),
@@ -152,15 +129,7 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &EditArgs) -> anyhow::R
         image.source,
         fit
     );
-    let req = Request {
-        prompt: args.prompt.clone(),
-        negative: args.negative.clone(),
-        steps: args.steps,
-        guidance: args.guidance,
-        scheduler,
-        seed,
-        latent_hw,
-    };
+    let req = args.sampling.request(&model, seed, latent_hw)?;
     let src = EditSource {
         image: roentgen_imaging::to_model_input(&fitted, model.vae.cfg.in_channels),
         strength: args.strength,
@@ -210,9 +179,9 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &EditArgs) -> anyhow::R
         out.width,
         out.height,
         args.strength,
-        roentgen_model::scheduler::strength_begin(args.steps, args.strength)
-            .map_or(0, |b| args.steps - b),
-        args.steps,
+        roentgen_model::scheduler::strength_begin(args.sampling.steps, args.strength)
+            .map_or(0, |b| args.sampling.steps - b),
+        args.sampling.steps,
         secs
     );
     Ok(())

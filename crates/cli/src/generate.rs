@@ -4,33 +4,17 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use roentgen_model::{Backend, Request};
+use roentgen_model::Backend;
 
-use crate::model_args::{self, ModelArgs, OnBackend, Source, bar};
+use crate::model_args::{self, ModelArgs, OnBackend, SamplingArgs, Source, bar};
 use crate::npy;
 
 #[derive(clap::Args)]
 pub struct GenerateArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// What the image should show, in radiology-report language.
-    #[arg(long)]
-    pub prompt: String,
-    /// What it should not show (classifier-free guidance's negative prompt).
-    #[arg(long, default_value = "")]
-    pub negative: String,
-    /// Denoising steps. RoentGen's authors used 75 steps at guidance 4.
-    #[arg(long, default_value_t = 50)]
-    pub steps: usize,
-    /// Classifier-free guidance scale (1 or less: no guidance).
-    #[arg(long, default_value_t = 4.0)]
-    pub guidance: f32,
-    /// pndm | ddim | euler | euler-a | dpm++2m; default: the model's own.
-    #[arg(long)]
-    pub scheduler: Option<String>,
-    /// Seed of the first image; image k uses seed + k. Default: random, printed.
-    #[arg(long)]
-    pub seed: Option<u64>,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
     /// Images to make.
     #[arg(long, default_value_t = 1)]
     pub count: u64,
@@ -97,7 +81,6 @@ impl OnBackend for &GenerateArgs {
 
 fn run_on<B: Backend>(backend: B, source: &Source, args: &GenerateArgs) -> anyhow::Result<()> {
     let model = model_args::load(backend, source, &args.model.model)?;
-    let scheduler = model_args::scheduler(&model, args.scheduler.as_deref())?;
     let init = match &args.init_latents {
         Some(path) => {
             let (shape, values) = npy::read_f32(path)?;
@@ -112,21 +95,13 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &GenerateArgs) -> anyho
     let latent_hw = init
         .as_ref()
         .map_or(model.default_latent_hw(), |(hw, _)| *hw);
-    model_args::warn_if_truncated(&model, &args.prompt)?;
     let (shard_i, shard_n) = args
         .shard
         .as_deref()
         .map(parse_shard)
         .transpose()?
         .unwrap_or((0, 1));
-    let first_seed = args.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64 % 1_000_000_000)
-    });
-    if args.seed.is_none() {
-        eprintln!("seed: {first_seed}");
-    }
+    let first_seed = args.sampling.seed();
     let is_png = args
         .out
         .extension()
@@ -137,15 +112,7 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &GenerateArgs) -> anyho
     }
     for k in (0..args.count).filter(|k| k % shard_n == shard_i) {
         let seed = first_seed.wrapping_add(k);
-        let req = Request {
-            prompt: args.prompt.clone(),
-            negative: args.negative.clone(),
-            steps: args.steps,
-            guidance: args.guidance,
-            scheduler,
-            seed,
-            latent_hw,
-        };
+        let req = args.sampling.request(&model, seed, latent_hw)?;
         let steps = bar(0, &format!("seed {seed}"));
         let t = Instant::now();
         let out = pollster::block_on(model.generate(

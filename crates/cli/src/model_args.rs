@@ -28,6 +28,64 @@ pub struct ModelArgs {
     pub cpu: bool,
 }
 
+/// The sampling settings `generate` and `edit` share.
+#[derive(clap::Args)]
+pub struct SamplingArgs {
+    /// What the image should show, in radiology-report language.
+    #[arg(long)]
+    pub prompt: String,
+    /// What it should not show (classifier-free guidance's negative prompt).
+    #[arg(long, default_value = "")]
+    pub negative: String,
+    /// Denoising steps (an edit runs about strength x steps of them).
+    /// RoentGen's authors used 75 steps at guidance 4.
+    #[arg(long, default_value_t = 50)]
+    pub steps: usize,
+    /// Classifier-free guidance scale (1 or less: no guidance).
+    #[arg(long, default_value_t = 4.0)]
+    pub guidance: f32,
+    /// pndm | ddim | euler | euler-a | dpm++2m; default: the model's own.
+    #[arg(long)]
+    pub scheduler: Option<String>,
+    /// Seed (of the first image, with several); default: random, printed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+impl SamplingArgs {
+    /// The seed given, or one from the clock (printed, so the image can be
+    /// made again).
+    pub fn seed(&self) -> u64 {
+        self.seed.unwrap_or_else(|| {
+            let seed = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64 % 1_000_000_000);
+            eprintln!("seed: {seed}");
+            seed
+        })
+    }
+
+    /// The request for `seed` at `latent_hw` on `model` (its own sampler
+    /// unless `--scheduler` names one); warns when CLIP cuts the prompt.
+    pub fn request<B: Backend>(
+        &self,
+        model: &Model<B>,
+        seed: u64,
+        latent_hw: (usize, usize),
+    ) -> anyhow::Result<roentgen_model::Request> {
+        warn_if_truncated(model, &self.prompt)?;
+        Ok(roentgen_model::Request {
+            prompt: self.prompt.clone(),
+            negative: self.negative.clone(),
+            steps: self.steps,
+            guidance: self.guidance,
+            scheduler: scheduler(model, self.scheduler.as_deref())?,
+            seed,
+            latent_hw,
+        })
+    }
+}
+
 /// Where the weights come from.
 pub enum Source {
     Dir(PathBuf),

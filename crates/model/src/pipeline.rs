@@ -47,6 +47,14 @@ pub struct EditSource {
     pub step_noise: Option<Vec<Vec<f32>>>,
 }
 
+/// Where a sampling loop starts: its first latents, an edit's kept region,
+/// and any given per-step noise.
+struct Start<'a> {
+    latents: Vec<f32>,
+    keep: Option<Keep>,
+    step_noise: Option<&'a [Vec<f32>]>,
+}
+
 /// A masked edit's known region, kept on the host until the loop uploads it.
 struct Keep {
     x0: Vec<f32>,
@@ -234,8 +242,12 @@ impl<B: Backend> Model<B> {
         let noise = self.initial_noise(req, init)?;
         let sigma = sampler.plan().init_noise_sigma;
         let start: Vec<f32> = noise.iter().map(|v| v * sigma).collect();
-        self.sample(req, sampler, start, None, None, opts.into(), on_step)
-            .await
+        let from = Start {
+            latents: start,
+            keep: None,
+            step_noise: None,
+        };
+        self.sample(req, sampler, from, opts.into(), on_step).await
     }
 
     /// Edits an image (`StableDiffusionImg2ImgPipeline`): its latents from
@@ -286,9 +298,12 @@ impl<B: Backend> Model<B> {
             let change: Vec<f32> = (0..channels).flat_map(|_| m.iter().copied()).collect();
             Keep { x0, noise, change }
         });
-        let step_noise = src.step_noise.as_deref();
-        self.sample(req, sampler, start, keep, step_noise, opts.into(), on_step)
-            .await
+        let from = Start {
+            latents: start,
+            keep,
+            step_noise: src.step_noise.as_deref(),
+        };
+        self.sample(req, sampler, from, opts.into(), on_step).await
     }
 
     /// The image's latents as the sampler sees them: the VAE encoder's mean
@@ -365,9 +380,7 @@ impl<B: Backend> Model<B> {
         &self,
         req: &Request,
         mut sampler: Box<dyn Sampler<B> + '_>,
-        start: Vec<f32>,
-        keep: Option<Keep>,
-        step_noise: Option<&[Vec<f32>]>,
+        from: Start<'_>,
         opts: RunOptions,
         mut on_step: impl FnMut(Step<'_>) -> bool,
     ) -> Result<Output, ModelError> {
@@ -382,7 +395,12 @@ impl<B: Backend> Model<B> {
         b.reuse_buffers(false);
         let (context, tokens) = self.encode_prompt(req, cfg)?;
         b.reuse_buffers(true);
-        let mut x = b.upload("latents", &shape, &start)?;
+        let Start {
+            latents,
+            keep,
+            step_noise,
+        } = from;
+        let mut x = b.upload("latents", &shape, &latents)?;
         let keep = keep.map(|k| k.upload(b, &shape)).transpose()?;
         let guidance = cfg.then_some(req.guidance);
         // With guidance the batch is [negative, prompt]: map the prompt's half.

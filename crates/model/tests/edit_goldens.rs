@@ -7,39 +7,13 @@
 
 mod common;
 
-use common::{golden_dir, golden_tensors, meta_file, read, rel_l2};
+use common::{
+    F16, F32, Tolerance, golden_dir, golden_tensors, image01, load, mae, meta_file, print, read,
+    rel_l2,
+};
 use roentgen_gpu::DType;
 use roentgen_gpu::testing::test_context;
 use roentgen_model::{Backend, CpuBackend, EditSource, GpuBackend, Model, Request, SchedulerKind};
-
-struct Tolerance {
-    parts: f64,
-    latents: f64,
-    image_mae: f64,
-}
-
-const F32: Tolerance = Tolerance {
-    parts: 1e-3,
-    latents: 1e-3,
-    image_mae: 1.0 / 255.0,
-};
-const F16: Tolerance = Tolerance {
-    parts: 3e-2,
-    latents: 3e-2,
-    image_mae: 4.0 / 255.0,
-};
-
-fn load<B: Backend>(backend: B, model: &str) -> Model<B> {
-    Model::load_dir(backend, &golden_dir(model).join("model"), |_, _| {}).unwrap()
-}
-
-fn mae(a: &[f32], b: &[f32]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs() as f64)
-        .sum::<f64>()
-        / a.len() as f64
-}
 
 fn check<B: Backend>(
     m: &Model<B>,
@@ -112,25 +86,14 @@ fn check<B: Backend>(
             rel_l2(&out.latents, &g[&format!("{key}.latents")].1),
             tol.latents,
         );
-        let image01: Vec<f32> = out
-            .decoded
-            .iter()
-            .map(|v| (v / 2.0 + 0.5).clamp(0.0, 1.0))
-            .collect();
         expect(
             format!("{label} image MAE"),
-            mae(&image01, &g[&format!("{key}.image")].1),
+            mae(&image01(&out.decoded), &g[&format!("{key}.image")].1),
             tol.image_mae,
         );
     }
     assert!(ran > 0, "{model}: the run filter matches no recorded run");
     report
-}
-
-fn print(path: &str, report: &[String]) {
-    for line in report {
-        eprintln!("[{path}] {line}");
-    }
 }
 
 #[test]

@@ -5,50 +5,12 @@
 
 mod common;
 
-use common::{golden_dir, goldens, meta, read, rel_l2};
+use common::{
+    F16, F32, Tolerance, golden_dir, goldens, image01, load, mae, meta, print, read, rel_l2,
+};
 use roentgen_gpu::DType;
 use roentgen_gpu::testing::test_context;
 use roentgen_model::{Backend, CpuBackend, GpuBackend, Model, Request, SchedulerKind};
-
-/// Relative L2 allowed per part and on the final latents, and mean absolute
-/// image error (in [0, 1] units) allowed, per path.
-struct Tolerance {
-    parts: f64,
-    latents: f64,
-    image_mae: f64,
-}
-
-const F32: Tolerance = Tolerance {
-    parts: 1e-3,
-    latents: 1e-3,
-    image_mae: 1.0 / 255.0,
-};
-/// f16 storage and arithmetic: the 3e-2 on latents; images are
-/// reported and held to 4/255.
-const F16: Tolerance = Tolerance {
-    parts: 3e-2,
-    latents: 3e-2,
-    image_mae: 4.0 / 255.0,
-};
-
-fn load<B: Backend>(backend: B, model: &str) -> Model<B> {
-    Model::load_dir(backend, &golden_dir(model).join("model"), |_, _| {}).unwrap()
-}
-
-fn image01(decoded: &[f32]) -> Vec<f32> {
-    decoded
-        .iter()
-        .map(|v| (v / 2.0 + 0.5).clamp(0.0, 1.0))
-        .collect()
-}
-
-fn mae(a: &[f32], b: &[f32]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs() as f64)
-        .sum::<f64>()
-        / a.len() as f64
-}
 
 /// Checks every recorded part and the runs `runs` selects; returns a report.
 fn check<B: Backend>(
@@ -146,12 +108,6 @@ fn check<B: Backend>(
     // would otherwise pass having compared nothing.
     assert!(ran > 0, "{model}: the run filter matches no recorded run");
     report
-}
-
-fn print(path: &str, report: &[String]) {
-    for line in report {
-        eprintln!("[{path}] {line}");
-    }
 }
 
 #[test]

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use roentgen_model::Backend;
+use roentgen_model::{Backend, Model};
 
 pub fn golden_dir(model: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -66,4 +66,54 @@ pub fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
 
 pub fn read<B: Backend>(b: &B, t: &B::Tensor) -> Vec<f32> {
     pollster::block_on(b.read(t)).unwrap()
+}
+
+/// Relative L2 allowed per part and on the final latents, and mean absolute
+/// image error (in [0, 1] units) allowed, per path.
+pub struct Tolerance {
+    pub parts: f64,
+    pub latents: f64,
+    pub image_mae: f64,
+}
+
+pub const F32: Tolerance = Tolerance {
+    parts: 1e-3,
+    latents: 1e-3,
+    image_mae: 1.0 / 255.0,
+};
+
+/// f16 storage and arithmetic: the 3e-2 on latents; images are
+/// reported and held to 4/255.
+pub const F16: Tolerance = Tolerance {
+    parts: 3e-2,
+    latents: 3e-2,
+    image_mae: 4.0 / 255.0,
+};
+
+/// A committed tiny model on `backend`.
+pub fn load<B: Backend>(backend: B, model: &str) -> Model<B> {
+    Model::load_dir(backend, &golden_dir(model).join("model"), |_, _| {}).unwrap()
+}
+
+/// The VAE's output as an image in [0, 1].
+pub fn image01(decoded: &[f32]) -> Vec<f32> {
+    decoded
+        .iter()
+        .map(|v| (v / 2.0 + 0.5).clamp(0.0, 1.0))
+        .collect()
+}
+
+pub fn mae(a: &[f32], b: &[f32]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs() as f64)
+        .sum::<f64>()
+        / a.len() as f64
+}
+
+/// Prints a check's report lines, tagged with the path that ran it.
+pub fn print(path: &str, report: &[String]) {
+    for line in report {
+        eprintln!("[{path}] {line}");
+    }
 }
