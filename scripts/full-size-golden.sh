@@ -4,8 +4,17 @@
 # converted to f16 and f32, generated at 128x128 (2 DDIM steps) on this
 # machine's adapter and compared with diffusers' output
 # (tests/goldens/sd15-full, recorded by tests/goldens/full_size.py).
-# Release build: the test writes and converts 2 GB of weights; needs about
-# 7 GB of free disk under $TMPDIR while it runs.
+# Release build: the test writes a 2 GB f16 diffusers folder and converts it
+# (f16, then f32: 4.3 GB), so it needs about 7 GB of free disk under $TMPDIR
+# while it runs; it says so up front rather than failing half-way.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+need_gb=7
+tmp=${TMPDIR:-/tmp}
+free_gb=$(df -Pk "$tmp" | awk 'NR == 2 { printf "%d", $4 / 1048576 }')
+if [ "$free_gb" -lt "$need_gb" ]; then
+  echo "full-size golden: needs about $need_gb GB free under $tmp, has $free_gb GB" >&2
+  df -h "$tmp" "$PWD/target" >&2
+  exit 1
+fi
 cargo test --release -p roentgen-cli --test full_size -- --ignored --nocapture

@@ -11,6 +11,9 @@ source scripts/env.sh
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 t0=$SECONDS
 
+step "disk (the builds and the full-size golden need about 15 GB)"
+df -h . "${TMPDIR:-/tmp}"
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -108,7 +108,8 @@ pub fn write_random_diffusers(
             dtype,
             old_vae_attention: false,
         },
-    )
+    )?;
+    Ok(())
 }
 
 /// Writes a random model of `configs` to `out`; `progress(done, total)` in tensors.

@@ -10,7 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use roentgen_convert::diffusers_layout::{LayoutOptions, write};
-use roentgen_convert::normalize_name;
+use roentgen_convert::{ConvertError, normalize_name};
 use roentgen_weights::folder::{read_manifest, verify_dir};
 use roentgen_weights::{Manifest, TensorDType};
 use safetensors::{Dtype, SafeTensors, serialize, tensor::TensorView};
@@ -284,14 +284,15 @@ fn integer_buffers_are_skipped_and_named() {
     assert_same_as_tiny(&out);
 }
 
-fn refusal(prepare: impl FnOnce(&Path)) -> String {
+/// The message of the refusal of a folder `prepare` spoiled, checked to be
+/// the kind of error `is` expects.
+fn refusal(prepare: impl FnOnce(&Path), is: impl Fn(&ConvertError) -> bool) -> String {
     let (_s, src) = diffusers_folder(Dtype::F16);
     prepare(&src);
     let (_o, out) = tmp("out-refused");
-    format!(
-        "{:#}",
-        convert(&src, &out, &opts(TensorDType::F16, true), |_| {}).unwrap_err()
-    )
+    let err = convert(&src, &out, &opts(TensorDType::F16, true), |_| {}).unwrap_err();
+    assert!(is(&err), "another kind of error: {err:?}");
+    err.to_string()
 }
 
 #[test]
@@ -304,55 +305,77 @@ fn bad_folders_are_refused_naming_the_file_and_the_reason() {
         }
     };
     // A pickle that would run code is refused, naming what it asked for.
-    let err = refusal(vae_bin(fs::read(fixtures.join("evil.bin")).unwrap()));
+    let err = refusal(vae_bin(fs::read(fixtures.join("evil.bin")).unwrap()), |e| {
+        matches!(e, ConvertError::Malformed { .. })
+    });
     assert!(err.contains("system") && err.contains("refused"), "{err}");
     assert!(err.contains("diffusion_pytorch_model.bin"), "{err}");
-    let err = refusal(vae_bin(b"PK".to_vec()));
+    let err = refusal(vae_bin(b"PK".to_vec()), |e| {
+        matches!(e, ConvertError::Malformed { .. })
+    });
     assert!(err.contains("not a zip checkpoint"), "{err}");
     // A safetensors header that claims more than the file holds.
-    let err = refusal(|src| {
-        let mut bytes = (1u64 << 40).to_le_bytes().to_vec();
-        bytes.extend_from_slice(b"{}");
-        fs::write(src.join("unet/diffusion_pytorch_model.safetensors"), bytes).unwrap();
-    });
+    let err = refusal(
+        |src| {
+            let mut bytes = (1u64 << 40).to_le_bytes().to_vec();
+            bytes.extend_from_slice(b"{}");
+            fs::write(src.join("unet/diffusion_pytorch_model.safetensors"), bytes).unwrap();
+        },
+        |e| matches!(e, ConvertError::Malformed { .. }),
+    );
     assert!(
         err.contains("diffusion_pytorch_model.safetensors") && err.contains("not a safetensors"),
         "{err}"
     );
     // Missing pieces say what a diffusers folder holds.
-    let err = refusal(|src| fs::remove_file(src.join("unet/config.json")).unwrap());
+    let err = refusal(
+        |src| fs::remove_file(src.join("unet/config.json")).unwrap(),
+        |e| matches!(e, ConvertError::Missing { .. }),
+    );
     assert!(
         err.contains("unet/config.json") && err.contains("is missing"),
         "{err}"
     );
-    let err = refusal(|src| {
-        fs::remove_file(src.join("tokenizer/tokenizer.json")).unwrap();
-        fs::remove_file(src.join("tokenizer/merges.txt")).unwrap();
-    });
+    let err = refusal(
+        |src| {
+            fs::remove_file(src.join("tokenizer/tokenizer.json")).unwrap();
+            fs::remove_file(src.join("tokenizer/merges.txt")).unwrap();
+        },
+        |e| matches!(e, ConvertError::NoTokenizer { .. }),
+    );
     assert!(err.contains("vocab.json + merges.txt"), "{err}");
-    let err = refusal(|src| {
-        fs::remove_file(src.join("text_encoder/model.safetensors")).unwrap();
-    });
+    let err = refusal(
+        |src| {
+            fs::remove_file(src.join("text_encoder/model.safetensors")).unwrap();
+        },
+        |e| matches!(e, ConvertError::NoWeights { .. }),
+    );
     assert!(err.contains("no .safetensors or .bin weights"), "{err}");
     // A config this graph does not build, before any weight is read.
-    let err = refusal(|src| {
-        let p = src.join("unet/config.json");
-        let mut c: serde_json::Value = serde_json::from_slice(&fs::read(&p).unwrap()).unwrap();
-        c["class_embed_type"] = "timestep".into();
-        fs::write(&p, c.to_string()).unwrap();
-    });
+    let err = refusal(
+        |src| {
+            let p = src.join("unet/config.json");
+            let mut c: serde_json::Value = serde_json::from_slice(&fs::read(&p).unwrap()).unwrap();
+            c["class_embed_type"] = "timestep".into();
+            fs::write(&p, c.to_string()).unwrap();
+        },
+        |e| matches!(e, ConvertError::Unsupported { .. }),
+    );
     assert!(
         err.contains("configs are not a Stable Diffusion v1") && err.contains("class_embed_type"),
         "{err}"
     );
     // A valid config of another shape (SD 2's 1024-wide context) stops at
     // the first tensor that does not fit it.
-    let err = refusal(|src| {
-        let p = src.join("unet/config.json");
-        let mut c: serde_json::Value = serde_json::from_slice(&fs::read(&p).unwrap()).unwrap();
-        c["cross_attention_dim"] = 1024.into();
-        fs::write(&p, c.to_string()).unwrap();
-    });
+    let err = refusal(
+        |src| {
+            let p = src.join("unet/config.json");
+            let mut c: serde_json::Value = serde_json::from_slice(&fs::read(&p).unwrap()).unwrap();
+            c["cross_attention_dim"] = 1024.into();
+            fs::write(&p, c.to_string()).unwrap();
+        },
+        |e| matches!(e, ConvertError::ShapeMismatch { .. }),
+    );
     assert!(err.contains("the config needs [32, 1024]"), "{err}");
     // Weights that do not match the configs: a missing tensor at the end, a
     // wrong shape as soon as it is read.
@@ -374,9 +397,15 @@ fn bad_folders_are_refused_naming_the_file_and_the_reason() {
         let out = serialize(views, None::<HashMap<String, String>>).unwrap();
         fs::write(&path, out).unwrap();
     };
-    let err = refusal(|src| drop_tensor(src, "post_quant_conv.bias", None));
+    let err = refusal(
+        |src| drop_tensor(src, "post_quant_conv.bias", None),
+        |e| matches!(e, ConvertError::Incomplete { .. }),
+    );
     assert!(err.contains("vae.post_quant_conv.bias: missing"), "{err}");
-    let err = refusal(|src| drop_tensor(src, "post_quant_conv.bias", Some((vec![3], vec![0; 6]))));
+    let err = refusal(
+        |src| drop_tensor(src, "post_quant_conv.bias", Some((vec![3], vec![0; 6]))),
+        |e| matches!(e, ConvertError::ShapeMismatch { .. }),
+    );
     assert!(
         err.contains("post_quant_conv.bias has shape [3], the config needs [4]"),
         "{err}"

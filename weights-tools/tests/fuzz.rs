@@ -51,7 +51,7 @@ fn zip_of(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
 fn torch_checkpoints_refuse_mutated_zips_with_a_message() {
     let corpus = vec![fixture("state_dict.bin"), fixture("evil.bin")];
     let report = fuzz(Target::new("torch-zip", corpus), |bytes| {
-        read_from(Cursor::new(bytes)).into()
+        read_from(Cursor::new(bytes), "fuzz.bin").into()
     });
     assert!(report.refused > report.cases / 2, "{report:?}");
 }
@@ -76,7 +76,7 @@ fn torch_pickles_refuse_mutations_with_a_message() {
                 (n.clone(), b.to_vec())
             })
             .collect();
-        read_from(Cursor::new(zip_of(&repacked))).into()
+        read_from(Cursor::new(zip_of(&repacked)), "fuzz.bin").into()
     });
     assert!(
         report.accepted >= 1 && report.refused > report.cases / 2,
@@ -105,7 +105,9 @@ fn deep_and_copied_pickles_are_refused_not_overflowed() {
     let mut deep = vec![0x80, 2, b'K', 0];
     deep.extend(std::iter::repeat_n(0x85, 100_000));
     deep.push(b'.');
-    let err = read_from(Cursor::new(with_pickle(deep))).err().unwrap();
+    let err = read_from(Cursor::new(with_pickle(deep)), "fuzz.bin")
+        .err()
+        .unwrap();
     assert!(format!("{err:#}").contains("nests"), "{err:#}");
     // A 1,000-item list memoized, then fetched 100,000 times: 10^8 copies.
     let mut copies = vec![0x80, 2, b']', b'('];
@@ -113,7 +115,9 @@ fn deep_and_copied_pickles_are_refused_not_overflowed() {
     copies.extend([b'e', b'q', 0]);
     copies.extend(std::iter::repeat_n([b'h', 0], 100_000).flatten());
     copies.push(b'.');
-    let err = read_from(Cursor::new(with_pickle(copies))).err().unwrap();
+    let err = read_from(Cursor::new(with_pickle(copies)), "fuzz.bin")
+        .err()
+        .unwrap();
     assert!(format!("{err:#}").contains("copies"), "{err:#}");
 }
 
@@ -146,7 +150,7 @@ fn safetensors_fixture() -> Vec<u8> {
 fn safetensors_refuse_mutations_with_a_message() {
     let report = fuzz(
         Target::new("safetensors", vec![safetensors_fixture()]),
-        |bytes| match read_safetensors(bytes) {
+        |bytes| match read_safetensors(bytes, "fuzz.safetensors") {
             Ok(tensors) => {
                 for t in &tensors {
                     if let Some(v) = &t.values {

@@ -12,11 +12,24 @@ use roentgen_model::png::EditedFrom;
 use crate::loader::PageModel;
 use crate::protocol::FromWorker;
 
-/// The open file: its name and its grey values as read.
+/// The open file: its name, its grey values as read, and those values
+/// fitted to the size of the model that showed it (kept so that each edit
+/// does not resize a full-size radiograph again; a model of another size,
+/// loaded in between, fits it anew).
 struct Open {
     name: String,
     image: Grayscale,
     fit: Fit,
+    fitted: Grayscale,
+}
+
+impl Open {
+    fn fitted(&mut self, w: usize, h: usize) -> &Grayscale {
+        if (self.fitted.width, self.fitted.height) != (w, h) {
+            self.fitted = roentgen_imaging::fit(&self.image, w, h, self.fit);
+        }
+        &self.fitted
+    }
 }
 
 thread_local! {
@@ -68,7 +81,14 @@ pub fn open(file: &web_sys::File, fit: &str, model: &PageModel) -> Result<FromWo
         name: name.clone(),
         read_as: format!("{}x{} {}", image.width, image.height, image.source),
     };
-    OPEN.with(|o| *o.borrow_mut() = Some(Open { name, image, fit }));
+    OPEN.with(|o| {
+        *o.borrow_mut() = Some(Open {
+            name,
+            image,
+            fit,
+            fitted,
+        })
+    });
     Ok(event)
 }
 
@@ -80,12 +100,12 @@ pub fn input(
     mask: Option<(&str, usize, usize)>,
 ) -> Result<EditInput, String> {
     OPEN.with(|o| {
-        let o = o.borrow();
+        let mut o = o.borrow_mut();
         let open = o
-            .as_ref()
+            .as_mut()
             .ok_or("open a radiograph first (PNG, JPEG or DICOM)")?;
         let (h, w) = model_size(model);
-        let fitted = roentgen_imaging::fit(&open.image, w, h, open.fit);
+        let image = roentgen_imaging::to_model_input(open.fitted(w, h), model.vae.cfg.in_channels);
         let latent = model.default_latent_hw();
         let mask = match mask {
             Some((b64, mw, mh)) => {
@@ -109,7 +129,7 @@ pub fn input(
             None => None,
         };
         Ok(EditInput {
-            image: roentgen_imaging::to_model_input(&fitted, model.vae.cfg.in_channels),
+            image,
             from: EditedFrom {
                 image: open.name.clone(),
                 read_as: open.image.source.clone(),

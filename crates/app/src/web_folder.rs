@@ -5,6 +5,7 @@
 
 use std::io::{self, Read, Seek, SeekFrom};
 
+use roentgen_convert::ConvertError;
 use roentgen_convert::folder::{Folder, ReadSeek};
 
 /// Files by their path inside the folder ("unet/config.json").
@@ -48,7 +49,7 @@ impl WebFolder {
 }
 
 impl Folder for WebFolder {
-    fn files(&self) -> anyhow::Result<Vec<(String, u64)>> {
+    fn files(&self) -> Result<Vec<(String, u64)>, ConvertError> {
         Ok(self
             .files
             .iter()
@@ -56,15 +57,21 @@ impl Folder for WebFolder {
             .collect())
     }
 
-    fn open(&self, path: &str) -> anyhow::Result<Box<dyn ReadSeek + '_>> {
+    fn open(&self, path: &str) -> Result<Box<dyn ReadSeek + '_>, ConvertError> {
         let file = self
             .files
             .iter()
             .find(|(p, _)| p == path)
             .map(|(_, f)| f.clone())
-            .ok_or_else(|| anyhow::anyhow!("{} is missing", self.describe(path)))?;
-        let reader = web_sys::FileReaderSync::new()
-            .map_err(|e| anyhow::anyhow!("no FileReaderSync here: {}", crate::http::js(e)))?;
+            .ok_or_else(|| ConvertError::Missing {
+                path: self.describe(path),
+            })?;
+        let reader = web_sys::FileReaderSync::new().map_err(|e| {
+            ConvertError::io(
+                self.describe(path),
+                format!("no FileReaderSync here: {}", crate::http::js(e)),
+            )
+        })?;
         let len = file.size() as u64;
         Ok(Box::new(io::BufReader::with_capacity(
             64 << 10,

@@ -7,7 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{fails, ok, roentgen, root, tmp};
+use common::{fails, ok, read_npy, rel_l2, roentgen, root, tmp, write_npy};
 
 fn golden(p: &str) -> PathBuf {
     root().join("tests/goldens/tiny-sd2").join(p)
@@ -33,32 +33,6 @@ fn edit_goldens() -> std::collections::HashMap<String, (Vec<usize>, Vec<f32>)> {
         .collect()
 }
 
-fn write_npy(path: &Path, shape: &[usize], values: &[f32]) {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let mut header = format!(
-        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({},), }}",
-        dims.join(", ")
-    );
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend((header.len() as u16).to_le_bytes());
-    out.extend(header.as_bytes());
-    out.extend(values.iter().flat_map(|v| v.to_le_bytes()));
-    std::fs::write(path, out).unwrap();
-}
-
-fn read_npy(path: &Path) -> Vec<f32> {
-    let bytes = std::fs::read(path).unwrap();
-    let len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
-    bytes[10 + len..]
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
-}
-
 /// An 8-bit grey PNG of `values` in [0, 1].
 fn write_grey_png(path: &Path, w: usize, h: usize, values: &[f32]) {
     let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
@@ -81,16 +55,6 @@ fn png_text(path: &Path) -> Vec<(String, String)> {
         .iter()
         .map(|c| (c.keyword.clone(), c.get_text().unwrap()))
         .collect()
-}
-
-fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
-    let num: f64 = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
-        .sum();
-    let den: f64 = b.iter().map(|y| (*y as f64).powi(2)).sum();
-    (num / den).sqrt()
 }
 
 #[test]

@@ -11,7 +11,7 @@ mod common;
 
 use std::time::Instant;
 
-use common::{ok, roentgen, root, tmp};
+use common::{ok, read_npy, rel_l2, roentgen, root, tmp, write_npy};
 use safetensors::SafeTensors;
 
 fn golden() -> (Vec<u8>, serde_json::Value) {
@@ -29,39 +29,6 @@ fn f32s(st: &SafeTensors, key: &str) -> Vec<f32> {
         .chunks(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect()
-}
-
-fn write_npy(path: &std::path::Path, shape: &[usize], v: &[f32]) {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let mut header = format!(
-        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}), }}",
-        dims.join(", ")
-    );
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut b = b"\x93NUMPY\x01\x00".to_vec();
-    b.extend((header.len() as u16).to_le_bytes());
-    b.extend(header.as_bytes());
-    b.extend(v.iter().flat_map(|x| x.to_le_bytes()));
-    std::fs::write(path, b).unwrap();
-}
-
-fn read_npy(path: &std::path::Path) -> Vec<f32> {
-    let b = std::fs::read(path).unwrap();
-    let h = u16::from_le_bytes([b[8], b[9]]) as usize;
-    b[10 + h..]
-        .chunks(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect()
-}
-
-fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    let num: f64 = a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum();
-    let den: f64 = b.iter().map(|y| (*y as f64).powi(2)).sum();
-    (num / den).sqrt()
 }
 
 /// The PNG's RGB8 pixels in [0, 1], average-pooled `pool`x`pool`, as

@@ -8,23 +8,24 @@
 //! byte-level mapping; BPE with the `</w>` end-of-word suffix; BOS/EOS added
 //! around the ids. The `tokenizers` crate loads it natively and in wasm32.
 
-use anyhow::{Context, bail};
 use serde_json::{Map, Value, json};
+
+use crate::error::{ConvertError, Result};
 
 const BOS: &str = "<|startoftext|>";
 const EOS: &str = "<|endoftext|>";
 const SPLIT: &str =
     r"<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+";
 
-/// The tokenizer.json text for a CLIP `vocab.json` and `merges.txt`.
-pub fn tokenizer_json(vocab_json: &str, merges_txt: &str) -> anyhow::Result<String> {
-    let vocab: Map<String, Value> =
-        serde_json::from_str(vocab_json).context("vocab.json is not a JSON object")?;
-    let id = |t: &str| -> anyhow::Result<u64> {
-        vocab
-            .get(t)
-            .and_then(Value::as_u64)
-            .with_context(|| format!("vocab.json has no {t} (not a CLIP vocabulary)"))
+/// The tokenizer.json text for a CLIP `vocab.json` and `merges.txt`; a
+/// `Malformed` error names the file as "vocab.json" or "merges.txt".
+pub fn tokenizer_json(vocab_json: &str, merges_txt: &str) -> Result<String> {
+    let vocab: Map<String, Value> = serde_json::from_str(vocab_json)
+        .map_err(|e| ConvertError::malformed("vocab.json", format!("not a JSON object: {e}")))?;
+    let id = |t: &str| -> Result<u64> {
+        vocab.get(t).and_then(Value::as_u64).ok_or_else(|| {
+            ConvertError::malformed("vocab.json", format!("has no {t} (not a CLIP vocabulary)"))
+        })
     };
     let (bos, eos) = (id(BOS)?, id(EOS)?);
     let mut merges = Vec::new();
@@ -34,7 +35,10 @@ pub fn tokenizer_json(vocab_json: &str, merges_txt: &str) -> anyhow::Result<Stri
         }
         let parts: Vec<&str> = line.split(' ').collect();
         let [a, b] = parts[..] else {
-            bail!("merges.txt line {}: {line:?} is not two tokens", i + 1);
+            return Err(ConvertError::malformed(
+                "merges.txt",
+                format!("line {}: {line:?} is not two tokens", i + 1),
+            ));
         };
         merges.push(json!([a, b]));
     }
@@ -64,5 +68,5 @@ pub fn tokenizer_json(vocab_json: &str, merges_txt: &str) -> anyhow::Result<Stri
                   "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,
                   "vocab": vocab, "merges": merges}
     });
-    Ok(serde_json::to_string(&doc)?)
+    Ok(serde_json::to_string(&doc).expect("a JSON value serializes"))
 }

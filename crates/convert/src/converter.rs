@@ -9,23 +9,19 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, bail};
 use half::f16;
 use roentgen_model::spec::Spec;
 use roentgen_weights::TensorDType;
 use roentgen_weights::manifest::Manifest;
 use roentgen_weights::writer::{ALIGN, ShardFiles, ShardWriter};
 
+use crate::error::{ConvertError, Result};
 use crate::folder::{Folder, ReadSeek, read_small};
 use crate::names::{normalize_name, normalize_shape};
 use crate::tensor_file::TensorFile;
 
 /// The components a text-to-image pipeline loads, in loading order.
 pub const COMPONENTS: [&str; 3] = ["text_encoder", "unet", "vae"];
-
-/// What a diffusers folder holds, for messages that say what is missing.
-const LAYOUT: &str = "a diffusers folder holds model_index.json, text_encoder/, unet/, vae/, \
-                      tokenizer/ and scheduler/ (RoentGen as its authors distribute it)";
 
 #[derive(Clone, Debug)]
 pub struct ConvertOptions {
@@ -164,17 +160,18 @@ pub struct Converter<'a> {
 impl<'a> Converter<'a> {
     /// Reads the folder's configs and tokenizer and lists its weight files;
     /// refuses, naming what is wrong, a folder this project cannot run.
-    pub fn new(folder: &'a dyn Folder, opts: ConvertOptions) -> anyhow::Result<Self> {
+    pub fn new(folder: &'a dyn Folder, opts: ConvertOptions) -> Result<Self> {
         let files = folder.files()?;
         let size = |p: &str| files.iter().find(|(f, _)| f == p).map(|(_, s)| *s);
-        let small = |p: &str| -> anyhow::Result<Vec<u8>> {
-            let s =
-                size(p).with_context(|| format!("{} is missing: {LAYOUT}", folder.describe(p)))?;
+        let small = |p: &str| -> Result<Vec<u8>> {
+            let s = size(p).ok_or_else(|| ConvertError::Missing {
+                path: folder.describe(p),
+            })?;
             read_small(folder, p, s)
         };
-        let text = |p: &str| -> anyhow::Result<String> {
+        let text = |p: &str| -> Result<String> {
             String::from_utf8(small(p)?)
-                .with_context(|| format!("{} is not UTF-8 text", folder.describe(p)))
+                .map_err(|_| ConvertError::malformed(folder.describe(p), "not UTF-8 text"))
         };
         // The folder's own tokenizer.json where newer tools saved one, else
         // built from the vocab.json + merges.txt every SD v1 folder has.
@@ -185,21 +182,21 @@ impl<'a> Converter<'a> {
                 &text("tokenizer/vocab.json")?,
                 &text("tokenizer/merges.txt")?,
             )
-            .with_context(|| {
-                format!(
-                    "building tokenizer.json from {}",
-                    folder.describe("tokenizer")
-                )
+            .map_err(|e| match e {
+                // "vocab.json" -> where it is.
+                ConvertError::Malformed { file, what } => {
+                    ConvertError::malformed(folder.describe(&format!("tokenizer/{file}")), what)
+                }
+                e => e,
             })?
         } else {
-            bail!(
-                "{} has neither tokenizer.json nor vocab.json + merges.txt: {LAYOUT}",
-                folder.describe("tokenizer")
-            );
+            return Err(ConvertError::NoTokenizer {
+                dir: folder.describe("tokenizer"),
+            });
         };
-        let json = |p: &str| -> anyhow::Result<serde_json::Value> {
+        let json = |p: &str| -> Result<serde_json::Value> {
             serde_json::from_str(&text(p)?)
-                .with_context(|| format!("{} is not JSON", folder.describe(p)))
+                .map_err(|e| ConvertError::malformed(folder.describe(p), format!("not JSON: {e}")))
         };
         let mut configs = BTreeMap::new();
         configs.insert(
@@ -214,15 +211,13 @@ impl<'a> Converter<'a> {
             );
             let found = weight_files(&files, component);
             if found.is_empty() {
-                bail!(
-                    "{} holds no .safetensors or .bin weights",
-                    folder.describe(component)
-                );
+                return Err(ConvertError::NoWeights {
+                    dir: folder.describe(component),
+                });
             }
             weight_list.extend(found.into_iter().map(|(p, s)| (component, p, s)));
         }
-        let spec = Spec::from_configs(&configs)
-            .context("this model's configs are not a Stable Diffusion v1 text-to-image model this page can run")?;
+        let spec = Spec::from_configs(&configs).map_err(|why| ConvertError::Unsupported { why })?;
         let expected = spec.full_table(opts.keep_encoder).into_iter().collect();
         Ok(Self {
             folder,
@@ -268,7 +263,7 @@ impl<'a> Converter<'a> {
 
     /// Converts the next tensor and returns the shards that closed (often
     /// none); None once every tensor is done.
-    pub fn step(&mut self) -> anyhow::Result<Option<ShardFiles>> {
+    pub fn step(&mut self) -> Result<Option<ShardFiles>> {
         loop {
             if let Some((file, next)) = &mut self.open {
                 if *next < file.tensors().len() {
@@ -289,22 +284,24 @@ impl<'a> Converter<'a> {
                     }
                     let shape = normalize_shape(&stored, &meta.shape);
                     match self.expected.get(&stored) {
-                        None => bail!(
-                            "{}: {} ({stored}) is not part of the architecture its config describes",
-                            self.folder.describe(path),
-                            meta.name
-                        ),
-                        Some(want) if *want != shape => bail!(
-                            "{}: {} has shape {shape:?}, the config needs {want:?}",
-                            self.folder.describe(path),
-                            meta.name
-                        ),
+                        None => {
+                            return Err(ConvertError::NotInArchitecture {
+                                file: self.folder.describe(path),
+                                tensor: meta.name,
+                                stored,
+                            });
+                        }
+                        Some(want) if *want != shape => {
+                            return Err(ConvertError::ShapeMismatch {
+                                file: self.folder.describe(path),
+                                tensor: meta.name,
+                                got: shape,
+                                expected: want.clone(),
+                            });
+                        }
                         _ => {}
                     }
-                    let values = file
-                        .read(i)
-                        .with_context(|| self.folder.describe(path))?
-                        .expect("a float tensor has values");
+                    let values = file.read(i)?.expect("a float tensor has values");
                     let (dtype, data, scales) =
                         encode_tensor(&stored, &shape, &values, self.opts.dtype);
                     s.tensors += 1;
@@ -324,8 +321,7 @@ impl<'a> Converter<'a> {
                 return Ok(None);
             };
             let reader = self.folder.open(path)?;
-            let file = TensorFile::open(reader, path, *size)
-                .with_context(|| self.folder.describe(path))?;
+            let file = TensorFile::open(reader, &self.folder.describe(path), *size)?;
             self.opened += 1;
             self.open = Some((file, 0));
         }
@@ -333,10 +329,10 @@ impl<'a> Converter<'a> {
 
     /// Checks that every tensor the configs need arrived, and returns the
     /// manifest with the last shards.
-    pub fn finish(self) -> anyhow::Result<Converted> {
+    pub fn finish(self) -> Result<Converted> {
         self.spec
             .check_table(self.written.iter().map(|(n, s)| (n.as_str(), s.as_slice())))
-            .context("the folder's weights do not match its configs")?;
+            .map_err(|why| ConvertError::Incomplete { why })?;
         let (manifest, shards) =
             self.writer
                 .finish("sd-v1-txt2img", self.configs, "tokenizer.json")?;
@@ -357,14 +353,14 @@ pub fn convert(
     out: &std::path::Path,
     opts: &ConvertOptions,
     mut progress: impl FnMut(&Progress),
-) -> anyhow::Result<BTreeMap<String, ComponentSummary>> {
+) -> Result<BTreeMap<String, ComponentSummary>> {
     use std::fs;
     let folder = crate::folder::DirFolder(from.to_path_buf());
     let mut conv = Converter::new(&folder, opts.clone())?;
-    fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let write = |(name, bytes): (String, Vec<u8>)| -> anyhow::Result<()> {
+    fs::create_dir_all(out).map_err(|e| ConvertError::io(out.display().to_string(), e))?;
+    let write = |(name, bytes): (String, Vec<u8>)| -> Result<()> {
         let path = out.join(&name);
-        fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))
+        fs::write(&path, bytes).map_err(|e| ConvertError::io(path.display().to_string(), e))
     };
     while let Some(shards) = conv.step()? {
         shards.into_iter().try_for_each(write)?;
@@ -374,6 +370,7 @@ pub fn convert(
     done.shards.into_iter().try_for_each(write)?;
     roentgen_weights::folder::write_dir(out, &done.manifest, &[])?;
     let dest = out.join("tokenizer.json");
-    fs::write(&dest, done.tokenizer).with_context(|| format!("writing {}", dest.display()))?;
+    fs::write(&dest, done.tokenizer)
+        .map_err(|e| ConvertError::io(dest.display().to_string(), e))?;
     Ok(done.summary)
 }

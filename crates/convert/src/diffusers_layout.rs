@@ -7,10 +7,11 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{Context, bail};
 use half::{bf16, f16};
 use safetensors::{Dtype, View};
 use serde_json::{Value, json};
+
+use crate::error::{ConvertError, Result};
 
 /// How the folder spells things.
 #[derive(Clone, Copy, Debug)]
@@ -91,25 +92,41 @@ pub fn weight_file(component: &str) -> &'static str {
 
 /// vocab.json and merges.txt from a CLIP tokenizer.json (what
 /// `CLIPTokenizer.from_pretrained` reads).
-pub fn vocab_and_merges(tokenizer_json: &str) -> anyhow::Result<(String, String)> {
-    let t: Value = serde_json::from_str(tokenizer_json).context("tokenizer.json is not JSON")?;
+pub fn vocab_and_merges(tokenizer_json: &str) -> Result<(String, String)> {
+    let bad = |what: &str| ConvertError::malformed("tokenizer.json", what);
+    let t: Value = serde_json::from_str(tokenizer_json).map_err(|_| bad("not JSON"))?;
     let vocab = t["model"]["vocab"].clone();
     if !vocab.is_object() {
-        bail!("tokenizer.json has no BPE vocab");
+        return Err(bad("no BPE vocab"));
     }
     let mut merges = String::from("#version: 0.2\n");
-    for m in t["model"]["merges"].as_array().context("no merges")? {
+    for m in t["model"]["merges"]
+        .as_array()
+        .ok_or_else(|| bad("no merges"))?
+    {
         match m {
             Value::String(s) => merges += s,
             Value::Array(pair) => {
                 let parts: Vec<&str> = pair.iter().filter_map(Value::as_str).collect();
                 merges += &parts.join(" ");
             }
-            _ => bail!("a merge is neither a string nor a pair"),
+            _ => return Err(bad("a merge is neither a string nor a pair")),
         }
         merges.push('\n');
     }
-    Ok((serde_json::to_string(&vocab)?, merges))
+    Ok((
+        serde_json::to_string(&vocab).expect("a JSON value serializes"),
+        merges,
+    ))
+}
+
+/// A failed write of `p`, with the reason.
+fn io<E: std::fmt::Display>(p: &Path) -> impl Fn(E) -> ConvertError + '_ {
+    move |e| ConvertError::io(p.display().to_string(), e)
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).expect("a JSON value serializes")
 }
 
 /// Writes `table` (our names and shapes, `values(i)` the f32 values of entry
@@ -122,29 +139,27 @@ pub fn write(
     configs: &BTreeMap<String, Value>,
     tokenizer_json: &str,
     o: LayoutOptions,
-) -> anyhow::Result<()> {
-    let mk =
-        |d: &Path| std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()));
-    let write_text = |p: &Path, text: &str| {
-        std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))
-    };
+) -> Result<()> {
+    let mk = |d: &Path| std::fs::create_dir_all(d).map_err(io(d));
+    let write_text = |p: &Path, text: &str| std::fs::write(p, text).map_err(io(p));
     for c in ["text_encoder", "unet", "vae", "scheduler", "tokenizer"] {
         mk(&out.join(c))?;
     }
-    let config = |k: &str| configs.get(k).with_context(|| format!("no {k} config"));
+    let config = |k: &str| {
+        configs
+            .get(k)
+            .ok_or_else(|| ConvertError::malformed("the configs", format!("no {k} config")))
+    };
     for c in ["text_encoder", "unet", "vae"] {
-        write_text(
-            &out.join(c).join("config.json"),
-            &serde_json::to_string_pretty(config(c)?)?,
-        )?;
+        write_text(&out.join(c).join("config.json"), &pretty(config(c)?))?;
     }
     write_text(
         &out.join("scheduler/scheduler_config.json"),
-        &serde_json::to_string_pretty(config("scheduler")?)?,
+        &pretty(config("scheduler")?),
     )?;
     write_text(
         &out.join("model_index.json"),
-        &serde_json::to_string_pretty(&json!({
+        &pretty(&json!({
             "_class_name": "StableDiffusionPipeline",
             "_diffusers_version": "0.30.0",
             "feature_extractor": [null, null],
@@ -155,7 +170,7 @@ pub fn write(
             "tokenizer": ["transformers", "CLIPTokenizer"],
             "unet": ["diffusers", "UNet2DConditionModel"],
             "vae": ["diffusers", "AutoencoderKL"],
-        }))?,
+        })),
     )?;
     let (vocab, merges) = vocab_and_merges(tokenizer_json)?;
     write_text(&out.join("tokenizer/vocab.json"), &vocab)?;
@@ -183,8 +198,7 @@ pub fn write(
             })
             .collect();
         let path = out.join(weight_file(component));
-        safetensors::serialize_to_file(tensors, None, &path)
-            .with_context(|| format!("writing {}", path.display()))?;
+        safetensors::serialize_to_file(tensors, None, &path).map_err(io(&path))?;
     }
     Ok(())
 }

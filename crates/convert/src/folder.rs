@@ -5,7 +5,7 @@
 
 use std::io::{Read, Seek};
 
-use anyhow::{Context, bail};
+use crate::error::{ConvertError, Result};
 
 /// Readable at any offset.
 pub trait ReadSeek: Read + Seek {}
@@ -14,9 +14,9 @@ impl<T: Read + Seek> ReadSeek for T {}
 /// A diffusers folder, wherever its files are.
 pub trait Folder {
     /// Every file as (path relative to the folder with `/` separators, size).
-    fn files(&self) -> anyhow::Result<Vec<(String, u64)>>;
+    fn files(&self) -> Result<Vec<(String, u64)>>;
     /// One file, to read in slices.
-    fn open(&self, path: &str) -> anyhow::Result<Box<dyn ReadSeek + '_>>;
+    fn open(&self, path: &str) -> Result<Box<dyn ReadSeek + '_>>;
     /// Where `path` is, for messages ("/home/me/roentgen/unet/config.json").
     fn describe(&self, path: &str) -> String;
 }
@@ -25,19 +25,19 @@ pub trait Folder {
 pub const MAX_SMALL_FILE: u64 = 64 << 20;
 
 /// A small file's bytes; refuses one larger than [`MAX_SMALL_FILE`].
-pub fn read_small(folder: &dyn Folder, path: &str, size: u64) -> anyhow::Result<Vec<u8>> {
+pub fn read_small(folder: &dyn Folder, path: &str, size: u64) -> Result<Vec<u8>> {
     if size > MAX_SMALL_FILE {
-        bail!(
-            "{} is {size} bytes, more than a config or tokenizer can be",
-            folder.describe(path)
-        );
+        return Err(ConvertError::TooLarge {
+            path: folder.describe(path),
+            size,
+        });
     }
     let mut bytes = Vec::with_capacity(size as usize);
     folder
         .open(path)?
         .take(MAX_SMALL_FILE)
         .read_to_end(&mut bytes)
-        .with_context(|| format!("reading {}", folder.describe(path)))?;
+        .map_err(|e| ConvertError::io(folder.describe(path), e))?;
     Ok(bytes)
 }
 
@@ -47,16 +47,17 @@ pub struct DirFolder(pub std::path::PathBuf);
 
 #[cfg(not(target_arch = "wasm32"))]
 impl Folder for DirFolder {
-    fn files(&self) -> anyhow::Result<Vec<(String, u64)>> {
+    fn files(&self) -> Result<Vec<(String, u64)>> {
         fn walk(
             root: &std::path::Path,
             dir: &std::path::Path,
             depth: usize,
             out: &mut Vec<(String, u64)>,
-        ) -> anyhow::Result<()> {
-            for e in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-                let e = e?;
-                let meta = e.metadata()?;
+        ) -> Result<()> {
+            let io = |e: std::io::Error| ConvertError::io(dir.display().to_string(), e);
+            for e in std::fs::read_dir(dir).map_err(io)? {
+                let e = e.map_err(io)?;
+                let meta = e.metadata().map_err(io)?;
                 let path = e.path();
                 if meta.is_dir() {
                     // diffusers folders are two levels deep; deeper is not ours.
@@ -79,10 +80,10 @@ impl Folder for DirFolder {
         Ok(out)
     }
 
-    fn open(&self, path: &str) -> anyhow::Result<Box<dyn ReadSeek + '_>> {
+    fn open(&self, path: &str) -> Result<Box<dyn ReadSeek + '_>> {
         let full = self.0.join(path);
-        let f =
-            std::fs::File::open(&full).with_context(|| format!("opening {}", full.display()))?;
+        let f = std::fs::File::open(&full)
+            .map_err(|e| ConvertError::io(full.display().to_string(), e))?;
         Ok(Box::new(std::io::BufReader::with_capacity(1 << 20, f)))
     }
 

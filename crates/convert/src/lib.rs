@@ -11,6 +11,7 @@ pub mod clip_tokenizer;
 pub mod converter;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod diffusers_layout;
+pub mod error;
 pub mod folder;
 pub mod names;
 pub mod tensor_file;
@@ -21,5 +22,6 @@ pub use converter::convert;
 pub use converter::{
     ComponentSummary, ConvertOptions, Converted, Converter, Progress, encode_tensor,
 };
+pub use error::ConvertError;
 pub use folder::Folder;
 pub use names::normalize_name;

@@ -4,11 +4,11 @@
 
 use std::io::{Read, Seek, SeekFrom};
 
-use anyhow::{Context, bail};
 use half::{bf16, f16};
 use safetensors::Dtype;
 use safetensors::tensor::Metadata;
 
+use crate::error::{ConvertError, Result};
 use crate::torch_bin::{BinTensor, Checkpoint};
 
 /// What the table says of one tensor.
@@ -28,6 +28,8 @@ const MAX_HEADER: u64 = 100_000_000;
 /// A `.safetensors` file: header parsed and checked against the file's size.
 pub struct SafetensorsFile<R> {
     reader: R,
+    /// The file as messages name it.
+    file: String,
     data_start: u64,
     metadata: Metadata,
     tensors: Vec<TensorMeta>,
@@ -38,28 +40,31 @@ fn is_float(d: Dtype) -> bool {
 }
 
 impl<R: Read + Seek> SafetensorsFile<R> {
-    pub fn open(mut reader: R, file_size: u64) -> anyhow::Result<Self> {
+    /// Reads and checks the header of `file` (its name for messages).
+    pub fn open(mut reader: R, file: &str, file_size: u64) -> Result<Self> {
+        let bad =
+            |what: String| ConvertError::malformed(file, format!("not a safetensors file: {what}"));
         let mut n = [0u8; 8];
         reader
             .read_exact(&mut n)
-            .context("not a safetensors file: shorter than its 8-byte header length")?;
+            .map_err(|_| bad("shorter than its 8-byte header length".into()))?;
         let n = u64::from_le_bytes(n);
         if n > MAX_HEADER || n.saturating_add(8) > file_size {
-            bail!("not a safetensors file: a {n}-byte header in a {file_size}-byte file");
+            return Err(bad(format!("a {n}-byte header in a {file_size}-byte file")));
         }
         let mut header = vec![0u8; n as usize];
         reader
             .read_exact(&mut header)
-            .context("not a safetensors file: the header ends early")?;
-        let metadata: Metadata = serde_json::from_slice(&header)
-            .map_err(|e| anyhow::anyhow!("not a safetensors file: header: {e}"))?;
+            .map_err(|_| bad("the header ends early".into()))?;
+        let metadata: Metadata =
+            serde_json::from_slice(&header).map_err(|e| bad(format!("header: {e}")))?;
         let data_start = 8 + n;
         if data_start + metadata.data_len() as u64 != file_size {
-            bail!(
-                "not a safetensors file: the header describes {} bytes of data, the file holds {}",
+            return Err(bad(format!(
+                "the header describes {} bytes of data, the file holds {}",
                 metadata.data_len(),
                 file_size - data_start
-            );
+            )));
         }
         let mut tensors: Vec<TensorMeta> = metadata
             .tensors()
@@ -74,6 +79,7 @@ impl<R: Read + Seek> SafetensorsFile<R> {
         tensors.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(Self {
             reader,
+            file: file.to_string(),
             data_start,
             metadata,
             tensors,
@@ -82,7 +88,7 @@ impl<R: Read + Seek> SafetensorsFile<R> {
 
     /// The values of tensor `i` (of `tensors`) widened to f32; None if it is
     /// not a float tensor.
-    pub fn read(&mut self, i: usize) -> anyhow::Result<Option<Vec<f32>>> {
+    pub fn read(&mut self, i: usize) -> Result<Option<Vec<f32>>> {
         let name = &self.tensors[i].name;
         let info = self.metadata.info(name).expect("named in the header");
         if !is_float(info.dtype) {
@@ -93,7 +99,7 @@ impl<R: Read + Seek> SafetensorsFile<R> {
         self.reader
             .seek(SeekFrom::Start(self.data_start + start as u64))
             .and_then(|_| self.reader.read_exact(&mut bytes))
-            .with_context(|| format!("reading {name}"))?;
+            .map_err(|e| ConvertError::io(&self.file, format!("reading {name}: {e}")))?;
         Ok(to_f32(info.dtype, &bytes))
     }
 }
@@ -129,12 +135,12 @@ pub enum TensorFile<R: Read + Seek> {
 
 impl<R: Read + Seek> TensorFile<R> {
     /// Opens by the file name's extension: `.bin` is a PyTorch checkpoint,
-    /// anything else safetensors.
-    pub fn open(reader: R, file_name: &str, size: u64) -> anyhow::Result<Self> {
-        Ok(if file_name.ends_with(".bin") {
-            Self::Torch(Checkpoint::open(reader)?)
+    /// anything else safetensors. `file` is also what messages call it.
+    pub fn open(reader: R, file: &str, size: u64) -> Result<Self> {
+        Ok(if file.ends_with(".bin") {
+            Self::Torch(Checkpoint::open(reader, file)?)
         } else {
-            Self::Safetensors(SafetensorsFile::open(reader, size)?)
+            Self::Safetensors(SafetensorsFile::open(reader, file, size)?)
         })
     }
 
@@ -146,7 +152,7 @@ impl<R: Read + Seek> TensorFile<R> {
         }
     }
 
-    pub fn read(&mut self, i: usize) -> anyhow::Result<Option<Vec<f32>>> {
+    pub fn read(&mut self, i: usize) -> Result<Option<Vec<f32>>> {
         match self {
             Self::Safetensors(f) => f.read(i),
             Self::Torch(c) => c.read(i),
@@ -154,7 +160,7 @@ impl<R: Read + Seek> TensorFile<R> {
     }
 
     /// Every tensor, read one after another.
-    pub fn read_all(mut self) -> anyhow::Result<Vec<BinTensor>> {
+    pub fn read_all(mut self) -> Result<Vec<BinTensor>> {
         (0..self.tensors().len())
             .map(|i| {
                 let values = self.read(i)?;
@@ -169,10 +175,12 @@ impl<R: Read + Seek> TensorFile<R> {
     }
 }
 
-/// Every tensor of a `.safetensors` file's bytes, sorted by name.
-pub fn read_safetensors(bytes: &[u8]) -> anyhow::Result<Vec<BinTensor>> {
+/// Every tensor of a `.safetensors` file's bytes (`file` names them in
+/// messages), sorted by name.
+pub fn read_safetensors(bytes: &[u8], file: &str) -> Result<Vec<BinTensor>> {
     TensorFile::Safetensors(SafetensorsFile::open(
         std::io::Cursor::new(bytes),
+        file,
         bytes.len() as u64,
     )?)
     .read_all()

@@ -12,13 +12,40 @@ use std::collections::HashMap;
 use std::io::{Read, Seek};
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use half::{bf16, f16};
 
+use crate::error::{ConvertError, Result};
 use crate::tensor_file::TensorMeta;
 
 /// A state dict's pickle is names and shapes: a few MB at most.
 const MAX_PICKLE: u64 = 256 << 20;
-use half::{bf16, f16};
+
+/// Inside the reader a failure is its reason; the public functions tie it
+/// to the file (`ConvertError::Malformed`).
+type Why<T> = std::result::Result<T, String>;
+
+trait OrWhy<T> {
+    fn why(self, what: &str) -> Why<T>;
+    fn why_with(self, what: impl FnOnce() -> String) -> Why<T>;
+}
+
+impl<T> OrWhy<T> for Option<T> {
+    fn why(self, what: &str) -> Why<T> {
+        self.ok_or_else(|| what.to_string())
+    }
+    fn why_with(self, what: impl FnOnce() -> String) -> Why<T> {
+        self.ok_or_else(what)
+    }
+}
+
+impl<T, E: std::fmt::Display> OrWhy<T> for std::result::Result<T, E> {
+    fn why(self, what: &str) -> Why<T> {
+        self.map_err(|e| format!("{what}: {e}"))
+    }
+    fn why_with(self, what: impl FnOnce() -> String) -> Why<T> {
+        self.map_err(|e| format!("{}: {e}", what()))
+    }
+}
 
 /// Element types a storage may hold.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -127,9 +154,11 @@ fn depth(v: &Value) -> usize {
 }
 
 /// Refuses to put `items` into a container if that nests too deep.
-fn nest<'v>(items: impl IntoIterator<Item = &'v Value>) -> anyhow::Result<()> {
+fn nest<'v>(items: impl IntoIterator<Item = &'v Value>) -> Why<()> {
     if items.into_iter().map(depth).max().unwrap_or(0) >= MAX_DEPTH {
-        bail!("the pickle nests containers more than {MAX_DEPTH} deep: refused");
+        return Err(format!(
+            "the pickle nests containers more than {MAX_DEPTH} deep: refused"
+        ));
     }
     Ok(())
 }
@@ -148,22 +177,22 @@ fn nodes(v: &Value) -> usize {
     }
 }
 
-fn usize_of(v: &Value) -> anyhow::Result<usize> {
+fn usize_of(v: &Value) -> Why<usize> {
     match v {
         Value::Int(i) if *i >= 0 => Ok(*i as usize),
-        other => bail!("expected a size, found {other:?}"),
+        other => Err(format!("expected a size, found {other:?}")),
     }
 }
 
-fn usizes(v: &Value) -> anyhow::Result<Vec<usize>> {
+fn usizes(v: &Value) -> Why<Vec<usize>> {
     match v {
         Value::Tuple(items) | Value::List(items) => items.iter().map(usize_of).collect(),
-        other => bail!("expected a tuple of sizes, found {other:?}"),
+        other => Err(format!("expected a tuple of sizes, found {other:?}")),
     }
 }
 
 /// Runs the allowed subset of pickle; returns the top value.
-fn unpickle(data: &[u8]) -> anyhow::Result<Value> {
+fn unpickle(data: &[u8]) -> Why<Value> {
     let mut stack: Vec<Value> = Vec::new();
     let mut memo: HashMap<u32, Value> = HashMap::new();
     let mut pos = 0usize;
@@ -171,23 +200,23 @@ fn unpickle(data: &[u8]) -> anyhow::Result<Value> {
     // could otherwise copy it without end. A real state dict copies a
     // handful of small values per tensor.
     let mut copy_budget = 4 * data.len() + 4096;
-    let mut copy = |v: &Value| -> anyhow::Result<Value> {
-        copy_budget = copy_budget.checked_sub(nodes(v)).context(
-            "the pickle copies memoized values far more than a state dict does: refused",
-        )?;
+    let mut copy = |v: &Value| -> Why<Value> {
+        copy_budget = copy_budget
+            .checked_sub(nodes(v))
+            .why("the pickle copies memoized values far more than a state dict does: refused")?;
         Ok(v.clone())
     };
-    let take = |pos: &mut usize, n: usize| -> anyhow::Result<&[u8]> {
-        let s = data.get(*pos..*pos + n).context("the pickle ends early")?;
+    let take = |pos: &mut usize, n: usize| -> Why<&[u8]> {
+        let s = data.get(*pos..*pos + n).why("the pickle ends early")?;
         *pos += n;
         Ok(s)
     };
-    let pop = |stack: &mut Vec<Value>| stack.pop().context("pickle stack underflow");
-    let pop_mark = |stack: &mut Vec<Value>| -> anyhow::Result<Vec<Value>> {
+    let pop = |stack: &mut Vec<Value>| stack.pop().why("pickle stack underflow");
+    let pop_mark = |stack: &mut Vec<Value>| -> Why<Vec<Value>> {
         let m = stack
             .iter()
             .rposition(|v| matches!(v, Value::Mark))
-            .context("pickle MARK missing")?;
+            .why("pickle MARK missing")?;
         let items = stack.split_off(m + 1);
         stack.pop();
         Ok(items)
@@ -221,7 +250,7 @@ fn unpickle(data: &[u8]) -> anyhow::Result<Value> {
                 let n = take(&mut pos, 1)?[0] as usize;
                 let b = take(&mut pos, n)?;
                 if n > 8 {
-                    bail!("pickle LONG1 of {n} bytes");
+                    return Err(format!("pickle LONG1 of {n} bytes"));
                 }
                 let mut v = [0u8; 8];
                 v[..n].copy_from_slice(b);
@@ -241,16 +270,16 @@ fn unpickle(data: &[u8]) -> anyhow::Result<Value> {
                 } else {
                     take(&mut pos, 1)?[0] as usize
                 };
-                let s = std::str::from_utf8(take(&mut pos, n)?)
-                    .context("pickle string is not UTF-8")?;
+                let s =
+                    std::str::from_utf8(take(&mut pos, n)?).why("pickle string is not UTF-8")?;
                 stack.push(Value::Str(s.to_string()));
             }
             b'c' => {
-                let mut line = || -> anyhow::Result<String> {
+                let mut line = || -> Why<String> {
                     let end = data[pos..]
                         .iter()
                         .position(|&c| c == b'\n')
-                        .context("GLOBAL without newline")?;
+                        .why("GLOBAL without newline")?;
                     let s = String::from_utf8_lossy(&data[pos..pos + end]).to_string();
                     pos += end + 1;
                     Ok(s)
@@ -259,39 +288,34 @@ fn unpickle(data: &[u8]) -> anyhow::Result<Value> {
                 let full = format!("{module}.{name}");
                 let storage = module == "torch" && Elem::from_storage(&name).is_some();
                 if !storage && !ALLOWED.contains(&full.as_str()) {
-                    bail!(
+                    return Err(format!(
                         "the pickle names {full}: refused (only a plain tensor state dict is read; \
                          nothing in the file is executed)"
-                    );
+                    ));
                 }
                 stack.push(Value::Global(full));
             }
             b'q' => {
                 let k = take(&mut pos, 1)?[0] as u32;
-                memo.insert(k, copy(stack.last().context("BINPUT on empty stack")?)?);
+                memo.insert(k, copy(stack.last().why("BINPUT on empty stack")?)?);
             }
             b'r' => {
                 let b = take(&mut pos, 4)?;
                 let k = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-                memo.insert(
-                    k,
-                    copy(stack.last().context("LONG_BINPUT on empty stack")?)?,
-                );
+                memo.insert(k, copy(stack.last().why("LONG_BINPUT on empty stack")?)?);
             }
             0x94 => {
                 let k = memo.len() as u32;
-                memo.insert(k, copy(stack.last().context("MEMOIZE on empty stack")?)?);
+                memo.insert(k, copy(stack.last().why("MEMOIZE on empty stack")?)?);
             }
             b'h' => {
                 let k = take(&mut pos, 1)?[0] as u32;
-                stack.push(copy(memo.get(&k).context("BINGET of an unknown memo")?)?);
+                stack.push(copy(memo.get(&k).why("BINGET of an unknown memo")?)?);
             }
             b'j' => {
                 let b = take(&mut pos, 4)?;
                 let k = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-                stack.push(copy(
-                    memo.get(&k).context("LONG_BINGET of an unknown memo")?,
-                )?);
+                stack.push(copy(memo.get(&k).why("LONG_BINGET of an unknown memo")?)?);
             }
             b')' => stack.push(Value::Tuple(Vec::new())),
             b't' => {
@@ -302,7 +326,7 @@ fn unpickle(data: &[u8]) -> anyhow::Result<Value> {
             0x85..=0x87 => {
                 let n = (op - 0x84) as usize;
                 if stack.len() < n {
-                    bail!("pickle stack underflow");
+                    return Err("pickle stack underflow".to_string());
                 }
                 let items = stack.split_off(stack.len() - n);
                 nest(&items)?;
@@ -327,7 +351,7 @@ fn unpickle(data: &[u8]) -> anyhow::Result<Value> {
                             }
                         }
                     }
-                    _ => bail!("pickle SETITEM on something not a dict"),
+                    _ => return Err("pickle SETITEM on something not a dict".to_string()),
                 }
             }
             b'a' | b'e' => {
@@ -339,7 +363,7 @@ fn unpickle(data: &[u8]) -> anyhow::Result<Value> {
                 nest(&items)?;
                 match stack.last_mut() {
                     Some(Value::List(l)) => l.extend(items),
-                    _ => bail!("pickle APPEND on something not a list"),
+                    _ => return Err("pickle APPEND on something not a list".to_string()),
                 }
             }
             b'b' => {
@@ -349,7 +373,7 @@ fn unpickle(data: &[u8]) -> anyhow::Result<Value> {
             b'Q' => {
                 let pid = pop(&mut stack)?;
                 let Value::Tuple(t) = pid else {
-                    bail!("unexpected persistent id {pid:?}");
+                    return Err(format!("unexpected persistent id {pid:?}"));
                 };
                 match t.as_slice() {
                     [
@@ -360,22 +384,22 @@ fn unpickle(data: &[u8]) -> anyhow::Result<Value> {
                         numel,
                     ] if kind == "storage" => {
                         let name = g.rsplit('.').next().unwrap_or("");
-                        let elem = Elem::from_storage(name)
-                            .with_context(|| format!("storage type {g}"))?;
+                        let elem =
+                            Elem::from_storage(name).why_with(|| format!("storage type {g}"))?;
                         stack.push(Value::Storage {
                             key: key.clone(),
                             elem,
                             numel: usize_of(numel)?,
                         });
                     }
-                    other => bail!("unexpected persistent id {other:?}"),
+                    other => return Err(format!("unexpected persistent id {other:?}")),
                 }
             }
             b'R' => {
                 let args = pop(&mut stack)?;
                 let callable = pop(&mut stack)?;
                 let Value::Tuple(args) = args else {
-                    bail!("REDUCE without an argument tuple");
+                    return Err("REDUCE without an argument tuple".to_string());
                 };
                 let v = match callable {
                     Value::Global(g) if g == "collections.OrderedDict" => Value::Dict(Vec::new()),
@@ -388,7 +412,7 @@ fn unpickle(data: &[u8]) -> anyhow::Result<Value> {
                             ..,
                         ] = args.as_slice()
                         else {
-                            bail!("_rebuild_tensor_v2 with unexpected arguments");
+                            return Err("_rebuild_tensor_v2 with unexpected arguments".to_string());
                         };
                         Value::Tensor(TensorRef {
                             key: key.clone(),
@@ -402,13 +426,15 @@ fn unpickle(data: &[u8]) -> anyhow::Result<Value> {
                     Value::Global(g) if g == "torch._utils._rebuild_parameter" => args
                         .into_iter()
                         .next()
-                        .context("_rebuild_parameter without a tensor")?,
-                    other => bail!("REDUCE of {other:?} refused"),
+                        .why("_rebuild_parameter without a tensor")?,
+                    other => return Err(format!("REDUCE of {other:?} refused")),
                 };
                 stack.push(v);
             }
             other => {
-                bail!("pickle opcode 0x{other:02x} is not part of a plain state dict: refused")
+                return Err(format!(
+                    "pickle opcode 0x{other:02x} is not part of a plain state dict: refused"
+                ));
             }
         }
     }
@@ -424,9 +450,10 @@ pub struct BinTensor {
 }
 
 /// Reads every tensor of a `torch.save` zip checkpoint, sorted by name.
-pub fn read(path: &Path) -> anyhow::Result<Vec<BinTensor>> {
-    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    read_from(std::io::BufReader::new(file)).with_context(|| path.display().to_string())
+pub fn read(path: &Path) -> Result<Vec<BinTensor>> {
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|e| ConvertError::io(&name, e))?;
+    read_from(std::io::BufReader::new(file), &name)
 }
 
 /// Where a tensor's last element lies in its storage, or None when the
@@ -440,9 +467,10 @@ fn last_index(t: &TensorRef) -> Option<usize> {
         })
 }
 
-/// The same, from any seekable bytes (a file, or a buffer in memory).
-pub fn read_from(reader: impl Read + Seek) -> anyhow::Result<Vec<BinTensor>> {
-    crate::tensor_file::TensorFile::Torch(Checkpoint::open(reader)?).read_all()
+/// The same, from any seekable bytes (a file, or a buffer in memory) that
+/// messages call `file`.
+pub fn read_from(reader: impl Read + Seek, file: &str) -> Result<Vec<BinTensor>> {
+    crate::tensor_file::TensorFile::Torch(Checkpoint::open(reader, file)?).read_all()
 }
 
 /// A checkpoint opened by reading its pickle only; each tensor's storage is
@@ -450,6 +478,8 @@ pub fn read_from(reader: impl Read + Seek) -> anyhow::Result<Vec<BinTensor>> {
 /// share one).
 pub struct Checkpoint<R: Read + Seek> {
     zip: zip::ZipArchive<R>,
+    /// The file as messages name it.
+    file: String,
     prefix: String,
     /// Sorted by name; `refs[i]` is None for a non-float tensor.
     metas: Vec<TensorMeta>,
@@ -460,52 +490,54 @@ pub struct Checkpoint<R: Read + Seek> {
 /// Checked before anything is allocated: the tensor lies inside its storage
 /// and has no more elements than the storage (an expanded view is not
 /// something a state dict holds). Returns its element count.
-fn check(name: &str, t: &TensorRef) -> anyhow::Result<usize> {
+fn check(name: &str, t: &TensorRef) -> Why<usize> {
     if t.stride.len() != t.shape.len() {
-        bail!(
+        return Err(format!(
             "{name}: {} strides for {} dimensions",
             t.stride.len(),
             t.shape.len()
-        );
+        ));
     }
     let n = t
         .shape
         .iter()
         .try_fold(1usize, |n, &d| n.checked_mul(d))
         .filter(|&n| n <= t.storage_numel)
-        .with_context(|| {
+        .why_with(|| {
             format!(
                 "{name}: shape {:?} has more elements than its storage ({})",
                 t.shape, t.storage_numel
             )
         })?;
     if n > 0 && last_index(t).is_none_or(|last| last >= t.storage_numel) {
-        bail!(
+        return Err(format!(
             "{name}: shape {:?} strides {:?} offset {} reach past its storage of {} elements",
-            t.shape,
-            t.stride,
-            t.offset,
-            t.storage_numel
-        );
+            t.shape, t.stride, t.offset, t.storage_numel
+        ));
     }
     Ok(n)
 }
 
 impl<R: Read + Seek> Checkpoint<R> {
-    pub fn open(reader: R) -> anyhow::Result<Self> {
-        let mut zip = zip::ZipArchive::new(reader).context(
-            "not a zip checkpoint (only torch.save's zip format since PyTorch 1.6 is read)",
-        )?;
+    /// Reads the pickle of `file` (its name for messages) and checks every
+    /// tensor against its storage; reads no storage.
+    pub fn open(reader: R, file: &str) -> Result<Self> {
+        Self::open_why(reader, file).map_err(|what| ConvertError::malformed(file, what))
+    }
+
+    fn open_why(reader: R, file: &str) -> Why<Self> {
+        let mut zip = zip::ZipArchive::new(reader)
+            .why("not a zip checkpoint (only torch.save's zip format since PyTorch 1.6 is read)")?;
         let pkl_name = zip
             .file_names()
             .find(|n| n.ends_with("/data.pkl") || *n == "data.pkl")
             .map(str::to_string)
-            .context("no data.pkl inside")?;
+            .why("no data.pkl inside")?;
         let prefix = pkl_name.strip_suffix("data.pkl").unwrap_or("").to_string();
         let pkl = read_entry(&mut zip, &pkl_name, None)?;
-        let top = unpickle(&pkl).with_context(|| pkl_name.clone())?;
+        let top = unpickle(&pkl).map_err(|e| format!("{pkl_name}: {e}"))?;
         let Value::Dict(items) = top else {
-            bail!("the pickle is not a state dict");
+            return Err("the pickle is not a state dict".to_string());
         };
         let mut all = Vec::new();
         for (k, v) in items {
@@ -526,6 +558,7 @@ impl<R: Read + Seek> Checkpoint<R> {
         let (metas, refs) = all.into_iter().unzip();
         Ok(Self {
             zip,
+            file: file.to_string(),
             prefix,
             metas,
             refs,
@@ -539,7 +572,12 @@ impl<R: Read + Seek> Checkpoint<R> {
     }
 
     /// The values of tensor `i` widened to f32; None if not a float tensor.
-    pub fn read(&mut self, i: usize) -> anyhow::Result<Option<Vec<f32>>> {
+    pub fn read(&mut self, i: usize) -> Result<Option<Vec<f32>>> {
+        self.read_why(i)
+            .map_err(|what| ConvertError::malformed(&self.file, what))
+    }
+
+    fn read_why(&mut self, i: usize) -> Why<Option<Vec<f32>>> {
         let Some(t) = &self.refs[i] else {
             return Ok(None);
         };
@@ -551,7 +589,7 @@ impl<R: Read + Seek> Checkpoint<R> {
             let bytes = t
                 .storage_numel
                 .checked_mul(size)
-                .with_context(|| format!("storage {} is too large", t.key))?;
+                .why_with(|| format!("storage {} is too large", t.key))?;
             let data = read_entry(&mut self.zip, &entry, Some(bytes))?;
             self.storage = Some((t.key.clone(), data));
         }
@@ -568,7 +606,7 @@ impl<R: Read + Seek> Checkpoint<R> {
                     .sum::<usize>();
             let b = bytes
                 .get(at * size..(at + 1) * size)
-                .with_context(|| format!("{name}: reads past its storage"))?;
+                .why_with(|| format!("{name}: reads past its storage"))?;
             values.push(t.elem.read(b));
             for d in (0..index.len()).rev() {
                 index[d] += 1;
@@ -589,20 +627,23 @@ fn read_entry(
     zip: &mut zip::ZipArchive<impl Read + Seek>,
     name: &str,
     expected: Option<usize>,
-) -> anyhow::Result<Vec<u8>> {
+) -> Why<Vec<u8>> {
     let mut entry = zip
         .by_name(name)
-        .with_context(|| format!("{name} missing from the checkpoint"))?;
+        .why_with(|| format!("{name} missing from the checkpoint"))?;
     if entry.compression() != zip::CompressionMethod::Stored {
-        bail!(
+        return Err(format!(
             "{name} is compressed ({:?}); torch.save stores entries uncompressed",
             entry.compression()
-        );
+        ));
     }
     if let Some(n) = expected
         && entry.size() != n as u64
     {
-        bail!("{name}: {} bytes, the pickle says {n}", entry.size());
+        return Err(format!(
+            "{name}: {} bytes, the pickle says {n}",
+            entry.size()
+        ));
     }
     let mut bytes = Vec::new();
     match expected {
@@ -612,13 +653,13 @@ fn read_entry(
             bytes.resize(n, 0);
             entry
                 .read_exact(&mut bytes)
-                .with_context(|| format!("{name} ends early"))?;
+                .why_with(|| format!("{name} ends early"))?;
         }
         None => {
             entry
                 .take(MAX_PICKLE)
                 .read_to_end(&mut bytes)
-                .with_context(|| format!("reading {name}"))?;
+                .why_with(|| format!("reading {name}"))?;
         }
     }
     Ok(bytes)

@@ -1,8 +1,10 @@
 //! What every CLI test does: run the built `roentgen`, check how it ended,
-//! and make scratch folders that clean up after themselves.
+//! make scratch folders that clean up after themselves, and hand latents to
+//! it and back as `.npy` (written and read here, independently of the CLI's
+//! own `npy.rs`, so a shared mistake cannot pass).
 #![allow(dead_code)] // each test file uses its own share of these
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub fn root() -> PathBuf {
@@ -44,4 +46,48 @@ pub fn tmp(name: &str) -> (tempfile::TempDir, PathBuf) {
         .unwrap();
     let path = guard.path().join(name);
     (guard, path)
+}
+
+/// An f32 `.npy` (version 1, C order), as numpy writes it.
+pub fn write_npy(path: &Path, shape: &[usize], values: &[f32]) {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let mut header = format!(
+        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({},), }}",
+        dims.join(", ")
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((header.len() as u16).to_le_bytes());
+    out.extend(header.as_bytes());
+    out.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    std::fs::write(path, out).unwrap();
+}
+
+/// The values of an f32 `.npy` version 1 (the CLI's `--save-latents`).
+pub fn read_npy(path: &Path) -> Vec<f32> {
+    let bytes = std::fs::read(path).unwrap();
+    assert!(
+        bytes.starts_with(b"\x93NUMPY\x01\x00"),
+        "{path:?} is not .npy v1"
+    );
+    let len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    bytes[10 + len..]
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+/// ||a - b|| / ||b||, in f64.
+pub fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    let num: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
+        .sum();
+    let den: f64 = b.iter().map(|y| (*y as f64).powi(2)).sum();
+    (num / den).sqrt()
 }
