@@ -22,7 +22,10 @@ Writes tests/goldens/NAME/edit.safetensors and edit.json:
   edit.step_noise [6, 1, 4, h, w]      -- Euler ancestral's fresh noise, k-th step taken
   img2img.<scheduler>.<steps>.<strength>.latents / .image
   masked.<scheduler>.<steps>.<strength>.latents / .image
-Every run starts from init latents = mean * scaling_factor (the
+  txt2img.euler-a.<steps>.latents / .image -- StableDiffusionPipeline from
+      latents = edit.noise with edit.step_noise: Euler ancestral's whole
+      text-to-image runs need the step noise, as its edits do
+Every edit starts from init latents = mean * scaling_factor (the
 distribution's mode: we do not sample it) and edit.noise.
 """
 import argparse
@@ -138,6 +141,7 @@ def record(name, spec, pipe, saved_scheduler, out_dir, runs):
 
     img2img = StableDiffusionImg2ImgPipeline(**pipe.components)
     img2img.set_progress_bar_config(disable=True)
+    pipe.set_progress_bar_config(disable=True)
     meta = {"prompt": PROMPT, "negative": NEGATIVE, "guidance": GUIDANCE, "runs": []}
     original_randn = img2img_mod.randn_tensor
     original_step_randn = euler_a_mod.randn_tensor
@@ -155,7 +159,16 @@ def record(name, spec, pipe, saved_scheduler, out_dir, runs):
             scheduler = SCHEDULERS[sched_name].from_config(saved_scheduler)
             img2img.scheduler = scheduler
             pipe.scheduler = scheduler
-            if kind == "img2img":
+            if kind == "txt2img":
+                out = pipe(
+                    PROMPT,
+                    negative_prompt=NEGATIVE,
+                    num_inference_steps=steps,
+                    guidance_scale=GUIDANCE,
+                    latents=noise.clone(),
+                    output_type="latent",
+                ).images
+            elif kind == "img2img":
                 out = img2img(
                     PROMPT,
                     image=init_latents.clone(),
@@ -169,10 +182,13 @@ def record(name, spec, pipe, saved_scheduler, out_dir, runs):
                 out = masked_edit(pipe, init_latents, noise, mask, steps, strength)
             decoded = vae.decode(out / vae.config.scaling_factor).sample
             decoded = (decoded / 2 + 0.5).clamp(0, 1)
-            key = f"{kind}.{sched_name}.{steps}.{strength}"
+            key = f"{kind}.{sched_name}.{steps}" + (f".{strength}" if strength is not None else "")
             g[f"{key}.latents"] = out
             g[f"{key}.image"] = decoded
-            meta["runs"].append({"kind": kind, "scheduler": sched_name, "steps": steps, "strength": strength})
+            run = {"kind": kind, "scheduler": sched_name, "steps": steps}
+            if strength is not None:
+                run["strength"] = strength
+            meta["runs"].append(run)
             print(f"  {name} {key}: latents std {out.std():.3f}, image mean {decoded.mean():.3f}")
     finally:
         img2img_mod.randn_tensor = original_randn
@@ -197,8 +213,9 @@ def main():
             runs = [(k, s, 6, st) for k in ("img2img", "masked") for s in SCHEDULERS for st in (0.5, 0.8)]
             runs.append(("masked", "ddim", 4, 1.0))
             runs.append(("img2img", "pndm", 6, 0.9))  # PNDM's warm-up starts on the repeated timestep
+            runs.append(("txt2img", "euler-a", 6, None))
         else:
-            runs = [("img2img", "dpm++2m", 4, 0.75), ("masked", "euler", 4, 0.75)]
+            runs = [("img2img", "dpm++2m", 4, 0.75), ("masked", "euler", 4, 0.75), ("txt2img", "euler-a", 4, None)]
         record(name, spec, pipe, saved_scheduler, os.path.join(HERE, name), runs)
         print(name)
 

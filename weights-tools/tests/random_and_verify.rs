@@ -71,7 +71,13 @@ fn random_model_verifies_loads_and_is_reproducible() {
         seed: 1,
         latent_hw: (8, 8),
     };
-    let out = pollster::block_on(model.generate(&req, None, false, |_| true)).unwrap();
+    let out = pollster::block_on(model.generate(
+        &req,
+        roentgen_model::GivenNoise::default(),
+        false,
+        |_| true,
+    ))
+    .unwrap();
     assert!(out.decoded.iter().all(|v| v.is_finite()));
     assert_eq!((out.width, out.height), (16, 16));
 }

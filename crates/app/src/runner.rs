@@ -8,7 +8,9 @@ use std::rc::Rc;
 use base64::Engine;
 use roentgen_model::attention_maps::overlay_rgb8;
 use roentgen_model::share::ShareParams;
-use roentgen_model::{EditSource, ModelError, Output, Request, RunOptions, Step, preview};
+use roentgen_model::{
+    EditSource, GivenNoise, ModelError, Output, Request, RunOptions, Step, preview,
+};
 use roentgen_weights::progress::duration;
 
 use crate::loader::{Emit, PageModel};
@@ -115,11 +117,16 @@ pub async fn run(
                     image: e.image.clone(),
                     strength: e.from.strength,
                     mask: e.mask.clone(),
-                    step_noise: None,
                 };
-                model.edit(&req, &src, None, opts, on_step).await
+                model
+                    .edit(&req, &src, GivenNoise::default(), opts, on_step)
+                    .await
             }
-            None => model.generate(&req, None, opts, on_step).await,
+            None => {
+                model
+                    .generate(&req, GivenNoise::default(), opts, on_step)
+                    .await
+            }
         };
         let out = match out {
             Ok(o) => o,

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use roentgen_imaging::Fit;
 use roentgen_model::png::EditedFrom;
-use roentgen_model::{Backend, EditSource};
+use roentgen_model::{Backend, EditSource, GivenNoise};
 
 use crate::model_args::{self, ModelArgs, OnBackend, SamplingArgs, Source, bar};
 use crate::npy;
@@ -134,7 +134,6 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &EditArgs) -> anyhow::R
         image: roentgen_imaging::to_model_input(&fitted, model.vae.cfg.in_channels),
         strength: args.strength,
         mask: latent_mask,
-        step_noise: None,
     };
     let steps = bar(0, &format!("seed {seed}"));
     let t = Instant::now();
@@ -142,11 +141,20 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &EditArgs) -> anyhow::R
         watch: true,
         attention_maps: args.attention_maps.is_some(),
     };
-    let out = pollster::block_on(model.edit(&req, &src, noise, opts, |s| {
-        steps.set_length(s.total as u64);
-        steps.set_position(s.done as u64);
-        true
-    }))?;
+    let out = pollster::block_on(model.edit(
+        &req,
+        &src,
+        GivenNoise {
+            initial: noise,
+            per_step: None,
+        },
+        opts,
+        |s| {
+            steps.set_length(s.total as u64);
+            steps.set_position(s.done as u64);
+            true
+        },
+    ))?;
     steps.finish_and_clear();
     let secs = t.elapsed().as_secs_f64();
     let from = EditedFrom {

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use roentgen_model::Backend;
+use roentgen_model::{Backend, GivenNoise};
 
 use crate::model_args::{self, ModelArgs, OnBackend, SamplingArgs, Source, bar};
 use crate::npy;
@@ -117,7 +117,10 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &GenerateArgs) -> anyho
         let t = Instant::now();
         let out = pollster::block_on(model.generate(
             &req,
-            init.as_ref().map(|(_, v)| v.clone()),
+            GivenNoise {
+                initial: init.as_ref().map(|(_, v)| v.clone()),
+                per_step: None,
+            },
             // Await each step, so the bar and its time left count finished work.
             roentgen_model::RunOptions {
                 watch: true,

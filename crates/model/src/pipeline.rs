@@ -41,10 +41,29 @@ pub struct EditSource {
     /// The region that may change, at latent size (h * w values, 1 = change,
     /// 0 = keep); None changes everything.
     pub mask: Option<Vec<f32>>,
+}
+
+/// Noise handed in instead of the request's seeded noise, to reproduce a
+/// run made elsewhere (diffusers' goldens, whose noise is torch's; the
+/// CLI's `--init-latents` and `--noise`). The default is the seeded noise.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GivenNoise {
+    /// The starting noise, [1, C, h, w] values: text to image's latents
+    /// before `init_noise_sigma`, an edit's `add_noise` noise.
+    pub initial: Option<Vec<f32>>,
     /// Euler ancestral's fresh noise for each step taken ([1, C, h, w]
-    /// values each), instead of the seeded noise: to reproduce a diffusers
-    /// run, whose noise is torch's. None for everyday use.
-    pub step_noise: Option<Vec<Vec<f32>>>,
+    /// values each).
+    pub per_step: Option<Vec<Vec<f32>>>,
+}
+
+impl GivenNoise {
+    /// Only the starting noise.
+    pub fn initial(values: Vec<f32>) -> Self {
+        Self {
+            initial: Some(values),
+            per_step: None,
+        }
+    }
 }
 
 /// Where a sampling loop starts: its first latents, an edit's kept region,
@@ -223,8 +242,8 @@ impl<B: Backend> Model<B> {
         Ok((hidden, tokens))
     }
 
-    /// Samples and decodes one image. `init` replaces the seeded noise
-    /// ([1, 4, h, w] values, before `init_noise_sigma`). `on_step` runs after
+    /// Samples and decodes one image. `noise` replaces the seeded noise
+    /// where it is given. `on_step` runs after
     /// each sampler step; returning false cancels. With `watch`, each step is
     /// awaited and its latents read back first (64 KB at 512x512): progress
     /// then means finished work, the page gets a preview and the browser's
@@ -233,19 +252,19 @@ impl<B: Backend> Model<B> {
     pub async fn generate(
         &self,
         req: &Request,
-        init: Option<Vec<f32>>,
+        mut noise: GivenNoise,
         opts: impl Into<RunOptions>,
         on_step: impl FnMut(Step<'_>) -> bool,
     ) -> Result<Output, ModelError> {
         self.check_request(req)?;
         let sampler = sampler(req.scheduler, &self.scheduler, req.steps, 0)?;
-        let noise = self.initial_noise(req, init)?;
+        let initial = self.starting_noise(req, &mut noise)?;
         let sigma = sampler.plan().init_noise_sigma;
-        let start: Vec<f32> = noise.iter().map(|v| v * sigma).collect();
+        let start: Vec<f32> = initial.iter().map(|v| v * sigma).collect();
         let from = Start {
             latents: start,
             keep: None,
-            step_noise: None,
+            step_noise: noise.per_step.as_deref(),
         };
         self.sample(req, sampler, from, opts.into(), on_step).await
     }
@@ -256,12 +275,12 @@ impl<B: Backend> Model<B> {
     /// only the masked region changes: after each step the rest is put back
     /// at the next step's noise level (diffusers' inpainting pipeline with a
     /// 4-channel UNet); at strength 1 a masked edit starts from pure noise,
-    /// as that pipeline does. `noise` replaces the seeded noise.
+    /// as that pipeline does. `noise` replaces the seeded noise where given.
     pub async fn edit(
         &self,
         req: &Request,
         src: &EditSource,
-        noise: Option<Vec<f32>>,
+        mut given: GivenNoise,
         opts: impl Into<RunOptions>,
         on_step: impl FnMut(Step<'_>) -> bool,
     ) -> Result<Output, ModelError> {
@@ -280,7 +299,7 @@ impl<B: Backend> Model<B> {
                 h * w
             )));
         }
-        let noise = self.initial_noise(req, noise)?;
+        let noise = self.starting_noise(req, &mut given)?;
         let x0 = self.encode_image(&src.image, req.latent_hw).await?;
         let first = plan.steps[0].noised;
         let start: Vec<f32> = match &src.mask {
@@ -301,7 +320,7 @@ impl<B: Backend> Model<B> {
         let from = Start {
             latents: start,
             keep,
-            step_noise: src.step_noise.as_deref(),
+            step_noise: given.per_step.as_deref(),
         };
         self.sample(req, sampler, from, opts.into(), on_step).await
     }
@@ -359,20 +378,31 @@ impl<B: Backend> Model<B> {
         Ok(())
     }
 
-    /// `init` when given (checked against the latent shape), else the
-    /// request's seeded noise.
-    fn initial_noise(&self, req: &Request, init: Option<Vec<f32>>) -> Result<Vec<f32>, ModelError> {
+    /// Takes the starting noise out of `given` (the request's seeded noise
+    /// where none is given), after checking it and any per-step noise
+    /// against the latent shape.
+    fn starting_noise(
+        &self,
+        req: &Request,
+        given: &mut GivenNoise,
+    ) -> Result<Vec<f32>, ModelError> {
         let (h, w) = req.latent_hw;
         let channels = self.unet.cfg.in_channels;
         let n = channels * h * w;
-        match init {
-            Some(v) if v.len() != n => Err(ModelError::Input(format!(
-                "initial latents hold {} values, [1, {channels}, {h}, {w}] needs {n}",
-                v.len()
-            ))),
-            Some(v) => Ok(v),
-            None => Ok(noise::gaussian(req.seed, n)),
+        let wrong = |what: &str, len: usize| {
+            ModelError::Input(format!(
+                "{what} holds {len} values, [1, {channels}, {h}, {w}] needs {n}"
+            ))
+        };
+        let initial = match given.initial.take() {
+            Some(v) if v.len() != n => return Err(wrong("the initial noise", v.len())),
+            Some(v) => v,
+            None => noise::gaussian(req.seed, n),
+        };
+        if let Some(bad) = given.per_step.iter().flatten().find(|v| v.len() != n) {
+            return Err(wrong("a step's given noise", bad.len()));
         }
+        Ok(initial)
     }
 
     /// The denoising loop from `start` latents, then the decode.

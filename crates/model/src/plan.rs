@@ -7,7 +7,7 @@
 use roentgen_gpu::{Counters, GpuContext};
 use roentgen_weights::Manifest;
 
-use crate::{GpuBackend, Model, ModelError, ModelLoader, Request, SchedulerKind};
+use crate::{GivenNoise, GpuBackend, Model, ModelError, ModelLoader, Request, SchedulerKind};
 
 /// What a dry run allocated and validated.
 #[derive(Clone, Debug)]
@@ -67,7 +67,9 @@ pub async fn plan(
         latent_hw: (side, side),
     };
     let before = ctx.stats.snapshot();
-    model.generate(&req, None, false, |_| true).await?;
+    model
+        .generate(&req, GivenNoise::default(), false, |_| true)
+        .await?;
     Ok(PlanReport {
         size,
         steps,

@@ -72,6 +72,44 @@ struct Level {
     resample: Option<Conv2d>,
 }
 
+impl Level {
+    /// `count` ResNets under `p.resnets`, the first from `cin` channels, all
+    /// to `cout`; the caller adds the resampling convolution (after them:
+    /// build order is the weight table's order).
+    fn resnets(p: &Vb, cin: usize, cout: usize, count: usize, groups: usize) -> Self {
+        let resnets = (0..count)
+            .map(|j| {
+                let rin = if j == 0 { cin } else { cout };
+                Resnet::build(&p.pp("resnets").pp(j), rin, cout, None, groups, EPS)
+            })
+            .collect();
+        Self {
+            resnets,
+            resample: None,
+        }
+    }
+
+    /// The ResNets, then the resampling convolution (after a nearest 2x
+    /// upsample when `upsample`: the decoder's; the encoder's is strided).
+    fn forward<B: Backend>(
+        &self,
+        b: &B,
+        w: &Weights<B>,
+        x: B::Tensor,
+        upsample: bool,
+    ) -> R<B::Tensor> {
+        let mut x = x;
+        for r in &self.resnets {
+            x = r.forward(b, w, &x, None)?;
+        }
+        match &self.resample {
+            Some(conv) if upsample => conv.forward(b, w, &b.upsample_nearest2x(&x)?),
+            Some(conv) => conv.forward(b, w, &x),
+            None => Ok(x),
+        }
+    }
+}
+
 pub struct VaeDecoder {
     pub cfg: VaeConfig,
     post_quant_conv: Option<Conv2d>,
@@ -105,15 +143,10 @@ impl VaeDecoder {
             .map(|i| {
                 let p = d.pp("up_blocks").pp(i);
                 let prev = if i == 0 { rev[0] } else { rev[i - 1] };
-                let resnets = (0..c.layers_per_block + 1)
-                    .map(|j| {
-                        let rin = if j == 0 { prev } else { rev[i] };
-                        Resnet::build(&p.pp("resnets").pp(j), rin, rev[i], None, g, EPS)
-                    })
-                    .collect();
-                let resample = (i + 1 < n)
+                let mut level = Level::resnets(&p, prev, rev[i], c.layers_per_block + 1, g);
+                level.resample = (i + 1 < n)
                     .then(|| Conv2d::build(&p.pp("upsamplers.0.conv"), rev[i], rev[i], 3));
-                Level { resnets, resample }
+                level
             })
             .collect();
         let norm_out = GroupNorm::build(&d.pp("conv_norm_out"), ch[0], g, EPS);
@@ -140,13 +173,7 @@ impl VaeDecoder {
         let x = self.conv_in.forward(b, w, &z)?;
         let mut x = self.mid.forward(b, w, &x)?;
         for level in &self.up {
-            for r in &level.resnets {
-                x = r.forward(b, w, &x, None)?;
-            }
-            if let Some(conv) = &level.resample {
-                let up = b.upsample_nearest2x(&x)?;
-                x = conv.forward(b, w, &up)?;
-            }
+            x = level.forward(b, w, x, true)?;
         }
         let x = self.norm_out.forward(b, w, &x, true)?;
         self.conv_out.forward(b, w, &x)
@@ -182,15 +209,10 @@ impl VaeEncoder {
             .map(|i| {
                 let p = e.pp("down_blocks").pp(i);
                 let cin = if i == 0 { ch[0] } else { ch[i - 1] };
-                let resnets = (0..c.layers_per_block)
-                    .map(|j| {
-                        let rin = if j == 0 { cin } else { ch[i] };
-                        Resnet::build(&p.pp("resnets").pp(j), rin, ch[i], None, g, EPS)
-                    })
-                    .collect();
-                let resample = (i + 1 < n)
+                let mut level = Level::resnets(&p, cin, ch[i], c.layers_per_block, g);
+                level.resample = (i + 1 < n)
                     .then(|| Conv2d::build_downsample(&p.pp("downsamplers.0.conv"), ch[i]));
-                Level { resnets, resample }
+                level
             })
             .collect();
         let mid = VaeMid::build(&e.pp("mid_block"), last, g, c.mid_block_add_attention);
@@ -217,12 +239,7 @@ impl VaeEncoder {
     pub fn forward<B: Backend>(&self, b: &B, w: &Weights<B>, image: &B::Tensor) -> R<B::Tensor> {
         let mut x = self.conv_in.forward(b, w, image)?;
         for level in &self.down {
-            for r in &level.resnets {
-                x = r.forward(b, w, &x, None)?;
-            }
-            if let Some(conv) = &level.resample {
-                x = conv.forward(b, w, &x)?;
-            }
+            x = level.forward(b, w, x, false)?;
         }
         let x = self.mid.forward(b, w, &x)?;
         let x = self.norm_out.forward(b, w, &x, true)?;

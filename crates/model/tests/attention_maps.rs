@@ -9,7 +9,9 @@ use common::{golden_dir, goldens, meta, rel_l2};
 use roentgen_gpu::DType;
 use roentgen_gpu::testing::test_context;
 use roentgen_model::attention_maps::AttentionMaps;
-use roentgen_model::{Backend, CpuBackend, GpuBackend, Model, Request, RunOptions, SchedulerKind};
+use roentgen_model::{
+    Backend, CpuBackend, GivenNoise, GpuBackend, Model, Request, RunOptions, SchedulerKind,
+};
 
 fn maps<B: Backend>(backend: B, guidance: f32) -> AttentionMaps {
     let m = Model::load_dir(backend, &golden_dir("tiny-sd2").join("model"), |_, _| {}).unwrap();
@@ -29,7 +31,9 @@ fn maps<B: Backend>(backend: B, guidance: f32) -> AttentionMaps {
         watch: false,
         attention_maps: true,
     };
-    let out = pollster::block_on(m.generate(&req, Some(init.1.clone()), opts, |_| true)).unwrap();
+    let out =
+        pollster::block_on(m.generate(&req, GivenNoise::initial(init.1.clone()), opts, |_| true))
+            .unwrap();
     out.attention.expect("maps were asked for")
 }
 

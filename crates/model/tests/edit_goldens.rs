@@ -1,9 +1,11 @@
 //! Editing a real radiograph against diffusers (tests/goldens/edit_goldens.py):
 //! the VAE encoder's moments, `StableDiffusionImg2ImgPipeline` runs for every
 //! scheduler at two strengths (Euler ancestral with the script's step noise;
-//! PNDM also started on its repeated timestep), and masked runs (the inpainting pipeline's loop for a
-//! 4-channel UNet, strength 1 included), on the CPU reference path and on
-//! the GPU in f32 and f16, with text-to-image's tolerances.
+//! PNDM also started on its repeated timestep), and masked runs (the
+//! inpainting pipeline's loop for a 4-channel UNet, strength 1 included), on
+//! the CPU reference path and on the GPU in f32 and f16, with text-to-image's
+//! tolerances. Euler ancestral's *text-to-image* runs are here too: like its
+//! edits they need the step noise the script hands diffusers.
 
 mod common;
 
@@ -13,7 +15,9 @@ use common::{
 };
 use roentgen_gpu::DType;
 use roentgen_gpu::testing::test_context;
-use roentgen_model::{Backend, CpuBackend, EditSource, GpuBackend, Model, Request, SchedulerKind};
+use roentgen_model::{
+    Backend, CpuBackend, EditSource, GivenNoise, GpuBackend, Model, Request, SchedulerKind,
+};
 
 fn check<B: Backend>(
     m: &Model<B>,
@@ -61,7 +65,7 @@ fn check<B: Backend>(
         }
         ran += 1;
         let steps = run["steps"].as_u64().unwrap() as usize;
-        let strength = run["strength"].as_f64().unwrap();
+        let strength = run["strength"].as_f64().unwrap_or(1.0);
         let req = Request {
             prompt: meta["prompt"].as_str().unwrap().into(),
             negative: meta["negative"].as_str().unwrap().into(),
@@ -71,16 +75,26 @@ fn check<B: Backend>(
             seed: 0,
             latent_hw: (nshape[2], nshape[3]),
         };
-        let src = EditSource {
-            image: image.clone(),
-            strength,
-            mask: (kind == "masked").then(|| mask.clone()),
-            step_noise: (name == "euler-a").then(|| step_noise.clone()),
+        let given = GivenNoise {
+            initial: Some(noise.clone()),
+            per_step: (name == "euler-a").then(|| step_noise.clone()),
         };
-        let out =
-            pollster::block_on(m.edit(&req, &src, Some(noise.clone()), false, |_| true)).unwrap();
-        let key = format!("{kind}.{name}.{steps}.{strength:?}");
-        let label = format!("{kind} {name} {steps} steps strength {strength}");
+        let (out, key, label) = if kind == "txt2img" {
+            let out = pollster::block_on(m.generate(&req, given, false, |_| true));
+            let key = format!("{kind}.{name}.{steps}");
+            (out, key, format!("{kind} {name} {steps} steps"))
+        } else {
+            let src = EditSource {
+                image: image.clone(),
+                strength,
+                mask: (kind == "masked").then(|| mask.clone()),
+            };
+            let out = pollster::block_on(m.edit(&req, &src, given, false, |_| true));
+            let key = format!("{kind}.{name}.{steps}.{strength:?}");
+            let label = format!("{kind} {name} {steps} steps strength {strength}");
+            (out, key, label)
+        };
+        let out = out.unwrap();
         expect(
             format!("{label} latents rel L2"),
             rel_l2(&out.latents, &g[&format!("{key}.latents")].1),
@@ -170,9 +184,8 @@ fn a_model_without_the_encoder_refuses_to_edit() {
         image: vec![0.0; 3 * 16 * 16],
         strength: 0.5,
         mask: None,
-        step_noise: None,
     };
-    let err = pollster::block_on(m.edit(&req, &src, None, false, |_| true))
+    let err = pollster::block_on(m.edit(&req, &src, GivenNoise::default(), false, |_| true))
         .err()
         .unwrap()
         .to_string();

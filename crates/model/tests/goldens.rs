@@ -10,7 +10,7 @@ use common::{
 };
 use roentgen_gpu::DType;
 use roentgen_gpu::testing::test_context;
-use roentgen_model::{Backend, CpuBackend, GpuBackend, Model, Request, SchedulerKind};
+use roentgen_model::{Backend, CpuBackend, GivenNoise, GpuBackend, Model, Request, SchedulerKind};
 
 /// Checks every recorded part and the runs `runs` selects; returns a report.
 fn check<B: Backend>(
@@ -90,8 +90,13 @@ fn check<B: Backend>(
             seed: 0,
             latent_hw: (init.0[2], init.0[3]),
         };
-        let out =
-            pollster::block_on(m.generate(&req, Some(init.1.clone()), false, |_| true)).unwrap();
+        let out = pollster::block_on(m.generate(
+            &req,
+            GivenNoise::initial(init.1.clone()),
+            false,
+            |_| true,
+        ))
+        .unwrap();
         let key = format!("run.{name}.{steps}");
         expect(
             format!("{name} {steps} steps latents rel L2"),

@@ -6,7 +6,7 @@
 
 use roentgen_gpu::testing::fresh_test_context;
 use roentgen_gpu::{Counters, DType, GpuContext};
-use roentgen_model::{GpuBackend, Model, Request, SchedulerKind};
+use roentgen_model::{GivenNoise, GpuBackend, Model, Request, SchedulerKind};
 
 fn counts(
     ctx: &GpuContext,
@@ -25,7 +25,7 @@ fn counts(
         latent_hw: (8, 8),
     };
     let before = ctx.stats.snapshot();
-    pollster::block_on(model.generate(&req, None, watch, |_| true)).unwrap();
+    pollster::block_on(model.generate(&req, GivenNoise::default(), watch, |_| true)).unwrap();
     ctx.stats.snapshot().since(&before)
 }
 

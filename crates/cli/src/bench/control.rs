@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use roentgen_gpu::{ContextOptions, GpuContext};
-use roentgen_model::{GpuBackend, Model, Request, SchedulerKind};
+use roentgen_model::{GivenNoise, GpuBackend, Model, Request, SchedulerKind};
 use roentgen_phantom::control::{PROMPTS, score};
 use roentgen_phantom::labels::HEADS;
 use roentgen_phantom::{Reader, phantom};
@@ -192,7 +192,10 @@ impl<'c> Source<'c> {
                     seed,
                     latent_hw: model.default_latent_hw(),
                 };
-                let out = pollster::block_on(model.generate(&req, None, false, |_| true))?;
+                let out =
+                    pollster::block_on(
+                        model.generate(&req, GivenNoise::default(), false, |_| true),
+                    )?;
                 Ok((grey(&out), out.width))
             }
             Source::Images { dir, files, .. } => {

@@ -9,7 +9,9 @@ use anyhow::{Context, Result, bail};
 use roentgen_gpu::{ContextOptions, Counters, DType, GpuContext};
 use roentgen_model::config::UnetConfig;
 use roentgen_model::noise::gaussian;
-use roentgen_model::{Backend, GpuBackend, Model, Request, SchedulerKind, Weights, arch};
+use roentgen_model::{
+    Backend, GivenNoise, GpuBackend, Model, Request, SchedulerKind, Weights, arch,
+};
 
 use super::time_ms;
 
@@ -163,7 +165,7 @@ pub fn run_model(what: &str, args: ModelBenchArgs) -> Result<()> {
             };
             let t = Instant::now();
             let before = ctx.stats.snapshot();
-            pollster::block_on(model.generate(&req, None, false, |_| true))?;
+            pollster::block_on(model.generate(&req, GivenNoise::default(), false, |_| true))?;
             counts = Some(ctx.stats.snapshot().since(&before));
             let s = t.elapsed().as_secs_f64();
             if !args.json {
