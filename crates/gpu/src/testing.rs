@@ -73,3 +73,18 @@ pub fn test_contexts_with_small_bindings() -> [&'static GpuContext; 2] {
         WITHOUT.get_or_init(|| small(false)),
     ]
 }
+
+/// ||a - b|| / ||b|| in f64: how every golden and kernel test measures an
+/// output against its reference. Panics on a length mismatch or a
+/// non-finite output (a NaN would otherwise compare as "no error").
+pub fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    assert!(a.iter().all(|v| v.is_finite()), "non-finite output");
+    let num: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
+        .sum();
+    let den: f64 = b.iter().map(|y| (*y as f64).powi(2)).sum();
+    (num / den).sqrt()
+}

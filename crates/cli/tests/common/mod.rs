@@ -80,14 +80,6 @@ pub fn read_npy(path: &Path) -> Vec<f32> {
         .collect()
 }
 
-/// ||a - b|| / ||b||, in f64.
-pub fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
-    assert_eq!(a.len(), b.len(), "lengths differ");
-    let num: f64 = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
-        .sum();
-    let den: f64 = b.iter().map(|y| (*y as f64).powi(2)).sum();
-    (num / den).sqrt()
-}
+/// ||a - b|| / ||b|| (shared with every test: roentgen_gpu::testing).
+#[allow(unused_imports)] // as dead_code above: not every test file measures
+pub use roentgen_gpu::testing::rel_l2;

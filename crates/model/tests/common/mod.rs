@@ -51,18 +51,9 @@ pub fn meta_file(model: &str, file: &str) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(golden_dir(model).join(file)).unwrap()).unwrap()
 }
 
-/// ||a - b|| / ||b||.
-pub fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
-    assert_eq!(a.len(), b.len(), "lengths differ");
-    let num: f64 = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
-        .sum();
-    let den: f64 = b.iter().map(|y| (*y as f64).powi(2)).sum();
-    assert!(a.iter().all(|v| v.is_finite()), "non-finite output");
-    (num / den).sqrt()
-}
+/// ||a - b|| / ||b|| (shared with every test: roentgen_gpu::testing).
+#[allow(unused_imports)] // as dead_code above: not every test file measures
+pub use roentgen_gpu::testing::rel_l2;
 
 pub fn read<B: Backend>(b: &B, t: &B::Tensor) -> Vec<f32> {
     pollster::block_on(b.read(t)).unwrap()
