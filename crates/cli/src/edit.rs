@@ -11,6 +11,7 @@ use roentgen_model::{Backend, EditSource, GivenNoise};
 
 use crate::model_args::{self, ModelArgs, OnBackend, SamplingArgs, Source, bar};
 use crate::npy;
+use crate::run_outputs::ExtraOutputs;
 
 #[derive(clap::Args)]
 pub struct EditArgs {
@@ -37,14 +38,8 @@ pub struct EditArgs {
     /// Float32 .npy [1, 4, h, w] used instead of the seeded noise.
     #[arg(long)]
     pub noise: Option<PathBuf>,
-    /// Write the final latents as float32 .npy [1, 4, h, w].
-    #[arg(long)]
-    pub save_latents: Option<PathBuf>,
-    /// Write where the model attends for each word of the prompt: a heat
-    /// overlay per word (NN-word.png) and maps.json; with several images, a
-    /// folder per seed inside.
-    #[arg(long, value_name = "DIR")]
-    pub attention_maps: Option<PathBuf>,
+    #[command(flatten)]
+    pub extra: ExtraOutputs,
     /// The edited image (.png).
     #[arg(long)]
     pub out: PathBuf,
@@ -137,10 +132,7 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &EditArgs) -> anyhow::R
     };
     let steps = bar(0, &format!("seed {seed}"));
     let t = Instant::now();
-    let opts = roentgen_model::RunOptions {
-        watch: true,
-        attention_maps: args.attention_maps.is_some(),
-    };
+    let opts = args.extra.run_options();
     let out = pollster::block_on(model.edit(
         &req,
         &src,
@@ -174,13 +166,8 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &EditArgs) -> anyhow::R
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     std::fs::write(&args.out, png).with_context(|| format!("writing {}", args.out.display()))?;
-    if let (Some(dir), Some(maps)) = (&args.attention_maps, &out.attention) {
-        crate::maps_out::write(dir, &out, maps)?;
-    }
-    if let Some(path) = &args.save_latents {
-        let c = model.unet.cfg.in_channels;
-        npy::write_f32(path, &[1, c, latent_hw.0, latent_hw.1], &out.latents)?;
-    }
+    let shape = [1, model.unet.cfg.in_channels, latent_hw.0, latent_hw.1];
+    args.extra.write(&out, shape, 1, seed)?;
     eprintln!(
         "{} ({}x{}, strength {}, {} of {} steps, {:.2} s)",
         args.out.display(),

@@ -8,6 +8,7 @@ use roentgen_model::{Backend, GivenNoise};
 
 use crate::model_args::{self, ModelArgs, OnBackend, SamplingArgs, Source, bar};
 use crate::npy;
+use crate::run_outputs::ExtraOutputs;
 
 #[derive(clap::Args)]
 pub struct GenerateArgs {
@@ -24,14 +25,8 @@ pub struct GenerateArgs {
     /// Float32 .npy [1, 4, h, w] used instead of the seeded noise (sets the size).
     #[arg(long)]
     pub init_latents: Option<PathBuf>,
-    /// Write the final latents (before the VAE) as float32 .npy [1, 4, h, w].
-    #[arg(long)]
-    pub save_latents: Option<PathBuf>,
-    /// Write where the model attends for each word of the prompt: a heat
-    /// overlay per word (NN-word.png) and maps.json; with several images, a
-    /// folder per seed inside.
-    #[arg(long, value_name = "DIR")]
-    pub attention_maps: Option<PathBuf>,
+    #[command(flatten)]
+    pub extra: ExtraOutputs,
     /// A .png file (one image) or a folder.
     #[arg(long)]
     pub out: PathBuf,
@@ -56,17 +51,6 @@ fn out_path(out: &Path, count: u64, seed: u64) -> PathBuf {
     } else {
         out.join(format!("roentgen-{seed}.png"))
     }
-}
-
-fn latents_path(base: &Path, count: u64, seed: u64) -> PathBuf {
-    if count == 1 {
-        return base.to_path_buf();
-    }
-    let stem = base
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("latents");
-    base.with_file_name(format!("{stem}-{seed}.npy"))
 }
 
 pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
@@ -121,11 +105,7 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &GenerateArgs) -> anyho
                 initial: init.as_ref().map(|(_, v)| v.clone()),
                 per_step: None,
             },
-            // Await each step, so the bar and its time left count finished work.
-            roentgen_model::RunOptions {
-                watch: true,
-                attention_maps: args.attention_maps.is_some(),
-            },
+            args.extra.run_options(),
             |s| {
                 steps.set_length(s.total as u64);
                 steps.set_position(s.done as u64);
@@ -143,22 +123,8 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &GenerateArgs) -> anyho
         )
         .map_err(anyhow::Error::msg)?;
         std::fs::write(&path, png).with_context(|| format!("writing {}", path.display()))?;
-        if let (Some(dir), Some(maps)) = (&args.attention_maps, &out.attention) {
-            let dir = match args.count {
-                1 => dir.clone(),
-                _ => dir.join(format!("roentgen-{seed}")),
-            };
-            crate::maps_out::write(&dir, &out, maps)?;
-        }
-        if let Some(base) = &args.save_latents {
-            let (h, w) = latent_hw;
-            let c = model.unet.cfg.in_channels;
-            npy::write_f32(
-                &latents_path(base, args.count, seed),
-                &[1, c, h, w],
-                &out.latents,
-            )?;
-        }
+        let shape = [1, model.unet.cfg.in_channels, latent_hw.0, latent_hw.1];
+        args.extra.write(&out, shape, args.count, seed)?;
         eprintln!(
             "{} ({}x{}, {} steps, {:.2} s, {:.3} s/step)",
             path.display(),

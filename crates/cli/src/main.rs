@@ -14,6 +14,7 @@ mod model_args;
 mod npy;
 mod plan;
 mod read;
+mod run_outputs;
 mod shaders;
 mod tokenize;
 
