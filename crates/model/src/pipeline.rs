@@ -243,8 +243,8 @@ impl<B: Backend> Model<B> {
     }
 
     /// Samples and decodes one image. `noise` replaces the seeded noise
-    /// where it is given. `on_step` runs after
-    /// each sampler step; returning false cancels. With `watch`, each step is
+    /// where it is given. `on_step` runs after each sampler step; returning
+    /// false cancels. With `watch`, each step is
     /// awaited and its latents read back first (64 KB at 512x512): progress
     /// then means finished work, the page gets a preview and the browser's
     /// event loop a turn between steps. Without it the steps are queued as
