@@ -191,3 +191,41 @@ fn a_model_without_the_encoder_refuses_to_edit() {
         .to_string();
     assert!(err.contains("no VAE encoder"), "{err}");
 }
+
+#[test]
+fn given_noise_of_the_wrong_size_is_refused() {
+    let m = load(CpuBackend, "tiny-sd2");
+    let req = Request {
+        prompt: "x".into(),
+        negative: String::new(),
+        steps: 2,
+        guidance: 1.0,
+        scheduler: SchedulerKind::EulerAncestral,
+        seed: 1,
+        latent_hw: (8, 8),
+    };
+    let n = 4 * 8 * 8;
+    let refused = |given: GivenNoise| {
+        pollster::block_on(m.generate(&req, given, false, |_| true))
+            .err()
+            .expect("refused")
+            .to_string()
+    };
+    let err = refused(GivenNoise::initial(vec![0.0; 3]));
+    assert!(err.contains("the initial noise holds 3 values"), "{err}");
+    assert!(err.contains("[1, 4, 8, 8] needs 256"), "{err}");
+    let err = refused(GivenNoise {
+        initial: Some(vec![0.0; n]),
+        per_step: Some(vec![vec![0.0; n], vec![0.0; n - 1]]),
+    });
+    assert!(
+        err.contains("a step's given noise holds 255 values"),
+        "{err}"
+    );
+    // The right sizes run.
+    let ok = GivenNoise {
+        initial: Some(vec![0.0; n]),
+        per_step: Some(vec![vec![0.0; n]; 2]),
+    };
+    assert!(pollster::block_on(m.generate(&req, ok, false, |_| true)).is_ok());
+}
