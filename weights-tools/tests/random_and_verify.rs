@@ -138,7 +138,8 @@ fn tokenizer_built_from_vocab_and_merges_matches_transformers() {
         )
         .collect::<Vec<_>>()
         .join("\n");
-    let built = weights_tools::clip_tokenizer::tokenizer_json(&vocab, &merges).unwrap();
+    let built =
+        weights_tools::clip_tokenizer::tokenizer_json(&vocab, &merges, "tokenizer").unwrap();
     let tok = roentgen_model::ClipTokenizer::from_bytes(built.as_bytes()).unwrap();
     let meta: serde_json::Value =
         serde_json::from_slice(&std::fs::read(golden("tiny-sd2/golden.json")).unwrap()).unwrap();
@@ -160,11 +161,11 @@ fn tokenizer_built_from_vocab_and_merges_matches_transformers() {
         assert_eq!(ids, want, "ids for {prompt:?}");
     }
     assert!(
-        weights_tools::clip_tokenizer::tokenizer_json("{}", "").is_err(),
+        weights_tools::clip_tokenizer::tokenizer_json("{}", "", "tokenizer").is_err(),
         "not a CLIP vocabulary"
     );
     assert!(
-        weights_tools::clip_tokenizer::tokenizer_json(&vocab, "a b c\n").is_err(),
+        weights_tools::clip_tokenizer::tokenizer_json(&vocab, "a b c\n", "tokenizer").is_err(),
         "malformed merges"
     );
 }

@@ -17,14 +17,15 @@ const EOS: &str = "<|endoftext|>";
 const SPLIT: &str =
     r"<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+";
 
-/// The tokenizer.json text for a CLIP `vocab.json` and `merges.txt`; a
-/// `Malformed` error names the file as "vocab.json" or "merges.txt".
-pub fn tokenizer_json(vocab_json: &str, merges_txt: &str) -> Result<String> {
+/// The tokenizer.json text for a CLIP `vocab.json` and `merges.txt`, both
+/// in `dir` (where messages say they are).
+pub fn tokenizer_json(vocab_json: &str, merges_txt: &str, dir: &str) -> Result<String> {
+    let vocab_file = format!("{dir}/vocab.json");
     let vocab: Map<String, Value> = serde_json::from_str(vocab_json)
-        .map_err(|e| ConvertError::malformed("vocab.json", format!("not a JSON object: {e}")))?;
+        .map_err(|e| ConvertError::malformed(&vocab_file, format!("not a JSON object: {e}")))?;
     let id = |t: &str| -> Result<u64> {
         vocab.get(t).and_then(Value::as_u64).ok_or_else(|| {
-            ConvertError::malformed("vocab.json", format!("has no {t} (not a CLIP vocabulary)"))
+            ConvertError::malformed(&vocab_file, format!("has no {t} (not a CLIP vocabulary)"))
         })
     };
     let (bos, eos) = (id(BOS)?, id(EOS)?);
@@ -36,7 +37,7 @@ pub fn tokenizer_json(vocab_json: &str, merges_txt: &str) -> Result<String> {
         let parts: Vec<&str> = line.split(' ').collect();
         let [a, b] = parts[..] else {
             return Err(ConvertError::malformed(
-                "merges.txt",
+                format!("{dir}/merges.txt"),
                 format!("line {}: {line:?} is not two tokens", i + 1),
             ));
         };

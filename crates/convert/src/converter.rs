@@ -181,14 +181,8 @@ impl<'a> Converter<'a> {
             crate::clip_tokenizer::tokenizer_json(
                 &text("tokenizer/vocab.json")?,
                 &text("tokenizer/merges.txt")?,
-            )
-            .map_err(|e| match e {
-                // "vocab.json" -> where it is.
-                ConvertError::Malformed { file, what } => {
-                    ConvertError::malformed(folder.describe(&format!("tokenizer/{file}")), what)
-                }
-                e => e,
-            })?
+                &folder.describe("tokenizer"),
+            )?
         } else {
             return Err(ConvertError::NoTokenizer {
                 dir: folder.describe("tokenizer"),
@@ -357,10 +351,10 @@ pub fn convert(
     use std::fs;
     let folder = crate::folder::DirFolder(from.to_path_buf());
     let mut conv = Converter::new(&folder, opts.clone())?;
-    fs::create_dir_all(out).map_err(|e| ConvertError::io(out.display().to_string(), e))?;
+    fs::create_dir_all(out).map_err(ConvertError::at(out))?;
     let write = |(name, bytes): (String, Vec<u8>)| -> Result<()> {
         let path = out.join(&name);
-        fs::write(&path, bytes).map_err(|e| ConvertError::io(path.display().to_string(), e))
+        fs::write(&path, bytes).map_err(ConvertError::at(&path))
     };
     while let Some(shards) = conv.step()? {
         shards.into_iter().try_for_each(write)?;
@@ -370,7 +364,6 @@ pub fn convert(
     done.shards.into_iter().try_for_each(write)?;
     roentgen_weights::folder::write_dir(out, &done.manifest, &[])?;
     let dest = out.join("tokenizer.json");
-    fs::write(&dest, done.tokenizer)
-        .map_err(|e| ConvertError::io(dest.display().to_string(), e))?;
+    fs::write(&dest, done.tokenizer).map_err(ConvertError::at(&dest))?;
     Ok(done.summary)
 }

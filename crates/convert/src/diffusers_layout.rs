@@ -120,11 +120,6 @@ pub fn vocab_and_merges(tokenizer_json: &str) -> Result<(String, String)> {
     ))
 }
 
-/// A failed write of `p`, with the reason.
-fn io<E: std::fmt::Display>(p: &Path) -> impl Fn(E) -> ConvertError + '_ {
-    move |e| ConvertError::io(p.display().to_string(), e)
-}
-
 fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(v).expect("a JSON value serializes")
 }
@@ -140,8 +135,8 @@ pub fn write(
     tokenizer_json: &str,
     o: LayoutOptions,
 ) -> Result<()> {
-    let mk = |d: &Path| std::fs::create_dir_all(d).map_err(io(d));
-    let write_text = |p: &Path, text: &str| std::fs::write(p, text).map_err(io(p));
+    let mk = |d: &Path| std::fs::create_dir_all(d).map_err(ConvertError::at(d));
+    let write_text = |p: &Path, text: &str| std::fs::write(p, text).map_err(ConvertError::at(p));
     for c in ["text_encoder", "unet", "vae", "scheduler", "tokenizer"] {
         mk(&out.join(c))?;
     }
@@ -198,7 +193,7 @@ pub fn write(
             })
             .collect();
         let path = out.join(weight_file(component));
-        safetensors::serialize_to_file(tensors, None, &path).map_err(io(&path))?;
+        safetensors::serialize_to_file(tensors, None, &path).map_err(ConvertError::at(&path))?;
     }
     Ok(())
 }

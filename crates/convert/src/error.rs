@@ -62,6 +62,11 @@ impl ConvertError {
         }
     }
 
+    /// What a failed read or write of `path` becomes, for `map_err`.
+    pub fn at<E: std::fmt::Display>(path: &std::path::Path) -> impl Fn(E) -> Self + '_ {
+        move |e| Self::io(path.display().to_string(), e)
+    }
+
     pub fn malformed(file: impl Into<String>, what: impl Into<String>) -> Self {
         Self::Malformed {
             file: file.into(),

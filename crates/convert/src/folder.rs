@@ -54,10 +54,10 @@ impl Folder for DirFolder {
             depth: usize,
             out: &mut Vec<(String, u64)>,
         ) -> Result<()> {
-            let io = |e: std::io::Error| ConvertError::io(dir.display().to_string(), e);
-            for e in std::fs::read_dir(dir).map_err(io)? {
-                let e = e.map_err(io)?;
-                let meta = e.metadata().map_err(io)?;
+            let io = ConvertError::at::<std::io::Error>(dir);
+            for e in std::fs::read_dir(dir).map_err(&io)? {
+                let e = e.map_err(&io)?;
+                let meta = e.metadata().map_err(&io)?;
                 let path = e.path();
                 if meta.is_dir() {
                     // diffusers folders are two levels deep; deeper is not ours.
@@ -82,8 +82,7 @@ impl Folder for DirFolder {
 
     fn open(&self, path: &str) -> Result<Box<dyn ReadSeek + '_>> {
         let full = self.0.join(path);
-        let f = std::fs::File::open(&full)
-            .map_err(|e| ConvertError::io(full.display().to_string(), e))?;
+        let f = std::fs::File::open(&full).map_err(ConvertError::at(&full))?;
         Ok(Box::new(std::io::BufReader::with_capacity(1 << 20, f)))
     }
 

@@ -452,7 +452,7 @@ pub struct BinTensor {
 /// Reads every tensor of a `torch.save` zip checkpoint, sorted by name.
 pub fn read(path: &Path) -> Result<Vec<BinTensor>> {
     let name = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|e| ConvertError::io(&name, e))?;
+    let file = std::fs::File::open(path).map_err(ConvertError::at(path))?;
     read_from(std::io::BufReader::new(file), &name)
 }
 

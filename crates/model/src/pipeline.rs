@@ -242,29 +242,29 @@ impl<B: Backend> Model<B> {
         Ok((hidden, tokens))
     }
 
-    /// Samples and decodes one image. `noise` replaces the seeded noise
+    /// Samples and decodes one image. `given` replaces the seeded noise
     /// where it is given. `on_step` runs after each sampler step; returning
-    /// false cancels. With `watch`, each step is
-    /// awaited and its latents read back first (64 KB at 512x512): progress
-    /// then means finished work, the page gets a preview and the browser's
-    /// event loop a turn between steps. Without it the steps are queued as
-    /// fast as they are encoded (the CLI) and `latents` is None.
+    /// false cancels. With `watch`, each step is awaited and its latents
+    /// read back first (64 KB at 512x512): progress then means finished
+    /// work, the page gets a preview and the browser's event loop a turn
+    /// between steps. Without it the steps are queued as fast as they are
+    /// encoded (the CLI) and `latents` is None.
     pub async fn generate(
         &self,
         req: &Request,
-        mut noise: GivenNoise,
+        mut given: GivenNoise,
         opts: impl Into<RunOptions>,
         on_step: impl FnMut(Step<'_>) -> bool,
     ) -> Result<Output, ModelError> {
         self.check_request(req)?;
         let sampler = sampler(req.scheduler, &self.scheduler, req.steps, 0)?;
-        let initial = self.starting_noise(req, &mut noise)?;
+        let initial = self.starting_noise(req, &mut given)?;
         let sigma = sampler.plan().init_noise_sigma;
         let start: Vec<f32> = initial.iter().map(|v| v * sigma).collect();
         let from = Start {
             latents: start,
             keep: None,
-            step_noise: noise.per_step.as_deref(),
+            step_noise: given.per_step.as_deref(),
         };
         self.sample(req, sampler, from, opts.into(), on_step).await
     }
@@ -275,7 +275,7 @@ impl<B: Backend> Model<B> {
     /// only the masked region changes: after each step the rest is put back
     /// at the next step's noise level (diffusers' inpainting pipeline with a
     /// 4-channel UNet); at strength 1 a masked edit starts from pure noise,
-    /// as that pipeline does. `noise` replaces the seeded noise where given.
+    /// as that pipeline does. `given` replaces the seeded noise where given.
     pub async fn edit(
         &self,
         req: &Request,

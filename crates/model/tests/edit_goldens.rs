@@ -65,7 +65,6 @@ fn check<B: Backend>(
         }
         ran += 1;
         let steps = run["steps"].as_u64().unwrap() as usize;
-        let strength = run["strength"].as_f64().unwrap_or(1.0);
         let req = Request {
             prompt: meta["prompt"].as_str().unwrap().into(),
             negative: meta["negative"].as_str().unwrap().into(),
@@ -84,6 +83,7 @@ fn check<B: Backend>(
             let key = format!("{kind}.{name}.{steps}");
             (out, key, format!("{kind} {name} {steps} steps"))
         } else {
+            let strength = run["strength"].as_f64().unwrap();
             let src = EditSource {
                 image: image.clone(),
                 strength,
