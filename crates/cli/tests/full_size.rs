@@ -1,7 +1,7 @@
 //! The full-size golden: Stable Diffusion v1.5's graph at RoentGen's
 //! size (every channel width of the real model) with seeded random weights,
 //! written as a diffusers folder, converted (f16 and f32) and run by
-//! `roentgen generate` at 128x128 with 2 DDIM steps, against what diffusers
+//! `roentgen generate` at 64x128 with 2 DDIM steps, against what diffusers
 //! output for the same folder (tests/goldens/full_size.py; only its few KB
 //! are committed). Ignored by plain `cargo test`: it writes 2 GB of weights
 //! plus their conversions and runs the full UNet; scripts/full-size-golden.sh
@@ -62,7 +62,10 @@ fn pooled_png(path: &std::path::Path, pool: usize) -> Vec<f32> {
 fn full_size_sd15_matches_diffusers() {
     let (bytes, meta) = golden();
     let st = SafeTensors::deserialize(&bytes).unwrap();
-    let size = meta["size"].as_u64().unwrap() as usize;
+    let (height, width) = (
+        meta["height"].as_u64().unwrap() as usize,
+        meta["width"].as_u64().unwrap() as usize,
+    );
     let pool = meta["pool"].as_u64().unwrap() as usize;
     let steps = meta["steps"].as_u64().unwrap().to_string();
     let (_work_dir, work) = tmp("full-size");
@@ -88,7 +91,7 @@ fn full_size_sd15_matches_diffusers() {
     let init = work.join("init.npy");
     write_npy(
         &init,
-        &[1, 4, size / 8, size / 8],
+        &[1, 4, height / 8, width / 8],
         &f32s(&st, "init.latents"),
     );
     let want_latents = f32s(&st, &format!("run.ddim.{steps}.latents"));
