@@ -57,6 +57,9 @@ pub fn EditPanel(
 ) -> impl IntoView {
     let fit = RwSignal::new("crop".to_string());
     let strength = RwSignal::new("0.75".to_string());
+    // Put the original back outside the mask (feathered), or keep the
+    // decoder's output everywhere as diffusers does.
+    let keep_outside = RwSignal::new(true);
     // Brush radius as a fraction of the image's width (any model size).
     let brush = RwSignal::new(1.0 / 16.0f64);
     let painting = RwSignal::new(false);
@@ -112,6 +115,7 @@ pub fn EditPanel(
                 mask,
                 mask_width,
                 mask_height,
+                keep_outside: keep_outside.get_untracked(),
             },
             None,
         ));
@@ -159,6 +163,14 @@ pub fn EditPanel(
                         <option value="0.0625" selected=true>"medium"</option>
                         <option value="0.125">"large"</option>
                     </select>
+                </label>
+                <label title="The VAE's decoder shifts even the kept region by a few grey levels; \
+                    this puts the original's pixels back outside the mask, with a feathered seam \
+                    inside it. Off: the decoder's output everywhere, as diffusers gives it.">
+                    <input data-testid="edit-keep-outside" type="checkbox"
+                        prop:checked=move || keep_outside.get()
+                        on:change=move |ev| keep_outside.set(event_target_checked(&ev))/>
+                    "keep the original outside the mask"
                 </label>
             </div>
             {move || opened.get().map(|o| view! {

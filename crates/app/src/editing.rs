@@ -41,6 +41,8 @@ pub struct EditInput {
     /// [3, H, W] in [-1, 1] at the model's size.
     pub image: Vec<f32>,
     pub mask: Option<Vec<f32>>,
+    /// `EditSource::blend`: the original outside the mask, when asked.
+    pub blend: Option<Vec<f32>>,
     pub from: EditedFrom,
 }
 
@@ -93,11 +95,13 @@ pub fn open(file: &web_sys::File, fit: &str, model: &PageModel) -> Result<FromWo
 }
 
 /// The open image at the model's size and the mask (`width` x `height`
-/// bytes, non-zero = change) at the latent grid.
+/// bytes, non-zero = change) at the latent grid, and with `keep_outside` the
+/// weight that puts the original back outside it.
 pub fn input(
     model: &PageModel,
     strength: f64,
     mask: Option<(&str, usize, usize)>,
+    keep_outside: bool,
 ) -> Result<EditInput, String> {
     OPEN.with(|o| {
         let mut o = o.borrow_mut();
@@ -107,7 +111,7 @@ pub fn input(
         let (h, w) = model_size(model);
         let image = roentgen_imaging::to_model_input(open.fitted(w, h), model.vae.cfg.in_channels);
         let latent = model.default_latent_hw();
-        let mask = match mask {
+        let painted = match mask {
             Some((b64, mw, mh)) => {
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(b64)
@@ -118,16 +122,23 @@ pub fn input(
                         bytes.len()
                     ));
                 }
-                let painted = Grayscale {
+                Some(Grayscale {
                     width: mw,
                     height: mh,
                     values: bytes.iter().map(|&b| (b > 0) as u8 as f32).collect(),
                     source: String::new(),
-                };
-                Some(roentgen_imaging::latent_mask(&painted, latent.0, latent.1))
+                })
             }
             None => None,
         };
+        let mask = painted
+            .as_ref()
+            .map(|m| roentgen_imaging::latent_mask(m, latent.0, latent.1));
+        let feather = keep_outside.then(|| roentgen_imaging::default_feather(w));
+        let blend = painted
+            .as_ref()
+            .zip(feather)
+            .map(|(m, f)| roentgen_imaging::edit_weight(m, w, h, f));
         Ok(EditInput {
             image,
             from: EditedFrom {
@@ -135,8 +146,10 @@ pub fn input(
                 read_as: open.image.source.clone(),
                 strength,
                 mask: mask.as_ref().map(|_| "painted in the page".to_string()),
+                blend_feather: blend.as_ref().and(feather),
             },
             mask,
+            blend,
         })
     })
 }

@@ -230,6 +230,7 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
             mask,
             mask_width,
             mask_height,
+            keep_outside,
         } => {
             let Some(model) = loader::model() else {
                 emit(FromWorker::Status {
@@ -241,7 +242,8 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
                 .map_err(|e| e.to_string())
                 .and_then(|p| {
                     let mask = mask.as_deref().map(|m| (m, mask_width, mask_height));
-                    crate::editing::input(&model, strength, mask).map(|input| (p, input))
+                    crate::editing::input(&model, strength, mask, keep_outside)
+                        .map(|input| (p, input))
                 });
             let (p, input) = match prepared {
                 Ok(v) => v,

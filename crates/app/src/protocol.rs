@@ -59,6 +59,8 @@ pub enum ToWorker {
         mask: Option<String>,
         mask_width: usize,
         mask_height: usize,
+        /// Put the original's pixels back outside the mask (feathered seam).
+        keep_outside: bool,
     },
     /// Load a model converted in this browser.
     LoadStored {

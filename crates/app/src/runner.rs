@@ -117,6 +117,7 @@ pub async fn run(
                     image: e.image.clone(),
                     strength: e.from.strength,
                     mask: e.mask.clone(),
+                    blend: e.blend.clone(),
                 };
                 model
                     .edit(&req, &src, GivenNoise::default(), opts, on_step)

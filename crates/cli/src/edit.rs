@@ -25,6 +25,12 @@ pub struct EditArgs {
     /// black = keep. Without it the whole image changes.
     #[arg(long)]
     pub mask: Option<PathBuf>,
+    /// Return the VAE's decoding everywhere, as diffusers does. By default a
+    /// masked edit puts the original's pixels back outside the mask (the
+    /// decoder shifts them by a few levels) with a seam feathered over 1/32
+    /// of the width, inside the mask.
+    #[arg(long, requires = "mask")]
+    pub diffusers_exact: bool,
     /// How much of the schedule runs: near 0 keeps the radiograph, 1 redraws
     /// it (a masked edit at 1 starts the region from pure noise).
     #[arg(long, default_value_t = 0.75)]
@@ -95,10 +101,15 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &EditArgs) -> anyhow::R
     let scale = model.vae_scale();
     let (ih, iw) = (latent_hw.0 * scale, latent_hw.1 * scale);
     let fitted = roentgen_imaging::fit(&image, iw, ih, fit);
-    let latent_mask = mask.as_ref().map(|m| {
-        let m = roentgen_imaging::fit(m, iw, ih, fit);
-        roentgen_imaging::latent_mask(&m, latent_hw.0, latent_hw.1)
-    });
+    let mask = mask.map(|m| roentgen_imaging::fit(&m, iw, ih, fit));
+    let latent_mask = mask
+        .as_ref()
+        .map(|m| roentgen_imaging::latent_mask(m, latent_hw.0, latent_hw.1));
+    let feather = (!args.diffusers_exact).then(|| roentgen_imaging::default_feather(iw));
+    let blend = mask
+        .as_ref()
+        .zip(feather)
+        .map(|(m, f)| roentgen_imaging::edit_weight(m, iw, ih, f));
     let noise = match &args.noise {
         Some(path) => {
             let (shape, values) = npy::read_f32(path)?;
@@ -129,6 +140,7 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &EditArgs) -> anyhow::R
         image: roentgen_imaging::to_model_input(&fitted, model.vae.cfg.in_channels),
         strength: args.strength,
         mask: latent_mask,
+        blend,
     };
     let steps = bar(0, &format!("seed {seed}"));
     let t = Instant::now();
@@ -154,6 +166,7 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &EditArgs) -> anyhow::R
         read_as: image.source.clone(),
         strength: args.strength,
         mask: args.mask.as_deref().map(file_name),
+        blend_feather: src.blend.as_ref().and(feather),
     };
     let png = roentgen_model::png::encode_rgb8(
         out.width,

@@ -57,14 +57,29 @@ fn png_text(path: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
-#[test]
-fn a_masked_edit_matches_diffusers_end_to_end() {
-    let g = edit_goldens();
+/// The golden masked edit as a user runs it: the golden radiograph and its
+/// mask as PNGs, diffusers' noise, `extra` arguments. Returns the folder, the
+/// grey radiograph and the painted mask (both [0, 1] at image size), the
+/// image's size and the CLI's stderr; the folder holds `edited.png` and
+/// `latents.npy`.
+struct MaskedEdit {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    grey: Vec<f32>,
+    painted: Vec<f32>,
+    hw: (usize, usize),
+    stderr: String,
+}
+
+fn masked_edit(
+    g: &std::collections::HashMap<String, (Vec<usize>, Vec<f32>)>,
+    extra: &[&str],
+) -> MaskedEdit {
     let (ishape, image) = &g["edit.image"];
     let (h, w) = (ishape[2], ishape[3]);
     // The golden image is grey (R = G = B), in [-1, 1]: one plane as a PNG.
     let grey: Vec<f32> = image[..h * w].iter().map(|v| (v + 1.0) / 2.0).collect();
-    let (_d, dir) = tmp("edit");
+    let (tmp_dir, dir) = tmp("edit");
     std::fs::create_dir_all(&dir).unwrap();
     let image_png = dir.join("radiograph.png");
     write_grey_png(&image_png, w, h, &grey);
@@ -81,7 +96,7 @@ fn a_masked_edit_matches_diffusers_end_to_end() {
     write_npy(&noise_npy, nshape, noise);
     let out = dir.join("edited.png");
     let latents = dir.join("latents.npy");
-    let stderr = ok(&roentgen(&[
+    let mut args = vec![
         "edit",
         "--model",
         golden("model").to_str().unwrap(),
@@ -107,7 +122,38 @@ fn a_masked_edit_matches_diffusers_end_to_end() {
         latents.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
-    ]));
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect::<Vec<_>>();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let stderr = ok(&roentgen(&args));
+    MaskedEdit {
+        _tmp: tmp_dir,
+        dir,
+        grey,
+        painted,
+        hw: (h, w),
+        stderr,
+    }
+}
+
+/// The first channel of an RGB8 PNG.
+fn red_levels(path: &Path) -> Vec<u8> {
+    let dec = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = dec.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    reader.next_frame(&mut buf).unwrap();
+    buf.chunks(3).map(|p| p[0]).collect()
+}
+
+#[test]
+fn a_masked_edit_matches_diffusers_end_to_end() {
+    let g = edit_goldens();
+    let edit = masked_edit(&g, &[]);
+    let (stderr, dir) = (&edit.stderr, &edit.dir);
+    let (out, latents) = (dir.join("edited.png"), dir.join("latents.npy"));
     assert!(stderr.contains("strength 0.8, 4 of 6 steps"), "{stderr}");
     let err = rel_l2(&read_npy(&latents), &g["masked.ddim.6.0.8.latents"].1);
     assert!(err < 1e-3, "latents rel L2 {err}");
@@ -123,6 +169,71 @@ fn a_masked_edit_matches_diffusers_end_to_end() {
         get("Comment")
             .unwrap()
             .starts_with("edited synthetic image, made from radiograph.png")
+    );
+}
+
+#[test]
+fn a_masked_edit_keeps_the_original_outside_the_mask_unless_asked_for_diffusers_output() {
+    let g = edit_goldens();
+    let kept = masked_edit(&g, &[]);
+    let exact = masked_edit(&g, &["--diffusers-exact"]);
+    let (h, w) = kept.hw;
+    let a = red_levels(&kept.dir.join("edited.png"));
+    let b = red_levels(&exact.dir.join("edited.png"));
+    let original: Vec<u8> = kept
+        .grey
+        .iter()
+        .map(|v| (v * 255.0).round() as u8)
+        .collect();
+    let outside: Vec<usize> = (0..h * w).filter(|&i| kept.painted[i] < 0.5).collect();
+    assert!(!outside.is_empty() && outside.len() < h * w);
+    // The decoder alone drifts outside the mask (why the blend exists) ...
+    let drift = outside
+        .iter()
+        .map(|&i| b[i].abs_diff(original[i]) as f64)
+        .sum::<f64>()
+        / outside.len() as f64;
+    println!("decoder drift outside the mask: {drift:.2} levels on average");
+    assert!(
+        drift > 0.0,
+        "the decoded kept region equals the original already"
+    );
+    // ... the default puts the original back, level for level.
+    for &i in &outside {
+        assert_eq!(a[i], original[i], "pixel {i} outside the mask");
+    }
+    // Inside, past the seam (2 px on this 16-px image), the edit is as decoded.
+    let feather = 2.0;
+    let weights = roentgen_imaging::edit_weight(
+        &roentgen_imaging::Grayscale {
+            width: w,
+            height: h,
+            values: kept.painted.clone(),
+            source: String::new(),
+        },
+        w,
+        h,
+        feather,
+    );
+    let inner: Vec<usize> = (0..h * w).filter(|&i| weights[i] == 1.0).collect();
+    assert!(!inner.is_empty());
+    for &i in &inner {
+        assert_eq!(a[i], b[i], "pixel {i} well inside the mask");
+    }
+    let text = png_text(&kept.dir.join("edited.png"));
+    let said = |t: &[(String, String)]| {
+        t.iter()
+            .find(|(k, _)| k == "outside_mask")
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
+    assert_eq!(
+        said(&text),
+        "the original's pixels, seam feathered over 2 px"
+    );
+    assert_eq!(
+        said(&png_text(&exact.dir.join("edited.png"))),
+        "as the VAE decoded it (diffusers' output)"
     );
 }
 

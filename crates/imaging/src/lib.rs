@@ -4,13 +4,16 @@
 //! each to grey values in [0, 1] with white as dense as the file shows it
 //! (DICOM windowed by its own VOI LUT or window, MONOCHROME1 inverted); then
 //! fitted to the model's size and scaled to the VAE's [-1, 1]; a painted
-//! mask comes down to the latent grid the way diffusers' inpainting takes it.
+//! mask comes down to the latent grid the way diffusers' inpainting takes it,
+//! and at image size to the weight that puts the original back outside it.
 
+mod blend;
 mod dicom;
 mod fit;
 mod input;
 mod raster;
 
+pub use blend::{default_feather, edit_weight};
 pub use fit::{Fit, fit};
 pub use input::{latent_mask, to_model_input};
 

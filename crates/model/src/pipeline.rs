@@ -41,6 +41,12 @@ pub struct EditSource {
     /// The region that may change, at latent size (h * w values, 1 = change,
     /// 0 = keep); None changes everything.
     pub mask: Option<Vec<f32>>,
+    /// How much of the decoded edit each pixel takes (H * W values; 0 keeps
+    /// `image`'s pixel exactly, 1 takes the edit), so that the region a mask
+    /// keeps is the original and not the decoder's redrawing of it;
+    /// `roentgen_imaging::edit_weight` makes it with a feathered seam. None
+    /// returns the decoder's output as it is (diffusers' output).
+    pub blend: Option<Vec<f32>>,
 }
 
 /// Noise handed in instead of the request's seeded noise, to reproduce a
@@ -200,6 +206,28 @@ pub struct Model<B: Backend> {
     pub scheduler: SchedulerConfig,
 }
 
+/// `decoded` ([C, H, W]) moved towards `source` (the same layout) where
+/// `weight` (H * W) is below 1: `source + weight * (decoded - source)`, so a
+/// weight of 0 gives the source's value exactly.
+fn blend_into(decoded: &mut [f32], source: &[f32], weight: &[f32]) -> Result<(), ModelError> {
+    if decoded.len() != source.len() {
+        return Err(ModelError::Input(format!(
+            "the decoder gave {} values for an image of {}: blend needs the same shape",
+            decoded.len(),
+            source.len()
+        )));
+    }
+    for (plane, src) in decoded
+        .chunks_mut(weight.len())
+        .zip(source.chunks(weight.len()))
+    {
+        for ((d, &s), &w) in plane.iter_mut().zip(src).zip(weight) {
+            *d = if w <= 0.0 { s } else { s + w * (*d - s) };
+        }
+    }
+    Ok(())
+}
+
 impl<B: Backend> Model<B> {
     /// Builds the model from a manifest, its tokenizer file and its shards
     /// (`read_shard` returns a shard's verified bytes).
@@ -299,6 +327,15 @@ impl<B: Backend> Model<B> {
                 h * w
             )));
         }
+        let pixels = src.image.len() / self.vae.cfg.in_channels.max(1);
+        if let Some(b) = &src.blend
+            && b.len() != pixels
+        {
+            return Err(ModelError::Input(format!(
+                "the blend weight holds {} values, the image has {pixels} pixels",
+                b.len()
+            )));
+        }
         let noise = self.starting_noise(req, &mut given)?;
         let x0 = self.encode_image(&src.image, req.latent_hw).await?;
         let first = plan.steps[0].noised;
@@ -322,7 +359,13 @@ impl<B: Backend> Model<B> {
             keep,
             step_noise: given.per_step.as_deref(),
         };
-        self.sample(req, sampler, from, opts.into(), on_step).await
+        let mut out = self
+            .sample(req, sampler, from, opts.into(), on_step)
+            .await?;
+        if let Some(weight) = &src.blend {
+            blend_into(&mut out.decoded, &src.image, weight)?;
+        }
+        Ok(out)
     }
 
     /// The image's latents as the sampler sees them: the VAE encoder's mean

@@ -49,6 +49,10 @@ pub struct EditedFrom {
     pub strength: f64,
     /// The mask file's name, when the edit was masked.
     pub mask: Option<String>,
+    /// The seam's width in pixels when the original was put back outside
+    /// the mask (`EditSource::blend`); None when the decoder's output was
+    /// kept as it is.
+    pub blend_feather: Option<f32>,
 }
 
 /// `metadata` for an edited image: it says so, and from what.
@@ -66,6 +70,14 @@ pub fn edit_metadata(
         ("edited_read_as", from.read_as.clone()),
         ("strength", from.strength.to_string()),
         ("mask", from.mask.clone().unwrap_or_else(|| "none".into())),
+        (
+            "outside_mask",
+            match (&from.mask, from.blend_feather) {
+                (None, _) => "no mask".into(),
+                (Some(_), Some(f)) => format!("the original's pixels, seam feathered over {f} px"),
+                (Some(_), None) => "as the VAE decoded it (diffusers' output)".into(),
+            },
+        ),
         (
             "Comment",
             format!(

@@ -88,6 +88,7 @@ fn check<B: Backend>(
                 image: image.clone(),
                 strength,
                 mask: (kind == "masked").then(|| mask.clone()),
+                blend: None,
             };
             let out = pollster::block_on(m.edit(&req, &src, given, false, |_| true));
             let key = format!("{kind}.{name}.{steps}.{strength:?}");
@@ -184,6 +185,7 @@ fn a_model_without_the_encoder_refuses_to_edit() {
         image: vec![0.0; 3 * 16 * 16],
         strength: 0.5,
         mask: None,
+        blend: None,
     };
     let err = pollster::block_on(m.edit(&req, &src, GivenNoise::default(), false, |_| true))
         .err()
