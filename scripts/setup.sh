@@ -11,10 +11,12 @@ WASM_OPT_VERSION=version_132 # npm binaryen@132; Debian's wasm-opt 108 miscompil
 
 say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
 
-# Debian packages: lavapipe (Vulkan on the CPU) for native GPU tests, Chromium for the page's.
+# Debian packages: lavapipe (Vulkan on the CPU) for native GPU tests,
+# Chromium and Firefox ESR (WebGPU over wgpu and Vulkan) for the page's.
 apt_missing=()
 ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1 || apt_missing+=(mesa-vulkan-drivers)
 [ -x /usr/bin/chromium ] || apt_missing+=(chromium)
+[ -x /usr/bin/firefox-esr ] || apt_missing+=(firefox-esr)
 # Chromium only recommends fonts; text in screenshots needs one.
 [ -d /usr/share/fonts/truetype/liberation ] || apt_missing+=(fonts-liberation)
 command -v node >/dev/null && command -v npm >/dev/null || apt_missing+=(nodejs npm)
@@ -53,9 +55,9 @@ if [ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]; then
   cargo install trunk --version "$TRUNK_VERSION" --locked --ignore-rust-version --force
 fi
 
-# npm tools, exact versions from package-lock.json: wasm-opt and playwright-core.
+# npm tools, exact versions from package-lock.json: wasm-opt, playwright-core and puppeteer-core.
 if ! node_modules/.bin/wasm-opt --version 2>/dev/null | grep -q "($WASM_OPT_VERSION)" \
-  || [ ! -d node_modules/playwright-core ]; then
-  say "npm ci (binaryen, playwright-core)"
+  || [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/puppeteer-core ]; then
+  say "npm ci (binaryen, playwright-core, puppeteer-core)"
   npm ci --no-audit --no-fund --loglevel=error
 fi

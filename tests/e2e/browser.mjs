@@ -1,6 +1,8 @@
-// Launches Debian's Chromium through playwright-core with WebGPU on
-// (SwiftShader when there is no GPU), and the helpers every browser test
-// shares. Never downloads a browser.
+// Launches the browser the tests run on, with WebGPU on, and the helpers
+// every browser test shares. E2E_BROWSER picks the engine: Debian's Chromium
+// through playwright-core (the default; SwiftShader when there is no GPU) or
+// Debian's Firefox ESR over WebDriver BiDi (firefox.mjs; wgpu on Vulkan,
+// lavapipe without a GPU). Never downloads a browser.
 //
 // No test here depends on the machine's speed: a test waits for the state it
 // needs (a status, a progress line, an event) and fails only if that state
@@ -10,6 +12,31 @@
 // measured by benchmarks, never asserted here.
 import { chromium } from 'playwright-core';
 import { decodePng } from './png.mjs';
+import { launchFirefox } from './firefox.mjs';
+
+/** The engine these tests drive: 'chromium' or 'firefox'. */
+export const ENGINE = process.env.E2E_BROWSER ?? 'chromium';
+if (!['chromium', 'firefox'].includes(ENGINE)) throw new Error(`E2E_BROWSER=${ENGINE}: chromium or firefox`);
+
+/**
+ * `test`'s options for a test that chooses a folder in a file input: Firefox
+ * ESR 153's WebDriver BiDi refuses a directory in `input.setFiles`
+ * (NS_ERROR_FILE_IS_DIRECTORY), so such a test runs on Chromium only. A
+ * person choosing a folder in Firefox's dialog is not affected.
+ */
+export const CHOOSES_A_FOLDER = {
+  skip: ENGINE === 'firefox' && 'Firefox ESR 153\'s WebDriver BiDi cannot set a folder on a file input; runs on Chromium',
+};
+
+/**
+ * How the page computes on this engine without a GPU, for the log: SwiftShader
+ * has no shader-f16, so the page keeps f16 in storage and computes in f32;
+ * Firefox's wgpu on lavapipe offers shader-f16, so the page computes in f16
+ * as the CLI does.
+ */
+export const PAGE_ARITHMETIC = ENGINE === 'firefox'
+  ? 'Firefox, wgpu on Vulkan, f16 arithmetic'
+  : 'Chromium, SwiftShader, packed f16';
 
 export const CHROMIUM_ARGS = [
   '--enable-unsafe-webgpu',
@@ -28,6 +55,7 @@ export const CHROMIUM_ARGS = [
 export const WAIT_MS = Number(process.env.E2E_WAIT_S ?? 1200) * 1000;
 
 export function launch() {
+  if (ENGINE === 'firefox') return launchFirefox();
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,

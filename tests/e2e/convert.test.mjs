@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveDist } from './static-server.mjs';
-import { launch, newContext, openPage, opfsNames, resultImages, settled, tiny, waitForText } from './browser.mjs';
+import { CHOOSES_A_FOLDER, launch, newContext, openPage, opfsNames, resultImages, settled, tiny, waitForText } from './browser.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DIST = join(ROOT, 'dist/');
@@ -48,7 +48,7 @@ async function makeImage(page) {
   return (await resultImages(page))[0];
 }
 
-test('a diffusers folder is converted in the page, stored, listed, reloaded and deleted', async () => {
+test('a diffusers folder is converted in the page, stored, listed, reloaded and deleted', CHOOSES_A_FOLDER, async () => {
   const server = await serveDist(DIST);
   const context = await newContext(browser);
   try {
@@ -101,7 +101,7 @@ test('a diffusers folder is converted in the page, stored, listed, reloaded and 
   }
 });
 
-test('a conversion cancelled as it starts keeps nothing', async () => {
+test('a conversion cancelled as it starts keeps nothing', CHOOSES_A_FOLDER, async () => {
   const server = await serveDist(DIST);
   try {
     const s = await openPage(browser, server.url + tiny());
@@ -128,7 +128,7 @@ test('a conversion cancelled as it starts keeps nothing', async () => {
   }
 });
 
-test('a folder the converter refuses is refused with its message, and nothing is stored', async () => {
+test('a folder the converter refuses is refused with its message, and nothing is stored', CHOOSES_A_FOLDER, async () => {
   const server = await serveDist(DIST);
   const broken = join(work, 'broken');
   cpSync(folder, broken, { recursive: true });

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveDist } from './static-server.mjs';
-import { launch, openPage, resultImages, settled, tiny, waitForText } from './browser.mjs';
+import { PAGE_ARITHMETIC, launch, openPage, resultImages, settled, tiny, waitForText } from './browser.mjs';
 import { decodePng } from './png.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -98,7 +98,7 @@ test('a DICOM radiograph is edited inside a painted mask, as the CLI edits it', 
     const cli = decodePng(readFileSync(out));
     let max = 0;
     for (let i = 0; i < cli.pixels.length; i++) max = Math.max(max, Math.abs(cli.pixels[i] - img.pixels[i]));
-    console.log(`# page (SwiftShader, packed f16) vs CLI (lavapipe, f16) masked edit: max pixel difference ${max}`);
+    console.log(`# page (${PAGE_ARITHMETIC}) vs CLI (lavapipe, f16) masked edit: max pixel difference ${max}`);
     assert.ok(max <= 2, `pixels differ by up to ${max} levels (tolerance 2)`);
     for (const k of ['prompt', 'seed', 'steps', 'strength', 'edited_from', 'edited_read_as']) {
       assert.equal(img.text[k], cli.text[k], k);

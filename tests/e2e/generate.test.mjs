@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveDist } from './static-server.mjs';
-import { TINY, launch, openPage, resultImages, settled, tiny } from './browser.mjs';
+import { PAGE_ARITHMETIC, TINY, launch, openPage, resultImages, settled, tiny } from './browser.mjs';
 import { decodePng } from './png.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -58,7 +58,7 @@ test('a share link reproduces the CLI image, in any fresh context', async () => 
   const cli = decodePng(readFileSync(out));
   let max = 0;
   for (let i = 0; i < cli.pixels.length; i++) max = Math.max(max, Math.abs(cli.pixels[i] - img.pixels[i]));
-  console.log(`# page (SwiftShader, packed f16) vs CLI (lavapipe, f16): max pixel difference ${max}`);
+  console.log(`# page (${PAGE_ARITHMETIC}) vs CLI (lavapipe, f16): max pixel difference ${max}`);
   assert.ok(max <= 2, `pixels differ by up to ${max} levels (tolerance 2)`);
   for (const k of ['prompt', 'negative', 'seed', 'steps', 'guidance', 'scheduler', 'Comment']) {
     assert.equal(img.text[k], cli.text[k], k);

@@ -1,5 +1,6 @@
 // Every kernel, as `roentgen shaders` writes it for each storage path, compiles
-// into a compute pipeline in Chromium's WebGPU (Tint, then SwiftShader here).
+// into a compute pipeline in the browser's WebGPU: Chromium's (Tint, then
+// SwiftShader here) and Firefox's (naga in wgpu, then lavapipe).
 // naga validates the same sources natively, but browsers compile WGSL with
 // their own stricter compilers: `a <= b | c` passed naga and was refused by
 // Tint, and only the kernels the page's self-check runs would have shown it.

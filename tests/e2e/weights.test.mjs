@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveDist } from './static-server.mjs';
-import { TINY, launch, newContext, openPage, opfsNames, settled, tiny, waitForText, waitUntil } from './browser.mjs';
+import { CHOOSES_A_FOLDER, TINY, launch, newContext, openPage, opfsNames, settled, tiny, waitForText, waitUntil } from './browser.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DIST = join(ROOT, 'dist/');
@@ -104,7 +104,7 @@ test('verified shards are kept in OPFS under their sha256; usage is shown; "Clea
   }
 });
 
-test('a converted folder chosen from disk loads without the network and makes the same image', async () => {
+test('a converted folder chosen from disk loads without the network and makes the same image', CHOOSES_A_FOLDER, async () => {
   const server = await serveDist(DIST);
   const make = async (page) => {
     await page.getByTestId('steps').fill('2');

@@ -1,0 +1,233 @@
+// Debian's Firefox ESR driven over WebDriver BiDi (puppeteer-core), behind
+// the part of Playwright's API the browser tests use, so that one test file
+// runs on both engines (E2E_BROWSER=firefox; browser.mjs picks).
+//
+// Why a wrapper: Playwright's own Firefox needs its patched build, which
+// cannot be installed here, and its BiDi mode sends commands Firefox ESR 153
+// does not know (emulation.setMediaFeaturesOverride). puppeteer-core speaks
+// the BiDi that ESR has. Firefox exposes WebGPU on Linux over wgpu and
+// Vulkan (lavapipe without a GPU) with shader-f16, the f16 arithmetic path a
+// real GPU takes, which Chromium's SwiftShader lacks.
+//
+// Semantics kept from Playwright: a locator is a selector resolved when
+// used; actions and reads wait (up to the context's timeout) for the element
+// to exist, clicks for it to be visible. Not kept: strictness (the first
+// match is used where Playwright would refuse several).
+import puppeteer from 'puppeteer-core';
+
+/**
+ * Prefs a new visitor would set to get WebGPU in Firefox ESR on Linux:
+ * WebGPU itself, in workers too (the page's worker owns the GPU), and the
+ * software adapter, which the blocklist hides by default.
+ */
+export const FIREFOX_PREFS = {
+  'dom.webgpu.enabled': true,
+  'dom.webgpu.workers.enabled': true,
+  'gfx.webgpu.ignore-blocklist': true,
+};
+
+export async function launchFirefox() {
+  const browser = await puppeteer.launch({
+    browser: 'firefox',
+    executablePath: process.env.FIREFOX ?? '/usr/bin/firefox-esr',
+    headless: true,
+    extraPrefsFirefox: FIREFOX_PREFS,
+  });
+  return {
+    engine: 'firefox',
+    newContext: async () => new Context(await browser.createBrowserContext()),
+    close: () => browser.close(),
+  };
+}
+
+class Context {
+  constructor(inner) {
+    this.inner = inner;
+    this.timeout = 30000;
+    this.initScripts = [];
+  }
+
+  setDefaultTimeout(ms) {
+    this.timeout = ms;
+  }
+
+  async addInitScript(fn) {
+    this.initScripts.push(fn);
+  }
+
+  /** Playwright's cookies name a `url`; WebDriver's name a domain and path. */
+  addCookies(cookies) {
+    return this.inner.setCookie(
+      ...cookies.map(({ url, ...c }) => (url ? { ...c, domain: new URL(url).hostname, path: '/' } : c)),
+    );
+  }
+
+  async newPage() {
+    const page = await this.inner.newPage();
+    page.setDefaultTimeout(this.timeout);
+    for (const fn of this.initScripts) await page.evaluateOnNewDocument(fn);
+    return new Page(page, this.timeout);
+  }
+
+  close() {
+    return this.inner.close();
+  }
+}
+
+class Page {
+  constructor(inner, timeout) {
+    this.inner = inner;
+    this.timeout = timeout;
+    this.mouse = inner.mouse;
+  }
+
+  on(event, handler) {
+    this.inner.on(event, handler);
+  }
+
+  addInitScript(fn) {
+    return this.inner.evaluateOnNewDocument(fn);
+  }
+
+  goto(url) {
+    return this.inner.goto(url);
+  }
+
+  reload() {
+    return this.inner.reload();
+  }
+
+  evaluate(fn, arg) {
+    return this.inner.evaluate(fn, arg);
+  }
+
+  waitForFunction(fn, arg, { timeout } = {}) {
+    return this.inner.waitForFunction(fn, { timeout: timeout ?? this.timeout, polling: 100 }, arg);
+  }
+
+  setViewportSize({ width, height }) {
+    return this.inner.setViewport({ width, height });
+  }
+
+  screenshot(options) {
+    return this.inner.screenshot(options);
+  }
+
+  getByTestId(id) {
+    return new Locator(this, `[data-testid="${id}"]`);
+  }
+
+  locator(selector) {
+    return new Locator(this, selector);
+  }
+}
+
+class Locator {
+  constructor(page, selector, index = 0) {
+    this.page = page;
+    this.selector = selector;
+    this.index = index;
+  }
+
+  locator(selector) {
+    // Playwright's 'xpath=..' is the element's parent.
+    if (selector === 'xpath=..') return new Locator(this.page, `:has(> ${this.selector})`, this.index);
+    return new Locator(this.page, `${this.selector} ${selector}`, this.index);
+  }
+
+  first() {
+    return new Locator(this.page, this.selector, 0);
+  }
+
+  /** The element, once it exists (visible too when `visible`). */
+  async handle({ visible = false } = {}) {
+    const { inner, timeout } = this.page;
+    const { selector, index } = this;
+    await inner.waitForFunction(
+      (selector, index, visible) => {
+        const el = document.querySelectorAll(selector)[index];
+        if (!el) return false;
+        if (!visible) return true;
+        const r = el.getBoundingClientRect();
+        return r.width > 0 && r.height > 0 && getComputedStyle(el).visibility !== 'hidden';
+      },
+      { timeout, polling: 100 },
+      selector,
+      index,
+      visible,
+    );
+    const all = await inner.$$(selector);
+    return all[index];
+  }
+
+  async waitFor({ state = 'visible' } = {}) {
+    await this.handle({ visible: state === 'visible' });
+  }
+
+  async evaluate(fn, arg) {
+    return (await this.handle()).evaluate(fn, arg);
+  }
+
+  evaluateAll(fn, arg) {
+    return this.page.inner.$$eval(this.selector, fn, arg);
+  }
+
+  count() {
+    return this.page.inner.$$eval(this.selector, (els) => els.length);
+  }
+
+  allTextContents() {
+    return this.page.inner.$$eval(this.selector, (els) => els.map((e) => e.textContent));
+  }
+
+  textContent() {
+    return this.evaluate((el) => el.textContent);
+  }
+
+  getAttribute(name) {
+    return this.evaluate((el, name) => el.getAttribute(name), name);
+  }
+
+  inputValue() {
+    return this.evaluate((el) => el.value);
+  }
+
+  async click() {
+    await (await this.handle({ visible: true })).click();
+  }
+
+  async check() {
+    const el = await this.handle({ visible: true });
+    if (!(await el.evaluate((e) => e.checked))) await el.click();
+  }
+
+  /** As Playwright's fill and selectOption: set the value, then input and change events. */
+  async fill(value) {
+    const el = await this.handle({ visible: true });
+    await el.evaluate((e, value) => {
+      e.focus();
+      const proto = e instanceof HTMLTextAreaElement ? HTMLTextAreaElement.prototype
+        : e instanceof HTMLSelectElement ? HTMLSelectElement.prototype : HTMLInputElement.prototype;
+      Object.getOwnPropertyDescriptor(proto, 'value').set.call(e, value);
+      e.dispatchEvent(new Event('input', { bubbles: true }));
+      e.dispatchEvent(new Event('change', { bubbles: true }));
+    }, String(value));
+  }
+
+  selectOption(value) {
+    return this.fill(value);
+  }
+
+  async setInputFiles(paths) {
+    const el = await this.handle();
+    await el.uploadFile(...[paths].flat());
+  }
+
+  async boundingBox() {
+    return (await this.handle({ visible: true })).boundingBox();
+  }
+
+  async scrollIntoViewIfNeeded() {
+    await (await this.handle()).evaluate((e) => e.scrollIntoView({ block: 'nearest' }));
+  }
+}
