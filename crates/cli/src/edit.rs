@@ -17,8 +17,8 @@ use crate::run_outputs::ExtraOutputs;
 pub struct EditArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// The radiograph: PNG, JPEG or DICOM (uncompressed, RLE or JPEG,
-    /// lossless included), shown with its own window.
+    /// The radiograph: PNG, JPEG or DICOM (uncompressed, RLE, JPEG or JPEG
+    /// 2000, lossless included), shown with its own window.
     #[arg(long)]
     pub image: PathBuf,
     /// Where it may change: an image the radiograph's shape, white = change,

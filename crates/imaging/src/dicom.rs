@@ -2,8 +2,10 @@
 //! (rescale slope and intercept), then the file's first VOI LUT if it has
 //! one, else its first window (centre/width, with its VOI LUT function),
 //! else the pixel range; MONOCHROME1 (white = low values) inverted. Pixel
-//! decoding (uncompressed, RLE, JPEG baseline/extended/lossless) is
-//! dicom-rs's; the windowing is ours, written from PS3.3 C.11.2.
+//! decoding (uncompressed, RLE, JPEG baseline/extended/lossless, JPEG 2000
+//! lossless and lossy through openjp2, OpenJPEG ported to Rust, so it builds
+//! for the page's wasm32) is dicom-rs's; the windowing is ours, written from
+//! PS3.3 C.11.2. A syntax it cannot decode is refused by name, not only UID.
 
 use dicom_dictionary_std::tags;
 use dicom_pixeldata::{PhotometricInterpretation, PixelDecoder, VoiLutFunction, WindowLevel};
@@ -43,6 +45,7 @@ pub(crate) fn decode(bytes: &[u8], name: &str) -> Result<Grayscale, ImageError> 
     } else {
         bytes
     };
+    crate::dicom_lengths::check(body).map_err(|e| corrupt(name, e))?;
     let obj = dicom_object::from_reader(body).map_err(|e| corrupt(name, e))?;
     let modality = obj
         .element(tags::MODALITY)
@@ -50,17 +53,17 @@ pub(crate) fn decode(bytes: &[u8], name: &str) -> Result<Grayscale, ImageError> 
         .and_then(|e| e.to_str().ok())
         .map(|s| s.trim().to_string())
         .unwrap_or_default();
-    let pixels = obj.decode_pixel_data().map_err(|e| {
-        let ts = obj
-            .meta()
-            .transfer_syntax()
-            .trim_end_matches('\0')
-            .to_string();
+    let frames = header_frames(name, &obj)?;
+    // Only the first frame: a multi-frame file (or a mutated frame count)
+    // must not make us decode, and allocate for, all of them.
+    let pixels = obj.decode_pixel_data_frame(0).map_err(|e| {
+        let uid = obj.meta().transfer_syntax().trim_end_matches('\0');
         ImageError::Unsupported {
             name: name.to_string(),
             what: format!(
-                "its pixel data (transfer syntax {ts}) cannot be decoded here: {e}; \
-                 uncompressed, RLE and JPEG (baseline, extended, lossless) can"
+                "its pixel data ({}) cannot be decoded here: {e}; uncompressed, RLE, \
+                 JPEG (baseline, extended, lossless) and JPEG 2000 can",
+                transfer_syntax_in_words(uid)
             ),
         }
     })?;
@@ -73,8 +76,8 @@ pub(crate) fn decode(bytes: &[u8], name: &str) -> Result<Grayscale, ImageError> 
     }
     let photometric = pixels.photometric_interpretation().clone();
     let mut notes = vec![];
-    if pixels.number_of_frames() > 1 {
-        notes.push(format!("frame 1 of {}", pixels.number_of_frames()));
+    if frames > 1 {
+        notes.push(format!("frame 1 of {frames}"));
     }
     let values: Vec<f32> = if spp == 1 {
         let lut = pixels
@@ -143,4 +146,190 @@ pub(crate) fn decode(bytes: &[u8], name: &str) -> Result<Grayscale, ImageError> 
         values: values.into_iter().map(|v| v.clamp(0.0, 1.0)).collect(),
         source,
     })
+}
+
+/// A transfer syntax as a person reads it: "JPEG-LS Lossless Image
+/// Compression (1.2.840.10008.1.2.4.80)", or the bare UID when the standard
+/// does not know it.
+fn transfer_syntax_in_words(uid: &str) -> String {
+    use dicom_transfer_syntax_registry::{TransferSyntaxIndex, TransferSyntaxRegistry};
+    match TransferSyntaxRegistry.get(uid) {
+        Some(ts) => format!("{} ({uid})", ts.name()),
+        None => format!("transfer syntax {uid}, which the DICOM standard does not list"),
+    }
+}
+
+/// The header's image size checked before any pixel is decoded, so that a
+/// file claiming more than it holds (a mutated or truncated export) is
+/// refused rather than allocated for: the size within `MAX_SIDE`, a sample
+/// layout we read, and, when the pixels are stored uncompressed, at least
+/// one frame's bytes present. Returns the number of frames the file says.
+fn header_frames(name: &str, obj: &dicom_object::DefaultDicomObject) -> Result<u32, ImageError> {
+    let int = |tag, what: &str| -> Result<Option<u32>, ImageError> {
+        match obj.element_opt(tag) {
+            Ok(Some(e)) => e
+                .to_int::<u32>()
+                .map(Some)
+                .map_err(|_| corrupt(name, format!("its {what} is not a number"))),
+            _ => Ok(None),
+        }
+    };
+    let need = |v: Option<u32>, what: &str| {
+        v.ok_or_else(|| corrupt(name, format!("it has no {what}: not an image")))
+    };
+    let rows = need(int(tags::ROWS, "Rows")?, "Rows")? as usize;
+    let columns = need(int(tags::COLUMNS, "Columns")?, "Columns")? as usize;
+    check_size(name, columns, rows)?;
+    let samples = int(tags::SAMPLES_PER_PIXEL, "Samples per Pixel")?.unwrap_or(1) as usize;
+    let bits = need(
+        int(tags::BITS_ALLOCATED, "Bits Allocated")?,
+        "Bits Allocated",
+    )? as usize;
+    if !matches!(samples, 1 | 3) || !matches!(bits, 1 | 8 | 16 | 32) {
+        return Err(ImageError::Unsupported {
+            name: name.to_string(),
+            what: format!(
+                "{samples} samples of {bits} bits per pixel; grey or RGB of 8, 16 or 32 bits can be read"
+            ),
+        });
+    }
+    // dicom-rs asserts on a zero or too large Bits Stored (a panic ends the
+    // page's worker): refuse it here.
+    if let Some(stored) = int(tags::BITS_STORED, "Bits Stored")?
+        && !(1..=bits as u32).contains(&stored)
+    {
+        return Err(corrupt(
+            name,
+            format!("Bits Stored is {stored}, Bits Allocated {bits}"),
+        ));
+    }
+    let frames = match obj.element_opt(tags::NUMBER_OF_FRAMES) {
+        Ok(Some(e)) => e
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().trim_end_matches('\0').parse::<u32>().ok())
+            .unwrap_or(1),
+        _ => 1,
+    };
+    // Encapsulated (compressed) pixel data has no byte view: its decoder
+    // checks what it decodes against the size checked above.
+    if let Ok(Some(data)) = obj.element_opt(tags::PIXEL_DATA)
+        && let Ok(bytes) = data.to_bytes()
+    {
+        let frame = (rows * columns * samples * bits).div_ceil(8);
+        if bytes.len() < frame {
+            return Err(corrupt(
+                name,
+                format!(
+                    "{} bytes of pixel data, one {columns}x{rows} frame needs {frame}",
+                    bytes.len()
+                ),
+            ));
+        }
+    }
+    if let Ok(Some(data)) = obj.element_opt(tags::PIXEL_DATA)
+        && let Some(fragments) = data.value().fragments()
+    {
+        // A header claiming far more pixels than the compressed bytes can
+        // hold would have the decoders allocate for it. Diagnostic
+        // radiographs compress 2-4:1 lossless and at most about 20:1 lossy;
+        // 64:1 is the bound dicom-rs's own decoders guard with.
+        let compressed: usize = fragments.iter().map(Vec::len).sum();
+        let frame = (rows * columns * samples * bits).div_ceil(8);
+        if frame > 64 * compressed.max(1) {
+            return Err(corrupt(
+                name,
+                format!(
+                    "{compressed} bytes of compressed pixel data for a {columns}x{rows} frame \
+                     of {frame} bytes, over 64:1"
+                ),
+            ));
+        }
+        check_codestream(
+            name,
+            obj.meta().transfer_syntax(),
+            fragments,
+            (columns, rows, samples),
+        )?;
+    }
+    Ok(frames)
+}
+
+/// The first frame's codestream must describe the image the DICOM header
+/// does (size and components; for JPEG 2000 no subsampling): the decoders
+/// allocate from the codestream's own header and dicom-rs's adapters write
+/// its samples into a buffer sized from the DICOM header; where they differ
+/// a 19 KB file asked for 29 MB, and a JPEG 2000 one panicked (found by
+/// crates/imaging's fuzz test; a panic would end the page's worker).
+fn check_codestream(
+    name: &str,
+    uid: &str,
+    fragments: &[Vec<u8>],
+    want: (usize, usize, usize),
+) -> Result<(), ImageError> {
+    let uid = uid.trim_end_matches(['\0', ' ']);
+    let jpeg = uid.starts_with("1.2.840.10008.1.2.4.5") || uid == "1.2.840.10008.1.2.4.70";
+    let jpeg_2000 = matches!(uid, "1.2.840.10008.1.2.4.90" | "1.2.840.10008.1.2.4.91");
+    if !jpeg && !jpeg_2000 {
+        return Ok(());
+    }
+    let (got, subsampled) = if jpeg_2000 {
+        // SOC (FF4F) then SIZ (FF51): Lsiz, Rsiz, Xsiz, Ysiz, XOsiz,
+        // YOsiz, XTsiz, YTsiz, XTOsiz, YTOsiz, Csiz, then per component
+        // Ssiz, XRsiz, YRsiz.
+        let siz = fragments
+            .iter()
+            .find_map(|f| {
+                f.windows(4)
+                    .position(|w| w == [0xff, 0x4f, 0xff, 0x51])
+                    .map(|i| &f[i + 4..])
+            })
+            .ok_or_else(|| corrupt(name, "its JPEG 2000 pixel data has no codestream header"))?;
+        let be32 = |at: usize| {
+            siz.get(at..at + 4)
+                .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        };
+        let c = siz
+            .get(36..38)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize);
+        let (Some(x), Some(y), Some(x0), Some(y0), Some(c)) =
+            (be32(4), be32(8), be32(12), be32(16), c)
+        else {
+            return Err(corrupt(
+                name,
+                "its JPEG 2000 codestream header is cut short",
+            ));
+        };
+        let subsampled = (0..c).any(|i| siz.get(38 + 3 * i + 1..38 + 3 * i + 3) != Some(&[1, 1]));
+        ((x.saturating_sub(x0), y.saturating_sub(y0), c), subsampled)
+    } else {
+        // A start-of-frame marker (FFC0-FFCF but DHT C4, JPG C8, DAC CC):
+        // Lf, P, Y, X, Nf.
+        let is_sof = |w: &[u8]| {
+            w[0] == 0xff && (0xc0..=0xcf).contains(&w[1]) && ![0xc4, 0xc8, 0xcc].contains(&w[1])
+        };
+        let sof = fragments
+            .iter()
+            .find_map(|f| f.windows(2).position(is_sof).map(|i| &f[i + 2..]))
+            .ok_or_else(|| corrupt(name, "its JPEG pixel data has no frame header"))?;
+        let Some(h) = sof.get(..8) else {
+            return Err(corrupt(name, "its JPEG frame header is cut short"));
+        };
+        let y = u16::from_be_bytes([h[3], h[4]]) as usize;
+        let x = u16::from_be_bytes([h[5], h[6]]) as usize;
+        ((x, y, h[7] as usize), false)
+    };
+    if got != want || subsampled {
+        let (w, h, c) = got;
+        let (columns, rows, samples) = want;
+        return Err(corrupt(
+            name,
+            format!(
+                "its compressed frame is {w}x{h} with {c} components{}, the DICOM header says \
+                 {columns}x{rows} with {samples}",
+                if subsampled { " (subsampled)" } else { "" }
+            ),
+        ));
+    }
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! An uploaded radiograph as the model's input. The page and `roentgen edit`
 //! read the same formats with the same code: PNG (8 or 16 bit, grey or
-//! colour), JPEG, and DICOM (uncompressed, RLE, JPEG baseline and lossless),
+//! colour), JPEG, and DICOM (uncompressed, RLE, JPEG baseline and lossless,
+//! JPEG 2000),
 //! each to grey values in [0, 1] with white as dense as the file shows it
 //! (DICOM windowed by its own VOI LUT or window, MONOCHROME1 inverted); then
 //! fitted to the model's size and scaled to the VAE's [-1, 1]; a painted
@@ -9,6 +10,7 @@
 
 mod blend;
 mod dicom;
+mod dicom_lengths;
 mod fit;
 mod input;
 mod raster;

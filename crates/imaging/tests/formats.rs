@@ -1,7 +1,9 @@
 //! Each way a radiograph arrives shows the same picture: the DICOM fixtures
 //! (tests/fixtures/radiographs/make_dicom_fixtures.py) store cxr-128.png's
 //! pixels uncompressed with a window, inverted (MONOCHROME1), JPEG-lossless
-//! compressed, and through a VOI LUT; each must read back as the PNG.
+//! compressed, through a VOI LUT, JPEG 2000 compressed (lossless exactly,
+//! lossy closely) and as a 15-bit MONOCHROME1 computed radiograph with a
+//! window, a VOI LUT or neither; each must read back as the PNG.
 
 use std::path::PathBuf;
 
@@ -83,6 +85,101 @@ fn voi_lut_sequence_is_applied() {
         max_diff(&d.values, &want)
     );
     assert!(d.source.contains("VOI LUT"), "{}", d.source);
+}
+
+#[test]
+fn jpeg_2000_dicom_decodes_lossless_exactly_and_lossy_closely() {
+    let png = read("cxr-128.png");
+    for (name, uid) in [
+        ("cxr-j2k-lossless.dcm", "1.2.840.10008.1.2.4.90"),
+        ("cxr-j2k-lossy.dcm", "1.2.840.10008.1.2.4.91"),
+    ] {
+        let (bytes, _) = fixture(name);
+        assert!(
+            bytes.windows(uid.len()).any(|w| w == uid.as_bytes()),
+            "{name} is not {uid}"
+        );
+        let d = read(name);
+        assert_eq!((d.width, d.height), (128, 128));
+        assert!(d.source.contains("window 1050.5/4081"), "{}", d.source);
+        let worst = max_diff(&d.values, &png.values);
+        let mean = d
+            .values
+            .iter()
+            .zip(&png.values)
+            .map(|(a, b)| (a - b).abs())
+            .sum::<f32>()
+            / png.values.len() as f32;
+        println!("{name}: max error {worst:.2e}, mean {mean:.2e} (of 1)");
+        if uid.ends_with(".90") {
+            assert!(worst < 1e-6, "lossless: {worst}");
+        } else {
+            // Lossy: what OpenJPEG itself decodes (through the same window,
+            // as a 16-bit PNG: half a 16-bit level of rounding).
+            let reference = read("cxr-j2k-lossy-ref.png");
+            let off = max_diff(&d.values, &reference.values);
+            println!("{name}: against OpenJPEG's decode, max {off:.2e}");
+            assert!(off <= 0.5 / 65535.0 + 1e-6, "lossy vs OpenJPEG: {off}");
+        }
+    }
+}
+
+#[test]
+fn a_15_bit_monochrome1_computed_radiograph_shows_the_png_by_window_lut_or_range() {
+    let png = read("cxr-128.png");
+    let window = read("cxr-cr15-window.dcm");
+    assert!(
+        max_diff(&window.values, &png.values) < 1e-6,
+        "window: {}",
+        max_diff(&window.values, &png.values)
+    );
+    assert!(
+        window.source.contains("window 13750.5/25501"),
+        "{}",
+        window.source
+    );
+    assert!(
+        window.source.contains("MONOCHROME1 inverted"),
+        "{}",
+        window.source
+    );
+    let lut = read("cxr-cr15-voi-lut.dcm");
+    // Entry i = round(65535 i / 25500), i = 100 (255 - p): exact at 8 bits.
+    assert!(
+        max_diff(&lut.values, &png.values) < 1e-6,
+        "VOI LUT: {}",
+        max_diff(&lut.values, &png.values)
+    );
+    assert!(lut.source.contains("VOI LUT"), "{}", lut.source);
+    // No window and no LUT: the stored range stretched to [0, 1], inverted.
+    let raw = read("cxr-cr15-raw.dcm");
+    let (lo, hi) = png
+        .values
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    let want: Vec<f32> = png.values.iter().map(|v| (v - lo) / (hi - lo)).collect();
+    assert!(
+        max_diff(&raw.values, &want) < 1e-5,
+        "range: {}",
+        max_diff(&raw.values, &want)
+    );
+    assert!(raw.source.contains("pixel range"), "{}", raw.source);
+}
+
+#[test]
+fn a_transfer_syntax_we_cannot_decode_is_named_in_words() {
+    // The JPEG 2000 file relabelled JPEG-LS (same length UID): the reader
+    // has no JPEG-LS decoder, and says which syntax it met.
+    let (bytes, _) = fixture("cxr-j2k-lossless.dcm");
+    let (from, to) = (b"1.2.840.10008.1.2.4.90", b"1.2.840.10008.1.2.4.80");
+    let at = bytes.windows(from.len()).position(|w| w == from).unwrap();
+    let mut relabelled = bytes.clone();
+    relabelled[at..at + to.len()].copy_from_slice(to);
+    let err = decode(&relabelled, "pacs.dcm").unwrap_err().to_string();
+    assert!(
+        err.starts_with("pacs.dcm: its pixel data (JPEG-LS Lossless Image Compression (1.2.840.10008.1.2.4.80)) cannot be decoded here"),
+        "{err}"
+    );
 }
 
 #[test]
