@@ -122,3 +122,31 @@ test('a file that is not an image is refused by name', async () => {
     await server.close();
   }
 });
+
+test('15-bit CR DICOM files open in the page as the CLI reads them; JPEG 2000 is refused by name', async () => {
+  const server = await serveDist(DIST);
+  try {
+    const s = await openPage(browser, server.url + tiny());
+    await s.page.getByTestId('edit-panel').locator('summary').click();
+    for (const [file, read] of [
+      ['cxr-cr15-window.dcm', /^cxr-cr15-window\.dcm: 128x128 DICOM CR, window 13750\.5\/25501 from the file, MONOCHROME1 inverted$/],
+      ['cxr-cr15-voi-lut.dcm', /^cxr-cr15-voi-lut\.dcm: 128x128 DICOM CR, VOI LUT from the file, MONOCHROME1 inverted$/],
+    ]) {
+      await s.page.getByTestId('edit-file').setInputFiles(join(ROOT, 'tests/fixtures/radiographs', file));
+      await waitForText(s.page, 'edit-read-as', new RegExp(`^${file.replace(/\./g, '\\.')}:`));
+      const readAs = await s.page.getByTestId('edit-read-as').textContent();
+      console.log(`# ${readAs}`);
+      assert.match(readAs, read);
+    }
+    // The page has no JPEG 2000 decoder yet (README: "Editing a real
+    // radiograph"): it says which syntax and where it can be read.
+    await s.page.getByTestId('edit-file').setInputFiles(join(ROOT, 'tests/fixtures/radiographs/cxr-j2k-lossless.dcm'));
+    await waitForText(s.page, 'status', /^error/);
+    const said = await s.page.getByTestId('status').textContent();
+    console.log(`# ${said}`);
+    assert.match(said, /^error: cxr-j2k-lossless\.dcm: its pixel data \(JPEG 2000 .*\(1\.2\.840\.10008\.1\.2\.4\.90\)\) cannot be decoded here: .*JPEG 2000 opens with the command line \(roentgen edit\)$/);
+    assert.deepEqual(s.errors, []);
+  } finally {
+    await server.close();
+  }
+});

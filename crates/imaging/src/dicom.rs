@@ -3,14 +3,23 @@
 //! one, else its first window (centre/width, with its VOI LUT function),
 //! else the pixel range; MONOCHROME1 (white = low values) inverted. Pixel
 //! decoding (uncompressed, RLE, JPEG baseline/extended/lossless, JPEG 2000
-//! lossless and lossy through openjp2, OpenJPEG ported to Rust, so it builds
-//! for the page's wasm32) is dicom-rs's; the windowing is ours, written from
+//! lossless and lossy through openjp2, OpenJPEG translated to Rust, natively
+//! only) is dicom-rs's; the windowing is ours, written from
 //! PS3.3 C.11.2. A syntax it cannot decode is refused by name, not only UID.
 
 use dicom_dictionary_std::tags;
 use dicom_pixeldata::{PhotometricInterpretation, PixelDecoder, VoiLutFunction, WindowLevel};
 
 use crate::{Grayscale, ImageError, check_size};
+
+/// What this build decodes, for refusals. JPEG 2000 is native only (see
+/// Cargo.toml): the page names the CLI for it.
+#[cfg(not(target_arch = "wasm32"))]
+const DECODABLE: &str =
+    "this build reads uncompressed, RLE, JPEG (baseline, extended, lossless) and JPEG 2000";
+#[cfg(target_arch = "wasm32")]
+const DECODABLE: &str = "the page reads uncompressed, RLE and JPEG (baseline, extended, \
+    lossless); JPEG 2000 opens with the command line (roentgen edit)";
 
 fn corrupt(name: &str, e: impl std::fmt::Display) -> ImageError {
     ImageError::Corrupt {
@@ -61,8 +70,7 @@ pub(crate) fn decode(bytes: &[u8], name: &str) -> Result<Grayscale, ImageError> 
         ImageError::Unsupported {
             name: name.to_string(),
             what: format!(
-                "its pixel data ({}) cannot be decoded here: {e}; uncompressed, RLE, \
-                 JPEG (baseline, extended, lossless) and JPEG 2000 can",
+                "its pixel data ({}) cannot be decoded here: {e}; {DECODABLE}",
                 transfer_syntax_in_words(uid)
             ),
         }
