@@ -21,6 +21,20 @@ fn read(name: &str) -> Grayscale {
     decode(&bytes, &name).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// `got` within `tol` of `want` everywhere; the failure says by how much.
+fn assert_close(got: &[f32], want: &[f32], tol: f32, what: &str) {
+    let worst = max_diff(got, want);
+    assert!(
+        worst < tol,
+        "{what}: max difference {worst} (tolerance {tol})"
+    );
+}
+
+fn mean_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len() as f32
+}
+
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
     a.iter()
@@ -35,11 +49,7 @@ fn windowed_dicom_shows_the_png() {
     assert_eq!((png.width, png.height), (128, 128));
     let d = read("cxr-mono2-window.dcm");
     assert_eq!((d.width, d.height), (128, 128));
-    assert!(
-        max_diff(&d.values, &png.values) < 1e-6,
-        "{}",
-        max_diff(&d.values, &png.values)
-    );
+    assert_close(&d.values, &png.values, 1e-6, "windowed");
     assert!(d.source.contains("window 1050.5/4081"), "{}", d.source);
     assert!(d.source.starts_with("DICOM CR"), "{}", d.source);
 }
@@ -48,11 +58,7 @@ fn windowed_dicom_shows_the_png() {
 fn monochrome1_is_inverted() {
     let png = read("cxr-128.png");
     let d = read("cxr-mono1-window.dcm");
-    assert!(
-        max_diff(&d.values, &png.values) < 1e-6,
-        "{}",
-        max_diff(&d.values, &png.values)
-    );
+    assert_close(&d.values, &png.values, 1e-6, "MONOCHROME1");
     assert!(d.source.contains("MONOCHROME1 inverted"), "{}", d.source);
 }
 
@@ -79,11 +85,7 @@ fn voi_lut_sequence_is_applied() {
             ((65535.0 * stored / 4095.0).round() / 65535.0) as f32
         })
         .collect();
-    assert!(
-        max_diff(&d.values, &want) < 1e-6,
-        "{}",
-        max_diff(&d.values, &want)
-    );
+    assert_close(&d.values, &want, 1e-6, "VOI LUT");
     assert!(d.source.contains("VOI LUT"), "{}", d.source);
 }
 
@@ -103,13 +105,7 @@ fn jpeg_2000_dicom_decodes_lossless_exactly_and_lossy_closely() {
         assert_eq!((d.width, d.height), (128, 128));
         assert!(d.source.contains("window 1050.5/4081"), "{}", d.source);
         let worst = max_diff(&d.values, &png.values);
-        let mean = d
-            .values
-            .iter()
-            .zip(&png.values)
-            .map(|(a, b)| (a - b).abs())
-            .sum::<f32>()
-            / png.values.len() as f32;
+        let mean = mean_diff(&d.values, &png.values);
         println!("{name}: max error {worst:.2e}, mean {mean:.2e} (of 1)");
         if uid.ends_with(".90") {
             assert!(worst < 1e-6, "lossless: {worst}");
@@ -128,11 +124,7 @@ fn jpeg_2000_dicom_decodes_lossless_exactly_and_lossy_closely() {
 fn a_15_bit_monochrome1_computed_radiograph_shows_the_png_by_window_lut_or_range() {
     let png = read("cxr-128.png");
     let window = read("cxr-cr15-window.dcm");
-    assert!(
-        max_diff(&window.values, &png.values) < 1e-6,
-        "window: {}",
-        max_diff(&window.values, &png.values)
-    );
+    assert_close(&window.values, &png.values, 1e-6, "window");
     assert!(
         window.source.contains("window 13750.5/25501"),
         "{}",
@@ -145,11 +137,7 @@ fn a_15_bit_monochrome1_computed_radiograph_shows_the_png_by_window_lut_or_range
     );
     let lut = read("cxr-cr15-voi-lut.dcm");
     // Entry i = round(65535 i / 25500), i = 100 (255 - p): exact at 8 bits.
-    assert!(
-        max_diff(&lut.values, &png.values) < 1e-6,
-        "VOI LUT: {}",
-        max_diff(&lut.values, &png.values)
-    );
+    assert_close(&lut.values, &png.values, 1e-6, "VOI LUT");
     assert!(lut.source.contains("VOI LUT"), "{}", lut.source);
     // No window and no LUT: the stored range stretched to [0, 1], inverted.
     let raw = read("cxr-cr15-raw.dcm");
@@ -158,11 +146,7 @@ fn a_15_bit_monochrome1_computed_radiograph_shows_the_png_by_window_lut_or_range
         .iter()
         .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
     let want: Vec<f32> = png.values.iter().map(|v| (v - lo) / (hi - lo)).collect();
-    assert!(
-        max_diff(&raw.values, &want) < 1e-5,
-        "range: {}",
-        max_diff(&raw.values, &want)
-    );
+    assert_close(&raw.values, &want, 1e-5, "range");
     assert!(raw.source.contains("pixel range"), "{}", raw.source);
 }
 
@@ -210,13 +194,7 @@ fn the_full_radiograph_fits_the_model_and_keeps_its_look() {
     let small = fit(&full, 128, 128, Fit::Crop);
     let png = read("cxr-128.png");
     // Our antialiased bilinear against PIL's bicubic: the same picture.
-    let mae = small
-        .values
-        .iter()
-        .zip(&png.values)
-        .map(|(a, b)| (a - b).abs())
-        .sum::<f32>()
-        / png.values.len() as f32;
+    let mae = mean_diff(&small.values, &png.values);
     assert!(mae < 0.02, "mean difference {mae}");
     let m = latent_mask(&small, 16, 16);
     assert_eq!(m.len(), 256);
