@@ -131,14 +131,13 @@ pub fn input(
             }
             None => None,
         };
-        let mask = painted
-            .as_ref()
-            .map(|m| roentgen_imaging::latent_mask(m, latent.0, latent.1));
-        let feather = keep_outside.then(|| roentgen_imaging::default_feather(w));
-        let blend = painted
-            .as_ref()
-            .zip(feather)
-            .map(|(m, f)| roentgen_imaging::edit_weight(m, w, h, f));
+        let (mask, (blend, feather)) = match painted {
+            Some(m) => {
+                let m = roentgen_imaging::edit_mask(&m, (w, h), latent, keep_outside);
+                (Some(m.latent), m.blend.unzip())
+            }
+            None => (None, (None, None)),
+        };
         Ok(EditInput {
             image,
             from: EditedFrom {
@@ -146,7 +145,7 @@ pub fn input(
                 read_as: open.image.source.clone(),
                 strength,
                 mask: mask.as_ref().map(|_| "painted in the page".to_string()),
-                blend_feather: blend.as_ref().and(feather),
+                blend_feather: feather,
             },
             mask,
             blend,

@@ -101,15 +101,14 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &EditArgs) -> anyhow::R
     let scale = model.vae_scale();
     let (ih, iw) = (latent_hw.0 * scale, latent_hw.1 * scale);
     let fitted = roentgen_imaging::fit(&image, iw, ih, fit);
-    let mask = mask.map(|m| roentgen_imaging::fit(&m, iw, ih, fit));
-    let latent_mask = mask
-        .as_ref()
-        .map(|m| roentgen_imaging::latent_mask(m, latent_hw.0, latent_hw.1));
-    let feather = (!args.diffusers_exact).then(|| roentgen_imaging::default_feather(iw));
-    let blend = mask
-        .as_ref()
-        .zip(feather)
-        .map(|(m, f)| roentgen_imaging::edit_weight(m, iw, ih, f));
+    let mask = mask.map(|m| {
+        let m = roentgen_imaging::fit(&m, iw, ih, fit);
+        roentgen_imaging::edit_mask(&m, (iw, ih), latent_hw, !args.diffusers_exact)
+    });
+    let (latent_mask, (blend, feather)) = match mask {
+        Some(m) => (Some(m.latent), m.blend.unzip()),
+        None => (None, (None, None)),
+    };
     let noise = match &args.noise {
         Some(path) => {
             let (shape, values) = npy::read_f32(path)?;
@@ -166,7 +165,7 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &EditArgs) -> anyhow::R
         read_as: image.source.clone(),
         strength: args.strength,
         mask: args.mask.as_deref().map(file_name),
-        blend_feather: src.blend.as_ref().and(feather),
+        blend_feather: feather,
     };
     let png = roentgen_model::png::encode_rgb8(
         out.width,

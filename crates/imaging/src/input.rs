@@ -1,7 +1,36 @@
 //! The fitted radiograph as the VAE's input, and a painted mask as the
 //! latent-grid mask masked editing blends with.
 
-use crate::Grayscale;
+use crate::{Grayscale, default_feather, edit_weight};
+
+/// A painted mask as an edit takes it (the page and `roentgen edit` alike).
+pub struct EditMask {
+    /// At the latent grid ([`latent_mask`]).
+    pub latent: Vec<f32>,
+    /// When the original is kept outside the mask: each pixel's weight of
+    /// the edit at image size ([`edit_weight`]) and the seam's width in
+    /// pixels.
+    pub blend: Option<(Vec<f32>, f32)>,
+}
+
+/// `mask` (white = change) for an image of `width` x `height` pixels over a
+/// latent grid of `latent_hw`; with `keep_outside`, the blend that puts the
+/// original back outside it with the default seam.
+pub fn edit_mask(
+    mask: &Grayscale,
+    (width, height): (usize, usize),
+    latent_hw: (usize, usize),
+    keep_outside: bool,
+) -> EditMask {
+    let blend = keep_outside.then(|| {
+        let feather = default_feather(width);
+        (edit_weight(mask, width, height, feather), feather)
+    });
+    EditMask {
+        latent: latent_mask(mask, latent_hw.0, latent_hw.1),
+        blend,
+    }
+}
 
 /// [channels, H, W] values in [-1, 1] (the grey repeated over the VAE's
 /// input channels, `2 x - 1` as diffusers' `VaeImageProcessor` normalizes).

@@ -17,7 +17,7 @@ mod raster;
 
 pub use blend::{default_feather, edit_weight};
 pub use fit::{Fit, fit};
-pub use input::{latent_mask, to_model_input};
+pub use input::{EditMask, edit_mask, latent_mask, to_model_input};
 
 /// Grey values in [0, 1], row-major, 1 = white.
 #[derive(Clone, Debug, PartialEq)]
