@@ -219,31 +219,16 @@ fn header_frames(name: &str, obj: &dicom_object::DefaultDicomObject) -> Result<u
             .unwrap_or(1),
         _ => 1,
     };
-    // Encapsulated (compressed) pixel data has no byte view: its decoder
-    // checks what it decodes against the size checked above.
-    if let Ok(Some(data)) = obj.element_opt(tags::PIXEL_DATA)
-        && let Ok(bytes) = data.to_bytes()
-    {
-        let frame = (rows * columns * samples * bits).div_ceil(8);
-        if bytes.len() < frame {
-            return Err(corrupt(
-                name,
-                format!(
-                    "{} bytes of pixel data, one {columns}x{rows} frame needs {frame}",
-                    bytes.len()
-                ),
-            ));
-        }
-    }
-    if let Ok(Some(data)) = obj.element_opt(tags::PIXEL_DATA)
-        && let Some(fragments) = data.value().fragments()
-    {
+    let Ok(Some(data)) = obj.element_opt(tags::PIXEL_DATA) else {
+        return Ok(frames);
+    };
+    let frame = (rows * columns * samples * bits).div_ceil(8);
+    if let Some(fragments) = data.value().fragments() {
         // A header claiming far more pixels than the compressed bytes can
         // hold would have the decoders allocate for it. Diagnostic
         // radiographs compress 2-4:1 lossless and at most about 20:1 lossy;
         // 64:1 is the bound dicom-rs's own decoders guard with.
         let compressed: usize = fragments.iter().map(Vec::len).sum();
-        let frame = (rows * columns * samples * bits).div_ceil(8);
         if frame > 64 * compressed.max(1) {
             return Err(corrupt(
                 name,
@@ -259,6 +244,16 @@ fn header_frames(name: &str, obj: &dicom_object::DefaultDicomObject) -> Result<u
             fragments,
             (columns, rows, samples),
         )?;
+    } else if let Ok(bytes) = data.to_bytes()
+        && bytes.len() < frame
+    {
+        return Err(corrupt(
+            name,
+            format!(
+                "{} bytes of pixel data, one {columns}x{rows} frame needs {frame}",
+                bytes.len()
+            ),
+        ));
     }
     Ok(frames)
 }
