@@ -75,6 +75,7 @@ pub async fn run(
         let opts = RunOptions {
             watch: true,
             attention_maps: true,
+            checkpoints: true,
         };
         let on_step = |s: Step<'_>| {
             calls = s.total;

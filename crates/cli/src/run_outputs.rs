@@ -28,6 +28,7 @@ impl ExtraOutputs {
         RunOptions {
             watch: true,
             attention_maps: self.attention_maps.is_some(),
+            checkpoints: false,
         }
     }
 

@@ -31,7 +31,7 @@ pub mod weights;
 pub use backend::{Backend, CpuBackend, CpuTensor, GpuBackend};
 pub use error::ModelError;
 pub use loader::ModelLoader;
-pub use pipeline::{EditSource, GivenNoise, Model, Output, Request, RunOptions, Step};
+pub use pipeline::{Checkpoint, EditSource, GivenNoise, Model, Output, Request, RunOptions, Step};
 pub use scheduler::SchedulerKind;
 pub use spec::Spec;
 pub use tokenizer::{ClipTokenizer, Tokens};

@@ -8,7 +8,7 @@ use crate::attention_maps::{AttentionMaps, MapRecorder, words};
 use crate::backend::{Backend, Binary, Unary};
 use crate::clip::TextEncoder;
 use crate::loader::ModelLoader;
-use crate::sampler::{Sampler, sampler};
+use crate::sampler::{Memory, Sampler, sampler};
 use crate::scheduler::{self, AddNoise, SchedulerConfig, SchedulerKind, StepPlan};
 use crate::tokenizer::{ClipTokenizer, Tokens};
 use crate::unet::Unet;
@@ -140,20 +140,44 @@ impl<T> KeepTensors<T> {
 /// How a run is watched: `watch` awaits each step and reads its latents
 /// (progress means finished work, the page previews); `attention_maps`
 /// records where each word of the prompt is attended (a small pass per
-/// cross-attention layer and a read per step). `false` / `true` convert to
-/// watching without maps.
+/// cross-attention layer and a read per step); `checkpoints` reads the
+/// run's state back after each step (the latents and the sampler's memory,
+/// at most four latent-sized reads) so that a lost device costs the
+/// unfinished step only. `false` / `true` convert to watching alone.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct RunOptions {
     pub watch: bool,
     pub attention_maps: bool,
+    pub checkpoints: bool,
 }
 
 impl From<bool> for RunOptions {
     fn from(watch: bool) -> Self {
         Self {
             watch,
-            attention_maps: false,
+            ..Self::default()
         }
+    }
+}
+
+/// A run after a finished step, on the host: what [`Model::resume`] needs
+/// to finish it on a fresh device (or another model load) with the result
+/// an uninterrupted run gives.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checkpoint {
+    pub request: Request,
+    /// The latents after the last finished step, [1, C, h, w].
+    pub latents: Vec<f32>,
+    /// The sampler's memory (`done` = steps finished).
+    pub sampler: Memory<Vec<f32>>,
+    /// The attention maps recorded so far, when the run records them.
+    pub maps: Option<AttentionMaps>,
+}
+
+impl Checkpoint {
+    /// Steps finished.
+    pub fn done(&self) -> usize {
+        self.sampler.done
     }
 }
 
@@ -166,6 +190,8 @@ pub struct Step<'a> {
     /// The latents after this step, `shape` = [1, C, h, w], when watched.
     pub latents: Option<&'a [f32]>,
     pub shape: [usize; 4],
+    /// The run as it stands, with `RunOptions::checkpoints`.
+    pub checkpoint: Option<&'a Checkpoint>,
 }
 
 /// What the sampler produced.
@@ -228,6 +254,35 @@ fn blend_into(decoded: &mut [f32], source: &[f32], weight: &[f32]) -> Result<(),
     Ok(())
 }
 
+/// An edit's decoded image with the original put back where `src.blend`
+/// keeps it.
+fn finish_edit(mut out: Output, src: &EditSource) -> Result<Output, ModelError> {
+    if let Some(weight) = &src.blend {
+        blend_into(&mut out.decoded, &src.image, weight)?;
+    }
+    Ok(out)
+}
+
+/// A sampler's memory read to the host.
+async fn read_memory<B: Backend>(
+    b: &B,
+    m: Memory<&B::Tensor>,
+) -> Result<Memory<Vec<f32>>, ModelError> {
+    let mut history = Vec::with_capacity(m.history.len());
+    for t in m.history {
+        history.push(b.read(t).await?);
+    }
+    let saved = match m.saved {
+        Some(t) => Some(b.read(t).await?),
+        None => None,
+    };
+    Ok(Memory {
+        done: m.done,
+        history,
+        saved,
+    })
+}
+
 impl<B: Backend> Model<B> {
     /// Builds the model from a manifest, its tokenizer file and its shards
     /// (`read_shard` returns a shard's verified bytes).
@@ -284,9 +339,20 @@ impl<B: Backend> Model<B> {
         opts: impl Into<RunOptions>,
         on_step: impl FnMut(Step<'_>) -> bool,
     ) -> Result<Output, ModelError> {
+        let (sampler, from) = self.generate_start(req, &mut given)?;
+        self.sample(req, sampler, from, None, opts.into(), on_step)
+            .await
+    }
+
+    /// Text to image's sampler and first latents.
+    fn generate_start<'s>(
+        &'s self,
+        req: &Request,
+        given: &'s mut GivenNoise,
+    ) -> Result<(Box<dyn Sampler<B> + 's>, Start<'s>), ModelError> {
         self.check_request(req)?;
         let sampler = sampler(req.scheduler, &self.scheduler, req.steps, 0)?;
-        let initial = self.starting_noise(req, &mut given)?;
+        let initial = self.starting_noise(req, given)?;
         let sigma = sampler.plan().init_noise_sigma;
         let start: Vec<f32> = initial.iter().map(|v| v * sigma).collect();
         let from = Start {
@@ -294,7 +360,7 @@ impl<B: Backend> Model<B> {
             keep: None,
             step_noise: given.per_step.as_deref(),
         };
-        self.sample(req, sampler, from, opts.into(), on_step).await
+        Ok((sampler, from))
     }
 
     /// Edits an image (`StableDiffusionImg2ImgPipeline`): its latents from
@@ -312,6 +378,69 @@ impl<B: Backend> Model<B> {
         opts: impl Into<RunOptions>,
         on_step: impl FnMut(Step<'_>) -> bool,
     ) -> Result<Output, ModelError> {
+        let (sampler, from) = self.edit_start(req, src, &mut given).await?;
+        let out = self
+            .sample(req, sampler, from, None, opts.into(), on_step)
+            .await?;
+        finish_edit(out, src)
+    }
+
+    /// Finishes the run `checkpoint` was taken from, from its next step:
+    /// the same `src` (for an edit) and `given` noise as the run had give
+    /// the output the whole run would have given.
+    pub async fn resume(
+        &self,
+        checkpoint: Checkpoint,
+        src: Option<&EditSource>,
+        mut given: GivenNoise,
+        opts: impl Into<RunOptions>,
+        on_step: impl FnMut(Step<'_>) -> bool,
+    ) -> Result<Output, ModelError> {
+        let Checkpoint {
+            request: req,
+            latents,
+            sampler: memory,
+            maps,
+        } = checkpoint;
+        let (mut sampler, mut from) = match src {
+            Some(src) => self.edit_start(&req, src, &mut given).await?,
+            None => self.generate_start(&req, &mut given)?,
+        };
+        if latents.len() != from.latents.len() {
+            return Err(ModelError::Input(format!(
+                "the checkpoint holds {} latent values, this run has {}",
+                latents.len(),
+                from.latents.len()
+            )));
+        }
+        from.latents = latents;
+        let b = &self.backend;
+        let shape = [1, self.unet.cfg.in_channels, req.latent_hw.0, req.latent_hw.1];
+        let memory = memory.try_map(|v| {
+            if v.len() != from.latents.len() {
+                return Err(ModelError::Input(
+                    "the checkpoint's sampler memory does not fit the latents".into(),
+                ));
+            }
+            b.upload("sampler memory", &shape, &v)
+        })?;
+        sampler.restore(memory)?;
+        let out = self
+            .sample(&req, sampler, from, maps, opts.into(), on_step)
+            .await?;
+        match src {
+            Some(src) => finish_edit(out, src),
+            None => Ok(out),
+        }
+    }
+
+    /// An edit's sampler and first latents (after checking its inputs).
+    async fn edit_start<'s>(
+        &'s self,
+        req: &Request,
+        src: &EditSource,
+        given: &'s mut GivenNoise,
+    ) -> Result<(Box<dyn Sampler<B> + 's>, Start<'s>), ModelError> {
         self.check_request(req)?;
         let begin = scheduler::strength_begin(req.steps, src.strength)?;
         let sampler = sampler(req.scheduler, &self.scheduler, req.steps, begin)?;
@@ -336,7 +465,7 @@ impl<B: Backend> Model<B> {
                 b.len()
             )));
         }
-        let noise = self.starting_noise(req, &mut given)?;
+        let noise = self.starting_noise(req, given)?;
         let x0 = self.encode_image(&src.image, req.latent_hw).await?;
         let first = plan.steps[0].noised;
         let start: Vec<f32> = match &src.mask {
@@ -359,13 +488,7 @@ impl<B: Backend> Model<B> {
             keep,
             step_noise: given.per_step.as_deref(),
         };
-        let mut out = self
-            .sample(req, sampler, from, opts.into(), on_step)
-            .await?;
-        if let Some(weight) = &src.blend {
-            blend_into(&mut out.decoded, &src.image, weight)?;
-        }
-        Ok(out)
+        Ok((sampler, from))
     }
 
     /// The image's latents as the sampler sees them: the VAE encoder's mean
@@ -448,12 +571,14 @@ impl<B: Backend> Model<B> {
         Ok(initial)
     }
 
-    /// The denoising loop from `start` latents, then the decode.
+    /// The denoising loop from `from`'s latents at the sampler's next step
+    /// (with the maps recorded before it, when resumed), then the decode.
     async fn sample(
         &self,
         req: &Request,
         mut sampler: Box<dyn Sampler<B> + '_>,
         from: Start<'_>,
+        maps_before: Option<AttentionMaps>,
         opts: RunOptions,
         mut on_step: impl FnMut(Step<'_>) -> bool,
     ) -> Result<Output, ModelError> {
@@ -480,11 +605,14 @@ impl<B: Backend> Model<B> {
         let recorder = opts
             .attention_maps
             .then(|| MapRecorder::new(req.latent_hw, cfg as usize));
-        let mut maps = recorder
-            .as_ref()
-            .map(|_| AttentionMaps::new(req.latent_hw, words(&self.tokenizer, &tokens)));
+        let mut maps = recorder.as_ref().map(|_| {
+            maps_before.unwrap_or_else(|| {
+                AttentionMaps::new(req.latent_hw, words(&self.tokenizer, &tokens))
+            })
+        });
         let total = sampler.plan().steps.len();
-        for i in 0..total {
+        let first = sampler.memory().done;
+        for i in first..total {
             let s = sampler.plan().steps[i];
             // The level the next step starts at, where a mask's kept region goes back.
             let next_level = sampler.add_noise(i + 1);
@@ -506,15 +634,25 @@ impl<B: Backend> Model<B> {
             {
                 m.push_step(&step_maps);
             }
-            let latents = match opts.watch {
+            let latents = match opts.watch || opts.checkpoints {
                 true => Some(b.read(&x).await?),
                 false => None,
+            };
+            let checkpoint = match (opts.checkpoints, &latents) {
+                (true, Some(l)) => Some(Checkpoint {
+                    request: req.clone(),
+                    latents: l.clone(),
+                    sampler: read_memory(b, sampler.memory()).await?,
+                    maps: maps.clone(),
+                }),
+                _ => None,
             };
             let step = Step {
                 done: i + 1,
                 total,
-                latents: latents.as_deref(),
+                latents: latents.as_deref().filter(|_| opts.watch),
                 shape,
+                checkpoint: checkpoint.as_ref(),
             };
             if !on_step(step) {
                 return Err(ModelError::Cancelled);

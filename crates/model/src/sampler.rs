@@ -5,6 +5,10 @@
 //! nothing between steps; PNDM keeps its last three noise predictions and
 //! the sample of its first step; DPM-Solver++ its previous x0. A new sampler
 //! is a plan function and, if it remembers something, a type here.
+//!
+//! What a sampler remembers can be taken out as a [`Memory`] and put into a
+//! fresh sampler of the same plan: a run then carries on from its last
+//! finished step on another device (the page's recovery after a GPU reset).
 
 use crate::ModelError;
 use crate::backend::{Backend, Update};
@@ -37,6 +41,55 @@ pub trait Sampler<B: Backend> {
         guidance: Option<f32>,
         noise: &mut dyn FnMut() -> Result<B::Tensor, ModelError>,
     ) -> Result<B::Tensor, ModelError>;
+
+    /// Steps taken so far and the tensors the next steps need.
+    fn memory(&self) -> Memory<&B::Tensor>;
+
+    /// Takes up where `memory` was taken (from a sampler of the same plan).
+    fn restore(&mut self, memory: Memory<B::Tensor>) -> Result<(), ModelError>;
+}
+
+/// What a sampler carries between steps.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Memory<T> {
+    /// Steps taken.
+    pub done: usize,
+    /// PNDM's last guided noise predictions, oldest first (empty for the
+    /// others).
+    pub history: Vec<T>,
+    /// PNDM's latents before its first step; DPM-Solver++'s previous x0.
+    pub saved: Option<T>,
+}
+
+impl<T> Memory<T> {
+    /// The same memory with each tensor passed through `f` (to the host
+    /// and back).
+    pub fn try_map<U, E>(self, mut f: impl FnMut(T) -> Result<U, E>) -> Result<Memory<U>, E> {
+        Ok(Memory {
+            done: self.done,
+            history: self.history.into_iter().map(&mut f).collect::<Result<_, _>>()?,
+            saved: self.saved.map(f).transpose()?,
+        })
+    }
+}
+
+/// `memory` checked against what a sampler of `plan` can hold.
+fn checked<T>(
+    plan: &Plan,
+    name: &str,
+    m: &Memory<T>,
+    max_history: usize,
+) -> Result<(), ModelError> {
+    if m.done > plan.steps.len() || m.history.len() > max_history || (m.done == 0 && m.saved.is_some())
+    {
+        return Err(ModelError::Input(format!(
+            "{name} cannot resume at step {} of {} with {} remembered predictions",
+            m.done,
+            plan.steps.len(),
+            m.history.len()
+        )));
+    }
+    Ok(())
 }
 
 /// The sampler `kind` for `steps` steps from step `begin` on (0 for text to
@@ -112,6 +165,25 @@ impl<B: Backend> Sampler<B> for Memoryless {
         };
         Ok(b.step(eps, &x, guidance, update)?.0)
     }
+
+    fn memory(&self) -> Memory<&B::Tensor> {
+        Memory {
+            done: self.done,
+            history: Vec::new(),
+            saved: None,
+        }
+    }
+
+    fn restore(&mut self, m: Memory<B::Tensor>) -> Result<(), ModelError> {
+        checked(&self.plan, "this sampler", &m, 0)?;
+        if m.saved.is_some() {
+            return Err(ModelError::Input(
+                "a memoryless sampler was handed a saved tensor".into(),
+            ));
+        }
+        self.done = m.done;
+        Ok(())
+    }
 }
 
 /// PLMS: the last three guided noise predictions and the latents before
@@ -173,6 +245,22 @@ impl<B: Backend> Sampler<B> for Pndm<B::Tensor> {
         self.done += 1;
         Ok(next)
     }
+
+    fn memory(&self) -> Memory<&B::Tensor> {
+        Memory {
+            done: self.done,
+            history: self.history.iter().collect(),
+            saved: self.saved.as_ref(),
+        }
+    }
+
+    fn restore(&mut self, m: Memory<B::Tensor>) -> Result<(), ModelError> {
+        checked(&self.plan, "PNDM", &m, 3)?;
+        self.done = m.done;
+        self.history = m.history;
+        self.saved = m.saved;
+        Ok(())
+    }
 }
 
 /// DPM-Solver++ 2M: the previous step's x0.
@@ -221,5 +309,20 @@ impl<B: Backend> Sampler<B> for DpmSolver<B::Tensor> {
         self.prev_x0 = Some(x0);
         self.done += 1;
         Ok(next)
+    }
+
+    fn memory(&self) -> Memory<&B::Tensor> {
+        Memory {
+            done: self.done,
+            history: Vec::new(),
+            saved: self.prev_x0.as_ref(),
+        }
+    }
+
+    fn restore(&mut self, m: Memory<B::Tensor>) -> Result<(), ModelError> {
+        checked(&self.plan, "DPM-Solver++", &m, 0)?;
+        self.done = m.done;
+        self.prev_x0 = m.saved;
+        Ok(())
     }
 }

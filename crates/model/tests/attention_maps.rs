@@ -30,6 +30,7 @@ fn maps<B: Backend>(backend: B, guidance: f32) -> AttentionMaps {
     let opts = RunOptions {
         watch: false,
         attention_maps: true,
+        checkpoints: false,
     };
     let out =
         pollster::block_on(m.generate(&req, GivenNoise::initial(init.1.clone()), opts, |_| true))
