@@ -36,7 +36,7 @@ node --test --test-concurrency=1 tests/e2e/
 # radiograph edits, weights stream, resume, pass a gate and are cached) on the
 # f16 arithmetic SwiftShader lacks. Tests that choose a folder in a file input
 # say they are skipped there (WebDriver BiDi cannot set one), so convert.test.mjs
-# (all three choose a diffusers folder) is left to Chromium, and so is
+# (all three choose a diffusers folder) is left to Chromium, and so is most of
 # teaching.test.mjs, which measures main-thread long tasks (Firefox does not
 # report them). shaders.test.mjs compiles every kernel with Firefox's WGSL
 # front end (naga) as it does with Chromium's (Tint).
@@ -44,5 +44,9 @@ step "browser end-to-end tests (Firefox ESR, WebGPU over wgpu and Vulkan, shader
 E2E_BROWSER=firefox node --test --test-concurrency=1 \
   tests/e2e/smoke.test.mjs tests/e2e/demo.test.mjs tests/e2e/generate.test.mjs \
   tests/e2e/edit.test.mjs tests/e2e/weights.test.mjs tests/e2e/shaders.test.mjs
+# The two lost-device tests of teaching.test.mjs (recovery by "Load model",
+# and a run carrying on from its last finished step) run on Firefox as well.
+E2E_BROWSER=firefox node --test --test-concurrency=1 --test-name-pattern='GPU device|device lost' \
+  tests/e2e/teaching.test.mjs
 
 step "all tests passed in $((SECONDS - t0)) s"

@@ -157,6 +157,31 @@ test('a lost GPU device is reported and "Load model" recovers', async () => {
   await context.close();
 });
 
+test('a device lost in the middle of a run loads the model again and carries on from the last finished step: the image is the uninterrupted run\'s', async () => {
+  const { page, context, errors } = await open();
+  await page.getByTestId('prompt').fill('Small left pleural effusion.');
+  await page.getByTestId('steps').fill('6');
+  // DPM-Solver++ remembers the previous step's x0: resuming must carry it.
+  await page.getByTestId('scheduler').selectOption('dpm++2m');
+  await page.getByTestId('generate').click();
+  await settled(page);
+  const whole = (await images(page))[0].pixels;
+
+  await page.getByTestId('generate').click();
+  await waitForText(page, 'progress', /step 3 of 6/);
+  await page.evaluate(() => window.roentgenLoseDevice());
+  await waitForText(page, 'progress', /^the GPU device was lost: loading the model again to carry on from step [3-6] of image 1$/);
+  const from = Number((await page.getByTestId('progress').textContent()).match(/step (\d)/)[1]);
+  console.log(`# the device was lost after step ${from} of 6; the run carried on from there`);
+  await settled(page);
+  assert.equal(await page.getByTestId('status').textContent(), 'done');
+  assert.deepEqual((await images(page))[0].pixels, whole, 'the resumed image equals the uninterrupted one');
+  // Every step's preview is in the strip once: the earlier ones were kept.
+  assert.equal(await page.getByTestId('step-frame').count(), 6);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test('the prompt\'s words are chips; choosing one lays its attention map over the image and every step', async () => {
   const { page } = await open();
   await page.getByTestId('prompt').fill('small left apical pneumothorax');

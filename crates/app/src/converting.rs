@@ -23,17 +23,6 @@ pub fn cancel() {
     CANCEL.with(|c| c.set(true));
 }
 
-/// Lets the worker's event loop run (so a Cancel message gets in).
-async fn yield_now() {
-    let p = js_sys::Promise::new(&mut |ok, _| {
-        let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-        let _ = scope.set_timeout_with_callback_and_timeout_and_arguments_0(&ok, 0);
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(p).await;
-}
-
-use wasm_bindgen::JsCast;
-
 fn gb(b: u64) -> String {
     format!("{:.2} GB", b as f64 / 1e9)
 }
@@ -124,7 +113,7 @@ async fn convert_into(
         // The event loop gets a turn every 50 ms (a Cancel message gets in
         // then); the flag is read after every tensor.
         if now - yielded > 50.0 {
-            yield_now().await;
+            crate::loader::sleep_ms(0).await;
             yielded = js_sys::Date::now();
         }
         if CANCEL.with(|c| c.get()) {

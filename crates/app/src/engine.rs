@@ -22,7 +22,15 @@ use crate::{runner, shard_store};
 thread_local! {
     /// How images name the loaded model (its URL or folder).
     static LABEL: RefCell<String> = const { RefCell::new(String::new()) };
+    /// Where the loaded model came from: a batch stopped by a lost device
+    /// loads it from there again (from this browser's store, mostly).
+    static SOURCE: RefCell<Option<Source>> = const { RefCell::new(None) };
 }
+
+/// How many times one batch loads the model again after losing the device
+/// before it gives up (a device lost on every try is a device that cannot
+/// run this model, not a passing reset).
+const RELOADS_PER_BATCH: usize = 2;
 
 /// Installs the message handler; called once by the worker's `main`.
 pub fn start() {
@@ -90,6 +98,7 @@ async fn load_model(source: Source, emit: &Emit) {
             loader::set_model(Some(m));
             let label = source.label();
             LABEL.with(|l| *l.borrow_mut() = label.clone());
+            SOURCE.with(|s| *s.borrow_mut() = Some(source));
             emit(FromWorker::Loaded { label });
             emit(FromWorker::Status {
                 text: "ready".into(),
@@ -125,13 +134,51 @@ fn run_batch(
         text: "generating".into(),
     });
     spawn_local(async move {
-        let text = match runner::run(model, &p, jobs, &label, edit.as_ref(), &emit).await {
-            Ok(true) => "done".to_string(),
-            Ok(false) => "ready".to_string(),
-            // The lost-device message says more than the failed read.
-            Err(_) if loader::device_lost() => return,
-            Err(e) => format!("error: {e}"),
+        loader::set_busy(true);
+        let mut model = model;
+        let mut from = None;
+        let mut reloads = 0;
+        let text = loop {
+            let stopped =
+                match runner::run(model, &p, jobs.clone(), &label, edit.as_ref(), from, &emit)
+                    .await
+                {
+                    Ok(true) => break "done".to_string(),
+                    Ok(false) => break "ready".to_string(),
+                    Err(s) => s,
+                };
+            if !loader::lost_soon().await {
+                break format!("error: {}", stopped.error);
+            }
+            let source = SOURCE.with(|s| s.borrow_mut().take());
+            let (Some(source), Some(at), true) = (source, stopped.at, reloads < RELOADS_PER_BATCH)
+            else {
+                break "error: the GPU device was lost; press \"Load model\" to start again".into();
+            };
+            reloads += 1;
+            emit(FromWorker::Progress {
+                text: format!(
+                    "the GPU device was lost: loading the model again to carry on from {}",
+                    at.describe()
+                ),
+            });
+            match loader::load(&source, &emit).await {
+                Ok(m) => {
+                    loader::set_model(Some(m));
+                    SOURCE.with(|s| *s.borrow_mut() = Some(source));
+                }
+                Err(e) => break format!("error: the GPU device was lost, and loading the model again failed: {e}"),
+            }
+            let Some(m) = loader::model() else {
+                break "error: the model did not load again".into();
+            };
+            emit(FromWorker::Status {
+                text: "generating".into(),
+            });
+            model = m;
+            from = Some(at);
         };
+        loader::set_busy(false);
         emit(FromWorker::Status { text });
     });
 }

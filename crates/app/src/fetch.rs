@@ -54,6 +54,7 @@ pub fn folder_base(base: &str) -> String {
 }
 
 /// Where a model folder is.
+#[derive(Clone)]
 pub enum Source {
     Url {
         base: String,

@@ -26,6 +26,37 @@ thread_local! {
     static LOST: Cell<bool> = const { Cell::new(false) };
     /// The lost-device callback must be Send; it reaches the page through this.
     static EMIT: RefCell<Option<Emit>> = const { RefCell::new(None) };
+    /// A batch is running: it carries on by itself after a lost device.
+    static BUSY: Cell<bool> = const { Cell::new(false) };
+}
+
+/// A batch runs (set by the engine around it).
+pub fn set_busy(busy: bool) {
+    BUSY.with(|b| b.set(busy));
+}
+
+/// After GPU work failed: whether that was the device being lost. The
+/// browser reports the loss after the failed read sometimes, so this waits
+/// up to a second for the report.
+pub async fn lost_soon() -> bool {
+    for _ in 0..20 {
+        if device_lost() {
+            return true;
+        }
+        sleep_ms(50).await;
+    }
+    device_lost()
+}
+
+/// Lets the worker's event loop run for `ms` (0: a turn, so a Cancel
+/// message gets in).
+pub async fn sleep_ms(ms: i32) {
+    use wasm_bindgen::JsCast;
+    let p = js_sys::Promise::new(&mut |ok, _| {
+        let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+        let _ = scope.set_timeout_with_callback_and_timeout_and_arguments_0(&ok, ms);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(p).await;
 }
 
 pub fn model() -> Option<Rc<PageModel>> {
@@ -67,12 +98,21 @@ pub async fn context(emit: &Emit) -> Result<&'static GpuContext, String> {
         LOST.with(|l| l.set(true));
         CONTEXT.with(|slot| slot.set(None));
         MODEL.with(|slot| *slot.borrow_mut() = None);
-        let text = format!(
-            "error: the GPU device was lost ({reason:?}: {message}); press \"Load model\" to start again"
-        );
+        // A running batch loads the model again and carries on (engine.rs);
+        // otherwise the next load starts afresh.
+        let news = match BUSY.with(|b| b.get()) {
+            true => FromWorker::Info {
+                text: format!("the GPU device was lost ({reason:?}: {message})"),
+            },
+            false => FromWorker::Status {
+                text: format!(
+                    "error: the GPU device was lost ({reason:?}: {message}); press \"Load model\" to start again"
+                ),
+            },
+        };
         EMIT.with(|e| {
             if let Some(emit) = e.borrow().as_ref() {
-                emit(FromWorker::Status { text });
+                emit(news);
             }
         });
     });

@@ -9,7 +9,7 @@ use base64::Engine;
 use roentgen_model::attention_maps::overlay_rgb8;
 use roentgen_model::share::ShareParams;
 use roentgen_model::{
-    EditSource, GivenNoise, ModelError, Output, Request, RunOptions, Step, preview,
+    Checkpoint, EditSource, GivenNoise, ModelError, Output, Request, RunOptions, Step, preview,
 };
 use roentgen_weights::progress::duration;
 
@@ -33,19 +33,52 @@ fn png_url(w: usize, h: usize, rgb: &[u8], text: &[(&str, String)]) -> Result<St
     ))
 }
 
+/// Where a batch stopped when its GPU work failed: the image it was making
+/// and that image's last finished step, from which `run` can carry on (on a
+/// new device, after the model is loaded again).
+pub struct Stopped {
+    pub error: String,
+    pub at: Option<Resume>,
+}
+
+/// A batch to carry on: image `job` from `checkpoint` (from its start when
+/// no step had finished), with the previews of the steps before it.
+pub struct Resume {
+    pub job: usize,
+    pub checkpoint: Option<Checkpoint>,
+    frames: Vec<(Vec<u8>, usize, usize)>,
+}
+
+impl Resume {
+    /// "step 3 of image 1", or "the start of image 1".
+    pub fn describe(&self) -> String {
+        match &self.checkpoint {
+            Some(c) => format!("step {} of image {}", c.done(), self.job + 1),
+            None => format!("the start of image {}", self.job + 1),
+        }
+    }
+}
+
 /// Makes `jobs` with the settings of `p`, from the prompt alone or, with
-/// `edit`, from the open radiograph. Ok(false) when cancelled (the images
-/// finished so far stay).
+/// `edit`, from the open radiograph; with `from`, carries a stopped batch on
+/// (the images before it are on the page already). Ok(false) when cancelled
+/// (the images finished so far stay).
 pub async fn run(
     model: Rc<PageModel>,
     p: &ShareParams,
     jobs: Vec<Job>,
     source: &str,
     edit: Option<&crate::editing::EditInput>,
+    from: Option<Resume>,
     emit: &Emit,
-) -> Result<bool, String> {
+) -> Result<bool, Stopped> {
     CANCEL.with(|c| c.set(false));
-    emit(FromWorker::ImagesReset);
+    let first_job = from.as_ref().map_or(0, |r| r.job);
+    let mut from = from;
+    if from.is_none() {
+        emit(FromWorker::ImagesReset);
+    }
+    let failed = |error: String| Stopped { error, at: None };
     let (h, w) = model.default_latent_hw();
     let scheduler = p
         .scheduler
@@ -53,7 +86,7 @@ pub async fn run(
     let t0 = js_sys::Date::now();
     let n = jobs.len();
     let mut steps_done_before = 0usize;
-    for (j, job) in jobs.into_iter().enumerate() {
+    for (j, job) in jobs.into_iter().enumerate().skip(first_job) {
         let req = Request {
             prompt: job.prompt.clone(),
             negative: p.negative.clone(),
@@ -63,14 +96,23 @@ pub async fn run(
             seed: job.seed,
             latent_hw: (h, w),
         };
-        emit(FromWorker::FramesReset {
-            title: job.caption.clone(),
-        });
+        let resumed = from.take();
+        if resumed.is_none() {
+            emit(FromWorker::FramesReset {
+                title: job.caption.clone(),
+            });
+        }
+        let (checkpoint, frames_before) = match resumed {
+            Some(r) => (r.checkpoint, r.frames),
+            None => (None, Vec::new()),
+        };
         let done_before = steps_done_before;
         let mut calls = p.steps;
         let mut last = String::new();
         // Each step's preview, kept to draw the words' maps over afterwards.
-        let mut frames: Vec<(Vec<u8>, usize, usize)> = Vec::new();
+        let mut frames: Vec<(Vec<u8>, usize, usize)> = frames_before;
+        // The newest finished step, to carry on from if the device is lost.
+        let mut newest: Option<Checkpoint> = checkpoint.clone();
         // Word maps are left on: one small pass per cross-attention layer.
         let opts = RunOptions {
             watch: true,
@@ -80,6 +122,7 @@ pub async fn run(
         let on_step = |s: Step<'_>| {
             calls = s.total;
             let elapsed = (js_sys::Date::now() - t0) / 1e3;
+            newest = s.checkpoint.cloned();
             let done = done_before + s.done;
             let per_step = elapsed / done as f64;
             let left = (n * s.total).saturating_sub(done) as f64 * per_step;
@@ -112,19 +155,24 @@ pub async fn run(
             }
             !CANCEL.with(|c| c.get())
         };
-        let out = match edit {
-            Some(e) => {
-                let src = EditSource {
-                    image: e.image.clone(),
-                    strength: e.from.strength,
-                    mask: e.mask.clone(),
-                    blend: e.blend.clone(),
-                };
+        let src = edit.map(|e| EditSource {
+            image: e.image.clone(),
+            strength: e.from.strength,
+            mask: e.mask.clone(),
+            blend: e.blend.clone(),
+        });
+        let out = match (checkpoint, &src) {
+            (Some(c), src) => {
                 model
-                    .edit(&req, &src, GivenNoise::default(), opts, on_step)
+                    .resume(c, src.as_ref(), GivenNoise::default(), opts, on_step)
                     .await
             }
-            None => {
+            (None, Some(src)) => {
+                model
+                    .edit(&req, src, GivenNoise::default(), opts, on_step)
+                    .await
+            }
+            (None, None) => {
                 model
                     .generate(&req, GivenNoise::default(), opts, on_step)
                     .await
@@ -139,15 +187,24 @@ pub async fn run(
                 });
                 return Ok(false);
             }
-            Err(e) => return Err(e.to_string()),
+            Err(e) => {
+                return Err(Stopped {
+                    error: e.to_string(),
+                    at: Some(Resume {
+                        job: j,
+                        checkpoint: newest,
+                        frames,
+                    }),
+                });
+            }
         };
         steps_done_before += calls;
         let text = match edit {
             Some(e) => roentgen_model::png::edit_metadata(&req, source, &e.from),
             None => roentgen_model::png::metadata(&req, source),
         };
-        let src = png_url(out.width, out.height, &out.rgb8(), &text)?;
-        let maps = word_maps(&out, &frames)?;
+        let src = png_url(out.width, out.height, &out.rgb8(), &text).map_err(failed)?;
+        let maps = word_maps(&out, &frames).map_err(failed)?;
         emit(FromWorker::Image {
             image: Image {
                 src,
