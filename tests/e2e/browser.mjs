@@ -91,11 +91,13 @@ export const settled = (page) => waitForText(page, 'status', /^(ready|done|error
  * thread records every task over 50 ms in `window.__longTasks` (reported in
  * the log, not raced) and counts its own WebGPU adapter and device requests
  * in `window.__gpuRequests`: the worker owns the GPU, so the page's thread
- * must never make one.
+ * must never make one. `onPage` sees the page before it opens (to listen
+ * for its worker).
  */
-export async function openPage(browser, url, { context } = {}) {
+export async function openPage(browser, url, { context, onPage } = {}) {
   context ??= await newContext(browser);
   const page = await context.newPage();
+  onPage?.(page);
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.addInitScript(() => {

@@ -23,8 +23,12 @@ pub fn cancel() {
     CANCEL.with(|c| c.set(true));
 }
 
+/// "2.06 GB", or "5.1 MB" below a gigabyte.
 fn gb(b: u64) -> String {
-    format!("{:.2} GB", b as f64 / 1e9)
+    match b >= 1_000_000_000 {
+        true => format!("{:.2} GB", b as f64 / 1e9),
+        false => format!("{:.1} MB", b as f64 / 1e6),
+    }
 }
 
 /// Converts `folder` into stored model `name`; on error or cancel the
@@ -54,14 +58,22 @@ pub async fn run(
         let free = (quota - used).max(0.0) as u64;
         if free < need {
             return Err(format!(
-                "not enough storage: the converted model needs {}, this browser lets this site store {} more (free disk space, delete stored models, or pick q8, about half the size)",
+                "not enough storage: the converted model needs {}, this browser lets this site store {} more ({FREE_SOME})",
                 gb(need),
                 gb(free)
             ));
         }
     }
     let dir = model_store::model_dir(name, true).await?;
-    let result = convert_into(&mut conv, &dir, emit).await;
+    // The estimate is the browser's guess: a write can still be refused (a
+    // disk filling meanwhile, a quota the estimate does not show).
+    let written = Cell::new(0u64);
+    let store = Store {
+        dir: &dir,
+        written: &written,
+        need,
+    };
+    let result = convert_into(&mut conv, &store, emit).await;
     match result {
         Ok(true) => {}
         other => {
@@ -80,11 +92,13 @@ pub async fn run(
     };
     let write_rest = async {
         for (file, bytes) in &done.shards {
-            model_store::write_file(&dir, file, bytes).await?;
+            store.write(file, bytes).await?;
         }
-        model_store::write_file(&dir, "tokenizer.json", done.tokenizer.as_bytes()).await?;
+        store.write("tokenizer.json", done.tokenizer.as_bytes()).await?;
         // Last: a folder with a manifest is a complete model.
-        model_store::write_file(&dir, "manifest.json", done.manifest.to_json().as_bytes()).await
+        store
+            .write("manifest.json", done.manifest.to_json().as_bytes())
+            .await
     };
     if let Err(e) = write_rest.await {
         let _ = model_store::delete(name).await;
@@ -93,9 +107,40 @@ pub async fn run(
     Ok(true)
 }
 
+/// What to do when a model does not fit.
+const FREE_SOME: &str =
+    "free disk space, delete stored models, or pick q8, about half the size; nothing was kept";
+
+/// The stored model's folder, counting what went in so that a refused
+/// write can say how far it got.
+struct Store<'a> {
+    dir: &'a web_sys::FileSystemDirectoryHandle,
+    written: &'a Cell<u64>,
+    need: u64,
+}
+
+impl Store<'_> {
+    async fn write(&self, file: &str, bytes: &[u8]) -> Result<(), String> {
+        match model_store::write_file(self.dir, file, bytes).await {
+            Ok(()) => {
+                self.written.set(self.written.get() + bytes.len() as u64);
+                Ok(())
+            }
+            // QuotaExceededError: its message names the quota in every
+            // engine; the name itself does not survive `http::js`.
+            Err(e) if e.to_lowercase().contains("quota") => Err(format!(
+                "not enough storage: this browser refused to store more for this site after {} of the converted model's {} ({FREE_SOME})",
+                gb(self.written.get()),
+                gb(self.need)
+            )),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 async fn convert_into(
     conv: &mut Converter<'_>,
-    dir: &web_sys::FileSystemDirectoryHandle,
+    store: &Store<'_>,
     emit: &Emit,
 ) -> Result<bool, String> {
     let t0 = js_sys::Date::now();
@@ -107,7 +152,7 @@ async fn convert_into(
             return Ok(true);
         };
         for (file, bytes) in &shards {
-            model_store::write_file(dir, file, bytes).await?;
+            store.write(file, bytes).await?;
         }
         let now = js_sys::Date::now();
         // The event loop gets a turn every 50 ms (a Cancel message gets in

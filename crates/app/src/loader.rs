@@ -199,11 +199,19 @@ pub fn heap_bytes() -> u32 {
         .unwrap_or(0)
 }
 
-/// "storage: 5.0 MB used by this site, of 10.7 GB the browser allows".
+/// "storage: 5.0 MB used by this site, of 10.7 GB the browser allows;
+/// persistent", or what the browser may do with it otherwise.
 pub async fn storage_line() -> String {
+    let kept = match shard_store::persisted().await {
+        Some(true) => "; persistent: kept until you clear it",
+        Some(false) => {
+            "; not persistent: the browser may clear it when the disk runs low (bookmarking or installing the page usually lets it keep it)"
+        }
+        None => "",
+    };
     match shard_store::usage().await {
         Some((used, quota)) => format!(
-            "storage: {:.1} MB used by this site, of {:.1} GB the browser allows",
+            "storage: {:.1} MB used by this site, of {:.1} GB the browser allows{kept}",
             used / 1e6,
             quota / 1e9
         ),

@@ -122,6 +122,12 @@ impl ShardStore {
                         .dyn_into()
                         .map_err(js)?;
                 if let Some(written) = write_sync(&h, bytes).await {
+                    // A write the quota refused half-way would leave a
+                    // partial file taking space (never used: `get` checks
+                    // its sha256); it goes.
+                    if written.is_err() {
+                        let _ = JsFuture::from(d.remove_entry(&entry.sha256)).await;
+                    }
                     return written;
                 }
                 // The new contents replace the file only on close(), so an
@@ -214,6 +220,16 @@ pub async fn usage() -> Option<(f64, f64)> {
         .ok()?
         .unchecked_into();
     Some((est.get_usage()?, est.get_quota()?))
+}
+
+/// Whether the browser keeps this origin's storage under disk pressure
+/// (granted to the page's `persist()` request, see generate_panel).
+pub async fn persisted() -> Option<bool> {
+    let storage = crate::global::storage()?;
+    JsFuture::from(storage.persisted().ok()?)
+        .await
+        .ok()?
+        .as_bool()
 }
 
 /// Removes every stored shard, from both stores.

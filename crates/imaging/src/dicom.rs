@@ -2,24 +2,19 @@
 //! (rescale slope and intercept), then the file's first VOI LUT if it has
 //! one, else its first window (centre/width, with its VOI LUT function),
 //! else the pixel range; MONOCHROME1 (white = low values) inverted. Pixel
-//! decoding (uncompressed, RLE, JPEG baseline/extended/lossless, JPEG 2000
-//! lossless and lossy through openjp2, OpenJPEG translated to Rust, natively
-//! only) is dicom-rs's; the windowing is ours, written from
-//! PS3.3 C.11.2. A syntax it cannot decode is refused by name, not only UID.
+//! decoding (uncompressed, RLE, JPEG baseline/extended/lossless) is
+//! dicom-rs's, JPEG 2000 (lossless and lossy) hayro-jpeg2000's (j2k.rs), in
+//! the page as in the CLI; the windowing is ours, written from PS3.3
+//! C.11.2. A syntax it cannot decode is refused by name, not only UID.
 
 use dicom_dictionary_std::tags;
 use dicom_pixeldata::{PhotometricInterpretation, PixelDecoder, VoiLutFunction, WindowLevel};
 
 use crate::{Grayscale, ImageError, check_size};
 
-/// What this build decodes, for refusals. JPEG 2000 is native only (see
-/// Cargo.toml): the page names the CLI for it.
-#[cfg(not(target_arch = "wasm32"))]
+/// What is decoded, for refusals.
 const DECODABLE: &str =
-    "this build reads uncompressed, RLE, JPEG (baseline, extended, lossless) and JPEG 2000";
-#[cfg(target_arch = "wasm32")]
-const DECODABLE: &str = "the page reads uncompressed, RLE and JPEG (baseline, extended, \
-    lossless); JPEG 2000 opens with the command line (roentgen edit)";
+    "RoentGen reads uncompressed, RLE, JPEG (baseline, extended, lossless) and JPEG 2000";
 
 fn corrupt(name: &str, e: impl std::fmt::Display) -> ImageError {
     ImageError::Corrupt {
@@ -55,7 +50,7 @@ pub(crate) fn decode(bytes: &[u8], name: &str) -> Result<Grayscale, ImageError> 
         bytes
     };
     crate::dicom_lengths::check(body).map_err(|e| corrupt(name, e))?;
-    let obj = dicom_object::from_reader(body).map_err(|e| corrupt(name, e))?;
+    let mut obj = dicom_object::from_reader(body).map_err(|e| corrupt(name, e))?;
     let modality = obj
         .element(tags::MODALITY)
         .ok()
@@ -63,6 +58,9 @@ pub(crate) fn decode(bytes: &[u8], name: &str) -> Result<Grayscale, ImageError> 
         .map(|s| s.trim().to_string())
         .unwrap_or_default();
     let frames = header_frames(name, &obj)?;
+    if crate::j2k::is_jpeg_2000(obj.meta().transfer_syntax()) {
+        crate::j2k::to_native(&mut obj, name, frames)?;
+    }
     // Only the first frame: a multi-frame file (or a mutated frame count)
     // must not make us decode, and allocate for, all of them.
     let pixels = obj.decode_pixel_data_frame(0).map_err(|e| {

@@ -12,6 +12,7 @@ mod blend;
 mod dicom;
 mod dicom_lengths;
 mod fit;
+mod j2k;
 mod input;
 mod raster;
 

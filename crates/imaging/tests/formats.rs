@@ -111,11 +111,19 @@ fn jpeg_2000_dicom_decodes_lossless_exactly_and_lossy_closely() {
             assert!(worst < 1e-6, "lossless: {worst}");
         } else {
             // Lossy: what OpenJPEG itself decodes (through the same window,
-            // as a 16-bit PNG: half a 16-bit level of rounding).
+            // as a 16-bit PNG: half a 16-bit level of rounding). The 9/7
+            // wavelet is computed in floating point and rounded to stored
+            // levels: hayro-jpeg2000 and OpenJPEG may round a sample to
+            // neighbouring levels, one level of the 4081-wide window (the
+            // compression itself moves it 700 times more on average).
             let reference = read("cxr-j2k-lossy-ref.png");
             let off = max_diff(&d.values, &reference.values);
-            println!("{name}: against OpenJPEG's decode, max {off:.2e}");
-            assert!(off <= 0.5 / 65535.0 + 1e-6, "lossy vs OpenJPEG: {off}");
+            let off_mean = mean_diff(&d.values, &reference.values);
+            println!("{name}: against OpenJPEG's decode, max {off:.2e}, mean {off_mean:.2e}");
+            assert!(
+                off <= 1.0 / 4080.0 + 0.5 / 65535.0 + 1e-6,
+                "lossy vs OpenJPEG: {off}"
+            );
         }
     }
 }
