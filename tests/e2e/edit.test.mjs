@@ -123,7 +123,7 @@ test('a file that is not an image is refused by name', async () => {
   }
 });
 
-test('15-bit CR DICOM files open in the page as the CLI reads them; JPEG 2000 is refused by name', async () => {
+test('15-bit CR and JPEG 2000 DICOM files open in the page as the CLI reads them; a syntax it cannot read is refused by name', async () => {
   const server = await serveDist(DIST);
   try {
     const s = await openPage(browser, server.url + tiny());
@@ -131,6 +131,8 @@ test('15-bit CR DICOM files open in the page as the CLI reads them; JPEG 2000 is
     for (const [file, read] of [
       ['cxr-cr15-window.dcm', /^cxr-cr15-window\.dcm: 128x128 DICOM CR, window 13750\.5\/25501 from the file, MONOCHROME1 inverted$/],
       ['cxr-cr15-voi-lut.dcm', /^cxr-cr15-voi-lut\.dcm: 128x128 DICOM CR, VOI LUT from the file, MONOCHROME1 inverted$/],
+      ['cxr-j2k-lossless.dcm', /^cxr-j2k-lossless\.dcm: 128x128 DICOM [A-Z]+, window 1050\.5\/4081 from the file$/],
+      ['cxr-j2k-lossy.dcm', /^cxr-j2k-lossy\.dcm: 128x128 DICOM [A-Z]+, window 1050\.5\/4081 from the file$/],
     ]) {
       await s.page.getByTestId('edit-file').setInputFiles(join(ROOT, 'tests/fixtures/radiographs', file));
       await waitForText(s.page, 'edit-read-as', new RegExp(`^${file.replace(/\./g, '\\.')}:`));
@@ -138,13 +140,16 @@ test('15-bit CR DICOM files open in the page as the CLI reads them; JPEG 2000 is
       console.log(`# ${readAs}`);
       assert.match(readAs, read);
     }
-    // The page has no JPEG 2000 decoder yet (README: "Editing a real
-    // radiograph"): it says which syntax and where it can be read.
-    await s.page.getByTestId('edit-file').setInputFiles(join(ROOT, 'tests/fixtures/radiographs/cxr-j2k-lossless.dcm'));
+    // The JPEG 2000 file relabelled JPEG-LS (a UID of the same length): no
+    // decoder here reads JPEG-LS, and the refusal says which syntax it is.
+    const bytes = readFileSync(join(ROOT, 'tests/fixtures/radiographs/cxr-j2k-lossless.dcm'));
+    const relabelled = join(work, 'cxr-jpeg-ls.dcm');
+    writeFileSync(relabelled, Buffer.from(bytes.toString('latin1').replaceAll('1.2.840.10008.1.2.4.90', '1.2.840.10008.1.2.4.80'), 'latin1'));
+    await s.page.getByTestId('edit-file').setInputFiles(relabelled);
     await waitForText(s.page, 'status', /^error/);
     const said = await s.page.getByTestId('status').textContent();
     console.log(`# ${said}`);
-    assert.match(said, /^error: cxr-j2k-lossless\.dcm: its pixel data \(JPEG 2000 .*\(1\.2\.840\.10008\.1\.2\.4\.90\)\) cannot be decoded here: .*JPEG 2000 opens with the command line \(roentgen edit\)$/);
+    assert.match(said, /^error: cxr-jpeg-ls\.dcm: its pixel data \(JPEG-LS .*\(1\.2\.840\.10008\.1\.2\.4\.80\)\) cannot be decoded here: .*RoentGen reads uncompressed, RLE, JPEG \(baseline, extended, lossless\) and JPEG 2000$/);
     assert.deepEqual(s.errors, []);
   } finally {
     await server.close();

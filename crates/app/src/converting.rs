@@ -94,7 +94,9 @@ pub async fn run(
         for (file, bytes) in &done.shards {
             store.write(file, bytes).await?;
         }
-        store.write("tokenizer.json", done.tokenizer.as_bytes()).await?;
+        store
+            .write("tokenizer.json", done.tokenizer.as_bytes())
+            .await?;
         // Last: a folder with a manifest is a complete model.
         store
             .write("manifest.json", done.manifest.to_json().as_bytes())

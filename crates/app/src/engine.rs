@@ -139,14 +139,21 @@ fn run_batch(
         let mut from = None;
         let mut reloads = 0;
         let text = loop {
-            let stopped =
-                match runner::run(model, &p, jobs.clone(), &label, edit.as_ref(), from, &emit)
-                    .await
-                {
-                    Ok(true) => break "done".to_string(),
-                    Ok(false) => break "ready".to_string(),
-                    Err(s) => s,
-                };
+            let stopped = match runner::run(
+                model,
+                &p,
+                jobs.clone(),
+                &label,
+                edit.as_ref(),
+                from,
+                &emit,
+            )
+            .await
+            {
+                Ok(true) => break "done".to_string(),
+                Ok(false) => break "ready".to_string(),
+                Err(s) => s,
+            };
             if !loader::lost_soon().await {
                 break format!("error: {}", stopped.error);
             }
@@ -167,7 +174,11 @@ fn run_batch(
                     loader::set_model(Some(m));
                     SOURCE.with(|s| *s.borrow_mut() = Some(source));
                 }
-                Err(e) => break format!("error: the GPU device was lost, and loading the model again failed: {e}"),
+                Err(e) => {
+                    break format!(
+                        "error: the GPU device was lost, and loading the model again failed: {e}"
+                    );
+                }
             }
             let Some(m) = loader::model() else {
                 break "error: the model did not load again".into();

@@ -63,7 +63,10 @@ pub(crate) fn to_native(
     let columns = header_u16(obj, tags::COLUMNS).unwrap_or(0) as usize;
     let rows = header_u16(obj, tags::ROWS).unwrap_or(0) as usize;
     let samples = header_u16(obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1) as usize;
-    if components.len() != samples || components.iter().any(|c| c.samples().len() != rows * columns)
+    if components.len() != samples
+        || components
+            .iter()
+            .any(|c| c.samples().len() != rows * columns)
     {
         return Err(corrupt(
             name,

@@ -12,8 +12,8 @@ mod blend;
 mod dicom;
 mod dicom_lengths;
 mod fit;
-mod j2k;
 mod input;
+mod j2k;
 mod raster;
 
 pub use blend::{default_feather, edit_weight};

@@ -415,7 +415,12 @@ impl<B: Backend> Model<B> {
         }
         from.latents = latents;
         let b = &self.backend;
-        let shape = [1, self.unet.cfg.in_channels, req.latent_hw.0, req.latent_hw.1];
+        let shape = [
+            1,
+            self.unet.cfg.in_channels,
+            req.latent_hw.0,
+            req.latent_hw.1,
+        ];
         let memory = memory.try_map(|v| {
             if v.len() != from.latents.len() {
                 return Err(ModelError::Input(

@@ -67,7 +67,11 @@ impl<T> Memory<T> {
     pub fn try_map<U, E>(self, mut f: impl FnMut(T) -> Result<U, E>) -> Result<Memory<U>, E> {
         Ok(Memory {
             done: self.done,
-            history: self.history.into_iter().map(&mut f).collect::<Result<_, _>>()?,
+            history: self
+                .history
+                .into_iter()
+                .map(&mut f)
+                .collect::<Result<_, _>>()?,
             saved: self.saved.map(f).transpose()?,
         })
     }
@@ -80,7 +84,9 @@ fn checked<T>(
     m: &Memory<T>,
     max_history: usize,
 ) -> Result<(), ModelError> {
-    if m.done > plan.steps.len() || m.history.len() > max_history || (m.done == 0 && m.saved.is_some())
+    if m.done > plan.steps.len()
+        || m.history.len() > max_history
+        || (m.done == 0 && m.saved.is_some())
     {
         return Err(ModelError::Input(format!(
             "{name} cannot resume at step {} of {} with {} remembered predictions",
