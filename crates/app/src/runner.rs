@@ -69,12 +69,11 @@ pub async fn run(
     jobs: Vec<Job>,
     source: &str,
     edit: Option<&crate::editing::EditInput>,
-    from: Option<Resume>,
+    mut from: Option<Resume>,
     emit: &Emit,
 ) -> Result<bool, Stopped> {
     CANCEL.with(|c| c.set(false));
     let first_job = from.as_ref().map_or(0, |r| r.job);
-    let mut from = from;
     if from.is_none() {
         emit(FromWorker::ImagesReset);
     }
@@ -122,7 +121,7 @@ pub async fn run(
         let on_step = |s: Step<'_>| {
             calls = s.total;
             let elapsed = (js_sys::Date::now() - t0) / 1e3;
-            newest = s.checkpoint.cloned();
+            newest = s.checkpoint;
             let done = done_before + s.done;
             let per_step = elapsed / done as f64;
             let left = (n * s.total).saturating_sub(done) as f64 * per_step;

@@ -182,7 +182,7 @@ impl Checkpoint {
 }
 
 /// What `generate` reports after each sampler step.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Step<'a> {
     /// Steps finished (1-based) of `total`.
     pub done: usize,
@@ -190,8 +190,9 @@ pub struct Step<'a> {
     /// The latents after this step, `shape` = [1, C, h, w], when watched.
     pub latents: Option<&'a [f32]>,
     pub shape: [usize; 4],
-    /// The run as it stands, with `RunOptions::checkpoints`.
-    pub checkpoint: Option<&'a Checkpoint>,
+    /// The run as it stands, with `RunOptions::checkpoints` (handed over:
+    /// the caller keeps the newest, no copy is made for it).
+    pub checkpoint: Option<Checkpoint>,
 }
 
 /// What the sampler produced.
@@ -657,7 +658,7 @@ impl<B: Backend> Model<B> {
                 total,
                 latents: latents.as_deref().filter(|_| opts.watch),
                 shape,
-                checkpoint: checkpoint.as_ref(),
+                checkpoint,
             };
             if !on_step(step) {
                 return Err(ModelError::Cancelled);

@@ -65,7 +65,7 @@ fn whole<B: Backend>(
         let c = s.checkpoint.expect("checkpoints were asked for");
         assert_eq!(c.done(), s.done);
         if s.done == at {
-            kept = Some(c.clone());
+            kept = Some(c);
         }
         true
     };
