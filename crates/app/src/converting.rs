@@ -67,10 +67,9 @@ pub async fn run(
     let dir = model_store::model_dir(name, true).await?;
     // The estimate is the browser's guess: a write can still be refused (a
     // disk filling meanwhile, a quota the estimate does not show).
-    let written = Cell::new(0u64);
     let store = Store {
         dir: &dir,
-        written: &written,
+        written: Cell::new(0),
         need,
     };
     let result = convert_into(&mut conv, &store, emit).await;
@@ -117,7 +116,7 @@ const FREE_SOME: &str =
 /// write can say how far it got.
 struct Store<'a> {
     dir: &'a web_sys::FileSystemDirectoryHandle,
-    written: &'a Cell<u64>,
+    written: Cell<u64>,
     need: u64,
 }
 

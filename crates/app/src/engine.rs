@@ -89,13 +89,13 @@ async fn stored_models(emit: &Emit) {
 /// Loads `source` as the model, replacing the old one, and reports.
 async fn load_model(source: Source, emit: &Emit) {
     // Free the old model's GPU memory before the new one arrives.
-    loader::set_model(None);
+    loader::unload();
     emit(FromWorker::Status {
         text: "loading".into(),
     });
     match loader::load(&source, emit).await {
         Ok(m) => {
-            loader::set_model(Some(m));
+            loader::install(m);
             let label = source.label();
             LABEL.with(|l| *l.borrow_mut() = label.clone());
             SOURCE.with(|s| *s.borrow_mut() = Some(source));
@@ -169,24 +169,19 @@ fn run_batch(
                     at.describe()
                 ),
             });
-            match loader::load(&source, &emit).await {
-                Ok(m) => {
-                    loader::set_model(Some(m));
-                    SOURCE.with(|s| *s.borrow_mut() = Some(source));
-                }
+            let reloaded = match loader::load(&source, &emit).await {
+                Ok(m) => loader::install(m),
                 Err(e) => {
                     break format!(
                         "error: the GPU device was lost, and loading the model again failed: {e}"
                     );
                 }
-            }
-            let Some(m) = loader::model() else {
-                break "error: the model did not load again".into();
             };
+            SOURCE.with(|s| *s.borrow_mut() = Some(source));
             emit(FromWorker::Status {
                 text: "generating".into(),
             });
-            model = m;
+            model = reloaded;
             from = Some(at);
         };
         loader::set_busy(false);

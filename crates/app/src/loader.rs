@@ -63,9 +63,16 @@ pub fn model() -> Option<Rc<PageModel>> {
     MODEL.with(|m| m.borrow().clone())
 }
 
-/// Replaces the loaded model (None frees its GPU memory).
-pub fn set_model(m: Option<PageModel>) {
-    MODEL.with(|slot| *slot.borrow_mut() = m.map(Rc::new));
+/// Makes `m` the loaded model (replacing the old one); returns it.
+pub fn install(m: PageModel) -> Rc<PageModel> {
+    let m = Rc::new(m);
+    MODEL.with(|slot| *slot.borrow_mut() = Some(m.clone()));
+    m
+}
+
+/// Forgets the loaded model, freeing its GPU memory.
+pub fn unload() {
+    MODEL.with(|slot| *slot.borrow_mut() = None);
 }
 
 /// The device was lost (its message is in the status line already).
