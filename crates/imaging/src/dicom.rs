@@ -16,7 +16,7 @@ use crate::{Grayscale, ImageError, check_size};
 const DECODABLE: &str =
     "RoentGen reads uncompressed, RLE, JPEG (baseline, extended, lossless) and JPEG 2000";
 
-fn corrupt(name: &str, e: impl std::fmt::Display) -> ImageError {
+pub(crate) fn corrupt(name: &str, e: impl std::fmt::Display) -> ImageError {
     ImageError::Corrupt {
         name: name.to_string(),
         what: e.to_string(),
@@ -57,9 +57,10 @@ pub(crate) fn decode(bytes: &[u8], name: &str) -> Result<Grayscale, ImageError> 
         .and_then(|e| e.to_str().ok())
         .map(|s| s.trim().to_string())
         .unwrap_or_default();
-    let frames = header_frames(name, &obj)?;
+    let layout = header_layout(name, &obj)?;
+    let frames = layout.frames;
     if crate::j2k::is_jpeg_2000(obj.meta().transfer_syntax()) {
-        crate::j2k::to_native(&mut obj, name, frames)?;
+        crate::j2k::to_native(&mut obj, name, &layout)?;
     }
     // Only the first frame: a multi-frame file (or a mutated frame count)
     // must not make us decode, and allocate for, all of them.
@@ -165,12 +166,22 @@ fn transfer_syntax_in_words(uid: &str) -> String {
     }
 }
 
+/// The image a DICOM header describes, checked (`header_layout`).
+pub(crate) struct Layout {
+    pub rows: usize,
+    pub columns: usize,
+    /// 1 (grey) or 3 (colour).
+    pub samples: usize,
+    pub frames: u32,
+}
+
 /// The header's image size checked before any pixel is decoded, so that a
 /// file claiming more than it holds (a mutated or truncated export) is
 /// refused rather than allocated for: the size within `MAX_SIDE`, a sample
 /// layout we read, and, when the pixels are stored uncompressed, at least
-/// one frame's bytes present. Returns the number of frames the file says.
-fn header_frames(name: &str, obj: &dicom_object::DefaultDicomObject) -> Result<u32, ImageError> {
+/// one frame's bytes present. Returns that size and the number of frames
+/// the file says.
+fn header_layout(name: &str, obj: &dicom_object::DefaultDicomObject) -> Result<Layout, ImageError> {
     let int = |tag, what: &str| -> Result<Option<u32>, ImageError> {
         match obj.element_opt(tag) {
             Ok(Some(e)) => e
@@ -217,8 +228,14 @@ fn header_frames(name: &str, obj: &dicom_object::DefaultDicomObject) -> Result<u
             .unwrap_or(1),
         _ => 1,
     };
+    let layout = Layout {
+        rows,
+        columns,
+        samples,
+        frames,
+    };
     let Ok(Some(data)) = obj.element_opt(tags::PIXEL_DATA) else {
-        return Ok(frames);
+        return Ok(layout);
     };
     let frame = (rows * columns * samples * bits).div_ceil(8);
     if let Some(fragments) = data.value().fragments() {
@@ -253,7 +270,7 @@ fn header_frames(name: &str, obj: &dicom_object::DefaultDicomObject) -> Result<u
             ),
         ));
     }
-    Ok(frames)
+    Ok(layout)
 }
 
 /// The first frame's codestream must describe the image the DICOM header
@@ -270,7 +287,7 @@ fn check_codestream(
 ) -> Result<(), ImageError> {
     let uid = uid.trim_end_matches(['\0', ' ']);
     let jpeg = uid.starts_with("1.2.840.10008.1.2.4.5") || uid == "1.2.840.10008.1.2.4.70";
-    let jpeg_2000 = matches!(uid, "1.2.840.10008.1.2.4.90" | "1.2.840.10008.1.2.4.91");
+    let jpeg_2000 = crate::j2k::is_jpeg_2000(uid);
     if !jpeg && !jpeg_2000 {
         return Ok(());
     }

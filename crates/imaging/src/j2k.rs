@@ -13,6 +13,7 @@ use dicom_object::DefaultDicomObject;
 use hayro_jpeg2000::{DecodeSettings, DecoderContext, Image};
 
 use crate::ImageError;
+use crate::dicom::Layout;
 
 /// JPEG 2000 Image Compression (Lossless Only) and (lossy).
 pub(crate) fn is_jpeg_2000(uid: &str) -> bool {
@@ -23,14 +24,7 @@ pub(crate) fn is_jpeg_2000(uid: &str) -> bool {
 }
 
 fn corrupt(name: &str, what: impl std::fmt::Display) -> ImageError {
-    ImageError::Corrupt {
-        name: name.to_string(),
-        what: format!("its JPEG 2000 frame: {what}"),
-    }
-}
-
-fn header_u16(obj: &DefaultDicomObject, tag: dicom_core::Tag) -> Option<u16> {
-    obj.element(tag).ok()?.to_int::<u16>().ok()
+    crate::dicom::corrupt(name, format!("its JPEG 2000 frame: {what}"))
 }
 
 /// The first frame's codestream: every fragment of a single-frame file (an
@@ -44,15 +38,16 @@ fn first_frame(obj: &DefaultDicomObject, frames: u32) -> Option<Vec<u8>> {
 }
 
 /// Replaces `obj`'s JPEG 2000 pixel data by its first frame, decoded, in
-/// Explicit VR Little Endian (one frame). The header was checked against
-/// the codestream before (`dicom::check_codestream`): the sizes agree.
+/// Explicit VR Little Endian (one frame). `layout` is the header's, checked
+/// against the codestream before (`dicom::check_codestream`): the sizes
+/// agree.
 pub(crate) fn to_native(
     obj: &mut DefaultDicomObject,
     name: &str,
-    frames: u32,
+    layout: &Layout,
 ) -> Result<(), ImageError> {
-    let codestream =
-        first_frame(obj, frames).ok_or_else(|| corrupt(name, "no encapsulated fragments"))?;
+    let codestream = first_frame(obj, layout.frames)
+        .ok_or_else(|| corrupt(name, "no encapsulated fragments"))?;
     let image = Image::new(&codestream, &DecodeSettings::default())
         .map_err(|e| corrupt(name, format!("{e:?}")))?;
     let mut ctx = DecoderContext::default();
@@ -60,9 +55,12 @@ pub(crate) fn to_native(
         .decode(&mut ctx)
         .map_err(|e| corrupt(name, format!("{e:?}")))?;
     let components = decoded.components();
-    let columns = header_u16(obj, tags::COLUMNS).unwrap_or(0) as usize;
-    let rows = header_u16(obj, tags::ROWS).unwrap_or(0) as usize;
-    let samples = header_u16(obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1) as usize;
+    let &Layout {
+        rows,
+        columns,
+        samples,
+        ..
+    } = layout;
     if components.len() != samples
         || components
             .iter()
@@ -79,7 +77,11 @@ pub(crate) fn to_native(
     let bits = components[0].bit_depth().clamp(1, 16);
     // The decoder level-shifts every component to unsigned; a signed
     // image (Pixel Representation 1) is shifted back.
-    let signed = header_u16(obj, tags::PIXEL_REPRESENTATION) == Some(1);
+    let signed = obj
+        .element(tags::PIXEL_REPRESENTATION)
+        .ok()
+        .and_then(|e| e.to_int::<u16>().ok())
+        == Some(1);
     let shift = if signed { 1i32 << (bits - 1) } else { 0 };
     let top = (1i32 << bits) - 1;
     let sample = |v: f32| ((v.round() as i32).clamp(0, top) - shift) as i16 as u16;
