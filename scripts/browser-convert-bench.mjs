@@ -5,7 +5,7 @@
 // stored model, loaded, and checked with "Check" (the 512x512 pipeline
 // built on a dry-run device, nothing run). Prints the conversion's and the
 // load's lines (time, wasm heap, GPU memory), the check's verdict and
-// Chromium's resident memory at peak by process for each phase (ps every
+// Chromium's memory (RSS and PSS) at peak by process for each phase (ps every
 // 250 ms). Persistent profile (a temporary folder), as a visitor's browser
 // is. Not a test: nothing is asserted; the numbers are for README and notes.
 //
@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 import { serveDist } from '../tests/e2e/static-server.mjs';
-import { rssPeakSampler } from './chromium-rss.mjs';
+import { rssPeakSampler } from './browser-rss.mjs';
 import { CHROMIUM_ARGS, WAIT_MS, openPage, settled, waitForText } from '../tests/e2e/browser.mjs';
 
 const folder = resolve(process.argv[2]);

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // A model load in the page, measured: time to ready, the worker's wasm heap
-// (the page prints it in its load lines) and the resident memory of all of
-// Chromium's processes, sampled every 250 ms (peak). Serves dist/ (run
+// (the page prints it in its load lines) and the memory (RSS and PSS, see
+// browser-rss.mjs) of all of Chromium's processes, sampled every 250 ms
+// (peak). Serves dist/ (run
 // `trunk build --release` first) with MODEL_DIR linked in as dist/bench-model/.
 // Not a test: nothing is asserted; the numbers are for README and notes.
 // By default in a persistent profile (a temporary folder), as a visitor's
@@ -15,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 import { serveDist } from '../tests/e2e/static-server.mjs';
-import { rssPeakSampler } from './chromium-rss.mjs';
+import { rssPeakSampler } from './browser-rss.mjs';
 import { CHROMIUM_ARGS, WAIT_MS, launch, openPage } from '../tests/e2e/browser.mjs';
 
 const modelDir = resolve(process.argv[2] ?? 'demo-model/model');
@@ -52,8 +53,7 @@ try {
     profile: ephemeral ? 'off the record' : 'persistent',
     status,
     ready_s: +seconds.toFixed(1),
-    chromium_rss_peak_mb: peak.chromium_rss_peak_mb,
-    at_peak_by_process_mb: peak.by_process_mb,
+    ...peak,
     load_line: line,
   }));
 } finally {

@@ -81,11 +81,15 @@ test('typing a prompt and pressing Generate makes the asked number of images', a
   assert.match(await s.page.getByTestId('tokens').textContent(), /^\d+ \/ 77 tokens$/);
   await s.page.getByTestId('steps').fill('2');
   await s.page.getByTestId('count').fill('2');
+  // Not the model's own 16x16: the image and its share link follow the size.
+  await s.page.getByTestId('size').fill('24x12');
   await s.page.getByTestId('generate').click();
   await settled(s.page);
   assert.equal(await s.page.getByTestId('status').textContent(), 'done');
   const imgs = await results(s.page);
   assert.equal(imgs.length, 2);
+  assert.deepEqual([imgs[0].width, imgs[0].height], [24, 12]);
+  assert.match(await s.page.getByTestId('share-link').first().getAttribute('href'), /[?&]size=24x12(&|$)/);
   assert.notDeepEqual(imgs[0].pixels, imgs[1].pixels, 'seed and seed + 1 differ');
   await s.context.close();
 });

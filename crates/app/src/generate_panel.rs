@@ -127,6 +127,8 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
             .unwrap_or_default(),
     );
     let count = RwSignal::new(params.count.to_string());
+    // Empty: the model's own size.
+    let size = RwSignal::new(params.size.map(|s| s.to_string()).unwrap_or_default());
     let source = RwSignal::new(
         params
             .model
@@ -152,13 +154,14 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
 
     let settings_query = move |mode: Mode| {
         let text = format!(
-            "prompt={}&negative={}&seed={}&steps={}&guidance={}&count={}{}{}",
+            "prompt={}&negative={}&seed={}&steps={}&guidance={}&count={}&size={}{}{}",
             urlencode(&prompt.get_untracked()),
             urlencode(&negative.get_untracked()),
             seed.get_untracked().trim(),
             steps.get_untracked().trim(),
             guidance.get_untracked().trim(),
             count.get_untracked().trim(),
+            urlencode(size.get_untracked().trim()),
             match scheduler.get_untracked().as_str() {
                 "" => String::new(),
                 s => format!("&scheduler={}", urlencode(s)),
@@ -498,6 +501,9 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
                     on:input=move |ev| steps.set(event_target_value(&ev))/></label>
                 <label>"Guidance" <input data-testid="guidance" prop:value=move || guidance.get()
                     on:input=move |ev| guidance.set(event_target_value(&ev))/></label>
+                <label title="WIDTHxHEIGHT in pixels; empty: the model's own (512 for RoentGen). Smaller is faster on a slow GPU.">"Size"
+                    <input data-testid="size" size="9" placeholder="model's own" prop:value=move || size.get()
+                        on:input=move |ev| size.set(event_target_value(&ev))/></label>
                 <label>"Images" <input data-testid="count" prop:value=move || count.get()
                     on:input=move |ev| count.set(event_target_value(&ev))/></label>
                 <label>"Scheduler"

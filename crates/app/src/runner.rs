@@ -78,7 +78,9 @@ pub async fn run(
         emit(FromWorker::ImagesReset);
     }
     let failed = |error: String| Stopped { error, at: None };
-    let (h, w) = model.default_latent_hw();
+    let (h, w) = model
+        .latent_hw_or_default(p.size)
+        .map_err(|e| failed(e.to_string()))?;
     let scheduler = p
         .scheduler
         .unwrap_or_else(|| model.scheduler.default_kind());

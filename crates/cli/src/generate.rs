@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use roentgen_model::{Backend, GivenNoise};
+use roentgen_model::{Backend, GivenNoise, ImageSize};
 
 use crate::model_args::{self, ModelArgs, OnBackend, SamplingArgs, Source, bar};
 use crate::npy;
@@ -22,8 +22,12 @@ pub struct GenerateArgs {
     /// Make only the images k with k % n == i (split a job across machines).
     #[arg(long, value_name = "i/n")]
     pub shard: Option<String>,
+    /// Image size, WIDTHxHEIGHT or one side (default: the model's own, 512
+    /// for SD v1.x); each side a multiple of 64 for SD.
+    #[arg(long, value_parser = ImageSize::parse)]
+    pub size: Option<ImageSize>,
     /// Float32 .npy [1, 4, h, w] used instead of the seeded noise (sets the size).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "size")]
     pub init_latents: Option<PathBuf>,
     #[command(flatten)]
     pub extra: ExtraOutputs,
@@ -76,9 +80,10 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &GenerateArgs) -> anyho
         }
         None => None,
     };
-    let latent_hw = init
-        .as_ref()
-        .map_or(model.default_latent_hw(), |(hw, _)| *hw);
+    let latent_hw = match &init {
+        Some((hw, _)) => *hw,
+        None => model.latent_hw_or_default(args.size)?,
+    };
     let (shard_i, shard_n) = args
         .shard
         .as_deref()

@@ -150,6 +150,46 @@ fn seeds_are_deterministic_and_shards_split_the_job() {
 }
 
 #[test]
+fn size_sets_the_image_and_is_checked_against_the_model() {
+    let model = golden("model");
+    let m = model.to_str().unwrap();
+    let (_dir_dir, dir) = tmp("sized");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("wide.png");
+    let args = |size: &str, out: &Path| {
+        roentgen(&[
+            "generate",
+            "--model",
+            m,
+            "--prompt",
+            "small left effusion",
+            "--steps",
+            "2",
+            "--seed",
+            "3",
+            "--size",
+            size,
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    ok(&args("24x12", &out));
+    let (w, h, pixels, _) = read_png(&out);
+    assert_eq!((w, h), (24, 12), "width x height");
+    assert!(
+        pixels.iter().any(|&p| p != pixels[0]),
+        "an image, not a flat field"
+    );
+    // The tiny model's VAE doubles and its UNet halves once: steps of 4.
+    fails(
+        &args("10", &dir.join("bad.png")),
+        "size 10x10: each side must be a multiple of 4",
+    );
+    fails(&args("12xabc", &dir.join("bad.png")), "WIDTHxHEIGHT");
+    assert!(!dir.join("bad.png").exists());
+}
+
+#[test]
 fn tokenize_prints_ids_and_the_cut() {
     let model = golden("model");
     let long = "small left apical pneumothorax ".repeat(20);

@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 #[cfg(not(target_arch = "wasm32"))]
 mod folder;
+pub mod image_size;
 pub mod loader;
 pub mod nn;
 pub mod noise;
@@ -30,6 +31,7 @@ pub mod weights;
 
 pub use backend::{Backend, CpuBackend, CpuTensor, GpuBackend};
 pub use error::ModelError;
+pub use image_size::ImageSize;
 pub use loader::ModelLoader;
 pub use pipeline::{Checkpoint, EditSource, GivenNoise, Model, Output, Request, RunOptions, Step};
 pub use scheduler::SchedulerKind;

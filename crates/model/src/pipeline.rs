@@ -7,6 +7,7 @@ use roentgen_weights::{Manifest, ShardEntry};
 use crate::attention_maps::{AttentionMaps, MapRecorder, words};
 use crate::backend::{Backend, Binary, Unary};
 use crate::clip::TextEncoder;
+use crate::image_size::ImageSize;
 use crate::loader::ModelLoader;
 use crate::sampler::{Memory, Sampler, sampler};
 use crate::scheduler::{self, AddNoise, SchedulerConfig, SchedulerKind, StepPlan};
@@ -308,6 +309,23 @@ impl<B: Backend> Model<B> {
     pub fn default_latent_hw(&self) -> (usize, usize) {
         let s = self.unet.cfg.sample_size.unwrap_or(64);
         (s, s)
+    }
+
+    /// The latent size for an image of `size`, or why this model cannot
+    /// draw it (the same rule as `check_request`: even, and divisible by the
+    /// UNet's downsampling).
+    pub fn latent_hw_for(&self, size: ImageSize) -> Result<(usize, usize), ModelError> {
+        let downs = (self.unet.cfg.block_out_channels.len() - 1).max(1) as u32;
+        size.latent_hw(self.vae_scale(), downs)
+            .map_err(ModelError::Input)
+    }
+
+    /// The latent size of `size`, or of the model's own image without one.
+    pub fn latent_hw_or_default(
+        &self,
+        size: Option<ImageSize>,
+    ) -> Result<(usize, usize), ModelError> {
+        size.map_or(Ok(self.default_latent_hw()), |s| self.latent_hw_for(s))
     }
 
     /// The VAE's upscale factor: 2 per up block after the first.

@@ -3,7 +3,7 @@
 //! a bad or hostile value is refused with a message naming the parameter,
 //! and nothing from the link is ever executed or put into the page as HTML.
 
-use crate::SchedulerKind;
+use crate::{ImageSize, SchedulerKind};
 
 /// Longest prompt a link may carry (CLIP reads 77 tokens; 2,000 characters
 /// is far beyond that and still a sane URL).
@@ -26,6 +26,8 @@ pub struct ShareParams {
     pub steps: usize,
     pub guidance: f32,
     pub scheduler: Option<SchedulerKind>,
+    /// The image size; None draws the model's own.
+    pub size: Option<ImageSize>,
     pub count: usize,
     pub run: bool,
 }
@@ -41,6 +43,7 @@ impl Default for ShareParams {
             steps: 20,
             guidance: 4.0,
             scheduler: None,
+            size: None,
             count: 1,
             run: false,
         }
@@ -145,6 +148,7 @@ impl ShareParams {
                         "scheduler: one of pndm, ddim, euler, euler-a, dpm++2m".to_string()
                     })?);
                 }
+                "size" => p.size = (!v.is_empty()).then(|| ImageSize::parse(&v)).transpose()?,
                 "count" => {
                     p.count = number("count", &v)?;
                     if !(1..=MAX_COUNT).contains(&p.count) {
@@ -177,6 +181,9 @@ impl ShareParams {
         if let Some(k) = self.scheduler {
             parts.push(format!("scheduler={}", percent_encode(k.name())));
         }
+        if let Some(s) = self.size {
+            parts.push(format!("size={s}"));
+        }
         if let Some(m) = &self.model {
             parts.push(format!("model={}", percent_encode(m)));
         }
@@ -199,6 +206,10 @@ mod tests {
             steps: 30,
             guidance: 4.5,
             scheduler: Some(SchedulerKind::DpmSolver2M),
+            size: Some(ImageSize {
+                width: 256,
+                height: 320,
+            }),
             count: 3,
             run: false,
         };
@@ -220,6 +231,9 @@ mod tests {
             ("seed=99999999999999999999999", "seed"),
             ("scheduler=%3Cscript%3E", "scheduler"),
             ("count=9", "count"),
+            ("size=512x", "size"),
+            ("size=%3Cb%3E", "size"),
+            ("size=100000", "size"),
             ("model=javascript:alert(1)", "model"),
             ("model=//evil.example", "model"),
             ("prompt=%ZZ", "prompt"),
