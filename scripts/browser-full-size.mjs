@@ -103,9 +103,12 @@ try {
   } else {
     browser = await launch();
   }
+  // Firefox opens a link with the settings (not run): the page hands its
+  // prompt to the load, which encodes it as soon as the text encoder is in.
+  const link = new URLSearchParams({ model: 'full-size-model/', ...settings }).toString();
   const opened = engine === 'chromium'
     ? await openPage(null, `${server.url}?model=tiny-sd2%2F`, { context })
-    : await openPage(browser, `${server.url}?model=full-size-model%2F`);
+    : await openPage(browser, `${server.url}?${link}`);
   const page = opened.page;
   rss.take();
   if (engine === 'chromium') {

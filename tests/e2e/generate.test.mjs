@@ -41,6 +41,9 @@ test('a share link reproduces the CLI image, in any fresh context', async () => 
   for (const id of ['check-time', 'download', 'progress']) {
     console.log(`#   ${id}: ${await a.page.getByTestId(id).textContent()}`);
   }
+  // The link's texts were encoded as soon as the text encoder had arrived
+  // (the tiny model's one shard holds everything, so none was left to come).
+  assert.match(await a.page.getByTestId('download').textContent(), /; prompt encoded at [\d.]+ s, 0 shards before the end/);
   const [img] = await results(a.page);
   assert.equal(img.width, 16);
   assert.equal(img.height, 16);

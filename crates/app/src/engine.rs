@@ -86,14 +86,16 @@ async fn stored_models(emit: &Emit) {
     }
 }
 
-/// Loads `source` as the model, replacing the old one, and reports.
-async fn load_model(source: Source, emit: &Emit) {
+/// Loads `source` as the model, replacing the old one, and reports;
+/// `early` (the texts a first run will encode) are encoded as soon as the
+/// text encoder has arrived.
+async fn load_model(source: Source, early: &[String], emit: &Emit) {
     // Free the old model's GPU memory before the new one arrives.
     loader::unload();
     emit(FromWorker::Status {
         text: "loading".into(),
     });
-    match loader::load(&source, emit).await {
+    match loader::load(&source, early, emit).await {
         Ok(m) => {
             loader::install(m);
             let label = source.label();
@@ -169,7 +171,7 @@ fn run_batch(
                     at.describe()
                 ),
             });
-            let reloaded = match loader::load(&source, &emit).await {
+            let reloaded = match loader::load(&source, &[], &emit).await {
                 Ok(m) => loader::install(m),
                 Err(e) => {
                     break format!(
@@ -220,7 +222,7 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
                                 loader::heap_bytes() as f64 / 1e6
                             ),
                         });
-                        load_model(Source::Stored(name), &emit).await;
+                        load_model(Source::Stored(name), &[], &emit).await;
                     }
                     Ok(false) => emit(FromWorker::Status {
                         text: "cancelled".into(),
@@ -310,7 +312,7 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
             run_batch(model, p, jobs, Some(input), emit);
         }
         ToWorker::LoadStored { name } => spawn_local(async move {
-            load_model(Source::Stored(name), &emit).await;
+            load_model(Source::Stored(name), &[], &emit).await;
         }),
         ToWorker::DeleteStored { name } => spawn_local(async move {
             let text = match crate::model_store::delete(&name).await {
@@ -350,6 +352,7 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
             url,
             authorization,
             cookies,
+            early_texts,
         } => {
             let source = match url {
                 Some(base) => Source::Url {
@@ -361,7 +364,7 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
                 },
                 None => Source::Files(files(extra)),
             };
-            spawn_local(async move { load_model(source, &emit).await });
+            spawn_local(async move { load_model(source, &early_texts, &emit).await });
         }
         ToWorker::Generate { query, jobs } => {
             let Some(model) = loader::model() else {

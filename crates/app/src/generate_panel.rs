@@ -203,12 +203,28 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
                 return;
             };
             from_disk.set(files.is_some());
+            // The texts a first run encodes (roentgen_model::pipeline::
+            // texts_of), so the worker encodes them while the UNet streams.
+            let early_texts = {
+                let p = prompt.get_untracked();
+                let guided = guidance
+                    .get_untracked()
+                    .trim()
+                    .parse::<f32>()
+                    .is_ok_and(|g| g > 1.0);
+                match (p.is_empty(), guided) {
+                    (true, _) => Vec::new(),
+                    (false, true) => vec![negative.get_untracked(), p],
+                    (false, false) => vec![p],
+                }
+            };
             match files {
                 Some(files) => c.send_with_files(
                     &ToWorker::Load {
                         url: None,
                         authorization: None,
                         cookies: false,
+                        early_texts,
                     },
                     &files,
                 ),
@@ -217,6 +233,7 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
                     authorization: Some(authorization.get_untracked().trim().to_string())
                         .filter(|a| !a.is_empty()),
                     cookies: cookies.get_untracked(),
+                    early_texts,
                 }),
             }
         };

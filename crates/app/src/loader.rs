@@ -128,13 +128,16 @@ pub async fn context(emit: &Emit) -> Result<&'static GpuContext, String> {
 }
 
 /// Fetches (or reads) the model folder and uploads it, reporting download
-/// progress as `Info` lines.
-pub async fn load(source: &Source, emit: &Emit) -> Result<PageModel, String> {
+/// progress as `Info` lines; encodes `early` (texts a first run will use)
+/// as soon as the text encoder has arrived, while the rest still streams.
+pub async fn load(source: &Source, early: &[String], emit: &Emit) -> Result<PageModel, String> {
     let ctx = context(emit).await?;
     let t0 = js_sys::Date::now();
     let mut shown = 0.0;
     // Each shard goes to the GPU as it arrives and is dropped.
     let mut building: Option<ModelLoader<GpuBackend<'static>>> = None;
+    // When the early texts were encoded, and how many shards were still to come.
+    let mut encoded_early: Option<(f64, usize)> = None;
     let progress = |p: &roentgen_weights::DownloadProgress| {
         let now = js_sys::Date::now();
         // A line per 100 ms is plenty, and keeps chunks cheap.
@@ -159,11 +162,18 @@ pub async fn load(source: &Source, emit: &Emit) -> Result<PageModel, String> {
                 Some(ModelLoader::new(backend, manifest, tokenizer).map_err(|e| e.to_string())?);
             Ok(())
         }
-        fetch::Arrived::Shard { index, bytes } => building
-            .as_mut()
-            .ok_or("a shard came before the manifest")?
-            .add_shard(index, &bytes)
-            .map_err(|e| e.to_string()),
+        fetch::Arrived::Shard { index, bytes } => {
+            let b = building
+                .as_mut()
+                .ok_or("a shard came before the manifest")?;
+            b.add_shard(index, &bytes).map_err(|e| e.to_string())?;
+            if !early.is_empty() && encoded_early.is_none() && b.text_encoder_ready() {
+                let texts: Vec<&str> = early.iter().map(String::as_str).collect();
+                b.encode_early(&texts).map_err(|e| e.to_string())?;
+                encoded_early = Some(((js_sys::Date::now() - t0) / 1e3, b.shards_missing()));
+            }
+            Ok(())
+        }
     };
     let fetched = fetch::model(source, progress, sink).await?;
     let seconds = (js_sys::Date::now() - t0) / 1e3;
@@ -180,6 +190,9 @@ pub async fn load(source: &Source, emit: &Emit) -> Result<PageModel, String> {
         heap_bytes() as f64 / 1e6,
         ctx.memory.live() as f64 / 1e6,
     );
+    if let Some((at, missing)) = encoded_early {
+        line += &format!("; prompt encoded at {at:.1} s, {missing} shards before the end");
+    }
     if !fetched.not_stored.is_empty() {
         line += &format!(
             "; not kept for next time (storage full?): {}",

@@ -12,10 +12,16 @@ use crate::probe::Probe;
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum ToWorker {
     /// Load a model from `url`, or from the files sent alongside when None.
+    /// `early_texts` (the [negative, prompt] of the settings, or [prompt]
+    /// without guidance) are encoded as soon as the text encoder's shards
+    /// are in, while the UNet still streams; a first run with those texts
+    /// starts without encoding them.
     Load {
         url: Option<String>,
         authorization: Option<String>,
         cookies: bool,
+        #[serde(default)]
+        early_texts: Vec<String>,
     },
     /// Count tokens of a prompt (once a model is loaded).
     Tokens {

@@ -2,6 +2,9 @@
 //! classifier-free guidance, decode. `StableDiffusionPipeline.__call__`'s
 //! order of operations, on any [`Backend`].
 
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
 use roentgen_weights::{Manifest, ShardEntry};
 
 use crate::attention_maps::{AttentionMaps, MapRecorder, words};
@@ -232,6 +235,59 @@ pub struct Model<B: Backend> {
     /// The VAE encoder, when the model holds it (image-to-image).
     pub encoder: Option<VaeEncoder>,
     pub scheduler: SchedulerConfig,
+    /// The texts a run encoded last (see [`EncodedTexts`]).
+    pub(crate) encoded: RefCell<Option<EncodedTexts<B>>>,
+    /// How many times the text encoder has run for this model.
+    pub(crate) text_encodes: Cell<usize>,
+}
+
+/// Texts and their CLIP hidden states, kept for the next run with the same
+/// texts: a batch encodes its prompt once instead of once per image (on
+/// SwiftShader the full-size text encoder takes about as long as a UNet
+/// step), and a prompt encoded while the UNet was still arriving
+/// (`ModelLoader::encode_early`) is ready when the first image starts. The
+/// same texts through the same kernels give the same hidden states, so no
+/// image changes.
+pub(crate) struct EncodedTexts<B: Backend> {
+    pub(crate) texts: Vec<String>,
+    pub(crate) hidden: Rc<B::Tensor>,
+    pub(crate) tokens: Vec<Tokens>,
+}
+
+impl<B: Backend> EncodedTexts<B> {
+    fn is_for(&self, texts: &[&str]) -> bool {
+        self.texts
+            .iter()
+            .map(String::as_str)
+            .eq(texts.iter().copied())
+    }
+}
+
+/// The texts a run with `req` encodes: [negative, prompt] when it guides
+/// (`guidance > 1`, diffusers' do_classifier_free_guidance), else [prompt].
+pub fn texts_of(req: &Request) -> Vec<&str> {
+    match req.guidance > 1.0 {
+        true => vec![&req.negative, &req.prompt],
+        false => vec![&req.prompt],
+    }
+}
+
+/// CLIP hidden states for each text with `weights` as they are (the
+/// loader's, before the UNet has arrived, or the model's).
+pub(crate) fn encode_texts<B: Backend>(
+    backend: &B,
+    weights: &Weights<B>,
+    tokenizer: &ClipTokenizer,
+    text: &TextEncoder,
+    texts: &[&str],
+) -> Result<(B::Tensor, Vec<Tokens>), ModelError> {
+    let tokens = texts
+        .iter()
+        .map(|t| tokenizer.encode(t))
+        .collect::<Result<Vec<_>, _>>()?;
+    let ids: Vec<Vec<u32>> = tokens.iter().map(|t| t.ids.clone()).collect();
+    let hidden = text.forward(backend, weights, &ids)?;
+    Ok((hidden, tokens))
 }
 
 /// `decoded` ([C, H, W]) moved towards `source` (the same layout) where
@@ -335,12 +391,34 @@ impl<B: Backend> Model<B> {
 
     /// CLIP hidden states for each text, [texts, 77, hidden].
     pub fn encode_text(&self, texts: &[&str]) -> Result<(B::Tensor, Vec<Tokens>), ModelError> {
-        let tokens = texts
-            .iter()
-            .map(|t| self.tokenizer.encode(t))
-            .collect::<Result<Vec<_>, _>>()?;
-        let ids: Vec<Vec<u32>> = tokens.iter().map(|t| t.ids.clone()).collect();
-        let hidden = self.text.forward(&self.backend, &self.weights, &ids)?;
+        self.text_encodes.set(self.text_encodes.get() + 1);
+        encode_texts(
+            &self.backend,
+            &self.weights,
+            &self.tokenizer,
+            &self.text,
+            texts,
+        )
+    }
+
+    /// How many times the text encoder has run for this model (early
+    /// encoding included): a batch of one prompt runs it once.
+    pub fn text_encodes(&self) -> usize {
+        self.text_encodes.get()
+    }
+
+    /// `encode_text` through the one-entry cache of [`EncodedTexts`].
+    fn encoded_texts(&self, texts: &[&str]) -> Result<(Rc<B::Tensor>, Vec<Tokens>), ModelError> {
+        if let Some(e) = self.encoded.borrow().as_ref().filter(|e| e.is_for(texts)) {
+            return Ok((e.hidden.clone(), e.tokens.clone()));
+        }
+        let (hidden, tokens) = self.encode_text(texts)?;
+        let hidden = Rc::new(hidden);
+        *self.encoded.borrow_mut() = Some(EncodedTexts {
+            texts: texts.iter().map(|t| t.to_string()).collect(),
+            hidden: hidden.clone(),
+            tokens: tokens.clone(),
+        });
         Ok((hidden, tokens))
     }
 
@@ -615,7 +693,7 @@ impl<B: Backend> Model<B> {
         let cfg = req.guidance > 1.0;
         // Buffers are pooled for the sampling loop only (Backend::reuse_buffers).
         b.reuse_buffers(false);
-        let (context, tokens) = self.encode_prompt(req, cfg)?;
+        let (context, tokens) = self.encode_prompt(req)?;
         b.reuse_buffers(true);
         let Start {
             latents,
@@ -699,12 +777,8 @@ impl<B: Backend> Model<B> {
 
     /// CLIP hidden states for [negative, prompt] (with guidance) or [prompt],
     /// and the prompt's tokens (`encode_prompt`).
-    fn encode_prompt(&self, req: &Request, cfg: bool) -> Result<(B::Tensor, Tokens), ModelError> {
-        let (context, tokens) = if cfg {
-            self.encode_text(&[&req.negative, &req.prompt])?
-        } else {
-            self.encode_text(&[&req.prompt])?
-        };
+    fn encode_prompt(&self, req: &Request) -> Result<(Rc<B::Tensor>, Tokens), ModelError> {
+        let (context, tokens) = self.encoded_texts(&texts_of(req))?;
         Ok((
             context,
             tokens.last().cloned().expect("the prompt's tokens"),

@@ -39,18 +39,31 @@ pub struct Weights<B: Backend> {
 /// backend as it arrives and its bytes can be dropped, so a load holds one
 /// shard on the host, whatever the model's size (the page's wasm heap).
 pub struct WeightsLoader<B: Backend> {
-    tensors: HashMap<String, B::Tensor>,
-    host: HashMap<String, (Vec<usize>, Vec<f32>)>,
+    /// What has arrived so far.
+    arrived: Weights<B>,
     loaded: Vec<bool>,
 }
 
 impl<B: Backend> WeightsLoader<B> {
     pub fn new(manifest: &Manifest) -> Self {
         Self {
-            tensors: HashMap::new(),
-            host: HashMap::new(),
+            arrived: Weights {
+                tensors: HashMap::new(),
+                host: HashMap::new(),
+            },
             loaded: vec![false; manifest.shards.len()],
         }
+    }
+
+    /// The tensors that have arrived so far: a part of the model (the text
+    /// encoder, which comes first) can run before the rest is in.
+    pub fn arrived(&self) -> &Weights<B> {
+        &self.arrived
+    }
+
+    /// Whether shard `shard` has been added.
+    pub fn has_shard(&self, shard: usize) -> bool {
+        self.loaded.get(shard).copied().unwrap_or(false)
     }
 
     /// Uploads the tensors of shard `shard` from its verified bytes.
@@ -74,7 +87,7 @@ impl<B: Backend> WeightsLoader<B> {
             )));
         }
         self.loaded[shard] = true;
-        let (tensors, host) = (&mut self.tensors, &mut self.host);
+        let (tensors, host) = (&mut self.arrived.tensors, &mut self.arrived.host);
         for entry in manifest.tensors.iter().filter(|t| t.data.shard == shard) {
             let start = entry.data.offset as usize;
             let data = &bytes[start..start + entry.data.length as usize];
@@ -107,10 +120,7 @@ impl<B: Backend> WeightsLoader<B> {
                 self.missing()
             )));
         }
-        Ok(Weights {
-            tensors: self.tensors,
-            host: self.host,
-        })
+        Ok(self.arrived)
     }
 }
 
