@@ -71,8 +71,9 @@ impl TextEncoder {
     /// Hidden states [prompts, 77, hidden] for token ids (77 per prompt).
     pub fn forward<B: Backend>(&self, b: &B, w: &Weights<B>, ids: &[Vec<u32>]) -> R<B::Tensor> {
         let d = self.cfg.hidden_size;
-        let (tok_shape, tok) = w.host(self.token_embedding.name())?;
-        let (pos_shape, pos) = w.host(self.position_embedding.name())?;
+        let tok = w.host(self.token_embedding.name())?;
+        let pos = w.host(self.position_embedding.name())?;
+        let (tok_shape, pos_shape) = (tok.shape.as_slice(), pos.shape.as_slice());
         if tok_shape != [self.cfg.vocab_size, d] || pos_shape.get(1) != Some(&d) {
             return Err(ModelError::WeightShape {
                 name: "text_encoder.embeddings".into(),
@@ -97,9 +98,8 @@ impl TextEncoder {
                         "token id {id} outside the vocabulary"
                     )));
                 }
-                let t = &tok[id * d..(id + 1) * d];
-                let q = &pos[p * d..(p + 1) * d];
-                x.extend(t.iter().zip(q).map(|(a, b)| a + b));
+                let (t, q) = (tok.row(id), pos.row(p));
+                x.extend(t.iter().zip(&q).map(|(a, b)| a + b));
             }
         }
         let mut x = b.upload("clip embeddings", &[ids.len(), len, d], &x)?;

@@ -32,7 +32,56 @@ pub(crate) fn decode(dtype: TensorDType, bytes: &[u8], name: &str) -> Result<Vec
 /// the host, so looking rows up there costs one small upload per prompt).
 pub struct Weights<B: Backend> {
     tensors: HashMap<String, B::Tensor>,
-    host: HashMap<String, (Vec<usize>, Vec<f32>)>,
+    host: HashMap<String, HostTable>,
+}
+
+/// A table kept on the host as it was stored: CLIP ViT-L/14's token table
+/// is 76 MB in f16 and would be 152 MB widened to f32, the largest thing in
+/// the page's wasm heap. Rows are widened when gathered (f16 to f32 is
+/// exact, so the values are the same as widening the whole table).
+pub struct HostTable {
+    pub shape: Vec<usize>,
+    dtype: TensorDType,
+    bytes: Vec<u8>,
+}
+
+impl HostTable {
+    fn new(
+        name: &str,
+        dtype: TensorDType,
+        shape: &[usize],
+        bytes: &[u8],
+    ) -> Result<Self, ModelError> {
+        let width = match dtype {
+            TensorDType::F16 => 2,
+            TensorDType::F32 => 4,
+            TensorDType::Q8 => {
+                return Err(ModelError::UnsupportedDType {
+                    name: name.into(),
+                    dtype: "q8 for a host table".into(),
+                });
+            }
+        };
+        if shape.len() != 2 || bytes.len() != shape[0] * shape[1] * width {
+            return Err(ModelError::Input(format!(
+                "{name}: {} bytes of {dtype:?} for shape {shape:?}",
+                bytes.len()
+            )));
+        }
+        Ok(Self {
+            shape: shape.to_vec(),
+            dtype,
+            bytes: bytes.to_vec(),
+        })
+    }
+
+    /// Row `i` as f32 values (the caller checks `i` against `shape[0]`).
+    pub fn row(&self, i: usize) -> Vec<f32> {
+        let d = self.shape[1];
+        let width = self.bytes.len() / (self.shape[0] * d);
+        let row = &self.bytes[i * d * width..(i + 1) * d * width];
+        decode(self.dtype, row, "host table row").expect("f16 or f32, checked when made")
+    }
 }
 
 /// Weights arriving a shard at a time: each shard's tensors go to the
@@ -97,8 +146,8 @@ impl<B: Backend> WeightsLoader<B> {
                 let t = backend.upload_q8(&entry.name, &entry.shape, data, scales)?;
                 tensors.insert(entry.name.clone(), t);
             } else if HOST_TABLES.contains(&entry.name.as_str()) {
-                let values = decode(entry.dtype, data, &entry.name)?;
-                host.insert(entry.name.clone(), (entry.shape.clone(), values));
+                let table = HostTable::new(&entry.name, entry.dtype, &entry.shape, data)?;
+                host.insert(entry.name.clone(), table);
             } else {
                 let t = backend.upload_weight(&entry.name, &entry.shape, entry.dtype, data)?;
                 tensors.insert(entry.name.clone(), t);
@@ -169,10 +218,9 @@ impl<B: Backend> Weights<B> {
         self.tensors.contains_key(name) || self.host.contains_key(name)
     }
 
-    pub fn host(&self, name: &str) -> Result<(&[usize], &[f32]), ModelError> {
+    pub fn host(&self, name: &str) -> Result<&HostTable, ModelError> {
         self.host
             .get(name)
-            .map(|(s, v)| (s.as_slice(), v.as_slice()))
             .ok_or_else(|| ModelError::MissingTensor {
                 name: name.to_string(),
             })
