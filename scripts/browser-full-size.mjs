@@ -26,10 +26,10 @@
 //   cargo build --release -p roentgen-cli -p weights-tools
 //   trunk build --release
 //   node scripts/browser-full-size.mjs DIFFUSERS_DIR [chromium|firefox]
-// Env: SIZE (image side, default 128), STEPS (default 2), TOLERANCE.
+// Env: SIZE (image side, default 128), STEPS (default 2), TOLERANCE, WORK.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -62,18 +62,25 @@ const settings = {
   size: `${side}x${side}`,
 };
 const dist = join(ROOT, 'dist/');
-const work = mkdtempSync(join(tmpdir(), 'roentgen-full-size-'));
+// WORK=DIR keeps the CLI's converted model and image there for the next run
+// (the same folder and settings; delete DIR when they change).
+const keep = Boolean(process.env.WORK);
+const work = process.env.WORK ? resolve(process.env.WORK) : mkdtempSync(join(tmpdir(), 'roentgen-full-size-'));
+mkdirSync(work, { recursive: true });
 const seconds = (t0) => +((Date.now() - t0) / 1000).toFixed(1);
 
 // The CLI's image, from the folder converted by weights-tools (f16 storage).
 const converted = join(work, 'model');
 let t0 = Date.now();
-execFileSync(join(ROOT, 'target/release/weights-tools'), ['convert', '--from', folder, '--out', converted, '--dtype', 'f16'], { stdio: 'inherit' });
+if (!existsSync(join(converted, 'manifest.json'))) {
+  execFileSync(join(ROOT, 'target/release/weights-tools'), ['convert', '--from', folder, '--out', converted, '--dtype', 'f16'], { stdio: 'inherit' });
+}
 const cliConvertS = seconds(t0);
-const cliPng = join(work, 'cli.png');
 const precision = engine === 'firefox' ? 'f16' : 'f32';
+const cliPng = join(work, `cli-${precision}.png`);
 t0 = Date.now();
-execFileSync(join(ROOT, 'target/release/roentgen'), [
+const reused = existsSync(cliPng);
+if (!reused) execFileSync(join(ROOT, 'target/release/roentgen'), [
   'generate', '--model', converted, '--precision', precision,
   '--prompt', settings.prompt, '--negative', settings.negative, '--seed', settings.seed,
   '--steps', settings.steps, '--guidance', settings.guidance, '--scheduler', settings.scheduler,
@@ -88,7 +95,20 @@ const server = await serveDist(dist);
 const rss = rssPeakSampler(engine);
 let browser;
 let context;
-const report = { engine, folder, settings, cli: { precision, convert_s: cli.convert_s, generate_s: cli.generate_s } };
+const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+const machine = {
+  cpu: (cpuinfo.match(/^model name\s*:\s*(.*)$/m) ?? [])[1],
+  cores: availableParallelism(),
+  avx512: /\bavx512f\b/.test(cpuinfo),
+};
+const report = {
+  date: new Date().toISOString(),
+  machine,
+  engine,
+  folder,
+  settings,
+  cli: reused ? { precision, reused: work } : { precision, convert_s: cli.convert_s, generate_s: cli.generate_s },
+};
 try {
   if (engine === 'chromium') {
     // A persistent profile, as a visitor's browser has: off the record,
@@ -183,5 +203,5 @@ try {
   await (browser ?? context)?.close();
   await server.close();
   rmSync(served, { force: true });
-  rmSync(work, { recursive: true, force: true });
+  if (!keep) rmSync(work, { recursive: true, force: true });
 }

@@ -32,6 +32,10 @@ export async function launchFirefox() {
     executablePath: process.env.FIREFOX ?? '/usr/bin/firefox-esr',
     headless: true,
     extraPrefsFirefox: FIREFOX_PREFS,
+    // A wait is one long protocol call (the predicate is polled in the
+    // page), so puppeteer's 180 s default would cut every wait there; the
+    // waits' own limit is browser.mjs's WAIT_MS (E2E_WAIT_S), plus a margin.
+    protocolTimeout: (Number(process.env.E2E_WAIT_S ?? 1200) + 60) * 1000,
   });
   return {
     engine: 'firefox',
