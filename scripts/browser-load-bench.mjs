@@ -4,7 +4,9 @@
 // browser-rss.mjs) of all of Chromium's processes, sampled every 250 ms
 // (peak). Serves dist/ (run
 // `trunk build --release` first) with MODEL_DIR linked in as dist/bench-model/.
-// Not a test: nothing is asserted; the numbers are for README and notes.
+// Then reloads the page and measures the next visit, whose shards all come
+// from this browser's cache (OPFS). Not a test: nothing is asserted; the
+// numbers are for README and notes.
 // By default in a persistent profile (a temporary folder), as a visitor's
 // browser is: Playwright's usual contexts are off the record, where Chromium
 // keeps OPFS in memory (and grants a small quota), which would count every
@@ -17,7 +19,7 @@ import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 import { serveDist } from '../tests/e2e/static-server.mjs';
 import { rssPeakSampler } from './browser-rss.mjs';
-import { CHROMIUM_ARGS, WAIT_MS, launch, openPage } from '../tests/e2e/browser.mjs';
+import { CHROMIUM_ARGS, WAIT_MS, launch, openPage, settled } from '../tests/e2e/browser.mjs';
 
 const modelDir = resolve(process.argv[2] ?? 'demo-model/model');
 const dist = resolve(process.argv[3] ?? 'dist/');
@@ -51,10 +53,22 @@ try {
   console.log(JSON.stringify({
     model: modelDir,
     profile: ephemeral ? 'off the record' : 'persistent',
+    visit: 'first (from the server)',
     status,
     ready_s: +seconds.toFixed(1),
     ...peak,
     load_line: line,
+  }));
+  // The next visit: every shard from this browser's cache.
+  const t1 = Date.now();
+  await page.reload();
+  await settled(page);
+  console.log(JSON.stringify({
+    visit: 'next (from the cache)',
+    status: await page.getByTestId('status').textContent(),
+    ready_s: +((Date.now() - t1) / 1000).toFixed(1),
+    ...rss.take(),
+    load_line: await page.getByTestId('download').textContent(),
   }));
 } finally {
   rss.stop();
