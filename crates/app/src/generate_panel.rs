@@ -7,6 +7,7 @@ use std::rc::Rc;
 
 use leptos::prelude::*;
 use roentgen_model::SchedulerKind;
+use roentgen_model::pipeline::texts_for;
 use roentgen_model::share::ShareParams;
 
 use crate::gallery::{Frame, Gallery, Image, StepsStrip};
@@ -203,19 +204,15 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
                 return;
             };
             from_disk.set(files.is_some());
-            // The texts a first run encodes (roentgen_model::pipeline::
-            // texts_of), so the worker encodes them while the UNet streams.
+            // The texts a first run encodes, so the worker encodes them
+            // while the UNet streams (none before a prompt is typed; a
+            // guidance that does not parse is refused at Generate).
             let early_texts = {
-                let p = prompt.get_untracked();
-                let guided = guidance
-                    .get_untracked()
-                    .trim()
-                    .parse::<f32>()
-                    .is_ok_and(|g| g > 1.0);
-                match (p.is_empty(), guided) {
-                    (true, _) => Vec::new(),
-                    (false, true) => vec![negative.get_untracked(), p],
-                    (false, false) => vec![p],
+                let (p, n) = (prompt.get_untracked(), negative.get_untracked());
+                let g = guidance.get_untracked().trim().parse().unwrap_or(0.0);
+                match p.is_empty() {
+                    true => Vec::new(),
+                    false => texts_for(&p, &n, g).into_iter().map(String::from).collect(),
                 }
             };
             match files {

@@ -4,7 +4,6 @@
 //! (a full-size model is ~70 shards of 32 MiB) instead of the whole model.
 
 use std::cell::{Cell, RefCell};
-use std::rc::Rc;
 
 use roentgen_weights::Manifest;
 
@@ -79,11 +78,7 @@ impl<B: Backend> ModelLoader<B> {
             texts,
         )?;
         self.text_encodes += 1;
-        self.early = Some(EncodedTexts {
-            texts: texts.iter().map(|t| t.to_string()).collect(),
-            hidden: Rc::new(hidden),
-            tokens,
-        });
+        self.early = Some(EncodedTexts::new(texts, hidden, tokens));
         Ok(())
     }
 

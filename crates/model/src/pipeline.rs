@@ -255,6 +255,14 @@ pub(crate) struct EncodedTexts<B: Backend> {
 }
 
 impl<B: Backend> EncodedTexts<B> {
+    pub(crate) fn new(texts: &[&str], hidden: B::Tensor, tokens: Vec<Tokens>) -> Self {
+        Self {
+            texts: texts.iter().map(|t| t.to_string()).collect(),
+            hidden: Rc::new(hidden),
+            tokens,
+        }
+    }
+
     fn is_for(&self, texts: &[&str]) -> bool {
         self.texts
             .iter()
@@ -263,13 +271,26 @@ impl<B: Backend> EncodedTexts<B> {
     }
 }
 
-/// The texts a run with `req` encodes: [negative, prompt] when it guides
-/// (`guidance > 1`, diffusers' do_classifier_free_guidance), else [prompt].
-pub fn texts_of(req: &Request) -> Vec<&str> {
-    match req.guidance > 1.0 {
-        true => vec![&req.negative, &req.prompt],
-        false => vec![&req.prompt],
+/// Whether a run with this guidance scale guides (diffusers'
+/// do_classifier_free_guidance: `guidance_scale > 1`), running the UNet on
+/// the batch [negative, prompt].
+pub fn guides(guidance: f32) -> bool {
+    guidance > 1.0
+}
+
+/// The texts a run encodes: [negative, prompt] when it guides, else
+/// [prompt] (the page names them before the model has loaded, to encode
+/// them early).
+pub fn texts_for<'a>(prompt: &'a str, negative: &'a str, guidance: f32) -> Vec<&'a str> {
+    match guides(guidance) {
+        true => vec![negative, prompt],
+        false => vec![prompt],
     }
+}
+
+/// The texts a run with `req` encodes (`texts_for`).
+pub fn texts_of(req: &Request) -> Vec<&str> {
+    texts_for(&req.prompt, &req.negative, req.guidance)
 }
 
 /// CLIP hidden states for each text with `weights` as they are (the
@@ -413,12 +434,9 @@ impl<B: Backend> Model<B> {
             return Ok((e.hidden.clone(), e.tokens.clone()));
         }
         let (hidden, tokens) = self.encode_text(texts)?;
-        let hidden = Rc::new(hidden);
-        *self.encoded.borrow_mut() = Some(EncodedTexts {
-            texts: texts.iter().map(|t| t.to_string()).collect(),
-            hidden: hidden.clone(),
-            tokens: tokens.clone(),
-        });
+        let encoded = EncodedTexts::<B>::new(texts, hidden, tokens.clone());
+        let hidden = encoded.hidden.clone();
+        *self.encoded.borrow_mut() = Some(encoded);
         Ok((hidden, tokens))
     }
 
@@ -689,8 +707,7 @@ impl<B: Backend> Model<B> {
         let channels = self.unet.cfg.in_channels;
         let n = channels * h * w;
         let shape = [1, channels, h, w];
-        // do_classifier_free_guidance: guidance_scale > 1.
-        let cfg = req.guidance > 1.0;
+        let cfg = guides(req.guidance);
         // Buffers are pooled for the sampling loop only (Backend::reuse_buffers).
         b.reuse_buffers(false);
         let (context, tokens) = self.encode_prompt(req)?;
