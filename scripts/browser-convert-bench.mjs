@@ -13,10 +13,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
 import { serveDist } from '../tests/e2e/static-server.mjs';
 import { rssPeakSampler } from './browser-rss.mjs';
-import { CHROMIUM_ARGS, WAIT_MS, openPage, settled, waitForText } from '../tests/e2e/browser.mjs';
+import { convertFolder, launchPersistentChromium, openPage, settled, waitForText } from '../tests/e2e/browser.mjs';
 
 const folder = resolve(process.argv[2]);
 const dist = resolve(process.argv[3] ?? 'dist/');
@@ -24,26 +23,13 @@ const dtype = process.argv[4] ?? 'f16';
 
 const server = await serveDist(join(dist, '/'));
 const profile = mkdtempSync(join(tmpdir(), 'roentgen-profile-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  args: CHROMIUM_ARGS,
-});
-context.setDefaultTimeout(WAIT_MS);
+const context = await launchPersistentChromium(profile);
 const rss = rssPeakSampler();
 try {
   const { page } = await openPage(null, `${server.url}?model=tiny-sd2%2F`, { context });
   rss.take();
-  await page.locator('details.source > summary').click();
-  await page.getByTestId('convert-dtype').selectOption(dtype);
   const t0 = Date.now();
-  await page.getByTestId('folder').setInputFiles(folder);
-  // Converted, or stopped with an error (the status says which).
-  await page.waitForFunction(() =>
-    /^converted /.test(document.querySelector('[data-testid=progress]')?.textContent ?? '') ||
-    /^error/.test(document.querySelector('[data-testid=status]')?.textContent ?? ''), null, { timeout: WAIT_MS });
-  const status = await page.getByTestId('status').textContent();
-  if (status.startsWith('error')) throw new Error(status);
+  await convertFolder(page, folder, dtype);
   const converted = { seconds: (Date.now() - t0) / 1000, line: await page.getByTestId('progress').textContent(), ...rss.take() };
   await settled(page);
   const loaded = {

@@ -32,9 +32,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync }
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { serveDist } from '../tests/e2e/static-server.mjs';
-import { CHROMIUM_ARGS, WAIT_MS, launch, openPage, resultImages, settled, waitForText, waitUntil } from '../tests/e2e/browser.mjs';
+import { convertFolder, launch, launchPersistentChromium, openPage, resultImages, settled, waitForText } from '../tests/e2e/browser.mjs';
 import { decodePng } from '../tests/e2e/png.mjs';
 import { rssPeakSampler } from './browser-rss.mjs';
 
@@ -111,15 +110,7 @@ const report = {
 };
 try {
   if (engine === 'chromium') {
-    // A persistent profile, as a visitor's browser has: off the record,
-    // Chromium keeps OPFS in memory, which would count the stored model as
-    // resident memory.
-    context = await chromium.launchPersistentContext(join(work, 'profile'), {
-      executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-      headless: true,
-      args: CHROMIUM_ARGS,
-    });
-    context.setDefaultTimeout(WAIT_MS);
+    context = await launchPersistentChromium(join(work, 'profile'));
   } else {
     browser = await launch();
   }
@@ -133,12 +124,7 @@ try {
   rss.take();
   if (engine === 'chromium') {
     t0 = Date.now();
-    await page.locator('details.source > summary').click();
-    await page.getByTestId('convert-dtype').selectOption('f16');
-    await page.getByTestId('folder').setInputFiles(folder);
-    await waitUntil(page, () =>
-      /^converted /.test(document.querySelector('[data-testid=progress]')?.textContent ?? '') ||
-      /^error/.test(document.querySelector('[data-testid=status]')?.textContent ?? ''));
+    await convertFolder(page, folder, 'f16');
     await settled(page);
     report.convert = { seconds: seconds(t0), line: await page.getByTestId('progress').textContent(), ...rss.take() };
   } else {

@@ -16,10 +16,9 @@
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
 import { serveDist } from '../tests/e2e/static-server.mjs';
 import { rssPeakSampler } from './browser-rss.mjs';
-import { CHROMIUM_ARGS, WAIT_MS, launch, openPage, settled } from '../tests/e2e/browser.mjs';
+import { launch, launchPersistentChromium, openPage, settled } from '../tests/e2e/browser.mjs';
 
 const modelDir = resolve(process.argv[2] ?? 'demo-model/model');
 const dist = resolve(process.argv[3] ?? 'dist/');
@@ -36,12 +35,7 @@ let context;
 if (ephemeral) {
   browser = await launch();
 } else {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    headless: true,
-    args: CHROMIUM_ARGS,
-  });
-  context.setDefaultTimeout(WAIT_MS);
+  context = await launchPersistentChromium(profile);
 }
 const rss = rssPeakSampler();
 try {

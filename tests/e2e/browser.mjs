@@ -63,6 +63,39 @@ export function launch() {
   });
 }
 
+/**
+ * Chromium with a persistent profile in `dir`, as a visitor's browser has
+ * (the benchmarks' default: off the record, Chromium keeps OPFS in memory,
+ * which would count a stored model as resident memory); every wait and
+ * action uses WAIT_MS.
+ */
+export async function launchPersistentChromium(dir) {
+  const context = await chromium.launchPersistentContext(dir, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
+  context.setDefaultTimeout(WAIT_MS);
+  return context;
+}
+
+/**
+ * Chooses diffusers folder `folder` under "Model source" for conversion to
+ * `dtype` and waits until it is converted; throws the status if the page
+ * stopped with an error instead. (Chromium: Firefox's driver cannot set a
+ * folder, see CHOOSES_A_FOLDER.)
+ */
+export async function convertFolder(page, folder, dtype) {
+  await page.locator('details.source > summary').click();
+  await page.getByTestId('convert-dtype').selectOption(dtype);
+  await page.getByTestId('folder').setInputFiles(folder);
+  await waitUntil(page, () =>
+    /^converted /.test(document.querySelector('[data-testid=progress]')?.textContent ?? '') ||
+    /^error/.test(document.querySelector('[data-testid=status]')?.textContent ?? ''));
+  const status = await page.getByTestId('status').textContent();
+  if (status.startsWith('error')) throw new Error(status);
+}
+
 /** A fresh browser context whose every wait and action uses WAIT_MS. */
 export async function newContext(browser) {
   const context = await browser.newContext();
