@@ -50,6 +50,10 @@ struct Params {
     scale: f32,
     rows: u32,
     keys: u32,
+    // First query row of this dispatch (a multiple of rows): long attention
+    // runs as several dispatches of whole row blocks, so that none holds the
+    // GPU for long.
+    row0: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -123,7 +127,7 @@ fn attention(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
     let bq = params.rows;
     let bk = params.keys;
     let bq4 = bq / 4u;
-    let q0 = wg.x * bq;
+    let q0 = params.row0 + wg.x * bq;
     let head = wg.y * params.d;
     let qb = wg.z * params.lq;
     let kb = wg.z * params.lk;

@@ -49,6 +49,10 @@ struct Params {
     // split) and the full output channel count: the channel bias's row.
     n0: u32,
     cout_total: u32,
+    // First GEMM column (output pixel, batch folded in) of this dispatch, a
+    // multiple of 128: a large convolution runs as several dispatches of
+    // whole column tiles, so that none holds the GPU for long.
+    p0: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -159,7 +163,7 @@ fn conv2d(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
     let n = params.batch * plane;
     let k = params.cin * params.kh * params.kw;
     let row0 = wg.y * BM;
-    let col0 = wg.x * BN;
+    let col0 = params.p0 + wg.x * BN;
     recip_taps = 1.0 / f32(params.kh * params.kw);
     recip_kw = 1.0 / f32(params.kw);
     recip_plane = 1.0 / f32(plane);

@@ -120,7 +120,7 @@ fn geglu_epilogue(acc: Block, batch: u32, row0: u32, out0: u32, ty: u32) {
 
 @compute @workgroup_size(128)
 fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let row0 = wg.y * BM;
+    let row0 = params.m0 + wg.y * BM;
     let col0 = wg.x * BN;
     let acc = gemm_accumulate(wg.z, row0, col0, lid, params.m, params.n, params.k);
     let tx = block_tx(lid);

@@ -12,6 +12,9 @@ struct Params {
     trans_b: u32,
     has_bias: u32,
     has_residual: u32,
-    _pad1: u32,
+    // First output row of this dispatch (a multiple of the tile): a large
+    // product runs as several dispatches of whole row tiles (matmul.wgsl;
+    // the cooperative kernel runs whole and ignores it).
+    m0: u32,
     _pad2: u32,
 }

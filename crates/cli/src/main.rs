@@ -83,6 +83,9 @@ enum BenchWhat {
     Pipeline(bench::model::ModelBenchArgs),
     /// SD v1.5's full-size ResNet block and transformer, random weights.
     Layers(bench::model::LayerBenchArgs),
+    /// How long one queue submission holds the GPU: the largest at full
+    /// size (dry run) at the slowest rate measured at a small size.
+    Submissions(bench::submissions::SubmissionArgs),
     /// Prompt control: generate each control prompt over many seeds and
     /// score the images with the phantom reader.
     Control(bench::control::ControlArgs),
@@ -104,6 +107,7 @@ fn main() -> anyhow::Result<()> {
             BenchWhat::Pipeline(args) => bench::model::run_model("pipeline", args),
             BenchWhat::Layers(args) => bench::model::run_layers(args),
             BenchWhat::Control(args) => bench::control::run(args),
+            BenchWhat::Submissions(args) => bench::submissions::run(args),
         },
     }
 }

@@ -121,7 +121,9 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
                 "max_binding_bytes": r.limits.max_storage_buffer_binding_size,
                 "adapter_max_binding_bytes": adapter_binding,
                 "steps": args.steps, "dispatches_per_image": dispatches, "load_s": load_s, "build_s": build_s,
-                "counts_per_image": counts,
+                "counts_per_image": counts, "largest_submission_flops": report.work.submit_flops,
+                "largest_dispatch_flops": report.work.dispatch_flops,
+                "submit_budget_flops": roentgen_gpu::kernel::SUBMIT_BUDGET_FLOPS,
             })
         );
     } else {
@@ -155,6 +157,15 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
             mib(counts.buffer_bytes_created),
             counts.bind_groups_created,
             counts.host_us_per_dispatch()
+        );
+        println!(
+            "{} submissions, {:.0} GFLOP in GEMMs, convolutions and attention; the largest submission {:.1} GFLOP, \
+             the largest dispatch {:.1} GFLOP (budget {:.0} GFLOP a submission)",
+            counts.submits,
+            counts.flops as f64 / 1e9,
+            report.work.submit_flops as f64 / 1e9,
+            report.work.dispatch_flops as f64 / 1e9,
+            roentgen_gpu::kernel::SUBMIT_BUDGET_FLOPS as f64 / 1e9
         );
     }
     Ok(())

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::kernel::{Batch, Compiled, PipelineKey};
+use crate::kernel::{Batch, Compiled, PipelineKey, SubmitMeter};
 use crate::residency::Residency;
 use crate::{ComputePath, DType, GpuError};
 
@@ -25,6 +25,9 @@ pub struct ContextOptions {
     /// unless asked (natively: `ROENTGEN_COOPERATIVE_MATRIX=1`): the path is
     /// verified only on hardware that has it.
     pub cooperative_matrix: bool,
+    /// FLOPs one submission may carry ([`crate::kernel::SUBMIT_BUDGET_FLOPS`]
+    /// unless a test or benchmark sets another, to see the cuts).
+    pub submit_budget_flops: u64,
 }
 
 impl Default for ContextOptions {
@@ -34,6 +37,7 @@ impl Default for ContextOptions {
             poison_outputs: false,
             dry_run: false,
             cooperative_matrix: cooperative_matrix_asked(),
+            submit_budget_flops: crate::kernel::SUBMIT_BUDGET_FLOPS,
         }
     }
 }
@@ -117,6 +121,13 @@ pub struct GpuContext {
     pub(crate) pipelines: Mutex<HashMap<PipelineKey, Arc<Compiled>>>,
     /// Dispatches recorded but not yet submitted (see [`GpuContext::flush`]).
     pub(crate) pending: Mutex<Option<Batch>>,
+    /// Where a dry run (which records nothing) would cut its submissions.
+    pub(crate) dry_meter: Mutex<SubmitMeter>,
+    pub(crate) submit_budget_flops: u64,
+    /// Submissions timed one by one, while a benchmark asks
+    /// ([`GpuContext::time_submissions`]).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(crate) submit_log: Mutex<Option<Vec<crate::kernel::SubmitTiming>>>,
     /// Every dispatch's Params, one aligned slot per dispatch of a batch,
     /// written once per submit (see kernel.rs).
     pub(crate) uniforms: wgpu::Buffer,
@@ -221,6 +232,10 @@ impl GpuContext {
             stats: Default::default(),
             pipelines: Mutex::new(HashMap::new()),
             pending: Mutex::new(None),
+            dry_meter: Mutex::new(SubmitMeter::default()),
+            submit_budget_flops: options.submit_budget_flops.max(1),
+            #[cfg(not(target_arch = "wasm32"))]
+            submit_log: Mutex::new(None),
             device_error,
         })
     }

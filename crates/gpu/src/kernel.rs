@@ -4,6 +4,7 @@
 //! buffers from 1) so entry points that ignore a binding still share a layout.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use bytemuck::Pod;
 
@@ -89,8 +90,62 @@ pub fn fold_workgroups(groups: u32, max_per_dim: u32) -> Result<(u32, u32), GpuE
     Ok((max_per_dim, y))
 }
 
-/// Dispatches per queue submission.
+/// Dispatches per queue submission, at most.
 pub const DISPATCHES_PER_SUBMIT: u32 = 64;
+
+/// Arithmetic one queue submission may carry, at most (FLOPs, a multiply-add
+/// counting 2), unless one dispatch alone is larger. A desktop OS resets a GPU
+/// whose submission runs for about two seconds, and a weak laptop GPU runs
+/// our kernels at tens of GFLOP/s: 64 dispatches of a 512x512 image's VAE
+/// convolutions (77 GFLOP each) would hold one for minutes. At this budget a
+/// GPU needs 10 GFLOP/s to stay under two seconds; `roentgen bench
+/// submissions` measures what a submission takes on the adapter, and the
+/// largest ops split (conv2d by output channels, attention by query rows) so
+/// that no single dispatch exceeds it either.
+pub const SUBMIT_BUDGET_FLOPS: u64 = 20_000_000_000;
+
+/// How many dispatches and FLOPs the batch being recorded holds; decides
+/// where one submission ends. Kept apart from [`Batch`] so a dry run (which
+/// records nothing) cuts its submissions where a real run would.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SubmitMeter {
+    pub(crate) count: u32,
+    pub(crate) flops: u64,
+    /// Kernel entry points of the batch's first and last dispatch (what a
+    /// timed submission is reported as).
+    pub(crate) first: &'static str,
+    pub(crate) last: &'static str,
+}
+
+impl SubmitMeter {
+    /// Whether the batch must be submitted before a dispatch of `flops` joins
+    /// it: it would pass the budget (a dispatch over budget goes alone).
+    fn closes_before(&self, flops: u64, budget: u64) -> bool {
+        self.count > 0 && self.flops + flops > budget
+    }
+
+    /// Adds a dispatch; whether the batch is now full (by count).
+    fn add(&mut self, entry: &'static str, flops: u64) -> bool {
+        if self.count == 0 {
+            self.first = entry;
+        }
+        self.last = entry;
+        self.count += 1;
+        self.flops += flops;
+        self.count >= DISPATCHES_PER_SUBMIT
+    }
+}
+
+/// One submission as `GpuContext::time_submissions` measured it: the host
+/// waited for the GPU after each, so `secs` is that submission alone.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SubmitTiming {
+    pub dispatches: u32,
+    pub flops: u64,
+    pub secs: f64,
+    pub first: &'static str,
+    pub last: &'static str,
+}
 
 /// A compiled kernel and its bind group layout.
 pub(crate) struct Compiled {
@@ -108,7 +163,7 @@ pub(crate) struct Batch {
     pass: wgpu::ComputePass<'static>,
     encoder: wgpu::CommandEncoder,
     params: Vec<u8>,
-    count: u32,
+    meter: SubmitMeter,
 }
 
 impl GpuContext {
@@ -197,6 +252,26 @@ impl GpuContext {
         self.dispatch_3d(spec, path, params, storage, [x, y, 1])
     }
 
+    /// [`GpuContext::dispatch_3d`] for a dispatch that does `flops` of
+    /// arithmetic (GEMMs, convolutions, attention): the submission budget
+    /// ([`SUBMIT_BUDGET_FLOPS`]) counts these; the bandwidth-bound kernels
+    /// (norms, elementwise, copies) are a small share of a step's time and
+    /// count as nothing.
+    pub fn dispatch_work<'b, P: Pod, B: Copy + Into<Binding<'b>>>(
+        &self,
+        spec: &KernelSpec,
+        path: ComputePath,
+        params: &P,
+        storage: &[B],
+        groups: [u32; 3],
+        flops: u64,
+    ) -> Result<(), GpuError> {
+        let t = crate::stats::now();
+        let r = self.record(spec, path, params, storage, groups, flops);
+        GpuStats::add(&self.stats.dispatch_host_ns, crate::stats::nanos_since(t));
+        r
+    }
+
     /// Records one dispatch of an explicit workgroup grid. Dispatches are
     /// batched into one command buffer per DISPATCHES_PER_SUBMIT (a UNet step
     /// is hundreds of them; a submit each costs a driver round trip, and in a
@@ -210,10 +285,7 @@ impl GpuContext {
         storage: &[B],
         groups: [u32; 3],
     ) -> Result<(), GpuError> {
-        let t = crate::stats::now();
-        let r = self.record(spec, path, params, storage, groups);
-        GpuStats::add(&self.stats.dispatch_host_ns, crate::stats::nanos_since(t));
-        r
+        self.dispatch_work(spec, path, params, storage, groups, 0)
     }
 
     fn record<'b, P: Pod, B: Copy + Into<Binding<'b>>>(
@@ -223,6 +295,7 @@ impl GpuContext {
         params: &P,
         storage: &[B],
         [x, y, z]: [u32; 3],
+        flops: u64,
     ) -> Result<(), GpuError> {
         let storage: Vec<Binding> = storage.iter().map(|&b| b.into()).collect();
         if storage.len() != spec.storage.len() {
@@ -323,10 +396,31 @@ impl GpuContext {
             .map(|(b, _)| b.size)
             .sum();
         GpuStats::add(&self.stats.bytes_written, written);
+        GpuStats::add(&self.stats.flops, flops);
+        self.stats
+            .dispatch_flops_peak
+            .fetch_max(flops, Ordering::Relaxed);
+        let budget = self.submit_budget_flops;
         if self.dry_run {
+            // Nothing is recorded, but submissions are cut as a real run cuts
+            // them, so `plan` reports the largest one at full size.
+            let mut meter = self.dry_meter.lock().expect("dry-run meter lock");
+            if meter.closes_before(flops, budget) {
+                self.close_meter(std::mem::take(&mut *meter));
+            }
+            if meter.add(spec.entry, flops) {
+                self.close_meter(std::mem::take(&mut *meter));
+            }
             return Ok(());
         }
         let mut pending = self.pending.lock().expect("pending encoder lock");
+        if pending
+            .as_ref()
+            .is_some_and(|b| b.meter.closes_before(flops, budget))
+        {
+            let batch = pending.take().expect("just checked");
+            self.submit(batch);
+        }
         let batch = pending.get_or_insert_with(|| {
             let mut encoder = self
                 .device
@@ -345,17 +439,16 @@ impl GpuContext {
                 params: Vec::with_capacity(
                     (self.uniform_stride * DISPATCHES_PER_SUBMIT as u64) as usize,
                 ),
-                count: 0,
+                meter: SubmitMeter::default(),
             }
         });
-        let offset = batch.count as u64 * self.uniform_stride;
+        let offset = batch.meter.count as u64 * self.uniform_stride;
         batch.params.resize(offset as usize, 0);
         batch.params.extend_from_slice(params);
         batch.pass.set_pipeline(&compiled.pipeline);
         batch.pass.set_bind_group(0, &bind_group, &[offset as u32]);
         batch.pass.dispatch_workgroups(x, y, z);
-        batch.count += 1;
-        if batch.count >= DISPATCHES_PER_SUBMIT {
+        if batch.meter.add(spec.entry, flops) {
             let batch = pending.take().expect("just recorded");
             self.submit(batch); // still under the lock, as in `flush`
         }
@@ -367,12 +460,53 @@ impl GpuContext {
             pass,
             encoder,
             params,
-            ..
+            meter,
         } = batch;
         drop(pass);
         self.queue.write_buffer(&self.uniforms, 0, &params);
-        GpuStats::add(&self.stats.submits, 1);
+        self.close_meter(meter);
+        #[cfg(not(target_arch = "wasm32"))]
+        let t = std::time::Instant::now();
         self.queue.submit([encoder.finish()]);
+        #[cfg(not(target_arch = "wasm32"))]
+        self.time_submission(meter, t);
+    }
+
+    /// Counts a submission (real or dry-run) and its size.
+    fn close_meter(&self, meter: SubmitMeter) {
+        GpuStats::add(&self.stats.submits, 1);
+        self.stats
+            .submit_flops_peak
+            .fetch_max(meter.flops, Ordering::Relaxed);
+    }
+
+    /// Waits for the submission just made when timing is on, and logs it.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn time_submission(&self, meter: SubmitMeter, t: std::time::Instant) {
+        let mut log = self.submit_log.lock().expect("submission log lock");
+        if let Some(log) = log.as_mut() {
+            let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
+            log.push(SubmitTiming {
+                dispatches: meter.count,
+                flops: meter.flops,
+                secs: t.elapsed().as_secs_f64(),
+                first: meter.first,
+                last: meter.last,
+            });
+        }
+    }
+
+    /// From now on, waits for the GPU after every submission and logs how
+    /// long each took (native only; a benchmark's tool: it serializes the
+    /// host and the GPU). Returns the submissions logged since the last call.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn time_submissions(&self, on: bool) -> Vec<SubmitTiming> {
+        self.flush();
+        let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
+        let mut log = self.submit_log.lock().expect("submission log lock");
+        let done = log.take().unwrap_or_default();
+        *log = on.then(Vec::new);
+        done
     }
 
     /// Submits the dispatches recorded so far. Reads call it first; so must
@@ -384,6 +518,12 @@ impl GpuContext {
         let mut pending = self.pending.lock().expect("pending encoder lock");
         if let Some(batch) = pending.take() {
             self.submit(batch);
+        }
+        if self.dry_run {
+            let mut meter = self.dry_meter.lock().expect("dry-run meter lock");
+            if meter.count > 0 {
+                self.close_meter(std::mem::take(&mut *meter));
+            }
         }
     }
 

@@ -24,5 +24,5 @@ pub mod testing;
 pub use context::{AdapterReport, ContextOptions, GpuContext, LimitsReport};
 pub use error::GpuError;
 pub use precision::{ComputePath, DType};
-pub use stats::{Counters, GpuStats};
+pub use stats::{Counters, GpuStats, WorkPeaks};
 pub use tensor::Tensor;

@@ -17,6 +17,19 @@ pub struct GpuStats {
     pub(crate) bytes_written: AtomicU64,
     /// Host time spent inside `dispatch_3d` (validation, caches, recording).
     pub(crate) dispatch_host_ns: AtomicU64,
+    /// Arithmetic the GEMM-like dispatches declared (`dispatch_work`).
+    pub(crate) flops: AtomicU64,
+    /// The most FLOPs one submission, and one dispatch, carried since the
+    /// last [`GpuStats::take_peaks`].
+    pub(crate) submit_flops_peak: AtomicU64,
+    pub(crate) dispatch_flops_peak: AtomicU64,
+}
+
+/// The largest submission and dispatch, in FLOPs, over some stretch of work.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct WorkPeaks {
+    pub submit_flops: u64,
+    pub dispatch_flops: u64,
 }
 
 /// A snapshot of [`GpuStats`]; subtract two to count what happened between.
@@ -29,6 +42,7 @@ pub struct Counters {
     pub submits: u64,
     pub bytes_written: u64,
     pub dispatch_host_ns: u64,
+    pub flops: u64,
 }
 
 impl GpuStats {
@@ -42,6 +56,16 @@ impl GpuStats {
             submits: r(&self.submits),
             bytes_written: r(&self.bytes_written),
             dispatch_host_ns: r(&self.dispatch_host_ns),
+            flops: r(&self.flops),
+        }
+    }
+
+    /// The peaks since the last call, reset to nothing (flush first: a
+    /// batch still being recorded is not yet a submission).
+    pub fn take_peaks(&self) -> WorkPeaks {
+        WorkPeaks {
+            submit_flops: self.submit_flops_peak.swap(0, Ordering::Relaxed),
+            dispatch_flops: self.dispatch_flops_peak.swap(0, Ordering::Relaxed),
         }
     }
 
@@ -67,6 +91,7 @@ impl Counters {
             submits: self.submits - earlier.submits,
             bytes_written: self.bytes_written - earlier.bytes_written,
             dispatch_host_ns: self.dispatch_host_ns - earlier.dispatch_host_ns,
+            flops: self.flops - earlier.flops,
         }
     }
 

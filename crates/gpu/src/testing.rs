@@ -50,6 +50,23 @@ pub fn test_context_without_f16() -> &'static GpuContext {
     })
 }
 
+/// A device of the test's own whose submissions carry at most
+/// `submit_budget_flops` (so small shapes are cut and split as a 512x512
+/// image is at the real budget), optionally a dry run that records nothing.
+pub fn test_context_with_budget(
+    submit_budget_flops: u64,
+    allow_shader_f16: bool,
+    dry_run: bool,
+) -> GpuContext {
+    make(ContextOptions {
+        allow_shader_f16,
+        poison_outputs: !dry_run,
+        dry_run,
+        submit_budget_flops,
+        ..Default::default()
+    })
+}
+
 /// The largest binding the small-binding contexts allow, in bytes.
 pub const SMALL_BINDING: u64 = 16 * 1024;
 

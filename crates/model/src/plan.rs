@@ -4,7 +4,7 @@
 //! plan` and the page's "Check this device" both use it, so the verdict a
 //! user reads before downloading is the one the CLI prints.
 
-use roentgen_gpu::{Counters, GpuContext};
+use roentgen_gpu::{Counters, GpuContext, WorkPeaks};
 use roentgen_weights::Manifest;
 
 use crate::{GivenNoise, GpuBackend, Model, ModelError, ModelLoader, Request, SchedulerKind};
@@ -21,6 +21,9 @@ pub struct PlanReport {
     pub max_binding_bytes: u64,
     pub max_workgroups: u32,
     pub counts: Counters,
+    /// The largest submission and dispatch of the run, in FLOPs (cut where
+    /// a real run cuts them: the submission budget holds at this size).
+    pub work: WorkPeaks,
 }
 
 /// A model whose weights are empty buffers of their sizes, from the
@@ -66,10 +69,13 @@ pub async fn plan(
         seed: 0,
         latent_hw: (side, side),
     };
+    ctx.flush();
+    ctx.stats.take_peaks();
     let before = ctx.stats.snapshot();
     model
         .generate(&req, GivenNoise::default(), false, |_| true)
         .await?;
+    ctx.flush();
     Ok(PlanReport {
         size,
         steps,
@@ -80,6 +86,7 @@ pub async fn plan(
         max_binding_bytes: ctx.report.limits.max_storage_buffer_binding_size,
         max_workgroups: ctx.report.limits.max_compute_workgroups_per_dimension,
         counts: ctx.stats.snapshot().since(&before),
+        work: ctx.stats.take_peaks(),
     })
 }
 

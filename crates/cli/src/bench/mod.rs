@@ -9,6 +9,7 @@ pub mod model;
 mod ours;
 #[cfg(feature = "burn-peer")]
 mod peer;
+pub mod submissions;
 
 use std::time::Instant;
 

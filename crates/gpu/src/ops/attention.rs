@@ -23,10 +23,11 @@ pub struct AttentionParams {
     pub scale: f32,
     pub rows: u32,
     pub keys: u32,
+    pub row0: u32,
 }
 
 pub const PARAMS_LAYOUT: crate::kernel::ParamsLayout = crate::params_layout!(
-    AttentionParams; lq, lk, d, causal, q_stride, k_stride, v_stride, o_stride, tpr, scale, rows, keys
+    AttentionParams; lq, lk, d, causal, q_stride, k_stride, v_stride, o_stride, tpr, scale, rows, keys, row0
 );
 
 const SPEC: KernelSpec = KernelSpec {
@@ -134,13 +135,25 @@ pub fn attention(
         scale,
         rows: bq as u32,
         keys: bk as u32,
+        row0: 0,
     };
-    ctx.dispatch_3d(
-        &SPEC,
-        ctx.path_for(q.dtype),
-        &params,
-        &[&q.buffer, &k.buffer, &v.buffer, &out.buffer],
-        [lq.div_ceil(bq) as u32, heads as u32, b as u32],
-    )?;
+    // Scores and their weighted sum: two multiply-adds per key and channel
+    // for each query row, of every head and batch item. Long attention (a
+    // 512x512 image's first level, the VAE's middle) runs as several
+    // dispatches of whole row blocks.
+    let per_row = 4 * (lk * inner * b) as u64;
+    for rows in super::work_runs(ctx, lq, bq, per_row) {
+        ctx.dispatch_work(
+            &SPEC,
+            ctx.path_for(q.dtype),
+            &AttentionParams {
+                row0: rows.start as u32,
+                ..params
+            },
+            &[&q.buffer, &k.buffer, &v.buffer, &out.buffer],
+            [rows.len().div_ceil(bq) as u32, heads as u32, b as u32],
+            per_row * rows.len() as u64,
+        )?;
+    }
     Ok(out)
 }

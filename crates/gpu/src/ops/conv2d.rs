@@ -2,7 +2,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{runs, slice, too_large};
+use super::{runs, slice, too_large, work_runs};
 use crate::kernel::{GEMM_BINDINGS, GEMM_Q8_BINDINGS, KernelSpec};
 pub use crate::reference::conv2d::{Conv2dShape, Padding};
 use crate::shaders::{CONV2D, CONV2D_ALIGNED, CONV2D_Q8, CONV2D_Q8_ALIGNED};
@@ -32,6 +32,7 @@ pub struct Conv2dParams {
     pub has_channel_bias: u32,
     pub n0: u32,
     pub cout_total: u32,
+    pub p0: u32,
 }
 
 /// What conv2d adds to its output in the same pass (each once).
@@ -45,7 +46,7 @@ pub struct Epilogue<'a> {
 
 pub const PARAMS_LAYOUT: crate::kernel::ParamsLayout = crate::params_layout!(
     Conv2dParams; batch, cin, h, w, cout, oh, ow, kh, kw, stride, pad, has_bias,
-    w_row, ci0, co0, accumulate, has_residual, has_channel_bias, n0, cout_total
+    w_row, ci0, co0, accumulate, has_residual, has_channel_bias, n0, cout_total, p0
 );
 
 /// x, weights, bias, out, residual, channel bias.
@@ -212,6 +213,7 @@ pub fn conv2d_fused(
         has_channel_bias: extra.channel_bias.is_some() as u32,
         n0: 0,
         cout_total: cout as u32,
+        p0: 0,
     };
     let path = ctx.path_for(x.dtype);
     let max = ctx.report.limits.max_storage_buffer_binding_size;
@@ -234,25 +236,34 @@ pub fn conv2d_fused(
         });
     }
     if x.buffer.size() <= max && out.buffer.size() <= max && fits_index(batch * oh * ow) {
-        ctx.dispatch_3d(
-            spec,
-            path,
-            &params,
-            &super::gemm_bindings(
-                (&x.buffer).into(),
-                w,
-                bias,
-                (&out.buffer).into(),
-                extra.residual.map(|r| (&r.buffer).into()),
-                extra.channel_bias,
-            ),
-            // The batch is folded into the columns (see the shader).
-            [
-                (batch * oh * ow).div_ceil(TILE_N) as u32,
-                cout.div_ceil(TILE_M) as u32,
-                1,
-            ],
-        )?;
+        let bindings = super::gemm_bindings(
+            (&x.buffer).into(),
+            w,
+            bias,
+            (&out.buffer).into(),
+            extra.residual.map(|r| (&r.buffer).into()),
+            extra.channel_bias,
+        );
+        // The batch is folded into the columns (see the shader); a large
+        // convolution runs as several dispatches of whole column tiles.
+        let per_col = 2 * (cout * cin * taps) as u64;
+        for cols in work_runs(ctx, batch * oh * ow, TILE_N, per_col) {
+            ctx.dispatch_work(
+                spec,
+                path,
+                &Conv2dParams {
+                    p0: cols.start as u32,
+                    ..params
+                },
+                &bindings,
+                [
+                    cols.len().div_ceil(TILE_N) as u32,
+                    cout.div_ceil(TILE_M) as u32,
+                    1,
+                ],
+                per_col * cols.len() as u64,
+            )?;
+        }
         return Ok(out);
     }
     // Too large to bind (or index) whole: one image at a time, in runs of output
@@ -279,26 +290,34 @@ pub fn conv2d_fused(
                     ..params
                 };
                 let image = |r: &std::ops::Range<usize>, n: usize| b * n + r.start..b * n + r.end;
-                ctx.dispatch_3d(
-                    spec,
-                    path,
-                    &p,
-                    &super::gemm_bindings(
-                        slice(x, &image(ci, cin), in_plane),
-                        w,
-                        bias,
-                        slice(&out, &image(co, cout), out_plane),
-                        extra
-                            .residual
-                            .map(|r| slice(r, &image(co, cout), out_plane)),
-                        extra.channel_bias,
-                    ),
-                    [
-                        (oh * ow).div_ceil(TILE_N) as u32,
-                        co.len().div_ceil(TILE_M) as u32,
-                        1,
-                    ],
-                )?;
+                let bindings = super::gemm_bindings(
+                    slice(x, &image(ci, cin), in_plane),
+                    w,
+                    bias,
+                    slice(&out, &image(co, cout), out_plane),
+                    extra
+                        .residual
+                        .map(|r| slice(r, &image(co, cout), out_plane)),
+                    extra.channel_bias,
+                );
+                let per_col = 2 * (co.len() * ci.len() * taps) as u64;
+                for cols in work_runs(ctx, oh * ow, TILE_N, per_col) {
+                    ctx.dispatch_work(
+                        spec,
+                        path,
+                        &Conv2dParams {
+                            p0: cols.start as u32,
+                            ..p
+                        },
+                        &bindings,
+                        [
+                            cols.len().div_ceil(TILE_N) as u32,
+                            co.len().div_ceil(TILE_M) as u32,
+                            1,
+                        ],
+                        per_col * cols.len() as u64,
+                    )?;
+                }
             }
         }
     }

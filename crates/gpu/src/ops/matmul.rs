@@ -23,13 +23,13 @@ pub struct MatmulParams {
     pub trans_b: u32,
     pub has_bias: u32,
     pub has_residual: u32,
-    pub _pad1: u32,
+    pub m0: u32,
     pub _pad2: u32,
 }
 
 pub const PARAMS_LAYOUT: crate::kernel::ParamsLayout = crate::params_layout!(
     MatmulParams; m, n, k, batch, a_batch_stride, b_batch_stride, c_batch_stride,
-    trans_b, has_bias, has_residual, _pad1, _pad2
+    trans_b, has_bias, has_residual, m0, _pad2
 );
 
 /// Bindings 1-6 as conv2d's (a, weights, bias, out, residual, and the
@@ -219,13 +219,15 @@ pub fn matmul_residual(
         && m % 16 == 0
         && n % 16 == 0
         && k % 8 == 0;
+    let flops = 2 * (batch * m * n * k) as u64;
     if coop {
-        ctx.dispatch_3d(
+        ctx.dispatch_work(
             &SPEC_COOP,
             ctx.path_for(a.dtype),
             &params,
             &bindings,
             [(n / 16) as u32, (m / 16) as u32, batch as u32],
+            flops,
         )?;
         return Ok(out);
     }
@@ -235,17 +237,25 @@ pub fn matmul_residual(
         (true, true) => &SPEC_Q8_ALIGNED,
         (true, false) => &SPEC_Q8,
     };
-    ctx.dispatch_3d(
-        spec,
-        ctx.path_for(a.dtype),
-        &params,
-        &bindings,
-        [
-            n.div_ceil(TILE_N) as u32,
-            m.div_ceil(TILE_M) as u32,
-            batch as u32,
-        ],
-    )?;
+    // A large product runs as several dispatches of whole row tiles.
+    let per_row = 2 * (batch * n * k) as u64;
+    for rows in super::work_runs(ctx, m, TILE_M, per_row) {
+        ctx.dispatch_work(
+            spec,
+            ctx.path_for(a.dtype),
+            &MatmulParams {
+                m0: rows.start as u32,
+                ..params
+            },
+            &bindings,
+            [
+                n.div_ceil(TILE_N) as u32,
+                rows.len().div_ceil(TILE_M) as u32,
+                batch as u32,
+            ],
+            per_row * rows.len() as u64,
+        )?;
+    }
     Ok(out)
 }
 
@@ -322,16 +332,23 @@ pub fn matmul_geglu(
         None => &SPEC_GEGLU,
         Some(_) => &SPEC_Q8_GEGLU,
     };
-    ctx.dispatch_3d(
-        spec,
-        ctx.path_for(a.dtype),
-        &params,
-        &bindings,
-        [
-            two_f.div_ceil(TILE_N) as u32,
-            m.div_ceil(TILE_M) as u32,
-            batch as u32,
-        ],
-    )?;
+    let per_row = 2 * (batch * two_f * k) as u64;
+    for rows in super::work_runs(ctx, m, TILE_M, per_row) {
+        ctx.dispatch_work(
+            spec,
+            ctx.path_for(a.dtype),
+            &MatmulParams {
+                m0: rows.start as u32,
+                ..params
+            },
+            &bindings,
+            [
+                two_f.div_ceil(TILE_N) as u32,
+                rows.len().div_ceil(TILE_M) as u32,
+                batch as u32,
+            ],
+            per_row * rows.len() as u64,
+        )?;
+    }
     Ok(out)
 }

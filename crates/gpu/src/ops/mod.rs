@@ -82,6 +82,23 @@ pub(crate) fn even(op: &'static str, what: &str, v: usize) -> Result<(), GpuErro
     divisible(op, what, v, 2)
 }
 
+/// Splits `count` units (GEMM columns, query rows) of `flops_per_unit` each
+/// into runs of whole `tile`s, each within the context's submission budget
+/// (at least one tile a run): what keeps one large op from holding the GPU.
+pub(crate) fn work_runs(
+    ctx: &crate::GpuContext,
+    count: usize,
+    tile: usize,
+    flops_per_unit: u64,
+) -> Vec<Range<usize>> {
+    let per_tile = flops_per_unit.saturating_mul(tile as u64).max(1);
+    let step = ((ctx.submit_budget_flops / per_tile).max(1) as usize).saturating_mul(tile);
+    (0..count.max(1))
+        .step_by(step)
+        .map(|s| s..(s + step).min(count))
+        .collect()
+}
+
 fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 { a } else { gcd(b, a % b) }
 }
