@@ -20,6 +20,8 @@
 #                  q8 weights held int8), peak GPU memory, and what a UNet call
 #                  asks of the GPU API (dispatches, buffers, bind groups)
 #   plan.json      `roentgen plan` of the full-size model at 512x512 (f16, then q8)
+#   submissions.json `roentgen bench submissions` at 512x512: every submission
+#                  of a CFG step + text encoder + VAE decode timed on the GPU
 #   summary.json   the above gathered, with each kernel's share of the best matmul rate
 #   log.txt        every stage's output
 set -uo pipefail
@@ -27,7 +29,7 @@ cd "$(dirname "$0")/.."
 D=.device
 
 # The GPU op tests and the tiny-model goldens (CPU-only test files stay home).
-GPU_TESTS="attention conv2d coop elementwise epilogues layout_ops matmul norms q8 reuse scheduler selfcheck split_bindings goldens no_churn burn_agrees"
+GPU_TESTS="attention conv2d coop elementwise epilogues layout_ops matmul norms q8 reuse scheduler selfcheck split_bindings submit_budget goldens no_churn burn_agrees"
 
 prepare() {
     set -e
@@ -134,6 +136,10 @@ run() {
     stage adapter 90 adapter.json "$bin/roentgen" adapter --json
     [ -z "$quick" ] && stage random-model 120 log.txt "$bin/weights-tools" random --arch sd-v1.5 --out "$model" --tokenizer "$tok" --dtype f16
     stage plan 60 plan.json "$bin/roentgen" plan --model "$model" --size "$size" --json
+    # Each submission timed at the full size itself (the tiny model in --quick
+    # carries too few FLOPs for the rated share).
+    stage submissions 90 submissions.json "$bin/roentgen" bench submissions --model "$model" \
+        --size "$size" --full-size "$size" --json ${quick:+--rated-share 0}
     for p in f16 f32; do
         stage "unet-$p" 90 models.jsonl "$bin/roentgen" bench unet --model "$model" --size "$size" --precision $p --iters 5 --json
         stage "vae-$p" 90 models.jsonl "$bin/roentgen" bench vae --model "$model" --size "$size" --precision $p --iters 3 --json
@@ -197,6 +203,7 @@ summary = {
     "self_check": adapter.get("checks"),
     "models": lines("models.jsonl"),
     "plan": lines("plan.json"),
+    "submissions": lines("submissions.json"),
     "best_matmul_gflops": best,
     "kernels": kernels,
 }

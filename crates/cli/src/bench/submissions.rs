@@ -107,12 +107,18 @@ pub fn run(args: SubmissionArgs) -> Result<()> {
     let full = pollster::block_on(roentgen_model::plan::plan(&dry, &model, args.full_size, 1))?;
     drop(model);
 
-    // The small size, run: one warm-up image (pipelines compile), then one
-    // with every submission timed.
+    // The small size, run: one warm-up image (pipelines compile) of another
+    // prompt (the model keeps the last prompt's encoding, and the timed run
+    // must encode its own, as the dry run did), then one with every
+    // submission timed.
     let ctx = context(false, budget)?;
     let model = load(&ctx)?;
     let req = request(&model, args.size);
-    pollster::block_on(model.generate(&req, GivenNoise::default(), false, |_| true))?;
+    let warm_up = Request {
+        prompt: "warm-up".into(),
+        ..req.clone()
+    };
+    pollster::block_on(model.generate(&warm_up, GivenNoise::default(), false, |_| true))?;
     ctx.time_submissions(true);
     pollster::block_on(model.generate(&req, GivenNoise::default(), false, |_| true))?;
     let log = ctx.time_submissions(false);
