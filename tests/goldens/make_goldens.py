@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Builds the small SD-v1-architecture test models and records what
+"""Builds the small SD-v1- and SD-2-architecture test models and records what
 transformers and diffusers output for them: the goldens our Rust pipeline is
 tested against.
 
@@ -21,6 +21,8 @@ names below) and golden.json (prompts, token ids, the runs' settings):
   vae.latents / vae.out      -- one VAE decode (decoder output, before [0,1])
   init.latents               -- the initial noise every pipeline run starts from
   run.<scheduler>.<steps>.latents / .image -- final latents and image in [0,1]
+  run.v.<scheduler>.<steps>.*  -- the same with the scheduler set to v-prediction
+                                  (golden.json's runs say each run's prediction)
 """
 import argparse
 import gzip
@@ -31,7 +33,7 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
-import open_clip
+import importlib.util
 from diffusers import (
     AutoencoderKL,
     DDIMScheduler,
@@ -56,6 +58,24 @@ SD15_SCHEDULER = {
     "steps_offset": 1,
     "trained_betas": None,
     "clip_sample": False,
+}
+
+# stabilityai/stable-diffusion-2-1-base's scheduler_config.json (epsilon);
+# stable-diffusion-2-1 (768) differs in its class (DDIM) and
+# "prediction_type": "v_prediction", which the v runs below apply.
+SD21_BASE_SCHEDULER = {
+    "_class_name": "PNDMScheduler",
+    "_diffusers_version": "0.10.0.dev0",
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "beta_start": 0.00085,
+    "clip_sample": False,
+    "num_train_timesteps": 1000,
+    "prediction_type": "epsilon",
+    "set_alpha_to_one": False,
+    "skip_prk_steps": True,
+    "steps_offset": 1,
+    "trained_betas": None,
 }
 
 SCHEDULERS = {
@@ -157,18 +177,68 @@ MODELS = {
     ),
 }
 
+# An SD 2.x pipeline, scaled down: the OpenCLIP text encoder as transformers
+# holds it (gelu, SD 2's odd special-token ids), a tokenizer folder with only
+# the legacy files (vocab.json, merges.txt, special_tokens_map.json,
+# tokenizer_config.json) padding with "!", a UNet with linear projections,
+# per-level head counts of different head sizes and upcast attention; the
+# SD 2.1-base scheduler. Runs: PNDM and DPM-Solver++ on epsilon, DDIM and
+# Euler with the same weights read as v-prediction (SD 2.1 at 768).
+MODELS["tiny-v2"] = dict(
+    family="sd2",
+    text=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2),
+    unet=dict(
+        sample_size=8,
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        attention_head_dim=[4, 2],
+        cross_attention_dim=32,
+        norm_num_groups=8,
+        use_linear_projection=True,
+        upcast_attention=True,
+    ),
+    vae=dict(
+        block_out_channels=(16, 32),
+        down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2,
+        layers_per_block=1,
+        norm_num_groups=8,
+        sample_size=16,
+    ),
+    steps=[4],
+    runs={"epsilon": ["pndm", "dpm++2m"], "v_prediction": ["ddim", "euler"]},
+)
+
 PROMPT = "small left apical pneumothorax"
 NEGATIVE = "lateral view"
 GUIDANCE = 4.0
+
+
+def bytes_to_unicode():
+    """GPT-2's (and CLIP's) byte-to-character table."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(
+        range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, map(chr, cs)))
 
 
 def write_clip_vocab(out_dir):
     """vocab.json + merges.txt from open_clip's BPE file, as OpenAI's
     SimpleTokenizer builds them (first 48,894 merges; 256 bytes, their
     </w> forms, the merges, then the two specials: 49,408 tokens)."""
-    path = os.path.join(os.path.dirname(open_clip.__file__), "bpe_simple_vocab_16e6.txt.gz")
+    # open_clip's package would import torchvision; only its BPE file is read.
+    clip_dir = os.path.dirname(importlib.util.find_spec("open_clip").origin)
+    path = os.path.join(clip_dir, "bpe_simple_vocab_16e6.txt.gz")
     merges = gzip.open(path).read().decode("utf-8").split("\n")[1 : 49152 - 256 - 2 + 1]
-    byte_chars = list(open_clip.tokenizer.bytes_to_unicode().values())
+    byte_chars = list(bytes_to_unicode().values())
     vocab = byte_chars + [c + "</w>" for c in byte_chars]
     vocab += ["".join(m.split()) for m in merges]
     vocab += ["<|startoftext|>", "<|endoftext|>"]
@@ -202,14 +272,17 @@ def round_to_f16(module):
 
 def build(name, spec, work):
     torch.manual_seed(sum(map(ord, name)))
+    sd2 = spec.get("family") == "sd2"
+    # SD 2's text_encoder/config.json: gelu, and the ids OpenCLIP's
+    # conversion left (pad 1, bos 0, eos 2), which only the pooled output reads.
+    ids = dict(bos_token_id=0, eos_token_id=2, pad_token_id=1) if sd2 else dict(
+        bos_token_id=49406, eos_token_id=49407, pad_token_id=49407)
     text_cfg = CLIPTextConfig(
         vocab_size=49408,
         max_position_embeddings=77,
-        hidden_act="quick_gelu",
+        hidden_act="gelu" if sd2 else "quick_gelu",
         projection_dim=32,
-        bos_token_id=49406,
-        eos_token_id=49407,
-        pad_token_id=49407,
+        **ids,
         **spec["text"],
     )
     text_encoder = round_to_f16(CLIPTextModel(text_cfg).eval())
@@ -219,9 +292,11 @@ def build(name, spec, work):
     vae = round_to_f16(AutoencoderKL(latent_channels=4, **spec["vae"]).eval())
     tok_dir = os.path.join(work, name, "tokenizer")
     write_clip_vocab(tok_dir)
+    if sd2:
+        write_sd2_tokenizer_files(tok_dir)
     tokenizer = CLIPTokenizer.from_pretrained(tok_dir)
     tokenizer.model_max_length = 77
-    scheduler = PNDMScheduler.from_config(SD15_SCHEDULER)
+    scheduler = PNDMScheduler.from_config(SD21_BASE_SCHEDULER if sd2 else SD15_SCHEDULER)
     pipe = StableDiffusionPipeline(
         vae=vae,
         text_encoder=text_encoder,
@@ -233,9 +308,38 @@ def build(name, spec, work):
         requires_safety_checker=False,
     )
     pipe.save_pretrained(os.path.join(work, name), safe_serialization=True)
-    # Newer tools save tokenizer.json beside vocab/merges; the converter takes it.
-    tokenizer.save_pretrained(tok_dir)
+    if sd2:
+        # As Stability's folders hold it: the legacy files alone.
+        for f in os.listdir(tok_dir):
+            os.remove(os.path.join(tok_dir, f))
+        write_clip_vocab(tok_dir)
+        write_sd2_tokenizer_files(tok_dir)
+        assert CLIPTokenizer.from_pretrained(tok_dir).pad_token_id == 0
+    else:
+        # Newer tools save tokenizer.json beside vocab/merges; the converter takes it.
+        tokenizer.save_pretrained(tok_dir)
     return pipe
+
+
+def write_sd2_tokenizer_files(tok_dir):
+    """special_tokens_map.json and tokenizer_config.json as
+    stabilityai/stable-diffusion-2-1-base ships them: "!" pads."""
+    special = {
+        "bos_token": {"content": "<|startoftext|>", "lstrip": False, "normalized": True,
+                      "rstrip": False, "single_word": False},
+        "eos_token": {"content": "<|endoftext|>", "lstrip": False, "normalized": True,
+                      "rstrip": False, "single_word": False},
+        "pad_token": "!",
+        "unk_token": {"content": "<|endoftext|>", "lstrip": False, "normalized": True,
+                      "rstrip": False, "single_word": False},
+    }
+    config = dict(special, add_prefix_space=False, do_lower_case=True, errors="replace",
+                  model_max_length=77, name_or_path="openai/clip-vit-large-patch14",
+                  special_tokens_map_file="./special_tokens_map.json",
+                  tokenizer_class="CLIPTokenizer")
+    for fname, doc in [("special_tokens_map.json", special), ("tokenizer_config.json", config)]:
+        with open(os.path.join(tok_dir, fname), "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=2)
 
 
 def ids_for(tokenizer, text):
@@ -270,10 +374,12 @@ def record(name, spec, pipe, out_dir, saved_scheduler):
 
     init = torch.randn(1, 4, size, size, generator=gen)
     g["init.latents"] = init
-    for sched_name, cls in SCHEDULERS.items():
+    plan = spec.get("runs", {"epsilon": list(SCHEDULERS)})
+    for prediction, sched_name in [(p, n) for p, names in plan.items() for n in names]:
         # As users switch samplers: from the config saved with the model
         # (which spells out PNDM's defaults, timestep_spacing included).
-        pipe.scheduler = cls.from_config(saved_scheduler)
+        config = dict(saved_scheduler, prediction_type=prediction)
+        pipe.scheduler = SCHEDULERS[sched_name].from_config(config)
         for steps in spec["steps"]:
             out = pipe(
                 PROMPT,
@@ -285,10 +391,11 @@ def record(name, spec, pipe, out_dir, saved_scheduler):
             ).images
             image = pipe.vae.decode(out / pipe.vae.config.scaling_factor).sample
             image = (image / 2 + 0.5).clamp(0, 1)
-            g[f"run.{sched_name}.{steps}.latents"] = out
-            g[f"run.{sched_name}.{steps}.image"] = image
-            meta["runs"].append({"scheduler": sched_name, "steps": steps})
-            print(f"  {name} {sched_name} {steps} steps: latents std {out.std():.3f}, image mean {image.mean():.3f}")
+            v = "v." if prediction == "v_prediction" else ""
+            g[f"run.{v}{sched_name}.{steps}.latents"] = out
+            g[f"run.{v}{sched_name}.{steps}.image"] = image
+            meta["runs"].append({"scheduler": sched_name, "steps": steps, "prediction": prediction})
+            print(f"  {name} {prediction} {sched_name} {steps} steps: latents std {out.std():.3f}, image mean {image.mean():.3f}")
 
     for k, v in g.items():
         if v.dtype == torch.float32:
@@ -303,9 +410,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", required=True, help="where the diffusers folders go")
     ap.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
+    ap.add_argument("--only", help="one model of MODELS")
     args = ap.parse_args()
     torch.set_num_threads(2)
     for name, spec in MODELS.items():
+        if args.only and name != args.only:
+            continue
         pipe = build(name, spec, args.work)
         with open(os.path.join(args.work, name, "scheduler", "scheduler_config.json")) as f:
             saved_scheduler = json.load(f)

@@ -188,6 +188,21 @@ impl<'a> Converter<'a> {
                 dir: folder.describe("tokenizer"),
             });
         };
+        // Padding as transformers' CLIPTokenizer reads it from the folder
+        // (SD 2.x pads with "!", not SD v1's <|endoftext|>).
+        let optional = |p: &str| -> Result<Option<String>> {
+            match size(p) {
+                Some(_) => text(p).map(Some),
+                None => Ok(None),
+            }
+        };
+        let dir = folder.describe("tokenizer");
+        let pad = crate::clip_tokenizer::pad_token(
+            optional("tokenizer/special_tokens_map.json")?.as_deref(),
+            optional("tokenizer/tokenizer_config.json")?.as_deref(),
+            &dir,
+        )?;
+        let tokenizer = crate::clip_tokenizer::with_padding(&tokenizer, &pad, &dir)?;
         let json = |p: &str| -> Result<serde_json::Value> {
             serde_json::from_str(&text(p)?)
                 .map_err(|e| ConvertError::malformed(folder.describe(p), format!("not JSON: {e}")))

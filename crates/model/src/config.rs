@@ -74,6 +74,11 @@ pub struct UnetConfig {
     pub freq_shift: f32,
     #[serde(default)]
     pub use_linear_projection: bool,
+    /// SD 2.1 (768) sets it: attention scores in f32 under fp16. Our
+    /// attention kernel keeps scores, softmax and sums in f32 on every path,
+    /// so it is honoured whatever it says.
+    #[serde(default)]
+    pub upcast_attention: bool,
     #[serde(default = "default_one_f")]
     pub mid_block_scale_factor: f32,
     #[serde(default)]
@@ -154,7 +159,7 @@ fn refuse_unless(
         Some(v) if allowed.contains(v) => Ok(()),
         Some(v) => Err(ModelError::Config {
             component,
-            what: format!("{field} = {v} is not supported (SD v1.x graphs only)"),
+            what: format!("{field} = {v} is not supported (SD v1.x and 2.x graphs only)"),
         }),
     }
 }

@@ -12,7 +12,7 @@ pub const CONTEXT: usize = 77;
 /// A prompt as the text encoder sees it, and what the UI shows about it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Tokens {
-    /// BOS, the prompt's tokens, EOS, then padding (EOS) to 77.
+    /// BOS, the prompt's tokens, EOS, then padding to 77 (EOS for SD v1, `!` for SD 2.x).
     pub ids: Vec<u32>,
     /// Tokens the whole prompt needs, BOS and EOS included (may exceed 77).
     pub used: usize,
@@ -24,12 +24,16 @@ pub struct ClipTokenizer {
     inner: Tokenizer,
     bos: u32,
     eos: u32,
+    /// The padding token: `<|endoftext|>` (SD v1) unless tokenizer.json's
+    /// `padding` names another (the converter sets it from the folder's
+    /// tokenizer files: `!` for SD 2.x).
+    pad: u32,
 }
 
 impl ClipTokenizer {
     /// From the bytes of a HuggingFace `tokenizer.json`.
     pub fn from_bytes(json: &[u8]) -> Result<Self, ModelError> {
-        let inner = Tokenizer::from_bytes(json)
+        let mut inner = Tokenizer::from_bytes(json)
             .map_err(|e| ModelError::Tokenizer(format!("tokenizer.json does not load: {e}")))?;
         let id = |t: &str| {
             inner.token_to_id(t).ok_or_else(|| {
@@ -39,7 +43,24 @@ impl ClipTokenizer {
             })
         };
         let (bos, eos) = (id("<|startoftext|>")?, id("<|endoftext|>")?);
-        Ok(Self { inner, bos, eos })
+        let pad = match inner.get_padding() {
+            None => eos,
+            Some(p) if inner.id_to_token(p.pad_id).is_some() => p.pad_id,
+            Some(p) => {
+                return Err(ModelError::Tokenizer(format!(
+                    "tokenizer.json pads with id {}, which is not in its vocabulary",
+                    p.pad_id
+                )));
+            }
+        };
+        // We pad ourselves (after truncating to 77); the library must not.
+        inner.with_padding(None);
+        Ok(Self {
+            inner,
+            bos,
+            eos,
+            pad,
+        })
     }
 
     pub fn encode(&self, text: &str) -> Result<Tokens, ModelError> {
@@ -58,7 +79,7 @@ impl ClipTokenizer {
         ids.push(self.bos);
         ids.extend_from_slice(&content[..kept]);
         ids.push(self.eos);
-        ids.resize(CONTEXT, self.eos);
+        ids.resize(CONTEXT, self.pad);
         Ok(Tokens {
             ids,
             used: content.len() + 2,
