@@ -182,8 +182,8 @@ MODELS = {
 # the legacy files (vocab.json, merges.txt, special_tokens_map.json,
 # tokenizer_config.json) padding with "!", a UNet with linear projections,
 # per-level head counts of different head sizes and upcast attention; the
-# SD 2.1-base scheduler. Runs: PNDM and DPM-Solver++ on epsilon, DDIM and
-# Euler with the same weights read as v-prediction (SD 2.1 at 768).
+# SD 2.1-base scheduler. Runs: PNDM and DPM-Solver++ on epsilon; PNDM, DDIM
+# and Euler with the same weights read as v-prediction (SD 2.1 at 768).
 MODELS["tiny-v2"] = dict(
     family="sd2",
     text=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2),
@@ -208,7 +208,7 @@ MODELS["tiny-v2"] = dict(
         sample_size=16,
     ),
     steps=[4],
-    runs={"epsilon": ["pndm", "dpm++2m"], "v_prediction": ["ddim", "euler"]},
+    runs={"epsilon": ["pndm", "dpm++2m"], "v_prediction": ["pndm", "ddim", "euler"]},
 )
 
 PROMPT = "small left apical pneumothorax"

@@ -172,10 +172,10 @@ def main():
         for spacing in SPACINGS
         for steps in STEPS
     ]
-    # v-prediction where this build supports it (PNDM and Euler ancestral refuse it).
+    # v-prediction where this build supports it (Euler ancestral refuses it).
     cases += [
         record(name, SCHEDULERS[name], spacing, steps, "v_prediction")
-        for name in ("ddim", "euler", "dpm++2m")
+        for name in ("pndm", "ddim", "euler", "dpm++2m")
         for spacing in SPACINGS
         for steps in STEPS
     ]

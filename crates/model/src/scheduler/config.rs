@@ -208,9 +208,10 @@ impl SchedulerConfig {
         };
         match (self.prediction(), kind) {
             (Some(Prediction::Epsilon), _) => {}
-            (Some(Prediction::V), SchedulerKind::Pndm | SchedulerKind::EulerAncestral) => {
+            (Some(Prediction::V), SchedulerKind::EulerAncestral) => {
                 return refuse(format!(
-                    "prediction_type \"v_prediction\" with {} (use ddim, euler or dpm++2m)",
+                    "prediction_type \"v_prediction\" with {} (not written yet: use pndm, ddim, \
+                     euler or dpm++2m)",
                     kind.name()
                 ));
             }

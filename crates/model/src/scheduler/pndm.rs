@@ -1,8 +1,8 @@
 //! PNDM in PLMS mode with `skip_prk_steps` (`PNDMScheduler.set_timesteps`,
-//! `.step_plms` and `._get_prev_sample`).
+//! `.step_plms` and `._get_prev_sample`), on epsilon or v-prediction.
 
 use super::ddim::integer_timesteps;
-use super::{AddNoise, Plan, SchedulerConfig, SchedulerKind, StepPlan, StepUpdate};
+use super::{AddNoise, Plan, Prediction, SchedulerConfig, SchedulerKind, StepPlan, StepUpdate};
 
 pub(super) fn plan(cfg: &SchedulerConfig, n: usize, begin: usize) -> Plan {
     let ac = cfg.alphas_cumprod();
@@ -50,6 +50,14 @@ pub(super) fn plan(cfg: &SchedulerConfig, n: usize, begin: usize) -> Plan {
             };
             let (b_t, b_prev) = (1.0 - a_t, 1.0 - a_prev);
             let denom = a_t * b_prev.sqrt() + (a_t * b_t * a_prev).sqrt();
+            // x' = c0 x + c1 e, e the mixed output; on v-prediction
+            // _get_prev_sample first reads it as e = sqrt(a_t) v + sqrt(b_t) x
+            // (x the sample it steps from): still linear in x and the mix.
+            let (c0, c1) = ((a_prev / a_t).sqrt(), -(a_prev - a_t) / denom);
+            let (c0, c1) = match cfg.prediction() {
+                Some(Prediction::V) => (c0 + c1 * b_t.sqrt(), c1 * a_t.sqrt()),
+                _ => (c0, c1),
+            };
             // The listed timestep (the one the UNet sees and add_noise takes).
             let listed = if counter == 1 { prev } else { t };
             StepPlan {
@@ -57,8 +65,8 @@ pub(super) fn plan(cfg: &SchedulerConfig, n: usize, begin: usize) -> Plan {
                 input_scale: 1.0,
                 noised: AddNoise::at_alpha_cumprod(ac[listed as usize]),
                 update: StepUpdate::Pndm {
-                    c0: (a_prev / a_t).sqrt() as f32,
-                    c1: (-(a_prev - a_t) / denom) as f32,
+                    c0: c0 as f32,
+                    c1: c1 as f32,
                     w,
                     from_saved: counter == 1,
                     keep_eps: counter != 1,
