@@ -34,6 +34,27 @@ const results = resultImages;
 
 const LINK = '?prompt=small+left+apical+pneumothorax&negative=lateral+view&seed=5&steps=3&guidance=4&scheduler=ddim&run=1';
 
+/** Asserts `img` (the page's) is `roentgen generate`'s image of the same
+ * settings on tests/goldens/MODEL/model, within 2 levels, with its texts. */
+function assertCliImage(img, model, scheduler) {
+  const dir = mkdtempSync(join(tmpdir(), 'roentgen-e2e-'));
+  const out = join(dir, 'cli.png');
+  execFileSync(join(ROOT, 'target/debug/roentgen'), [
+    'generate', '--model', join(ROOT, `tests/goldens/${model}/model`),
+    '--prompt', 'small left apical pneumothorax', '--negative', 'lateral view',
+    '--seed', '5', '--steps', '3', '--guidance', '4', '--scheduler', scheduler, '--out', out,
+  ], { env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? tmpdir() }, stdio: 'pipe' });
+  const cli = decodePng(readFileSync(out));
+  rmSync(dir, { recursive: true, force: true });
+  let max = 0;
+  for (let i = 0; i < cli.pixels.length; i++) max = Math.max(max, Math.abs(cli.pixels[i] - img.pixels[i]));
+  console.log(`# ${model}: page (${PAGE_ARITHMETIC}) vs CLI (lavapipe, f16): max pixel difference ${max}`);
+  assert.ok(max <= 2, `pixels differ by up to ${max} levels (tolerance 2)`);
+  for (const k of ['prompt', 'negative', 'seed', 'steps', 'guidance', 'scheduler', 'Comment']) {
+    assert.equal(img.text[k], cli.text[k], k);
+  }
+}
+
 test('a share link reproduces the CLI image, in any fresh context', async () => {
   const a = await open(LINK);
   assert.equal(a.status, 'done', a.status);
@@ -51,21 +72,7 @@ test('a share link reproduces the CLI image, in any fresh context', async () => 
   assert.equal(img.text.scheduler, 'ddim');
   assert.equal(img.text.Comment, 'synthetic image — not for diagnosis');
 
-  const dir = mkdtempSync(join(tmpdir(), 'roentgen-e2e-'));
-  const out = join(dir, 'cli.png');
-  execFileSync(join(ROOT, 'target/debug/roentgen'), [
-    'generate', '--model', join(ROOT, 'tests/goldens/tiny-sd2/model'),
-    '--prompt', 'small left apical pneumothorax', '--negative', 'lateral view',
-    '--seed', '5', '--steps', '3', '--guidance', '4', '--scheduler', 'ddim', '--out', out,
-  ], { env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? tmpdir() }, stdio: 'pipe' });
-  const cli = decodePng(readFileSync(out));
-  let max = 0;
-  for (let i = 0; i < cli.pixels.length; i++) max = Math.max(max, Math.abs(cli.pixels[i] - img.pixels[i]));
-  console.log(`# page (${PAGE_ARITHMETIC}) vs CLI (lavapipe, f16): max pixel difference ${max}`);
-  assert.ok(max <= 2, `pixels differ by up to ${max} levels (tolerance 2)`);
-  for (const k of ['prompt', 'negative', 'seed', 'steps', 'guidance', 'scheduler', 'Comment']) {
-    assert.equal(img.text[k], cli.text[k], k);
-  }
+  assertCliImage(img, 'tiny-sd2', 'ddim');
 
   const b = await open(LINK);
   assert.equal(b.status, 'done');
@@ -75,6 +82,18 @@ test('a share link reproduces the CLI image, in any fresh context', async () => 
   await a.page.screenshot({ path: join(ROOT, 'target/e2e-generate.png'), fullPage: true });
   await a.context.close();
   await b.context.close();
+});
+
+test('an SD 2.x model (RoentGen-v2\'s family) draws the CLI\'s image and is named', async () => {
+  const link = LINK.replace('scheduler=ddim', 'scheduler=dpm%2B%2B2m') + `&model=${encodeURIComponent('tiny-v2/')}`;
+  const s = await open(link);
+  assert.equal(s.status, 'done', s.status);
+  assert.match(await s.page.getByTestId('model-note').textContent(),
+    /Model: tiny-v2\/ \(Stable Diffusion 2\.x: 32-wide text encoder \(2 layers\), 16x16, epsilon-prediction\)/);
+  const [img] = await results(s.page);
+  assertCliImage(img, 'tiny-v2', 'dpm++2m');
+  assert.deepEqual(s.errors, []);
+  await s.context.close();
 });
 
 test('typing a prompt and pressing Generate makes the asked number of images', async () => {

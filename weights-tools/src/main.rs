@@ -57,7 +57,8 @@ enum Command {
     /// Write a model of a known architecture with random weights (for
     /// benchmarks and memory plans without the gated weights).
     Random {
-        /// Architecture: sd-v1.5 (RoentGen's).
+        /// Architecture: sd-v1.5 (RoentGen's), sd-2.1-base (RoentGen-v2's),
+        /// sd-2.1 (768x768, v-prediction).
         #[arg(long, default_value = "sd-v1.5")]
         arch: String,
         #[arg(long)]
@@ -221,8 +222,16 @@ fn main() -> anyhow::Result<()> {
         } => {
             let t0 = std::time::Instant::now();
             let configs = weights_tools::random::arch_configs(&arch)?;
-            let tok = std::fs::read(&tokenizer)
+            let tok = std::fs::read_to_string(&tokenizer)
                 .with_context(|| format!("reading {}", tokenizer.display()))?;
+            // The family's padding (SD 2.x pads with "!"), as a converted
+            // folder of that family has it.
+            let pad = weights_tools::random::pad_token(&configs)?;
+            let tok = roentgen_convert::clip_tokenizer::with_padding(
+                &tok,
+                pad,
+                &tokenizer.display().to_string(),
+            )?;
             if layout == "diffusers" {
                 let dtype = match dtype.as_str() {
                     "f32" => safetensors::Dtype::F32,
@@ -232,7 +241,6 @@ fn main() -> anyhow::Result<()> {
                         "--dtype {other} is not a diffusers storage type (f32, f16, bf16)"
                     ),
                 };
-                let tok = String::from_utf8(tok).context("the tokenizer is not UTF-8")?;
                 weights_tools::random::write_random_diffusers(configs, &tok, &out, dtype, seed)?;
                 println!(
                     "wrote {} ({arch}, random, diffusers layout) in {:.1} s",
@@ -247,7 +255,7 @@ fn main() -> anyhow::Result<()> {
             let bar = indicatif::ProgressBar::new(0);
             let summary = weights_tools::random::write_random(
                 configs,
-                &tok,
+                tok.as_bytes(),
                 &out,
                 parse_dtype(&dtype),
                 shard_mib * 1024 * 1024,

@@ -15,10 +15,49 @@ use roentgen_weights::folder::write_dir;
 use roentgen_weights::writer::ShardWriter;
 use serde_json::Value;
 
+/// Padding an architecture's tokenizer uses: SD 2.x pads with "!", SD v1
+/// with `<|endoftext|>` (see `roentgen_convert::clip_tokenizer::pad_token`).
+pub fn pad_token(configs: &BTreeMap<String, Value>) -> anyhow::Result<&'static str> {
+    let spec = roentgen_model::Spec::from_configs(configs)?;
+    Ok(match spec.family() {
+        roentgen_model::Family::Sd1 => "<|endoftext|>",
+        roentgen_model::Family::Sd2 => "!",
+    })
+}
+
 /// The configs of a named architecture: runwayml/stable-diffusion-v1-5's,
-/// verbatim (RoentGen fine-tuned that model, so it shares them).
+/// verbatim (RoentGen fine-tuned that model, so it shares them), and
+/// stabilityai/stable-diffusion-2-1-base's (RoentGen-v2's base) and
+/// stable-diffusion-2-1's (768x768, v-prediction), with the fields that
+/// shape the graph as those repositories publish them (diffusers builds
+/// 865,910,724 UNet and 340,387,840 text-encoder parameters from them, the
+/// published SD 2 counts).
 pub fn arch_configs(name: &str) -> anyhow::Result<BTreeMap<String, Value>> {
+    macro_rules! arch {
+        ($dir:literal) => {
+            [
+                (
+                    "text_encoder",
+                    include_str!(concat!("../configs/", $dir, "/text_encoder.json")),
+                ),
+                (
+                    "unet",
+                    include_str!(concat!("../configs/", $dir, "/unet.json")),
+                ),
+                (
+                    "vae",
+                    include_str!(concat!("../configs/", $dir, "/vae.json")),
+                ),
+                (
+                    "scheduler",
+                    include_str!(concat!("../configs/", $dir, "/scheduler.json")),
+                ),
+            ]
+        };
+    }
     let files: [(&str, &str); 4] = match name {
+        "sd-2.1-base" => arch!("sd-2.1-base"),
+        "sd-2.1" => arch!("sd-2.1"),
         "sd-v1.5" => [
             (
                 "text_encoder",
@@ -31,7 +70,7 @@ pub fn arch_configs(name: &str) -> anyhow::Result<BTreeMap<String, Value>> {
                 include_str!("../configs/sd-v1.5/scheduler.json"),
             ),
         ],
-        other => bail!("unknown architecture {other:?} (known: sd-v1.5)"),
+        other => bail!("unknown architecture {other:?} (known: sd-v1.5, sd-2.1-base, sd-2.1)"),
     };
     files
         .into_iter()
@@ -138,7 +177,10 @@ pub fn write_random(
         writer.add(name, stored, shape, &bytes, scales.as_deref())?;
         progress(i + 1, table.len());
     }
-    let (manifest, shards) = writer.finish("sd-v1-txt2img", configs, "tokenizer.json")?;
+    let kind = roentgen_model::Spec::from_configs(&configs)?
+        .family()
+        .model_kind();
+    let (manifest, shards) = writer.finish(kind, configs, "tokenizer.json")?;
     write_dir(out, &manifest, &shards)?;
     let dest = out.join("tokenizer.json");
     std::fs::write(&dest, tokenizer_json).with_context(|| format!("writing {}", dest.display()))?;

@@ -97,11 +97,12 @@ async fn load_model(source: Source, early: &[String], emit: &Emit) {
     });
     match loader::load(&source, early, emit).await {
         Ok(m) => {
+            let about = m.describe();
             loader::install(m);
             let label = source.label();
             LABEL.with(|l| *l.borrow_mut() = label.clone());
             SOURCE.with(|s| *s.borrow_mut() = Some(source));
-            emit(FromWorker::Loaded { label });
+            emit(FromWorker::Loaded { label, about });
             emit(FromWorker::Status {
                 text: "ready".into(),
             });

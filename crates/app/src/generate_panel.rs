@@ -138,6 +138,8 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
     );
     let authorization = RwSignal::new(String::new());
     let cookies = RwSignal::new(false);
+    // What the worker says the loaded model is (its family, size, prediction).
+    let loaded_about = RwSignal::new(String::new());
     let storage = RwSignal::new(String::new());
     let progress = RwSignal::new(String::new());
     let preview = RwSignal::new(None::<String>);
@@ -282,7 +284,8 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
         FromWorker::Storage { text } => storage.set(text),
         FromWorker::StoredModels { models } => stored.set(models),
         FromWorker::Check { text } => check_line.set(text),
-        FromWorker::Loaded { label } => {
+        FromWorker::Loaded { label, about } => {
+            loaded_about.set(about);
             if from_disk.get_untracked() {
                 // Images name the folder they came from.
                 source.set(label);
@@ -459,7 +462,13 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
             }
             .into_any()
         } else {
-            view! { {format!("Model: {}", source.get())} }.into_any()
+            let about = loaded_about.get();
+            let about = if about.is_empty() {
+                String::new()
+            } else {
+                format!(" ({about})")
+            };
+            view! { {format!("Model: {}{about}", source.get())} }.into_any()
         }
     };
     view! {

@@ -158,6 +158,10 @@ pub enum FromWorker {
     /// A model is in; `label` names it in PNG metadata.
     Loaded {
         label: String,
+        /// The model's family and what sets it apart ("Stable Diffusion
+        /// 2.x: 1024-wide text encoder (23 layers), 768x768, v-prediction").
+        #[serde(default)]
+        about: String,
     },
     Tokens {
         text: Option<String>,

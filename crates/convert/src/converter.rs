@@ -342,9 +342,11 @@ impl<'a> Converter<'a> {
         self.spec
             .check_table(self.written.iter().map(|(n, s)| (n.as_str(), s.as_slice())))
             .map_err(|why| ConvertError::Incomplete { why })?;
-        let (manifest, shards) =
-            self.writer
-                .finish("sd-v1-txt2img", self.configs, "tokenizer.json")?;
+        let (manifest, shards) = self.writer.finish(
+            self.spec.family().model_kind(),
+            self.configs,
+            "tokenizer.json",
+        )?;
         Ok(Converted {
             manifest,
             shards,

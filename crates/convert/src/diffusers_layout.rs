@@ -171,9 +171,17 @@ pub fn write(
     write_text(&out.join("tokenizer/vocab.json"), &vocab)?;
     write_text(&out.join("tokenizer/merges.txt"), &merges)?;
     write_text(&out.join("tokenizer/tokenizer.json"), tokenizer_json)?;
+    // The padding the tokenizer names (SD 2.x: "!"), as transformers reads it.
+    let pad = serde_json::from_str::<Value>(tokenizer_json)
+        .ok()
+        .and_then(|t| t.pointer("/padding/pad_token")?.as_str().map(String::from))
+        .unwrap_or_else(|| "<|endoftext|>".into());
     write_text(
         &out.join("tokenizer/tokenizer_config.json"),
-        r#"{"model_max_length": 77, "tokenizer_class": "CLIPTokenizer", "bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "unk_token": "<|endoftext|>", "do_lower_case": true}"#,
+        &json!({"model_max_length": 77, "tokenizer_class": "CLIPTokenizer",
+                "bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "pad_token": pad,
+                "unk_token": "<|endoftext|>", "do_lower_case": true})
+        .to_string(),
     )?;
     for component in ["text_encoder", "unet", "vae"] {
         let tensors: Vec<(String, Lazy)> = table

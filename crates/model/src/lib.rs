@@ -8,6 +8,7 @@ pub mod backend;
 pub mod clip;
 pub mod config;
 pub mod error;
+pub mod family;
 #[cfg(not(target_arch = "wasm32"))]
 mod folder;
 pub mod image_size;
@@ -31,6 +32,7 @@ pub mod weights;
 
 pub use backend::{Backend, CpuBackend, CpuTensor, GpuBackend};
 pub use error::ModelError;
+pub use family::Family;
 pub use image_size::ImageSize;
 pub use loader::ModelLoader;
 pub use pipeline::{Checkpoint, EditSource, GivenNoise, Model, Output, Request, RunOptions, Step};

@@ -382,6 +382,21 @@ impl<B: Backend> Model<B> {
         loader.finish()
     }
 
+    /// The family and what sets it apart, for people (see [`crate::family`]).
+    pub fn describe(&self) -> String {
+        let (h, _) = self.default_latent_hw();
+        crate::family::describe(
+            &self.text.cfg,
+            &self.unet.cfg,
+            &self.scheduler,
+            h * self.vae_scale(),
+        )
+    }
+
+    pub fn family(&self) -> crate::Family {
+        crate::Family::of(&self.text.cfg, &self.unet.cfg)
+    }
+
     /// Latent size of the model's native image (UNet `sample_size`).
     pub fn default_latent_hw(&self) -> (usize, usize) {
         let s = self.unet.cfg.sample_size.unwrap_or(64);

@@ -39,6 +39,11 @@ impl Spec {
         })
     }
 
+    /// The family these configs describe (the manifest's `model_kind`).
+    pub fn family(&self) -> crate::Family {
+        crate::Family::of(&self.text, &self.unet)
+    }
+
     /// Every tensor these configs imply for text-to-image, by name and shape.
     pub fn table(&self) -> crate::arch::Table {
         crate::arch::expected(&self.text, &self.unet, &self.vae)

@@ -82,7 +82,8 @@ pub struct ShardEntry {
 pub struct Manifest {
     pub format: String,
     pub format_version: u32,
-    /// "sd-v1-txt2img".
+    /// "sd-v1-txt2img" or "sd-v2-txt2img" (`roentgen_model::Family`); read
+    /// by people, the graph follows the configs.
     pub model_kind: String,
     /// The diffusers configs, verbatim: `text_encoder`, `unet`, `vae`, `scheduler`.
     pub configs: BTreeMap<String, serde_json::Value>,
