@@ -362,7 +362,7 @@ fn bad_folders_are_refused_naming_the_file_and_the_reason() {
         |e| matches!(e, ConvertError::Unsupported { .. }),
     );
     assert!(
-        err.contains("configs are not a Stable Diffusion v1") && err.contains("class_embed_type"),
+        err.contains("configs are not a Stable Diffusion 1.x or 2.x") && err.contains("class_embed_type"),
         "{err}"
     );
     // A valid config of another shape (SD 2's 1024-wide context) stops at
@@ -431,4 +431,48 @@ fn name_fixes_apply_only_where_they_belong() {
         normalize_name("text_encoder", "text_model.final_layer_norm.weight", false).unwrap(),
         "text_encoder.final_layer_norm.weight"
     );
+}
+
+#[test]
+fn other_families_are_refused_by_what_they_are() {
+    let other = |e: &ConvertError| matches!(e, ConvertError::OtherFamily { .. });
+    let index = |class: &'static str| {
+        move |src: &Path| {
+            fs::write(
+                src.join("model_index.json"),
+                format!(
+                    r#"{{"_class_name": "{class}", "unet": ["diffusers", "UNet2DConditionModel"]}}"#
+                ),
+            )
+            .unwrap()
+        }
+    };
+    let err = refusal(index("StableDiffusionXLPipeline"), other);
+    assert!(
+        err.contains("SDXL") && err.contains("Stable Diffusion 1.x and 2.x"),
+        "{err}"
+    );
+    let err = refusal(index("StableDiffusion3Pipeline"), other);
+    assert!(
+        err.contains("Stable Diffusion 3") && err.contains("transformer"),
+        "{err}"
+    );
+    // A LoRA alone: no pipeline index, no UNet config, a LoRA weights file.
+    let err = refusal(
+        |src| {
+            fs::remove_file(src.join("model_index.json")).ok();
+            fs::remove_file(src.join("unet/config.json")).unwrap();
+            fs::write(src.join("pytorch_lora_weights.safetensors"), b"{}").unwrap();
+        },
+        other,
+    );
+    assert!(
+        err.contains("pytorch_lora_weights.safetensors") && err.contains("LoRA"),
+        "{err}"
+    );
+    // SD 1.x and 2.x pipelines pass this check (the tiny folders convert).
+    let (_s, src) = diffusers_folder(Dtype::F16);
+    index("StableDiffusionPipeline")(&src);
+    let (_o, out) = tmp("out-sd");
+    convert(&src, &out, &opts(TensorDType::F16, true), |_| {}).unwrap();
 }

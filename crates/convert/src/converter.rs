@@ -157,6 +157,55 @@ pub struct Converter<'a> {
     done_in_file: u64,
 }
 
+/// Refuses, naming it, a folder of another family than SD 1.x/2.x: what
+/// its `model_index.json` says it is (SDXL, SD 3, ...), or a LoRA alone;
+/// otherwise a missing file or an unsupported config field would be the
+/// first thing the user reads.
+fn other_family(files: &[(String, u64)], text: &dyn Fn(&str) -> Result<String>) -> Result<()> {
+    let has = |p: &str| files.iter().any(|(f, _)| f == p);
+    if has("model_index.json") {
+        let index: serde_json::Value = serde_json::from_str(&text("model_index.json")?)
+            .map_err(|e| ConvertError::malformed("model_index.json", format!("not JSON: {e}")))?;
+        let class = index
+            .get("_class_name")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("");
+        let what = match class {
+            c if c.starts_with("StableDiffusionXL") => {
+                "an SDXL pipeline (two text encoders, a larger UNet at 1024x1024)"
+            }
+            c if c.starts_with("StableDiffusion3") => {
+                "a Stable Diffusion 3 pipeline (a transformer, not a UNet)"
+            }
+            c if c.starts_with("Flux") => "a FLUX pipeline (a transformer, not a UNet)",
+            c if c.starts_with("StableCascade") || c.starts_with("Wuerstchen") => {
+                "a Stable Cascade pipeline"
+            }
+            c if c.starts_with("Kandinsky") || c.starts_with("PixArt") || c.starts_with("Sana") => {
+                "another family's pipeline"
+            }
+            _ => return Ok(()),
+        };
+        return Err(ConvertError::OtherFamily {
+            what: format!("model_index.json names {class:?}: {what}"),
+        });
+    }
+    // No pipeline index and no UNet config, but a LoRA's weights file.
+    let lora = files.iter().find(|(f, _)| {
+        let name = f.rsplit('/').next().unwrap_or(f).to_ascii_lowercase();
+        name.contains("lora") && (name.ends_with(".safetensors") || name.ends_with(".bin"))
+    });
+    if let (Some((f, _)), false) = (lora, has("unet/config.json")) {
+        return Err(ConvertError::OtherFamily {
+            what: format!(
+                "{f} is a LoRA (weights that adapt a model), not a model: convert the model it \
+                 was trained on"
+            ),
+        });
+    }
+    Ok(())
+}
+
 impl<'a> Converter<'a> {
     /// Reads the folder's configs and tokenizer and lists its weight files;
     /// refuses, naming what is wrong, a folder this project cannot run.
@@ -173,6 +222,7 @@ impl<'a> Converter<'a> {
             String::from_utf8(small(p)?)
                 .map_err(|_| ConvertError::malformed(folder.describe(p), "not UTF-8 text"))
         };
+        other_family(&files, &text)?;
         // The folder's own tokenizer.json where newer tools saved one, else
         // built from the vocab.json + merges.txt every SD v1 folder has.
         let tokenizer = if size("tokenizer/tokenizer.json").is_some() {

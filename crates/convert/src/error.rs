@@ -44,9 +44,12 @@ pub enum ConvertError {
     },
     /// The configs describe something this project does not build.
     #[error(
-        "this model's configs are not a Stable Diffusion v1 text-to-image model this page can run: {why}"
+        "this model's configs are not a Stable Diffusion 1.x or 2.x text-to-image model this page can run: {why}"
     )]
     Unsupported { why: ModelError },
+    /// The folder is another kind of model, named by its own files.
+    #[error("{what}; this page runs Stable Diffusion 1.x and 2.x models (RoentGen, RoentGen-v2)")]
+    OtherFamily { what: String },
     /// Every weight read, but the table is not the configs' (some missing).
     #[error("the folder's weights do not match its configs: {why}")]
     Incomplete { why: ModelError },

@@ -1,4 +1,4 @@
-//! The SD v1 text-to-image model: tokenizer, CLIP text encoder, UNet, VAE
+//! The SD 1.x and 2.x text-to-image model: tokenizer, CLIP text encoder, UNet, VAE
 //! decoder, schedulers and the pipeline, written once against [`Backend`]
 //! and run on the GPU kernels or on the CPU reference ops.
 
