@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Records what diffusers outputs for a full-size Stable Diffusion v1.5 graph
 (RoentGen's architecture, every channel width as in the real model) with
-random weights, at a small image size: the full-size golden.
+random weights, at a small image size: the full-size golden. With
+`--arch sd-2.1-base`, the same for SD 2.1-base's graph (RoentGen-v2's).
 
     cargo run --release -p weights-tools -- random --layout diffusers \
         --dtype f16 --seed 0 --out /tmp/sd15-diffusers \
         --tokenizer tests/goldens/tiny-sd2/model/tokenizer.json
     pip install torch diffusers transformers safetensors
     python tests/goldens/full_size.py --folder /tmp/sd15-diffusers
+    # SD 2.1-base: `random --arch sd-2.1-base ... --out /tmp/sd21b-diffusers`, then
+    python tests/goldens/full_size.py --arch sd-2.1-base --folder /tmp/sd21b-diffusers
 
 The weights are regenerated bit for bit by that command (seeded, in Rust),
 so only this script's few kilobytes of output are committed:
@@ -31,8 +34,15 @@ from transformers import CLIPTextModel, CLIPTokenizer
 
 PROMPT = "small left apical pneumothorax"
 NEGATIVE = "lateral view"
-GUIDANCE = 4.0
-STEPS = 2
+# (guidance, steps, golden folder) per architecture. SD 2.1-base's text
+# encoder alone is 52 GFLOP a prompt, so its golden runs without guidance
+# (one prompt; guidance is proven by SD v1.5's). Two steps, not one: with
+# SD's leading spacing one step is taken at t=1, where the UNet's output
+# moves the latents by 4% and a wrong UNet would hardly show.
+ARCHS = {
+    "sd-v1.5": (4.0, 2, "sd15-full"),
+    "sd-2.1-base": (1.0, 2, "sd21-base-full"),
+}
 # Pixels; latents are 8x smaller: 8x16, whose UNet levels are 8x16, 4x8, 2x4
 # and 1x2, every width of the real model at the least cost (half of 128x128).
 # Not 64x64: its 1x1 bottom level has an odd pixel count, which the conv2d
@@ -45,8 +55,11 @@ POOL = 4  # the image is committed average-pooled 4x4 (3x16x32)
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--folder", required=True)
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "sd15-full"))
+    ap.add_argument("--arch", default="sd-v1.5", choices=list(ARCHS))
+    ap.add_argument("--out", help="default: tests/goldens/<the architecture's golden folder>")
     args = ap.parse_args()
+    GUIDANCE, STEPS, golden = ARCHS[args.arch]
+    args.out = args.out or os.path.join(os.path.dirname(os.path.abspath(__file__)), golden)
     torch.set_num_threads(os.cpu_count() or 2)
     f = args.folder
     text_encoder = CLIPTextModel.from_pretrained(os.path.join(f, "text_encoder"), torch_dtype=torch.float32).eval()
@@ -105,7 +118,8 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     save_file({k: v.contiguous() for k, v in g.items()}, os.path.join(args.out, "golden.safetensors"))
     meta = {
-        "weights": "weights-tools random --layout diffusers --dtype f16 --seed 0 (sd-v1.5)",
+        "weights": f"weights-tools random --layout diffusers --dtype f16 --seed 0 ({args.arch})",
+        "arch": args.arch,
         "prompt": PROMPT,
         "negative": NEGATIVE,
         "guidance": GUIDANCE,

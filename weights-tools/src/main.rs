@@ -37,6 +37,17 @@ enum Command {
         /// page's image editing need it; 68 MB in f16 at SD v1's size).
         #[arg(long)]
         drop_encoder: bool,
+        /// The model was trained with captions that open with age,
+        /// race/ethnicity and sex (RoentGen-v2): the page asks for them.
+        #[arg(long)]
+        demographic_prompts: bool,
+    },
+    /// Say whether a converted model was trained with demographic captions
+    /// (RoentGen-v2's "50 year old White female. ..."): on or off.
+    DemographicPrompts {
+        dir: PathBuf,
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
     },
     /// Write a converted folder back as a diffusers folder (safetensors,
     /// diffusers' names), e.g. for diffusers itself or to test a converter.
@@ -116,6 +127,7 @@ fn main() -> anyhow::Result<()> {
             dtype,
             shard_mib,
             drop_encoder,
+            demographic_prompts,
         } => {
             let opts = weights_tools::convert::ConvertOptions {
                 dtype: parse_dtype(&dtype),
@@ -149,7 +161,17 @@ fn main() -> anyhow::Result<()> {
                     }
                 );
             }
+            if demographic_prompts {
+                weights_tools::manifest_edit::set_demographic_prompts(&out, true)?;
+            }
             println!("wrote {}", out.display());
+        }
+        Command::DemographicPrompts { dir, state } => {
+            weights_tools::manifest_edit::set_demographic_prompts(&dir, state == "on")?;
+            println!(
+                "{}: demographic prompts {state}",
+                dir.join("manifest.json").display()
+            );
         }
         Command::Export {
             from,

@@ -362,7 +362,8 @@ fn bad_folders_are_refused_naming_the_file_and_the_reason() {
         |e| matches!(e, ConvertError::Unsupported { .. }),
     );
     assert!(
-        err.contains("configs are not a Stable Diffusion 1.x or 2.x") && err.contains("class_embed_type"),
+        err.contains("configs are not a Stable Diffusion 1.x or 2.x")
+            && err.contains("class_embed_type"),
         "{err}"
     );
     // A valid config of another shape (SD 2's 1024-wide context) stops at

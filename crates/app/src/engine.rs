@@ -97,12 +97,16 @@ async fn load_model(source: Source, early: &[String], emit: &Emit) {
     });
     match loader::load(&source, early, emit).await {
         Ok(m) => {
-            let about = m.describe();
+            let (about, demographic_prompts) = (m.describe(), m.demographic_prompts);
             loader::install(m);
             let label = source.label();
             LABEL.with(|l| *l.borrow_mut() = label.clone());
             SOURCE.with(|s| *s.borrow_mut() = Some(source));
-            emit(FromWorker::Loaded { label, about });
+            emit(FromWorker::Loaded {
+                label,
+                about,
+                demographic_prompts,
+            });
             emit(FromWorker::Status {
                 text: "ready".into(),
             });

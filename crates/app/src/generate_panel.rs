@@ -78,7 +78,7 @@ fn jobs(p: &ShareParams, mode: Mode, source: &str) -> Vec<Job> {
     match mode {
         Mode::Batch => (0..p.count as u64)
             .map(|k| Job {
-                prompt: p.prompt.clone(),
+                prompt: p.subject.compose(&p.prompt),
                 seed: first + k,
                 caption: format!("seed {}", first + k),
                 file_name: format!("roentgen-seed{}.png", first + k),
@@ -90,14 +90,14 @@ fn jobs(p: &ShareParams, mode: Mode, source: &str) -> Vec<Job> {
             let pair = link(&p.prompt, first, Some(other.clone()));
             vec![
                 Job {
-                    prompt: p.prompt.clone(),
+                    prompt: p.subject.compose(&p.prompt),
                     seed: first,
                     caption: format!("with: \u{201c}{}\u{201d}, seed {first}", p.prompt),
                     file_name: format!("roentgen-seed{first}-with.png"),
                     link: pair.clone(),
                 },
                 Job {
-                    prompt: other.clone(),
+                    prompt: p.subject.compose(&other),
                     seed: first,
                     caption: format!("without: \u{201c}{other}\u{201d}, seed {first}"),
                     file_name: format!("roentgen-seed{first}-without.png"),
@@ -118,6 +118,40 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
     let prompt = RwSignal::new(params.prompt.clone());
     let compare_prompt = RwSignal::new(params.compare.clone().unwrap_or_default());
     let negative = RwSignal::new(params.negative.clone());
+    // Who the radiograph is of, for a model trained with it (RoentGen-v2):
+    // composed before the findings ("50 year old White female. ...").
+    let age = RwSignal::new(
+        params
+            .subject
+            .age
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
+    );
+    let sex = RwSignal::new(
+        params
+            .subject
+            .sex
+            .map(|x| x.name().to_string())
+            .unwrap_or_default(),
+    );
+    let race = RwSignal::new(params.subject.race.clone().unwrap_or_default());
+    // The loaded model's manifest says it was trained with them.
+    let demographics = RwSignal::new(false);
+    let subject_query = move || {
+        format!(
+            "&age={}&sex={}&race={}",
+            urlencode(age.get_untracked().trim()),
+            urlencode(sex.get_untracked().trim()),
+            urlencode(race.get_untracked().trim())
+        )
+    };
+    // The prompt as the model reads it (the findings alone when no
+    // demographic field is filled or a field does not parse).
+    let composed = move |findings: &str| {
+        ShareParams::parse(&subject_query())
+            .map(|q| q.subject.compose(findings))
+            .unwrap_or_else(|_| findings.to_string())
+    };
     let seed = RwSignal::new(params.seed.unwrap_or(1).to_string());
     let steps = RwSignal::new(params.steps.to_string());
     let guidance = RwSignal::new(params.guidance.to_string());
@@ -157,7 +191,7 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
 
     let settings_query = move |mode: Mode| {
         let text = format!(
-            "prompt={}&negative={}&seed={}&steps={}&guidance={}&count={}&size={}{}{}",
+            "prompt={}&negative={}&seed={}&steps={}&guidance={}&count={}&size={}{}{}{}",
             urlencode(&prompt.get_untracked()),
             urlencode(&negative.get_untracked()),
             seed.get_untracked().trim(),
@@ -172,7 +206,8 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
             match mode {
                 Mode::Compare => format!("&compare={}", urlencode(&compare_prompt.get_untracked())),
                 Mode::Batch => String::new(),
-            }
+            },
+            subject_query()
         );
         ShareParams::parse(&text)
             .map_err(|e| set_status.set(format!("error: {e}")))
@@ -210,7 +245,7 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
             // while the UNet streams (none before a prompt is typed; a
             // guidance that does not parse is refused at Generate).
             let early_texts = {
-                let (p, n) = (prompt.get_untracked(), negative.get_untracked());
+                let (p, n) = (composed(&prompt.get_untracked()), negative.get_untracked());
                 let g = guidance.get_untracked().trim().parse().unwrap_or(0.0);
                 match p.is_empty() {
                     true => Vec::new(),
@@ -284,8 +319,13 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
         FromWorker::Storage { text } => storage.set(text),
         FromWorker::StoredModels { models } => stored.set(models),
         FromWorker::Check { text } => check_line.set(text),
-        FromWorker::Loaded { label, about } => {
+        FromWorker::Loaded {
+            label,
+            about,
+            demographic_prompts,
+        } => {
             loaded_about.set(about);
+            demographics.set(demographic_prompts);
             if from_disk.get_untracked() {
                 // Images name the folder they came from.
                 source.set(label);
@@ -342,7 +382,11 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
         }
         f.forget();
     }
-    Effect::new(move |_| send(ToWorker::Tokens { text: prompt.get() }));
+    Effect::new(move |_| {
+        // Tracked: a change of any of them recounts.
+        let (p, ..) = (prompt.get(), age.get(), sex.get(), race.get());
+        send(ToWorker::Tokens { text: composed(&p) })
+    });
     let first_run = params.run.then_some(if params.compare.is_some() {
         Mode::Compare
     } else {
@@ -509,6 +553,30 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
                     on:input=move |ev| prompt.set(event_target_value(&ev))></textarea>
             </label>
             <p data-testid="tokens">{move || tokens.get()}</p>
+            <Show when=move || demographics.get() || !(age.get().is_empty() && sex.get().is_empty() && race.get().is_empty())>
+                <div class="row" data-testid="subject">
+                    <label>"Age" <input data-testid="age" size="4" prop:value=move || age.get()
+                        on:input=move |ev| age.set(event_target_value(&ev))/></label>
+                    <label>"Sex"
+                        <select data-testid="sex" prop:value=move || sex.get()
+                            on:change=move |ev| sex.set(event_target_value(&ev))>
+                            <option value="">"—"</option>
+                            <option value="female">"female"</option>
+                            <option value="male">"male"</option>
+                        </select>
+                    </label>
+                    <label>"Race/ethnicity" <input data-testid="race" size="14" prop:value=move || race.get()
+                        on:input=move |ev| race.set(event_target_value(&ev))/></label>
+                </div>
+                <p class="note" data-testid="subject-sentence">{move || {
+                    let sentence = composed("");
+                    if sentence.is_empty() {
+                        "This model was trained with the patient's age, sex and race/ethnicity before the findings.".to_string()
+                    } else {
+                        format!("The prompt opens with: \u{201c}{sentence}\u{201d}")
+                    }
+                }}</p>
+            </Show>
             <label>"Negative prompt"
                 <input data-testid="negative" prop:value=move || negative.get()
                     on:input=move |ev| negative.set(event_target_value(&ev))/>

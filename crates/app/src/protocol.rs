@@ -162,6 +162,9 @@ pub enum FromWorker {
         /// 2.x: 1024-wide text encoder (23 layers), 768x768, v-prediction").
         #[serde(default)]
         about: String,
+        /// Its manifest says it was trained with demographic captions.
+        #[serde(default)]
+        demographic_prompts: bool,
     },
     Tokens {
         text: Option<String>,

@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use roentgen_gpu::{ContextOptions, DType, GpuContext};
+use roentgen_model::demographics::{Sex, Subject};
 use roentgen_model::{Backend, CpuBackend, GpuBackend, Model, SchedulerKind};
 
 #[derive(clap::Args)]
@@ -50,6 +51,25 @@ pub struct SamplingArgs {
     /// Seed (of the first image, with several); default: random, printed.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// The patient's age in years, for a model trained with demographic
+    /// captions (RoentGen-v2): "50 year old White female. <prompt>".
+    #[arg(long, value_parser = parse_age)]
+    pub age: Option<u32>,
+    /// female or male (with --age, --race: the caption's opening sentence).
+    #[arg(long, value_parser = Sex::parse)]
+    pub sex: Option<Sex>,
+    /// Race/ethnicity as the training captions spell it ("White", "Black",
+    /// "Asian", "Hispanic/Latino", ...).
+    #[arg(long, value_parser = parse_race)]
+    pub race: Option<String>,
+}
+
+fn parse_age(s: &str) -> Result<u32, String> {
+    Subject::parse_age(s)?.ok_or_else(|| "age: a number of years".into())
+}
+
+fn parse_race(s: &str) -> Result<String, String> {
+    Subject::parse_race(s)?.ok_or_else(|| "race: a word such as White".into())
 }
 
 impl SamplingArgs {
@@ -73,9 +93,21 @@ impl SamplingArgs {
         seed: u64,
         latent_hw: (usize, usize),
     ) -> anyhow::Result<roentgen_model::Request> {
-        warn_if_truncated(model, &self.prompt)?;
+        let subject = Subject {
+            age: self.age,
+            sex: self.sex,
+            race: self.race.clone(),
+        };
+        if !subject.is_empty() && !model.demographic_prompts {
+            eprintln!(
+                "warning: this model's manifest does not say it was trained with demographic \
+                 captions (weights-tools demographic-prompts DIR on); the sentence is added anyway"
+            );
+        }
+        let prompt = subject.compose(&self.prompt);
+        warn_if_truncated(model, &prompt)?;
         Ok(roentgen_model::Request {
-            prompt: self.prompt.clone(),
+            prompt,
             negative: self.negative.clone(),
             steps: self.steps,
             guidance: self.guidance,

@@ -189,6 +189,72 @@ fn size_sets_the_image_and_is_checked_against_the_model() {
     assert!(!dir.join("bad.png").exists());
 }
 
+/// RoentGen-v2's captions open with the patient: `--age`, `--sex` and
+/// `--race` compose that sentence before the findings, in the PNG's prompt;
+/// a model whose manifest does not say it was trained so gets a warning,
+/// one flagged (`weights-tools demographic-prompts`) none.
+#[test]
+fn demographics_open_the_prompt_of_a_model_trained_with_them() {
+    let (_d, dir) = tmp("demographics");
+    let model = dir.join("tiny-v2");
+    std::fs::create_dir_all(&model).unwrap();
+    for f in ["manifest.json", "shard-00000.bin", "tokenizer.json"] {
+        std::fs::copy(
+            root().join("tests/goldens/tiny-v2/model").join(f),
+            model.join(f),
+        )
+        .unwrap();
+    }
+    let out = dir.join("subject.png");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "generate",
+            "--model",
+            model.to_str().unwrap(),
+            "--prompt",
+            "Normal chest radiograph.",
+            "--steps",
+            "1",
+            "--seed",
+            "2",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        roentgen(&args)
+    };
+    let subject = ["--age", "50", "--sex", "female", "--race", "White"];
+    let unflagged = run(&subject);
+    ok(&unflagged);
+    assert!(
+        String::from_utf8_lossy(&unflagged.stderr).contains("demographic-prompts DIR on"),
+        "a warning for a model not flagged"
+    );
+    let prompt = |png: &Path| {
+        let (.., text) = read_png(png);
+        text.into_iter().find(|(k, _)| k == "prompt").unwrap().1
+    };
+    assert_eq!(
+        prompt(&out),
+        "50 year old White female. Normal chest radiograph."
+    );
+    // What `weights-tools demographic-prompts DIR on` does.
+    weights_tools::manifest_edit::set_demographic_prompts(&model, true).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["demographic_prompts"], true);
+    assert_eq!(manifest["model_kind"], "sd-v2-txt2img");
+    let flagged = run(&subject);
+    ok(&flagged);
+    let stderr = String::from_utf8_lossy(&flagged.stderr);
+    assert!(!stderr.contains("warning"), "{stderr}");
+    fails(
+        &run(&["--age", "0"]),
+        "age: a whole number of years from 1 to 120",
+    );
+    fails(&run(&["--sex", "x"]), "sex: female or male");
+}
+
 #[test]
 fn tokenize_prints_ids_and_the_cut() {
     let model = golden("model");

@@ -7,6 +7,7 @@ pub mod attention_maps;
 pub mod backend;
 pub mod clip;
 pub mod config;
+pub mod demographics;
 pub mod error;
 pub mod family;
 #[cfg(not(target_arch = "wasm32"))]

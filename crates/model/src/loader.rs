@@ -109,6 +109,7 @@ impl<B: Backend> ModelLoader<B> {
             unet: Unet::new(self.spec.unet),
             vae: VaeDecoder::new(self.spec.vae),
             scheduler: self.spec.scheduler,
+            demographic_prompts: self.manifest.demographic_prompts,
             encoded: RefCell::new(self.early),
             text_encodes: Cell::new(self.text_encodes),
         })

@@ -235,6 +235,9 @@ pub struct Model<B: Backend> {
     /// The VAE encoder, when the model holds it (image-to-image).
     pub encoder: Option<VaeEncoder>,
     pub scheduler: SchedulerConfig,
+    /// Trained with captions that open with age, race/ethnicity and sex
+    /// (the manifest's `demographic_prompts`; see [`crate::demographics`]).
+    pub demographic_prompts: bool,
     /// The texts a run encoded last (see [`EncodedTexts`]).
     pub(crate) encoded: RefCell<Option<EncodedTexts<B>>>,
     /// How many times the text encoder has run for this model.

@@ -3,6 +3,7 @@
 //! a bad or hostile value is refused with a message naming the parameter,
 //! and nothing from the link is ever executed or put into the page as HTML.
 
+use crate::demographics::{Sex, Subject};
 use crate::{ImageSize, SchedulerKind};
 
 /// Longest prompt a link may carry (CLIP reads 77 tokens; 2,000 characters
@@ -30,6 +31,10 @@ pub struct ShareParams {
     pub size: Option<ImageSize>,
     pub count: usize,
     pub run: bool,
+    /// Age, sex, race/ethnicity (`age=`, `sex=`, `race=`), for a model
+    /// trained with them: composed before the findings (see
+    /// [`crate::demographics`]).
+    pub subject: Subject,
 }
 
 impl Default for ShareParams {
@@ -46,6 +51,7 @@ impl Default for ShareParams {
             size: None,
             count: 1,
             run: false,
+            subject: Subject::default(),
         }
     }
 }
@@ -156,6 +162,11 @@ impl ShareParams {
                     }
                 }
                 "run" => p.run = v == "1",
+                "age" => p.subject.age = Subject::parse_age(&v)?,
+                "sex" => {
+                    p.subject.sex = (!v.trim().is_empty()).then(|| Sex::parse(&v)).transpose()?
+                }
+                "race" => p.subject.race = Subject::parse_race(&v)?,
                 // Unknown parameters (analytics tags, ...) are ignored.
                 _ => {}
             }
@@ -183,6 +194,15 @@ impl ShareParams {
         }
         if let Some(s) = self.size {
             parts.push(format!("size={s}"));
+        }
+        if let Some(a) = self.subject.age {
+            parts.push(format!("age={a}"));
+        }
+        if let Some(x) = self.subject.sex {
+            parts.push(format!("sex={}", x.name()));
+        }
+        if let Some(r) = &self.subject.race {
+            parts.push(format!("race={}", percent_encode(r)));
         }
         if let Some(m) = &self.model {
             parts.push(format!("model={}", percent_encode(m)));
@@ -212,6 +232,11 @@ mod tests {
             }),
             count: 3,
             run: false,
+            subject: Subject {
+                age: Some(50),
+                sex: Some(Sex::Female),
+                race: Some("Hispanic/Latino".into()),
+            },
         };
         assert_eq!(ShareParams::parse(&p.to_query()).unwrap(), p);
         assert!(ShareParams::parse("?run=1").unwrap().run);
@@ -234,6 +259,10 @@ mod tests {
             ("size=512x", "size"),
             ("size=%3Cb%3E", "size"),
             ("size=100000", "size"),
+            ("age=0", "age"),
+            ("age=abc", "age"),
+            ("sex=other", "sex"),
+            ("race=%3Cscript%3E", "race"),
             ("model=javascript:alert(1)", "model"),
             ("model=//evil.example", "model"),
             ("prompt=%ZZ", "prompt"),

@@ -91,6 +91,12 @@ pub struct Manifest {
     pub tokenizer: String,
     pub tensors: Vec<TensorEntry>,
     pub shards: Vec<ShardEntry>,
+    /// The model was trained with captions that open with the patient's
+    /// age, race/ethnicity and sex (RoentGen-v2): the page then asks for
+    /// them beside the prompt. Set at conversion (`--demographic-prompts`),
+    /// changed with `weights-tools demographic-prompts`; absent is false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub demographic_prompts: bool,
 }
 
 /// The GPU-side limit every tensor must fit (DESIGN.md: many devices allow no

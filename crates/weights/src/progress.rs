@@ -190,6 +190,7 @@ mod tests {
             tokenizer: "tokenizer.json".into(),
             tensors,
             shards,
+            demographic_prompts: false,
         }
     }
 

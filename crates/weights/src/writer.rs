@@ -149,6 +149,7 @@ impl ShardWriter {
             tokenizer: tokenizer.to_string(),
             tensors: self.tensors,
             shards: self.taken,
+            demographic_prompts: false,
         };
         manifest.check_table()?;
         Ok((manifest, files))
