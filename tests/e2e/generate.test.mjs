@@ -36,13 +36,13 @@ const LINK = '?prompt=small+left+apical+pneumothorax&negative=lateral+view&seed=
 
 /** Asserts `img` (the page's) is `roentgen generate`'s image of the same
  * settings on tests/goldens/MODEL/model, within 2 levels, with its texts. */
-function assertCliImage(img, model, scheduler) {
+function assertCliImage(img, model, scheduler, extra = []) {
   const dir = mkdtempSync(join(tmpdir(), 'roentgen-e2e-'));
   const out = join(dir, 'cli.png');
   execFileSync(join(ROOT, 'target/debug/roentgen'), [
     'generate', '--model', join(ROOT, `tests/goldens/${model}/model`),
     '--prompt', 'small left apical pneumothorax', '--negative', 'lateral view',
-    '--seed', '5', '--steps', '3', '--guidance', '4', '--scheduler', scheduler, '--out', out,
+    '--seed', '5', '--steps', '3', '--guidance', '4', '--scheduler', scheduler, '--out', out, ...extra,
   ], { env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? tmpdir() }, stdio: 'pipe' });
   const cli = decodePng(readFileSync(out));
   rmSync(dir, { recursive: true, force: true });
@@ -84,14 +84,22 @@ test('a share link reproduces the CLI image, in any fresh context', async () => 
   await b.context.close();
 });
 
-test('an SD 2.x model (RoentGen-v2\'s family) draws the CLI\'s image and is named', async () => {
-  const link = LINK.replace('scheduler=ddim', 'scheduler=dpm%2B%2B2m') + `&model=${encodeURIComponent('tiny-v2/')}`;
+test('an SD 2.x model (RoentGen-v2\'s family) draws the CLI\'s image and is named; demographics open its prompt', async () => {
+  const link = LINK.replace('scheduler=ddim', 'scheduler=dpm%2B%2B2m')
+    + `&age=50&sex=female&race=White&model=${encodeURIComponent('tiny-v2/')}`;
   const s = await open(link);
   assert.equal(s.status, 'done', s.status);
   assert.match(await s.page.getByTestId('model-note').textContent(),
     /Model: tiny-v2\/ \(Stable Diffusion 2\.x: 32-wide text encoder \(2 layers\), 16x16, epsilon-prediction\)/);
+  // The link's patient is shown beside the prompt and opens it.
+  assert.equal(await s.page.getByTestId('age').inputValue(), '50');
+  assert.match(await s.page.getByTestId('subject-sentence').textContent(), /opens with: .50 year old White female\../);
   const [img] = await results(s.page);
-  assertCliImage(img, 'tiny-v2', 'dpm++2m');
+  assert.equal(img.text.prompt, '50 year old White female. small left apical pneumothorax');
+  assertCliImage(img, 'tiny-v2', 'dpm++2m', ['--age', '50', '--sex', 'female', '--race', 'White']);
+  // Its share link carries them.
+  const shared = await s.page.getByTestId('share-link').first().getAttribute('href');
+  assert.match(shared, /age=50&sex=female&race=White/);
   assert.deepEqual(s.errors, []);
   await s.context.close();
 });
