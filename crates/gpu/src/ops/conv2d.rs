@@ -8,6 +8,41 @@ pub use crate::reference::conv2d::{Conv2dShape, Padding};
 use crate::shaders::{CONV2D, CONV2D_ALIGNED, CONV2D_Q8, CONV2D_Q8_ALIGNED};
 use crate::{GpuContext, GpuError, Tensor};
 
+/// Dispatches `params`' convolution over `columns` GEMM columns (output
+/// pixels), as runs of whole column tiles within the submission budget: one
+/// dispatch unless the convolution is large (a 512x512 VAE's run as several).
+fn dispatch_columns(
+    ctx: &GpuContext,
+    (spec, path): (&KernelSpec, crate::ComputePath),
+    params: &Conv2dParams,
+    bindings: &[crate::kernel::Binding],
+    columns: usize,
+) -> Result<(), GpuError> {
+    let (rows, depth) = (
+        params.cout as usize,
+        (params.cin * params.kh * params.kw) as usize,
+    );
+    let per_col = 2 * (rows * depth) as u64;
+    for cols in work_runs(ctx, columns, TILE_N, per_col) {
+        ctx.dispatch_work(
+            spec,
+            path,
+            &Conv2dParams {
+                p0: cols.start as u32,
+                ..*params
+            },
+            bindings,
+            [
+                cols.len().div_ceil(TILE_N) as u32,
+                rows.div_ceil(TILE_M) as u32,
+                1,
+            ],
+            per_col * cols.len() as u64,
+        )?;
+    }
+    Ok(())
+}
+
 /// Mirrors `Params` in `shaders/conv2d.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
@@ -244,26 +279,8 @@ pub fn conv2d_fused(
             extra.residual.map(|r| (&r.buffer).into()),
             extra.channel_bias,
         );
-        // The batch is folded into the columns (see the shader); a large
-        // convolution runs as several dispatches of whole column tiles.
-        let per_col = 2 * (cout * cin * taps) as u64;
-        for cols in work_runs(ctx, batch * oh * ow, TILE_N, per_col) {
-            ctx.dispatch_work(
-                spec,
-                path,
-                &Conv2dParams {
-                    p0: cols.start as u32,
-                    ..params
-                },
-                &bindings,
-                [
-                    cols.len().div_ceil(TILE_N) as u32,
-                    cout.div_ceil(TILE_M) as u32,
-                    1,
-                ],
-                per_col * cols.len() as u64,
-            )?;
-        }
+        // The batch is folded into the columns (see the shader).
+        dispatch_columns(ctx, (spec, path), &params, &bindings, batch * oh * ow)?;
         return Ok(out);
     }
     // Too large to bind (or index) whole: one image at a time, in runs of output
@@ -300,24 +317,7 @@ pub fn conv2d_fused(
                         .map(|r| slice(r, &image(co, cout), out_plane)),
                     extra.channel_bias,
                 );
-                let per_col = 2 * (co.len() * ci.len() * taps) as u64;
-                for cols in work_runs(ctx, oh * ow, TILE_N, per_col) {
-                    ctx.dispatch_work(
-                        spec,
-                        path,
-                        &Conv2dParams {
-                            p0: cols.start as u32,
-                            ..p
-                        },
-                        &bindings,
-                        [
-                            cols.len().div_ceil(TILE_N) as u32,
-                            co.len().div_ceil(TILE_M) as u32,
-                            1,
-                        ],
-                        per_col * cols.len() as u64,
-                    )?;
-                }
+                dispatch_columns(ctx, (spec, path), &p, &bindings, oh * ow)?;
             }
         }
     }

@@ -2,7 +2,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::kernel::{GEMM_BINDINGS, GEMM_Q8_BINDINGS, KernelSpec};
+use crate::kernel::{Binding, GEMM_BINDINGS, GEMM_Q8_BINDINGS, KernelSpec};
 use crate::shaders::{
     MATMUL, MATMUL_ALIGNED, MATMUL_COOP, MATMUL_GEGLU, MATMUL_Q8, MATMUL_Q8_ALIGNED,
     MATMUL_Q8_GEGLU,
@@ -237,26 +237,50 @@ pub fn matmul_residual(
         (true, true) => &SPEC_Q8_ALIGNED,
         (true, false) => &SPEC_Q8,
     };
-    // A large product runs as several dispatches of whole row tiles.
-    let per_row = 2 * (batch * n * k) as u64;
-    for rows in super::work_runs(ctx, m, TILE_M, per_row) {
-        ctx.dispatch_work(
-            spec,
-            ctx.path_for(a.dtype),
-            &MatmulParams {
-                m0: rows.start as u32,
-                ..params
-            },
-            &bindings,
-            [
-                n.div_ceil(TILE_N) as u32,
-                rows.len().div_ceil(TILE_M) as u32,
-                batch as u32,
-            ],
-            per_row * rows.len() as u64,
-        )?;
-    }
+    let rows = RowRuns { m, n, k, batch };
+    rows.dispatch(ctx, spec, ctx.path_for(a.dtype), &params, &bindings)?;
     Ok(out)
+}
+
+/// A GEMM's output rows, run as dispatches of whole row tiles within the
+/// submission budget (one dispatch unless the product is large): `n`
+/// columns per row (the weight's rows for GEGLU), `k` deep, per batch item.
+struct RowRuns {
+    m: usize,
+    n: usize,
+    k: usize,
+    batch: usize,
+}
+
+impl RowRuns {
+    fn dispatch(
+        &self,
+        ctx: &GpuContext,
+        spec: &KernelSpec,
+        path: crate::ComputePath,
+        params: &MatmulParams,
+        bindings: &[Binding],
+    ) -> Result<(), GpuError> {
+        let per_row = 2 * (self.batch * self.n * self.k) as u64;
+        for rows in super::work_runs(ctx, self.m, TILE_M, per_row) {
+            ctx.dispatch_work(
+                spec,
+                path,
+                &MatmulParams {
+                    m0: rows.start as u32,
+                    ..*params
+                },
+                bindings,
+                [
+                    self.n.div_ceil(TILE_N) as u32,
+                    rows.len().div_ceil(TILE_M) as u32,
+                    self.batch as u32,
+                ],
+                per_row * rows.len() as u64,
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// Whether [`matmul_geglu`] takes this linear layer: F (half of the
@@ -332,23 +356,12 @@ pub fn matmul_geglu(
         None => &SPEC_GEGLU,
         Some(_) => &SPEC_Q8_GEGLU,
     };
-    let per_row = 2 * (batch * two_f * k) as u64;
-    for rows in super::work_runs(ctx, m, TILE_M, per_row) {
-        ctx.dispatch_work(
-            spec,
-            ctx.path_for(a.dtype),
-            &MatmulParams {
-                m0: rows.start as u32,
-                ..params
-            },
-            &bindings,
-            [
-                two_f.div_ceil(TILE_N) as u32,
-                rows.len().div_ceil(TILE_M) as u32,
-                batch as u32,
-            ],
-            per_row * rows.len() as u64,
-        )?;
-    }
+    let rows = RowRuns {
+        m,
+        n: two_f,
+        k,
+        batch,
+    };
+    rows.dispatch(ctx, spec, ctx.path_for(a.dtype), &params, &bindings)?;
     Ok(out)
 }
