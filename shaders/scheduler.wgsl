@@ -11,7 +11,7 @@
 //   ddim_clip_step        x0 = clamp(c2 x + c3 e, -c4, c4);      (DDIMScheduler.step with
 //                         x' = c0 x + c1 x0 + c5 e                clip_sample)
 //   euler_step            x' = x + c0 e                          (EulerDiscreteScheduler.step)
-//   euler_ancestral_step  x' = x + c0 e + c1 h1, h1 = N(0, 1)    (EulerAncestralDiscreteScheduler.step)
+//   euler_ancestral_step  x' = c2 x + c0 e + c1 h1, h1 = N(0, 1) (EulerAncestralDiscreteScheduler.step; c2 is 1 on epsilon)
 //   pndm_step (PLMS)      e' = c2 e + c3 h1 + c4 h2 + c5 h3;     (PNDMScheduler.step_plms,
 //                         x' = c0 x + c1 e'; aux = e              _get_prev_sample)
 //   dpmpp_2m_step         x0 = c2 x + c3 e; x' = c0 x + c1 x0 + c4 h1 (h1 = previous x0);
@@ -91,7 +91,7 @@ fn euler_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
 fn euler_ancestral_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= params.pairs) { return; }
-    x_out[i] = st2(ld2(x[i]) + params.c0 * guided(i) + params.c1 * ld2(h1[i]));
+    x_out[i] = st2(params.c2 * ld2(x[i]) + params.c0 * guided(i) + params.c1 * ld2(h1[i]));
 }
 
 @compute @workgroup_size(WG)

@@ -172,10 +172,10 @@ def main():
         for spacing in SPACINGS
         for steps in STEPS
     ]
-    # v-prediction where this build supports it (Euler ancestral refuses it).
+    # v-prediction, every sampler.
     cases += [
         record(name, SCHEDULERS[name], spacing, steps, "v_prediction")
-        for name in ("pndm", "ddim", "euler", "dpm++2m")
+        for name in ("pndm", "ddim", "euler", "euler-a", "dpm++2m")
         for spacing in SPACINGS
         for steps in STEPS
     ]

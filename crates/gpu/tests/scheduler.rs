@@ -63,11 +63,12 @@ fn every_update_matches_its_formula() {
                 (
                     "euler_a",
                     Update::EulerAncestral {
+                        c_x: c[2],
                         dt: c[0],
                         sigma_up: c[1],
                         noise: &t_h[0],
                     },
-                    Some(combine(&[(&x, 1.0), (&e, c[0]), (&h[0], c[1])])),
+                    Some(combine(&[(&x, c[2]), (&e, c[0]), (&h[0], c[1])])),
                     None,
                 ),
                 (

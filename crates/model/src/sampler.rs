@@ -155,9 +155,10 @@ impl<B: Backend> Sampler<B> for Memoryless {
             StepUpdate::Ddim { c0, c1 } => Update::Ddim { c0, c1 },
             StepUpdate::DdimClipped(c) => Update::DdimClipped(c),
             StepUpdate::Euler { dt } => Update::Euler { dt },
-            StepUpdate::EulerAncestral { dt, sigma_up } => {
+            StepUpdate::EulerAncestral { c_x, dt, sigma_up } => {
                 noise_t = noise()?;
                 Update::EulerAncestral {
+                    c_x,
                     dt,
                     sigma_up,
                     noise: &noise_t,

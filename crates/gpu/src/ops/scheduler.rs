@@ -54,8 +54,10 @@ pub enum Update<'a, T = Tensor> {
     DdimClipped(ClippedDdim),
     /// x' = x + dt e.
     Euler { dt: f32 },
-    /// x' = x + dt e + sigma_up noise.
+    /// x' = c_x x + dt e + sigma_up noise (c_x is 1 on epsilon; on
+    /// v-prediction the output is read as v, linear in x).
     EulerAncestral {
+        c_x: f32,
         dt: f32,
         sigma_up: f32,
         noise: &'a T,
@@ -148,6 +150,7 @@ pub fn step(
             [x, x, x],
         ),
         Update::EulerAncestral {
+            c_x,
             dt,
             sigma_up,
             noise,
@@ -156,6 +159,7 @@ pub fn step(
             SchedulerParams {
                 c0: dt,
                 c1: sigma_up,
+                c2: c_x,
                 ..Default::default()
             },
             [noise, x, x],

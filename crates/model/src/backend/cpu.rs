@@ -387,10 +387,11 @@ impl Backend for CpuBackend {
             }
             Update::Euler { dt } => (combine(&[(x0, 1.0), (&e, dt)]), e),
             Update::EulerAncestral {
+                c_x,
                 dt,
                 sigma_up,
                 noise,
-            } => (combine(&[(x0, 1.0), (&e, dt), (&noise.data, sigma_up)]), e),
+            } => (combine(&[(x0, c_x), (&e, dt), (&noise.data, sigma_up)]), e),
             Update::Pndm { c0, c1, w, history } => {
                 let mixed = combine(&[
                     (&e, w[0]),

@@ -206,22 +206,12 @@ impl SchedulerConfig {
                 what,
             })
         };
-        match (self.prediction(), kind) {
-            (Some(Prediction::Epsilon), _) => {}
-            (Some(Prediction::V), SchedulerKind::EulerAncestral) => {
-                return refuse(format!(
-                    "prediction_type \"v_prediction\" with {} (not written yet: use pndm, ddim, \
-                     euler or dpm++2m)",
-                    kind.name()
-                ));
-            }
-            (Some(Prediction::V), _) => {}
-            (None, _) => {
-                return refuse(format!(
-                    "prediction_type {:?} (epsilon and v_prediction are supported)",
-                    self.prediction_type.as_deref().unwrap_or("")
-                ));
-            }
+        // Every sampler takes epsilon and v-prediction.
+        if self.prediction().is_none() {
+            return refuse(format!(
+                "prediction_type {:?} (epsilon and v_prediction are supported)",
+                self.prediction_type.as_deref().unwrap_or("")
+            ));
         }
         if self.schedule().is_none() {
             return refuse(format!("beta_schedule {:?}", self.beta_schedule));

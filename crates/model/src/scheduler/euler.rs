@@ -41,8 +41,17 @@ pub(super) fn plan(cfg: &SchedulerConfig, n: usize, begin: usize, ancestral: boo
             let update = if ancestral {
                 let up = (next * next * (s * s - next * next) / (s * s)).sqrt();
                 let down = (next * next - up * up).sqrt();
+                let dt = down - s;
+                // On v: x0 = x / (s^2 + 1) - v s / sqrt(s^2 + 1), and the
+                // step x + (x - x0) / s * dt is again linear in (x, v).
+                let (c_x, c_out) = if cfg.prediction() == Some(Prediction::V) {
+                    (1.0 + dt * s / (s * s + 1.0), dt / (s * s + 1.0).sqrt())
+                } else {
+                    (1.0, dt)
+                };
                 StepUpdate::EulerAncestral {
-                    dt: (down - s) as f32,
+                    c_x: c_x as f32,
+                    dt: c_out as f32,
                     sigma_up: up as f32,
                 }
             } else if cfg.prediction() == Some(Prediction::V) {

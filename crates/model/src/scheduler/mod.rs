@@ -105,7 +105,9 @@ pub enum StepUpdate {
     Euler {
         dt: f32,
     },
+    /// x' = c_x x + dt out + sigma_up noise (c_x is 1 on epsilon).
     EulerAncestral {
+        c_x: f32,
         dt: f32,
         sigma_up: f32,
     },
