@@ -100,8 +100,8 @@ pub const DISPATCHES_PER_SUBMIT: u32 = 64;
 /// convolutions (77 GFLOP each) would hold one for minutes. At this budget a
 /// GPU needs 10 GFLOP/s to stay under two seconds; `roentgen bench
 /// submissions` measures what a submission takes on the adapter, and the
-/// largest ops split (conv2d by output channels, attention by query rows) so
-/// that no single dispatch exceeds it either.
+/// largest ops split (conv2d by output pixels, matmul by rows, attention by
+/// query rows: whole tiles each) so that no single dispatch exceeds it either.
 pub const SUBMIT_BUDGET_FLOPS: u64 = 20_000_000_000;
 
 /// How many dispatches and FLOPs the batch being recorded holds; decides
