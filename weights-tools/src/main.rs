@@ -246,12 +246,10 @@ fn main() -> anyhow::Result<()> {
             let configs = weights_tools::random::arch_configs(&arch)?;
             let tok = std::fs::read_to_string(&tokenizer)
                 .with_context(|| format!("reading {}", tokenizer.display()))?;
-            // The family's padding (SD 2.x pads with "!"), as a converted
-            // folder of that family has it.
-            let pad = weights_tools::random::pad_token(&configs)?;
-            let tok = roentgen_convert::clip_tokenizer::with_padding(
+            // The family's padding (SD 2.x pads with "!").
+            let tok = weights_tools::random::family_tokenizer(
+                &configs,
                 &tok,
-                pad,
                 &tokenizer.display().to_string(),
             )?;
             if layout == "diffusers" {

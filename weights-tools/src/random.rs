@@ -25,6 +25,20 @@ pub fn pad_token(configs: &BTreeMap<String, Value>) -> anyhow::Result<&'static s
     })
 }
 
+/// `tokenizer_json` with the padding of the family `configs` describe (as a
+/// converted folder of that family has it); `name` is where it came from.
+pub fn family_tokenizer(
+    configs: &BTreeMap<String, Value>,
+    tokenizer_json: &str,
+    name: &str,
+) -> anyhow::Result<String> {
+    Ok(roentgen_convert::clip_tokenizer::with_padding(
+        tokenizer_json,
+        pad_token(configs)?,
+        name,
+    )?)
+}
+
 /// The configs of a named architecture: runwayml/stable-diffusion-v1-5's,
 /// verbatim (RoentGen fine-tuned that model, so it shares them), and
 /// stabilityai/stable-diffusion-2-1-base's (RoentGen-v2's base) and

@@ -93,16 +93,13 @@ fn matches_diffusers(name: &str, precisions: &[&str]) {
     let tokenizer =
         std::fs::read_to_string(root().join("tests/goldens/tiny-sd2/model/tokenizer.json"))
             .unwrap();
+    let configs = weights_tools::random::arch_configs(arch).unwrap();
+    // The family's padding, as `weights-tools random` writes it.
+    let tokenizer =
+        weights_tools::random::family_tokenizer(&configs, &tokenizer, "tokenizer").unwrap();
     weights_tools::random::write_random_diffusers(
-        weights_tools::random::arch_configs(arch).unwrap(),
-        // The family's padding, as `weights-tools random` writes it.
-        &roentgen_convert::clip_tokenizer::with_padding(
-            &tokenizer,
-            weights_tools::random::pad_token(&weights_tools::random::arch_configs(arch).unwrap())
-                .unwrap(),
-            "tokenizer",
-        )
-        .unwrap(),
+        configs,
+        &tokenizer,
         &src,
         safetensors::Dtype::F16,
         0,
