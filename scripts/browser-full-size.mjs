@@ -7,9 +7,11 @@
 // Chromium: the folder is chosen under "Model source" and converted by the
 // page's worker into a stored model (f16); the page is reloaded and the model
 // loaded from storage; then one image is generated. Firefox: ESR 153's
-// WebDriver BiDi cannot choose a folder (see tests/e2e/browser.mjs), so the
-// page streams the same model converted by `weights-tools convert` from the
-// test server, caches it, is reloaded, loads it from its cache and generates.
+// WebDriver BiDi cannot choose a folder, and the tests' stand-in
+// (tests/e2e/firefox.mjs, `chooseFolder`) makes every file in the page's
+// memory, which is no way to hand it 2 GB, so the page streams the same
+// model converted by `weights-tools convert` from the test server, caches
+// it, is reloaded, loads it from its cache and generates.
 // Both then compare the page's pixels with `roentgen generate`'s for the
 // same settings: f32 arithmetic on Chromium (SwiftShader has no shader-f16;
 // the page keeps f16 weights and computes in f32, as `--precision f32`

@@ -19,14 +19,22 @@ export const ENGINE = process.env.E2E_BROWSER ?? 'chromium';
 if (!['chromium', 'firefox'].includes(ENGINE)) throw new Error(`E2E_BROWSER=${ENGINE}: chromium or firefox`);
 
 /**
- * `test`'s options for a test that chooses a folder in a file input: Firefox
- * ESR 153's WebDriver BiDi refuses a directory in `input.setFiles`
- * (NS_ERROR_FILE_IS_DIRECTORY), so such a test runs on Chromium only. A
- * person choosing a folder in Firefox's dialog is not affected.
+ * `test`'s options for a test that runs on one engine only, saying why on
+ * the other. README's test command runs every file on both engines; what is
+ * the same code on both (the page's own logic: links, loaders, cancel,
+ * compare, attention maps, resume) runs once, on Firefox, whose wgpu on
+ * lavapipe runs these tests about three times faster than Chromium's
+ * SwiftShader. What differs by engine (WebGPU adapter and kernels, f16,
+ * storage, drawing an image equal to the CLI's, editing, conversion) runs on
+ * both, or where only one engine can drive it. Choosing a folder works on
+ * both (firefox.mjs says how, where WebDriver BiDi cannot set one).
  */
-export const CHOOSES_A_FOLDER = {
-  skip: ENGINE === 'firefox' && 'Firefox ESR 153\'s WebDriver BiDi cannot set a folder on a file input; runs on Chromium',
-};
+export function runsOn(engine, why) {
+  return { skip: ENGINE !== engine && `runs on ${engine}: ${why}` };
+}
+
+/** For a test of the page's own logic, which is the same on both engines. */
+export const PAGE_LOGIC = runsOn('firefox', 'page logic, the same on both engines; Firefox runs it faster');
 
 /**
  * How the page computes on this engine without a GPU, for the log: SwiftShader
@@ -82,8 +90,8 @@ export async function launchPersistentChromium(dir) {
 /**
  * Chooses diffusers folder `folder` under "Model source" for conversion to
  * `dtype` and waits until it is converted; throws the status if the page
- * stopped with an error instead. (Chromium: Firefox's driver cannot set a
- * folder, see CHOOSES_A_FOLDER.)
+ * stopped with an error instead. (On Firefox the driver makes the folder's
+ * files in the page: firefox.mjs, `chooseFolder`.)
  */
 export async function convertFolder(page, folder, dtype) {
   await page.locator('details.source > summary').click();

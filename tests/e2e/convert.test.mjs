@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveDist } from './static-server.mjs';
-import { CHOOSES_A_FOLDER, launch, newContext, openPage, opfsNames, resultImages, settled, tiny, waitForText } from './browser.mjs';
+import { PAGE_LOGIC, launch, newContext, openPage, opfsNames, resultImages, settled, tiny, waitForText } from './browser.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DIST = join(ROOT, 'dist/');
@@ -48,14 +48,19 @@ async function makeImage(page) {
   return (await resultImages(page))[0];
 }
 
-test('a diffusers folder is converted in the page, stored, listed, reloaded and deleted', CHOOSES_A_FOLDER, async () => {
+test('a diffusers folder is converted in the page, stored, listed, reloaded and deleted', async () => {
   const server = await serveDist(DIST);
   const context = await newContext(browser);
   try {
     const s = await openPage(browser, server.url + tiny(), { context });
     assert.equal(s.status, 'ready');
     const fromUrl = await makeImage(s.page);
+    assert.equal(await s.page.getByTestId('age').count(), 0, 'no patient fields for a model without them');
 
+    // Said to be trained with demographic prompts (as RoentGen-v2 is): the
+    // manifest records it and the page shows the patient's fields.
+    await s.page.locator('details.source > summary').click();
+    await s.page.getByTestId('convert-demographics').check();
     const t0 = Date.now();
     await s.page.getByTestId('folder').setInputFiles(folder);
     await waitForText(s.page, 'status', /^converting/);
@@ -67,6 +72,13 @@ test('a diffusers folder is converted in the page, stored, listed, reloaded and 
     assert.match(await s.page.getByTestId('download').textContent(), /stored in this browser/);
     assert.deepEqual(await storedDirs(s.page), ['tiny-sd2-diffusers']);
     assert.match(await s.page.getByTestId('stored-models').textContent(), /tiny-sd2-diffusers · f16 · 5 MB/);
+    const manifest = await s.page.evaluate(async () => {
+      const root = await navigator.storage.getDirectory();
+      const dir = await (await root.getDirectoryHandle('roentgen-models')).getDirectoryHandle('tiny-sd2-diffusers');
+      return JSON.parse(await (await (await dir.getFileHandle('manifest.json')).getFile()).text());
+    });
+    assert.equal(manifest.demographic_prompts, true);
+    assert.equal(await s.page.getByTestId('age').count(), 1, 'the patient fields are shown');
     // The device check builds the converted model's pipeline without running it.
     await s.page.getByTestId('stored-check').click();
     await waitForText(s.page, 'check-line', /^this device: (fits|the)/);
@@ -101,7 +113,7 @@ test('a diffusers folder is converted in the page, stored, listed, reloaded and 
   }
 });
 
-test('a conversion cancelled as it starts keeps nothing', CHOOSES_A_FOLDER, async () => {
+test('a conversion cancelled as it starts keeps nothing', PAGE_LOGIC, async () => {
   const server = await serveDist(DIST);
   try {
     const s = await openPage(browser, server.url + tiny());
@@ -128,7 +140,7 @@ test('a conversion cancelled as it starts keeps nothing', CHOOSES_A_FOLDER, asyn
   }
 });
 
-test('a folder the converter refuses is refused with its message, and nothing is stored', CHOOSES_A_FOLDER, async () => {
+test('a folder the converter refuses is refused with its message, and nothing is stored', PAGE_LOGIC, async () => {
   const server = await serveDist(DIST);
   const broken = join(work, 'broken');
   cpSync(folder, broken, { recursive: true });

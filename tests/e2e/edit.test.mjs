@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveDist } from './static-server.mjs';
-import { PAGE_ARITHMETIC, launch, openPage, resultImages, settled, tiny, waitForText } from './browser.mjs';
+import { PAGE_ARITHMETIC, PAGE_LOGIC, launch, openPage, resultImages, settled, tiny, waitForText } from './browser.mjs';
 import { decodePng } from './png.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -108,7 +108,7 @@ test('a DICOM radiograph is edited inside a painted mask, as the CLI edits it', 
   }
 });
 
-test('a file that is not an image is refused by name', async () => {
+test('a file that is not an image is refused by name', PAGE_LOGIC, async () => {
   const server = await serveDist(DIST);
   try {
     const s = await openPage(browser, server.url + tiny());
@@ -123,7 +123,7 @@ test('a file that is not an image is refused by name', async () => {
   }
 });
 
-test('15-bit CR and JPEG 2000 DICOM files open in the page as the CLI reads them; a syntax it cannot read is refused by name', async () => {
+test('15-bit CR and JPEG 2000 DICOM files open in the page as the CLI reads them; a syntax it cannot read is refused by name', PAGE_LOGIC, async () => {
   const server = await serveDist(DIST);
   try {
     const s = await openPage(browser, server.url + tiny());

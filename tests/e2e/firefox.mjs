@@ -13,6 +13,8 @@
 // used; actions and reads wait (up to the context's timeout) for the element
 // to exist, clicks for it to be visible. Not kept: strictness (the first
 // match is used where Playwright would refuse several).
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join, relative } from 'node:path';
 import puppeteer from 'puppeteer-core';
 
 /**
@@ -139,8 +141,16 @@ class Locator {
     return new Locator(this.page, `${this.selector} ${selector}`, this.index);
   }
 
+  getByTestId(id) {
+    return this.locator(`[data-testid="${id}"]`);
+  }
+
   first() {
     return new Locator(this.page, this.selector, 0);
+  }
+
+  nth(index) {
+    return new Locator(this.page, this.selector, index);
   }
 
   /** The element, once it exists (visible too when `visible`). */
@@ -218,13 +228,29 @@ class Locator {
     }, String(value));
   }
 
-  selectOption(value) {
+  /** A value, or `{ label }`: the option whose text is that label. */
+  async selectOption(value) {
+    if (typeof value === 'object' && 'label' in value) {
+      const el = await this.handle({ visible: true });
+      value = await el.evaluate((e, label) => {
+        const option = [...e.options].find((o) => o.textContent.trim() === label);
+        if (!option) throw new Error(`no option labelled ${JSON.stringify(label)}`);
+        return option.value;
+      }, value.label);
+    }
     return this.fill(value);
   }
 
+  async hover() {
+    await (await this.handle({ visible: true })).hover();
+  }
+
+  /** Files, or one folder (see `chooseFolder`). */
   async setInputFiles(paths) {
+    const list = [paths].flat();
     const el = await this.handle();
-    await el.uploadFile(...[paths].flat());
+    if (list.length === 1 && statSync(list[0]).isDirectory()) return chooseFolder(el, list[0]);
+    await el.uploadFile(...list);
   }
 
   async boundingBox() {
@@ -234,4 +260,46 @@ class Locator {
   async scrollIntoViewIfNeeded() {
     await (await this.handle()).evaluate((e) => e.scrollIntoView({ block: 'nearest' }));
   }
+}
+
+/** Every file under `dir`, as paths relative to it. */
+function filesUnder(dir) {
+  return readdirSync(dir, { recursive: true })
+    .map(String)
+    .filter((rel) => statSync(join(dir, rel)).isFile())
+    .sort();
+}
+
+/**
+ * Chooses folder `dir` in `<input webkitdirectory>` `input` as Firefox's
+ * folder dialog would: WebDriver BiDi in ESR 153 refuses a directory in
+ * `input.setFiles` (NS_ERROR_FILE_IS_DIRECTORY), so the files are made in
+ * the page (a File per file, its `webkitRelativePath` "dir/sub/name" as
+ * the dialog sets it), put into the input's FileList through a
+ * DataTransfer, and `input` and `change` fire. From there the page's own
+ * code runs as for a person's choice: the paths, the worker, the reads.
+ */
+async function chooseFolder(input, dir) {
+  const top = basename(dir);
+  await input.evaluate((el) => { el.__chosen = []; });
+  for (const rel of filesUnder(dir)) {
+    const bytes = readFileSync(join(dir, rel)).toString('base64');
+    const path = `${top}/${relative(dir, join(dir, rel)).split('\\').join('/')}`;
+    await input.evaluate((el, path, b64) => {
+      const raw = atob(b64);
+      const data = new Uint8Array(raw.length);
+      for (let i = 0; i < raw.length; i++) data[i] = raw.charCodeAt(i);
+      const file = new File([data], path.split('/').pop());
+      Object.defineProperty(file, 'webkitRelativePath', { value: path });
+      el.__chosen.push(file);
+    }, path, bytes);
+  }
+  await input.evaluate((el) => {
+    const dt = new DataTransfer();
+    for (const f of el.__chosen) dt.items.add(f);
+    delete el.__chosen;
+    el.files = dt.files;
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+    el.dispatchEvent(new Event('change', { bubbles: true }));
+  });
 }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveDist } from './static-server.mjs';
-import { PAGE_ARITHMETIC, TINY, launch, openPage, resultImages, settled, tiny } from './browser.mjs';
+import { PAGE_ARITHMETIC, PAGE_LOGIC, TINY, launch, openPage, resultImages, settled, tiny } from './browser.mjs';
 import { decodePng } from './png.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -104,7 +104,45 @@ test('an SD 2.x model (RoentGen-v2\'s family) draws the CLI\'s image and is name
   await s.context.close();
 });
 
-test('typing a prompt and pressing Generate makes the asked number of images', async () => {
+test('the compare view varies one demographic with the same seed and findings, and its link opens the pair', PAGE_LOGIC, async () => {
+  const link = LINK.replace('&run=1', '') + `&age=50&sex=female&race=White&model=${encodeURIComponent('tiny-v2/')}`;
+  const s = await open(link);
+  assert.equal(s.status, 'ready', s.status);
+  const page = s.page;
+  // Choosing "sex" offers the other one.
+  await page.getByTestId('compare-vary').selectOption('sex');
+  assert.equal(await page.getByTestId('compare-value').inputValue(), 'male');
+  assert.equal(await page.getByTestId('compare-prompt').count(), 0, 'the findings stay the prompt\'s');
+  await page.getByTestId('compare').click();
+  await settled(page);
+  assert.equal(await page.getByTestId('status').textContent(), 'done');
+  assert.deepEqual(await page.getByTestId('caption').allTextContents(), ['sex: female, seed 5', 'sex: male, seed 5']);
+  const [female, male] = await results(page);
+  assert.equal(female.text.prompt, '50 year old White female. small left apical pneumothorax');
+  assert.equal(male.text.prompt, '50 year old White male. small left apical pneumothorax');
+  assert.notDeepEqual(female.pixels, male.pixels, 'the sentence changes the image');
+  // The other image is the CLI's for that patient.
+  assertCliImage(male, 'tiny-v2', 'ddim', ['--age', '50', '--sex', 'male', '--race', 'White']);
+  const pair = await page.getByTestId('share-link').first().getAttribute('href');
+  assert.match(pair, /compare_sex=male/);
+  assert.doesNotMatch(pair, /compare=/);
+
+  // An age to compare must be given; then the link opens the pair again.
+  await page.getByTestId('compare-vary').selectOption('age');
+  await page.getByTestId('compare-value').fill('');
+  await page.getByTestId('compare').click();
+  assert.match(await page.getByTestId('status').textContent(), /^error: compare: give the other image's age/);
+  const again = await open(pair);
+  assert.equal(again.status, 'done', again.status);
+  assert.equal(await again.page.getByTestId('compare-vary').inputValue(), 'sex');
+  const [f2, m2] = await results(again.page);
+  assert.deepEqual([f2.pixels, m2.pixels], [female.pixels, male.pixels]);
+  assert.deepEqual([...s.errors, ...again.errors], []);
+  await s.context.close();
+  await again.context.close();
+});
+
+test('typing a prompt and pressing Generate makes the asked number of images', PAGE_LOGIC, async () => {
   const s = await open('');
   assert.equal(s.status, 'ready');
   await s.page.getByTestId('prompt').fill('moderate cardiomegaly');
@@ -124,7 +162,7 @@ test('typing a prompt and pressing Generate makes the asked number of images', a
   await s.context.close();
 });
 
-test('hostile or broken links give a message and never break the page', async () => {
+test('hostile or broken links give a message and never break the page', PAGE_LOGIC, async () => {
   for (const [query, what] of [
     ['?steps=NaN&run=1', /^error: link: steps/],
     ['?scheduler=%3Cscript%3Ealert(1)%3C/script%3E&run=1', /^error: link: scheduler/],
@@ -147,7 +185,7 @@ test('hostile or broken links give a message and never break the page', async ()
   await s.context.close();
 });
 
-test('a reload fetches no shard: verified shards come from the browser cache', async () => {
+test('a reload fetches no shard: verified shards come from the browser cache', PAGE_LOGIC, async () => {
   const s = await open('');
   assert.equal(s.status, 'ready');
   const shardRequests = () => server.requests.filter((p) => p.endsWith('.bin')).length;
@@ -160,7 +198,7 @@ test('a reload fetches no shard: verified shards come from the browser cache', a
   await s.context.close();
 });
 
-test('a corrupted shard gives an error naming it and is not cached', async () => {
+test('a corrupted shard gives an error naming it and is not cached', PAGE_LOGIC, async () => {
   const dir = join(DIST, 'corrupt-model');
   rmSync(dir, { recursive: true, force: true });
   cpSync(join(DIST, TINY), dir, { recursive: true });

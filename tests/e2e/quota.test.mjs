@@ -21,14 +21,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveDist } from './static-server.mjs';
-import { ENGINE, launch, openPage, opfsNames, settled, tiny, waitForText } from './browser.mjs';
+import { ENGINE, launch, runsOn, openPage, opfsNames, settled, tiny, waitForText } from './browser.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DIST = join(ROOT, 'dist/');
 // The harness reaches into the page's worker through Playwright.
-const REACHES_THE_WORKER = {
-  skip: ENGINE === 'firefox' && 'the worker is reached through Playwright\'s Chromium workers; runs on Chromium',
-};
+const REACHES_THE_WORKER = runsOn('chromium', 'the worker is reached through Playwright\'s Chromium workers');
 let browser;
 let server;
 let work;

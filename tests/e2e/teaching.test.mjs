@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveDist } from './static-server.mjs';
-import { launch, logLongTasks, openPage, resultImages, settled, tiny, waitForText, waitUntil } from './browser.mjs';
+import { PAGE_LOGIC, launch, runsOn, logLongTasks, openPage, resultImages, settled, tiny, waitForText, waitUntil } from './browser.mjs';
 import { decodePng } from './png.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -32,7 +32,10 @@ const open = (query = '') => openPage(browser, server.url + tiny(query));
 
 const images = resultImages;
 
-test('generating shows step progress, a live preview and the strip of steps; downloads and links carry the image', async () => {
+/** Firefox reports no `longtask` entries, so the long-task check is Chromium's. */
+const LONG_TASKS = runsOn('chromium', 'it checks main-thread long tasks, which Firefox does not report');
+
+test('generating shows step progress, a live preview and the strip of steps; downloads and links carry the image', LONG_TASKS, async () => {
   const { page, context, errors } = await open();
   assert.equal(await page.getByTestId('status').textContent(), 'ready');
   await logLongTasks(page, 'the page loaded (wasm, worker start, self-check and model in the worker)');
@@ -78,7 +81,7 @@ test('generating shows step progress, a live preview and the strip of steps; dow
   await other.context.close();
 });
 
-test('Cancel stops a run between steps and leaves the page ready', async () => {
+test('Cancel stops a run between steps and leaves the page ready', PAGE_LOGIC, async () => {
   const { page, context, errors } = await open();
   await page.getByTestId('steps').fill('60');
   await page.getByTestId('generate').click();
@@ -102,7 +105,7 @@ test('Cancel stops a run between steps and leaves the page ready', async () => {
   await context.close();
 });
 
-test('compare: a preset, then the same seed with and without the finding side by side, and as a link', async () => {
+test('compare: a preset, then the same seed with and without the finding side by side, and as a link', PAGE_LOGIC, async () => {
   const { page, context, errors } = await open();
   await page.getByTestId('preset').selectOption({ label: 'Pneumothorax, left apical, small' });
   assert.equal(await page.getByTestId('prompt').inputValue(), 'Small left apical pneumothorax.');
@@ -157,7 +160,7 @@ test('a lost GPU device is reported and "Load model" recovers', async () => {
   await context.close();
 });
 
-test('a device lost in the middle of a run loads the model again and carries on from the last finished step: the image is the uninterrupted run\'s', async () => {
+test('a device lost in the middle of a run loads the model again and carries on from the last finished step: the image is the uninterrupted run\'s', PAGE_LOGIC, async () => {
   const { page, context, errors } = await open();
   await page.getByTestId('prompt').fill('Small left pleural effusion.');
   await page.getByTestId('steps').fill('6');
@@ -182,7 +185,7 @@ test('a device lost in the middle of a run loads the model again and carries on 
   await context.close();
 });
 
-test('the prompt\'s words are chips; choosing one lays its attention map over the image and every step', async () => {
+test('the prompt\'s words are chips; choosing one lays its attention map over the image and every step', PAGE_LOGIC, async () => {
   const { page } = await open();
   await page.getByTestId('prompt').fill('small left apical pneumothorax');
   await page.getByTestId('steps').fill('3');

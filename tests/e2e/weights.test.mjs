@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveDist } from './static-server.mjs';
-import { CHOOSES_A_FOLDER, TINY, launch, newContext, openPage, opfsNames, settled, tiny, waitForText, waitUntil } from './browser.mjs';
+import { PAGE_LOGIC, TINY, launch, newContext, openPage, opfsNames, settled, tiny, waitForText, waitUntil } from './browser.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DIST = join(ROOT, 'dist/');
@@ -30,7 +30,7 @@ const open = (url, context) => openPage(browser, url, { context });
 /** Names of the files in the page's OPFS shard folder ([] when absent). */
 const opfsFiles = (page) => opfsNames(page, 'roentgen-weights-v1');
 
-test('a shard transfer cut halfway resumes with a Range request', async () => {
+test('a shard transfer cut halfway resumes with a Range request', PAGE_LOGIC, async () => {
   const path = `/${TINY}${SHARD.file}`;
   const server = await serveDist(DIST, { flaky: [path] });
   try {
@@ -49,7 +49,7 @@ test('a shard transfer cut halfway resumes with a Range request', async () => {
   }
 });
 
-test('gated weights on another origin: refused without credentials, loaded with a header or cookies', async () => {
+test('gated weights on another origin: refused without credentials, loaded with a header or cookies', PAGE_LOGIC, async () => {
   const site = await serveDist(DIST);
   const gate = await serveDist(DIST, { secret: 's3cret', allowOrigin: site.origin });
   try {
@@ -104,7 +104,7 @@ test('verified shards are kept in OPFS under their sha256; usage is shown; "Clea
   }
 });
 
-test('a converted folder chosen from disk loads without the network and makes the same image', CHOOSES_A_FOLDER, async () => {
+test('a converted folder chosen from disk loads without the network and makes the same image', async () => {
   const server = await serveDist(DIST);
   const make = async (page) => {
     await page.getByTestId('steps').fill('2');

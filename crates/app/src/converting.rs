@@ -33,10 +33,13 @@ fn gb(b: u64) -> String {
 
 /// Converts `folder` into stored model `name`; on error or cancel the
 /// partial model is deleted. Ok(false) when cancelled.
+/// `demographic_prompts` goes into the manifest as `weights-tools convert
+/// --demographic-prompts` writes it.
 pub async fn run(
     folder: WebFolder,
     name: &str,
     dtype: TensorDType,
+    demographic_prompts: bool,
     emit: &Emit,
 ) -> Result<bool, String> {
     CANCEL.with(|c| c.set(false));
@@ -82,13 +85,14 @@ pub async fn run(
         }
     }
     let done = conv.finish().map_err(|e| format!("{e:#}"));
-    let done = match done {
+    let mut done = match done {
         Ok(d) => d,
         Err(e) => {
             let _ = model_store::delete(name).await;
             return Err(e);
         }
     };
+    done.manifest.demographic_prompts = demographic_prompts;
     let write_rest = async {
         for (file, bytes) in &done.shards {
             store.write(file, bytes).await?;

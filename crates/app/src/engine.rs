@@ -202,7 +202,12 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
             runner::cancel();
             crate::converting::cancel();
         }
-        ToWorker::Convert { name, dtype, paths } => {
+        ToWorker::Convert {
+            name,
+            dtype,
+            paths,
+            demographic_prompts,
+        } => {
             let files: Vec<(String, web_sys::File)> = paths.into_iter().zip(files(extra)).collect();
             let dtype = match dtype.as_str() {
                 "q8" => roentgen_weights::TensorDType::Q8,
@@ -216,7 +221,8 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
             spawn_local(async move {
                 let folder = crate::web_folder::WebFolder::new(name.clone(), files);
                 let t0 = js_sys::Date::now();
-                let done = crate::converting::run(folder, &name, dtype, &emit).await;
+                let done =
+                    crate::converting::run(folder, &name, dtype, demographic_prompts, &emit).await;
                 stored_models(&emit).await;
                 match done {
                     Ok(true) => {
@@ -358,6 +364,7 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
             authorization,
             cookies,
             early_texts,
+            folder,
         } => {
             let source = match url {
                 Some(base) => Source::Url {
@@ -367,7 +374,10 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
                         cookies,
                     },
                 },
-                None => Source::Files(files(extra)),
+                None => Source::Files {
+                    files: files(extra),
+                    folder: folder.unwrap_or_else(|| "files".into()),
+                },
             };
             spawn_local(async move { load_model(source, &early_texts, &emit).await });
         }

@@ -60,8 +60,12 @@ pub enum Source {
         base: String,
         creds: Credentials,
     },
-    /// The files of a folder the user chose or dropped (by file name).
-    Files(Vec<web_sys::File>),
+    /// The files of a folder the user chose or dropped (by file name), and
+    /// the folder's name ("files" for loose files).
+    Files {
+        files: Vec<web_sys::File>,
+        folder: String,
+    },
     /// A model converted in this browser, stored by name (model_store).
     Stored(String),
 }
@@ -71,14 +75,7 @@ impl Source {
     pub fn label(&self) -> String {
         match self {
             Source::Url { base, .. } => base.clone(),
-            Source::Files(files) => {
-                let folder = files
-                    .first()
-                    .and_then(|f| js_sys::Reflect::get(f, &"webkitRelativePath".into()).ok())
-                    .and_then(|p| p.as_string())
-                    .and_then(|p| p.split('/').next().map(str::to_string))
-                    .filter(|p| !p.is_empty())
-                    .unwrap_or_else(|| "files".into());
+            Source::Files { folder, .. } => {
                 format!("local folder {folder}")
             }
             Source::Stored(name) => format!("stored model {name}"),
@@ -109,7 +106,7 @@ pub async fn model(
             )
             .await
         }
-        Source::Files(files) => load(&mut Files(files), progress, sink).await,
+        Source::Files { files, .. } => load(&mut Files(files), progress, sink).await,
         Source::Stored(name) => {
             let dir = crate::model_store::model_dir(name, false).await?;
             load(

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use leptos::prelude::*;
 use roentgen_model::SchedulerKind;
 use roentgen_model::pipeline::texts_for;
-use roentgen_model::share::ShareParams;
+use roentgen_model::share::{Compare, ShareParams};
 
 use crate::gallery::{Frame, Gallery, Image, StepsStrip};
 use crate::protocol::{FromWorker, Job, ToWorker};
@@ -63,7 +63,7 @@ enum Mode {
 fn jobs(p: &ShareParams, mode: Mode, source: &str) -> Vec<Job> {
     let first = p.seed.unwrap_or(1);
     let model = (source != DEFAULT_MODEL).then(|| source.to_string());
-    let link = |prompt: &str, seed: u64, compare: Option<String>| {
+    let link = |prompt: &str, seed: u64, compare: Option<Compare>| {
         let q = ShareParams {
             model: model.clone(),
             prompt: prompt.to_string(),
@@ -75,8 +75,8 @@ fn jobs(p: &ShareParams, mode: Mode, source: &str) -> Vec<Job> {
         };
         format!("{}&run=1", q.to_query())
     };
-    match mode {
-        Mode::Batch => (0..p.count as u64)
+    match (mode, &p.compare) {
+        (Mode::Batch, _) | (Mode::Compare, None) => (0..p.count as u64)
             .map(|k| Job {
                 prompt: p.subject.compose(&p.prompt),
                 seed: first + k,
@@ -85,22 +85,45 @@ fn jobs(p: &ShareParams, mode: Mode, source: &str) -> Vec<Job> {
                 link: link(&p.prompt, first + k, None),
             })
             .collect(),
-        Mode::Compare => {
-            let other = p.compare.clone().unwrap_or_default();
-            let pair = link(&p.prompt, first, Some(other.clone()));
+        (Mode::Compare, Some(compare)) => {
+            let (other, other_subject) = compare.other(&p.prompt, &p.subject);
+            let pair = link(&p.prompt, first, Some(compare.clone()));
+            // Captions and file names say what differs.
+            let (captions, names) = match compare {
+                Compare::Findings(_) => (
+                    [
+                        format!("with: \u{201c}{}\u{201d}, seed {first}", p.prompt),
+                        format!("without: \u{201c}{other}\u{201d}, seed {first}"),
+                    ],
+                    ["with".to_string(), "without".to_string()],
+                ),
+                Compare::Subject(v) => {
+                    let (a, b) = (v.describe_in(&p.subject), v.describe_in(&other_subject));
+                    let slug = |s: &str| s.replace(|c: char| !c.is_alphanumeric(), "-");
+                    (
+                        [
+                            format!("{}: {a}, seed {first}", v.field()),
+                            format!("{}: {b}, seed {first}", v.field()),
+                        ],
+                        [slug(&a), slug(&b)],
+                    )
+                }
+            };
+            let [with_caption, without_caption] = captions;
+            let [with_name, without_name] = names;
             vec![
                 Job {
                     prompt: p.subject.compose(&p.prompt),
                     seed: first,
-                    caption: format!("with: \u{201c}{}\u{201d}, seed {first}", p.prompt),
-                    file_name: format!("roentgen-seed{first}-with.png"),
+                    caption: with_caption,
+                    file_name: format!("roentgen-seed{first}-{with_name}.png"),
                     link: pair.clone(),
                 },
                 Job {
-                    prompt: p.subject.compose(&other),
+                    prompt: other_subject.compose(&other),
                     seed: first,
-                    caption: format!("without: \u{201c}{other}\u{201d}, seed {first}"),
-                    file_name: format!("roentgen-seed{first}-without.png"),
+                    caption: without_caption,
+                    file_name: format!("roentgen-seed{first}-{without_name}.png"),
                     link: pair,
                 },
             ]
@@ -116,7 +139,18 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
     let link = ShareParams::parse(&query());
     let params = link.clone().unwrap_or_default();
     let prompt = RwSignal::new(params.prompt.clone());
-    let compare_prompt = RwSignal::new(params.compare.clone().unwrap_or_default());
+    let compare_prompt = RwSignal::new(match &params.compare {
+        Some(Compare::Findings(f)) => f.clone(),
+        _ => String::new(),
+    });
+    // What the compare view varies: "findings" (the compare prompt) or a
+    // demographic field ("age", "sex", "race") set to `compare_value`.
+    let (compare_vary, compare_value) = match &params.compare {
+        Some(Compare::Subject(v)) => (v.field().to_string(), v.value()),
+        _ => ("findings".to_string(), String::new()),
+    };
+    let compare_vary = RwSignal::new(compare_vary);
+    let compare_value = RwSignal::new(compare_value);
     let negative = RwSignal::new(params.negative.clone());
     // Who the radiograph is of, for a model trained with it (RoentGen-v2):
     // composed before the findings ("50 year old White female. ...").
@@ -144,6 +178,12 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
             urlencode(sex.get_untracked().trim()),
             urlencode(race.get_untracked().trim())
         )
+    };
+    // The patient's fields show for a model trained with them, or a link
+    // that sets them.
+    let show_subject = move || {
+        demographics.get()
+            || !(age.get().is_empty() && sex.get().is_empty() && race.get().is_empty())
     };
     // The prompt as the model reads it (the findings alone when no
     // demographic field is filled or a field does not parse).
@@ -186,6 +226,7 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
     let from_disk = RwSignal::new(false);
     let stored = RwSignal::new(Vec::<crate::model_store::StoredModel>::new());
     let convert_dtype = RwSignal::new("f16".to_string());
+    let convert_demographics = RwSignal::new(false);
     let check_line = RwSignal::new(String::new());
     let opened = RwSignal::new(None::<crate::edit_panel::OpenedImage>);
 
@@ -204,7 +245,14 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
                 s => format!("&scheduler={}", urlencode(s)),
             },
             match mode {
-                Mode::Compare => format!("&compare={}", urlencode(&compare_prompt.get_untracked())),
+                Mode::Compare => match compare_vary.get_untracked().as_str() {
+                    "findings" =>
+                        format!("&compare={}", urlencode(&compare_prompt.get_untracked())),
+                    field => format!(
+                        "&compare_{field}={}",
+                        urlencode(compare_value.get_untracked().trim())
+                    ),
+                },
                 Mode::Batch => String::new(),
             },
             subject_query()
@@ -217,6 +265,13 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
         let Some(p) = settings_query(mode) else {
             return;
         };
+        if mode == Mode::Compare && p.compare.is_none() {
+            set_status.set(format!(
+                "error: compare: give the other image's {}",
+                compare_vary.get_untracked()
+            ));
+            return;
+        }
         // A folder on this computer cannot go into a link.
         let link_model = match from_disk.get_untracked() {
             true => DEFAULT_MODEL.to_string(),
@@ -234,7 +289,10 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
     // What to do once the load is in: run the link, or report its error.
     let pending = StoredValue::new_local((None::<Mode>, None::<String>));
     let start_load =
-        move |run: Option<Mode>, link_error: Option<String>, files: Option<Vec<web_sys::File>>| {
+        // `files`: a folder's name (None for loose files) and its files.
+        move |run: Option<Mode>,
+              link_error: Option<String>,
+              files: Option<(Option<String>, Vec<web_sys::File>)>| {
             pending.set_value((run, link_error));
             set_status.set("loading".into());
             let Some(c) = client() else {
@@ -253,12 +311,13 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
                 }
             };
             match files {
-                Some(files) => c.send_with_files(
+                Some((folder, files)) => c.send_with_files(
                     &ToWorker::Load {
                         url: None,
                         authorization: None,
                         cookies: false,
                         early_texts,
+                        folder,
                     },
                     &files,
                 ),
@@ -268,6 +327,7 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
                         .filter(|a| !a.is_empty()),
                     cookies: cookies.get_untracked(),
                     early_texts,
+                    folder: None,
                 }),
             }
         };
@@ -279,7 +339,7 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
         let has = |p: &str| rel.iter().any(|r| r == p);
         let files: Vec<web_sys::File> = pairs.into_iter().map(|(_, f)| f).collect();
         if has("manifest.json") {
-            start_load(None, None, Some(files));
+            start_load(None, None, Some((folder, files)));
         } else if has("unet/config.json") || has("model_index.json") {
             let Some(c) = client() else { return };
             from_disk.set(true);
@@ -290,6 +350,7 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
                     name: crate::model_store::name_from(folder.as_deref().unwrap_or("model")),
                     dtype: convert_dtype.get_untracked(),
                     paths: rel,
+                    demographic_prompts: convert_demographics.get_untracked(),
                 },
                 &files,
             );
@@ -542,6 +603,7 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
                     {
                         prompt.set(with.to_string());
                         compare_prompt.set(without.to_string());
+                        compare_vary.set("findings".to_string());
                     }
                 }>
                     <option value="">"choose a finding…"</option>
@@ -553,7 +615,7 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
                     on:input=move |ev| prompt.set(event_target_value(&ev))></textarea>
             </label>
             <p data-testid="tokens">{move || tokens.get()}</p>
-            <Show when=move || demographics.get() || !(age.get().is_empty() && sex.get().is_empty() && race.get().is_empty())>
+            <Show when=show_subject>
                 <div class="row" data-testid="subject">
                     <label>"Age" <input data-testid="age" size="4" prop:value=move || age.get()
                         on:input=move |ev| age.set(event_target_value(&ev))/></label>
@@ -611,10 +673,43 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
             <button data-testid="cancel" on:click=move |_| send(ToWorker::Cancel)
                 disabled=move || !matches!(status.get().as_str(), "generating" | "converting")>"Cancel"</button>
             <div class="compare-form">
-                <label>"Compare with (same seed and settings)"
-                    <input data-testid="compare-prompt" prop:value=move || compare_prompt.get()
-                        on:input=move |ev| compare_prompt.set(event_target_value(&ev))/>
-                </label>
+                // A model trained with demographics can also vary the
+                // patient: the same seed and findings, one part changed.
+                <Show when=show_subject>
+                    <label>"Compare varies"
+                        <select data-testid="compare-vary" prop:value=move || compare_vary.get()
+                            on:change=move |ev| {
+                                let field = event_target_value(&ev);
+                                // Sex has one other value: offer it.
+                                if field == "sex" && compare_value.get_untracked().trim().is_empty() {
+                                    let other = match sex.get_untracked().as_str() {
+                                        "male" => "female",
+                                        _ => "male",
+                                    };
+                                    compare_value.set(other.to_string());
+                                }
+                                compare_vary.set(field);
+                            }>
+                            <option value="findings">"the findings"</option>
+                            <option value="age">"age"</option>
+                            <option value="sex">"sex"</option>
+                            <option value="race">"race/ethnicity"</option>
+                        </select>
+                    </label>
+                </Show>
+                <Show when=move || compare_vary.get() == "findings"
+                    fallback=move || view! {
+                        <label>{move || format!("Other image's {} (same seed, findings and settings)",
+                                match compare_vary.get().as_str() { "race" => "race/ethnicity".to_string(), f => f.to_string() })}
+                            <input data-testid="compare-value" size="14" prop:value=move || compare_value.get()
+                                on:input=move |ev| compare_value.set(event_target_value(&ev))/>
+                        </label>
+                    }>
+                    <label>"Compare with (same seed and settings)"
+                        <input data-testid="compare-prompt" prop:value=move || compare_prompt.get()
+                            on:input=move |ev| compare_prompt.set(event_target_value(&ev))/>
+                    </label>
+                </Show>
                 <button data-testid="compare" on:click=move |_| start(Mode::Compare) disabled=busy>
                     "Compare side by side"
                 </button>
@@ -682,6 +777,12 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
                         <option value="f16">"f16 (as RoentGen runs; 2 GB)"</option>
                         <option value="q8">"q8 (int8 weights, about half: 1 GB)"</option>
                     </select>
+                </label>
+                <label title="RoentGen-v2's prompts open with the patient's age, race/ethnicity and sex; the page then shows those fields. Nothing in the weights says so: tick it for such a model.">
+                    <input type="checkbox" data-testid="convert-demographics"
+                        prop:checked=move || convert_demographics.get()
+                        on:change=move |ev| convert_demographics.set(event_target_checked(&ev))/>
+                    " trained with age, sex and race/ethnicity in its prompts (RoentGen-v2)"
                 </label>
 
                 <p class="note">"Credentials stay in this tab: they are never stored or put in share links."</p>

@@ -22,6 +22,12 @@ pub enum ToWorker {
         cookies: bool,
         #[serde(default)]
         early_texts: Vec<String>,
+        /// With files: the chosen or dropped folder's name, which images
+        /// name their model by. Sent, not read from the files: a File's
+        /// `webkitRelativePath` is the browser's to keep or drop when it
+        /// crosses to the worker.
+        #[serde(default)]
+        folder: Option<String>,
     },
     /// Count tokens of a prompt (once a model is loaded).
     Tokens {
@@ -34,11 +40,14 @@ pub enum ToWorker {
     },
     /// Convert the diffusers folder whose files are sent alongside (in the
     /// order of `paths`, each relative to the folder) into stored model
-    /// `name`, f16 or q8; then load it.
+    /// `name`, f16 or q8; then load it. `demographic_prompts`: the model
+    /// was trained with age, sex and race/ethnicity captions (RoentGen-v2),
+    /// written into its manifest.
     Convert {
         name: String,
         dtype: String,
         paths: Vec<String>,
+        demographic_prompts: bool,
     },
     /// Check whether this device can run a model (its URL, or a stored
     /// model's name) from its manifest alone: a dry run of the pipeline.

@@ -112,6 +112,81 @@ impl Subject {
     }
 }
 
+/// One part of the patient changed, the rest kept: the compare view's
+/// fairness lesson (the same seed and findings, another age, sex or
+/// race/ethnicity).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Varied {
+    Age(u32),
+    Sex(Sex),
+    Race(String),
+}
+
+impl Varied {
+    /// The link parameter that carries it (`compare_age=`, ...).
+    pub fn key(&self) -> &'static str {
+        match self {
+            Varied::Age(_) => "compare_age",
+            Varied::Sex(_) => "compare_sex",
+            Varied::Race(_) => "compare_race",
+        }
+    }
+
+    /// Its value as a link and a form write it.
+    pub fn value(&self) -> String {
+        match self {
+            Varied::Age(a) => a.to_string(),
+            Varied::Sex(x) => x.name().to_string(),
+            Varied::Race(r) => r.clone(),
+        }
+    }
+
+    /// What varies, by the name of its form field: "age", "sex" or "race".
+    pub fn field(&self) -> &'static str {
+        match self {
+            Varied::Age(_) => "age",
+            Varied::Sex(_) => "sex",
+            Varied::Race(_) => "race",
+        }
+    }
+
+    /// The value for `field` ("age", "sex" or "race"): None when `value` is
+    /// empty, an error naming the field when it does not parse.
+    pub fn parse(field: &str, value: &str) -> Result<Option<Self>, String> {
+        Ok(match field {
+            "age" => Subject::parse_age(value)?.map(Varied::Age),
+            "sex" => (!value.trim().is_empty())
+                .then(|| Sex::parse(value))
+                .transpose()?
+                .map(Varied::Sex),
+            "race" => Subject::parse_race(value)?.map(Varied::Race),
+            other => return Err(format!("compare: age, sex or race varies, not {other:?}")),
+        })
+    }
+
+    /// `subject` with this part changed.
+    pub fn apply(&self, subject: &Subject) -> Subject {
+        let mut s = subject.clone();
+        match self {
+            Varied::Age(a) => s.age = Some(*a),
+            Varied::Sex(x) => s.sex = Some(*x),
+            Varied::Race(r) => s.race = Some(r.clone()),
+        }
+        s
+    }
+
+    /// A caption's words for the part of `subject` this varies: its value
+    /// there ("50 years", "female", "White"), or "not given".
+    pub fn describe_in(&self, subject: &Subject) -> String {
+        match self {
+            Varied::Age(_) => subject.age.map(|a| format!("{a} years")),
+            Varied::Sex(_) => subject.sex.map(|x| x.name().to_string()),
+            Varied::Race(_) => subject.race.clone(),
+        }
+        .unwrap_or_else(|| "not given".to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,6 +219,31 @@ mod tests {
     }
 
     #[test]
+    fn a_varied_part_changes_only_that_part() {
+        let s = Subject {
+            age: Some(50),
+            sex: Some(Sex::Female),
+            race: Some("White".into()),
+        };
+        let male = Varied::parse("sex", "male").unwrap().unwrap();
+        assert_eq!(
+            male.apply(&s).compose("Normal chest radiograph."),
+            "50 year old White male. Normal chest radiograph."
+        );
+        assert_eq!(male.describe_in(&s), "female");
+        assert_eq!(male.describe_in(&male.apply(&s)), "male");
+        let old = Varied::parse("age", " 80 ").unwrap().unwrap();
+        assert_eq!(old.apply(&s).compose(""), "80 year old White female.");
+        assert_eq!(old.describe_in(&Subject::default()), "not given");
+        let race = Varied::parse("race", "Black").unwrap().unwrap();
+        assert_eq!(
+            (race.key(), race.value(), race.field()),
+            ("compare_race", "Black".to_string(), "race")
+        );
+        assert_eq!(race.apply(&s).compose("x"), "50 year old Black female. x");
+    }
+
+    #[test]
     fn values_are_checked_by_name() {
         assert_eq!(Subject::parse_age(" 64 ").unwrap(), Some(64));
         assert_eq!(Subject::parse_age("").unwrap(), None);
@@ -170,6 +270,13 @@ mod tests {
             );
         }
         assert_eq!(Sex::parse("F").unwrap(), Sex::Female);
+        assert_eq!(Varied::parse("age", "").unwrap(), None);
+        assert!(Varied::parse("age", "200").unwrap_err().starts_with("age:"));
+        assert!(
+            Varied::parse("height", "2")
+                .unwrap_err()
+                .starts_with("compare:")
+        );
         assert_eq!(Sex::parse("male").unwrap(), Sex::Male);
         assert!(Sex::parse("x").is_err());
     }

@@ -3,7 +3,7 @@
 //! a bad or hostile value is refused with a message naming the parameter,
 //! and nothing from the link is ever executed or put into the page as HTML.
 
-use crate::demographics::{Sex, Subject};
+use crate::demographics::{Sex, Subject, Varied};
 use crate::{ImageSize, SchedulerKind};
 
 /// Longest prompt a link may carry (CLIP reads 77 tokens; 2,000 characters
@@ -15,13 +15,34 @@ pub const MAX_GUIDANCE: f32 = 30.0;
 /// Seeds stay exact in JavaScript numbers and in the URL.
 pub const MAX_SEED: u64 = (1 << 53) - 1;
 
+/// What the compare view's second image changes; everything else is the
+/// first image's.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Compare {
+    /// Another prompt (`compare=`), usually the finding left out.
+    Findings(String),
+    /// The same findings for a patient who differs in one way
+    /// (`compare_age=`, `compare_sex=` or `compare_race=`).
+    Subject(Varied),
+}
+
+impl Compare {
+    /// The second image's findings and patient, from the first's.
+    pub fn other(&self, findings: &str, subject: &Subject) -> (String, Subject) {
+        match self {
+            Compare::Findings(f) => (f.clone(), subject.clone()),
+            Compare::Subject(v) => (findings.to_string(), v.apply(subject)),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct ShareParams {
     pub model: Option<String>,
     pub prompt: String,
-    /// The teaching "compare" view: the same seed and settings once more with
-    /// this prompt (usually the finding left out), side by side.
-    pub compare: Option<String>,
+    /// The teaching "compare" view: the same seed and settings once more,
+    /// side by side, with one thing changed.
+    pub compare: Option<Compare>,
     pub negative: String,
     pub seed: Option<u64>,
     pub steps: usize,
@@ -108,6 +129,15 @@ fn number<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, String> {
         .map_err(|_| format!("{name}: {v:?} is not a number"))
 }
 
+/// One thing varies at a time: a second `compare*` parameter is refused.
+fn set_compare(p: &mut ShareParams, c: Compare) -> Result<(), String> {
+    if p.compare.is_some() {
+        return Err("compare: one thing varies at a time (findings, age, sex or race)".into());
+    }
+    p.compare = Some(c);
+    Ok(())
+}
+
 impl ShareParams {
     /// Parses a query string (with or without the leading `?`).
     pub fn parse(query: &str) -> Result<Self, String> {
@@ -120,7 +150,14 @@ impl ShareParams {
             match k.as_str() {
                 "prompt" => p.prompt = text("prompt", &v)?,
                 "negative" => p.negative = text("negative", &v)?,
-                "compare" => p.compare = Some(text("compare", &v)?),
+                "compare" => set_compare(&mut p, Compare::Findings(text("compare", &v)?))?,
+                "compare_age" | "compare_sex" | "compare_race" => {
+                    if let Some(varied) = Varied::parse(&k["compare_".len()..], &v)
+                        .map_err(|e| format!("{k}: {e}"))?
+                    {
+                        set_compare(&mut p, Compare::Subject(varied))?;
+                    }
+                }
                 "model" => {
                     let ok_scheme = v.starts_with("https://")
                         || v.starts_with("http://")
@@ -183,8 +220,12 @@ impl ShareParams {
             format!("guidance={}", self.guidance),
             format!("count={}", self.count),
         ];
-        if let Some(c) = &self.compare {
-            parts.push(format!("compare={}", percent_encode(c)));
+        match &self.compare {
+            Some(Compare::Findings(f)) => parts.push(format!("compare={}", percent_encode(f))),
+            Some(Compare::Subject(v)) => {
+                parts.push(format!("{}={}", v.key(), percent_encode(&v.value())))
+            }
+            None => {}
         }
         if let Some(s) = self.seed {
             parts.push(format!("seed={s}"));
@@ -220,7 +261,7 @@ mod tests {
         let p = ShareParams {
             model: Some("https://cdn.example.org/roentgen/".into()),
             prompt: "small left apical pneumothorax, 2 cm; ñ & ½ + \"quotes\"".into(),
-            compare: Some("no pneumothorax".into()),
+            compare: Some(Compare::Findings("no pneumothorax".into())),
             negative: "lateral view".into(),
             seed: Some(42),
             steps: 30,
@@ -239,7 +280,20 @@ mod tests {
             },
         };
         assert_eq!(ShareParams::parse(&p.to_query()).unwrap(), p);
+        for varied in [
+            Varied::Age(80),
+            Varied::Sex(Sex::Male),
+            Varied::Race("Black or African American".into()),
+        ] {
+            let q = ShareParams {
+                compare: Some(Compare::Subject(varied)),
+                ..p.clone()
+            };
+            assert_eq!(ShareParams::parse(&q.to_query()).unwrap(), q);
+        }
         assert!(ShareParams::parse("?run=1").unwrap().run);
+        // An empty compare_* field compares nothing.
+        assert_eq!(ShareParams::parse("compare_age=").unwrap().compare, None);
     }
 
     #[test]
@@ -263,6 +317,10 @@ mod tests {
             ("age=abc", "age"),
             ("sex=other", "sex"),
             ("race=%3Cscript%3E", "race"),
+            ("compare_age=300", "compare_age"),
+            ("compare_sex=x", "compare_sex"),
+            ("compare=a&compare_sex=male", "compare"),
+            ("compare_age=70&compare_race=White", "compare"),
             ("model=javascript:alert(1)", "model"),
             ("model=//evil.example", "model"),
             ("prompt=%ZZ", "prompt"),
