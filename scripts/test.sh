@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test: formatting, native `cargo test` (GPU tests on the machine's
-# Vulkan adapter, lavapipe without a GPU), the full-size goldens (release),
+# Vulkan adapter, lavapipe without a GPU), the full-size goldens (from the test build),
 # the wasm32 build of the page by Trunk, and the browser end-to-end tests in
 # headless Chromium (WebGPU on SwiftShader) and headless Firefox ESR (WebGPU
 # over wgpu and Vulkan, with shader-f16).
@@ -21,7 +21,7 @@ cargo fmt --all -- --check
 step "cargo test (native; GPU tests on the Vulkan adapter)"
 cargo test --workspace --exclude roentgen-app --exclude roentgen-burn-peer
 
-step "full-size goldens (release: SD v1.5's and SD 2.1-base's graphs at full width vs diffusers)"
+step "full-size goldens (SD v1.5's and SD 2.1-base's graphs at full width vs diffusers, from the test build)"
 scripts/full-size-golden.sh
 
 step "trunk build --release (wasm32 page)"
