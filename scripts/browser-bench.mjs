@@ -4,7 +4,7 @@
 // `trunk build --release` first), opens the page on each model, generates
 // STEPS steps and times the progress line's step changes from the second
 // step on (the first builds pipelines and buffers). Prints one JSON line per
-// model. Not a test: nothing is asserted; numbers are for README and notes.
+// model. Not a test: nothing is asserted; numbers are for benchmarks/README.md.
 //
 //   node scripts/browser-bench.mjs [dist/] [steps]
 import { join, resolve } from 'node:path';

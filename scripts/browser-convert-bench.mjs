@@ -7,7 +7,7 @@
 // load's lines (time, wasm heap, GPU memory), the check's verdict and
 // Chromium's memory (RSS and PSS) at peak by process for each phase (ps every
 // 250 ms). Persistent profile (a temporary folder), as a visitor's browser
-// is. Not a test: nothing is asserted; the numbers are for README and notes.
+// is. Not a test: nothing is asserted; the numbers are for benchmarks/README.md.
 //
 //   node scripts/browser-convert-bench.mjs DIFFUSERS_DIR [dist/] [f16|q8]
 import { mkdtempSync, rmSync } from 'node:fs';

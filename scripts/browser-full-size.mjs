@@ -22,7 +22,7 @@
 // generate), the page's own lines, the browser's resident memory at peak by
 // process for each phase (ps every 250 ms), and the largest pixel
 // difference. Not a test (the test command has no room for it on a 2-core
-// machine: see README); exits non-zero when the images differ by more than
+// machine: see docs/testing.md); exits non-zero when the images differ by more than
 // TOLERANCE levels (default 2, the share-link test's).
 //
 //   cargo build --release -p roentgen-cli -p weights-tools

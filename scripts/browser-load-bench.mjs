@@ -6,7 +6,7 @@
 // `trunk build --release` first) with MODEL_DIR linked in as dist/bench-model/.
 // Then reloads the page and measures the next visit, whose shards all come
 // from this browser's cache (OPFS). Not a test: nothing is asserted; the
-// numbers are for README and notes.
+// numbers are for benchmarks/README.md.
 // By default in a persistent profile (a temporary folder), as a visitor's
 // browser is: Playwright's usual contexts are off the record, where Chromium
 // keeps OPFS in memory (and grants a small quota), which would count every

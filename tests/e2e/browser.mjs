@@ -10,6 +10,9 @@
 // slowest machine we know (SwiftShader on 2 shared cores: a whole image of
 // the test model in under a minute). Speed is reported in the log and
 // measured by benchmarks, never asserted here.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { decodePng } from './png.mjs';
 import { launchFirefox } from './firefox.mjs';
@@ -201,3 +204,16 @@ export const opfsNames = (page, dir) =>
       return [];
     }
   }, dir);
+
+/**
+ * Runs `weights-tools ARGS` from the test build scripts/test.sh has made
+ * (`cargo run -p weights-tools` would build it again for that package's
+ * features alone: two minutes in a fresh clone), or through cargo when
+ * that build is missing.
+ */
+export function weightsTools(args) {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const bin = `${root}target/debug/weights-tools`;
+  if (existsSync(bin)) execFileSync(bin, args, { cwd: root, stdio: 'inherit' });
+  else execFileSync('cargo', ['run', '-q', '-p', 'weights-tools', '--', ...args], { cwd: root, stdio: 'inherit' });
+}

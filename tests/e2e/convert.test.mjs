@@ -7,13 +7,12 @@
 // folder the converter refuses is refused with the converter's message.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveDist } from './static-server.mjs';
-import { PAGE_LOGIC, launch, newContext, openPage, opfsNames, resultImages, settled, tiny, waitForText } from './browser.mjs';
+import { PAGE_LOGIC, launch, newContext, openPage, opfsNames, resultImages, settled, tiny, waitForText, weightsTools } from './browser.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DIST = join(ROOT, 'dist/');
@@ -24,9 +23,9 @@ let folder;
 before(async () => {
   work = mkdtempSync(join(tmpdir(), 'roentgen-e2e-convert-'));
   folder = join(work, 'tiny-sd2-diffusers');
-  execFileSync('cargo', ['run', '-q', '-p', 'weights-tools', '--', 'export',
+  weightsTools(['export',
     '--from', join(ROOT, 'tests/goldens/tiny-sd2/model'), '--out', folder,
-    '--dtype', 'f32', '--old-vae-attention'], { cwd: ROOT, stdio: 'inherit' });
+    '--dtype', 'f32', '--old-vae-attention']);
   browser = await launch();
 });
 

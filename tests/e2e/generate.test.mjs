@@ -170,6 +170,7 @@ test('hostile or broken links give a message and never break the page', PAGE_LOG
     // the test server itself, before the page could see it).
     [`?prompt=${'x'.repeat(10_000)}&run=1`, /^error: link: prompt/],
     ['?model=javascript:alert(1)', /^error: link: model/],
+    ['?v=2&prompt=x&run=1', /^error: link: v: this link was made by a newer RoentGen Web/],
   ]) {
     const s = await open(query);
     assert.match(s.status, what, query.slice(0, 60));
@@ -183,6 +184,11 @@ test('hostile or broken links give a message and never break the page', PAGE_LOG
   assert.equal(await s.page.getByTestId('prompt').inputValue(), '<img src=x onerror=alert(1)>');
   assert.equal(await s.page.locator('img[src=x]').count(), 0);
   await s.context.close();
+  // A model URL pasted from a file listing names the manifest itself.
+  const pasted = await open(`?model=${encodeURIComponent(`${TINY}manifest.json`)}&steps=2&run=1`);
+  assert.equal(pasted.status, 'done', pasted.status);
+  assert.deepEqual(pasted.errors, []);
+  await pasted.context.close();
 });
 
 test('a reload fetches no shard: verified shards come from the browser cache', PAGE_LOGIC, async () => {

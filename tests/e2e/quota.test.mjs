@@ -15,13 +15,12 @@
 // 6.5 MB override was stored whole), so it cannot stand for a full disk.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveDist } from './static-server.mjs';
-import { ENGINE, launch, runsOn, openPage, opfsNames, settled, tiny, waitForText } from './browser.mjs';
+import { ENGINE, launch, runsOn, openPage, opfsNames, settled, tiny, waitForText, weightsTools } from './browser.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DIST = join(ROOT, 'dist/');
@@ -36,9 +35,9 @@ before(async () => {
   if (ENGINE === 'firefox') return;
   work = mkdtempSync(join(tmpdir(), 'roentgen-e2e-quota-'));
   folder = join(work, 'tiny-sd2-diffusers');
-  execFileSync('cargo', ['run', '-q', '-p', 'weights-tools', '--', 'export',
+  weightsTools(['export',
     '--from', join(ROOT, 'tests/goldens/tiny-sd2/model'), '--out', folder,
-    '--dtype', 'f32'], { cwd: ROOT, stdio: 'inherit' });
+    '--dtype', 'f32']);
   server = await serveDist(DIST);
   browser = await launch();
 });

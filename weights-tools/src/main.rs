@@ -208,22 +208,28 @@ fn main() -> anyhow::Result<()> {
             });
             bar.finish_and_clear();
             let m = manifest.with_context(|| format!("{} does not verify", dir.display()))?;
-            let problems = roentgen_model::arch::compare(
-                &weights_tools::random::table(&m.configs)
-                    .with_context(|| format!("{}: configs", dir.display()))?,
+            // The loader's own check (`Spec::check_table`): one table of
+            // what a model may hold, the optional VAE encoder included.
+            let spec = roentgen_model::Spec::from_configs(&m.configs)
+                .with_context(|| format!("{}: configs", dir.display()))?;
+            let checked = spec.check_table(
                 m.tensors
                     .iter()
                     .map(|t| (t.name.as_str(), t.shape.as_slice())),
             );
-            if !problems.is_empty() {
-                for p in &problems {
-                    eprintln!("  {p}");
+            match checked {
+                Ok(()) => {}
+                Err(roentgen_model::ModelError::Architecture { problems }) => {
+                    for p in &problems {
+                        eprintln!("  {p}");
+                    }
+                    anyhow::bail!(
+                        "{}: {} tensors do not match the architecture in the manifest's configs",
+                        dir.display(),
+                        problems.len()
+                    );
                 }
-                anyhow::bail!(
-                    "{}: {} tensors do not match the architecture in the manifest's configs",
-                    dir.display(),
-                    problems.len()
-                );
+                Err(e) => return Err(e).with_context(|| format!("{}", dir.display())),
             }
             let bytes: u64 = m.shards.iter().map(|s| s.bytes).sum();
             println!(

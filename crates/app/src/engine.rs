@@ -337,6 +337,32 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
             });
         }),
         ToWorker::LoseDevice => loader::lose_device(),
+        ToWorker::TimeSubmissions { on } => spawn_local(async move {
+            let Some(c) = loader::current_context() else {
+                emit(FromWorker::Info {
+                    text: "no GPU device to time yet: load a model first".into(),
+                });
+                return;
+            };
+            // The browser's queue cannot be waited on; natively it can.
+            #[cfg(target_arch = "wasm32")]
+            let timings = c.time_submissions(on).await;
+            #[cfg(not(target_arch = "wasm32"))]
+            let timings = c.time_submissions(on);
+            if !on {
+                let timings = timings
+                    .into_iter()
+                    .map(|t| crate::protocol::SubmitTime {
+                        dispatches: t.dispatches,
+                        gflop: t.flops as f64 / 1e9,
+                        secs: t.secs,
+                        first: t.first.to_string(),
+                        last: t.last.to_string(),
+                    })
+                    .collect();
+                emit(FromWorker::Submissions { timings });
+            }
+        }),
         ToWorker::Tokens { text } => {
             let text = loader::model()
                 .and_then(|m| m.tokenizer.encode(&text).ok())

@@ -44,13 +44,10 @@ pub enum Whence {
     Local(&'static str),
 }
 
-/// A folder URL with the trailing slash file names are appended to.
+/// A folder URL with the trailing slash file names are appended to (a
+/// pasted `.../manifest.json` names its folder).
 pub fn folder_base(base: &str) -> String {
-    if base.ends_with('/') {
-        base.to_string()
-    } else {
-        format!("{base}/")
-    }
+    roentgen_weights::folder_url(base)
 }
 
 /// Where a model folder is.

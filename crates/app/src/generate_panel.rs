@@ -380,6 +380,14 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
         FromWorker::Storage { text } => storage.set(text),
         FromWorker::StoredModels { models } => stored.set(models),
         FromWorker::Check { text } => check_line.set(text),
+        // For benchmark scripts: the timings as `window.roentgenSubmissions`.
+        FromWorker::Submissions { timings } => {
+            if let (Some(w), Ok(json)) = (web_sys::window(), serde_json::to_string(&timings))
+                && let Ok(value) = js_sys::JSON::parse(&json)
+            {
+                let _ = js_sys::Reflect::set(&w, &"roentgenSubmissions".into(), &value);
+            }
+        }
         FromWorker::Loaded {
             label,
             about,
@@ -440,6 +448,14 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
         let f = Closure::<dyn Fn()>::new(|| send(ToWorker::LoseDevice));
         if let Some(w) = web_sys::window() {
             let _ = js_sys::Reflect::set(&w, &"roentgenLoseDevice".into(), f.as_ref());
+        }
+        f.forget();
+        // window.roentgenTimeSubmissions(on): times every GPU submission
+        // from now on, or stops and puts them in window.roentgenSubmissions
+        // (scripts/browser-submissions.mjs).
+        let f = Closure::<dyn Fn(bool)>::new(|on: bool| send(ToWorker::TimeSubmissions { on }));
+        if let Some(w) = web_sys::window() {
+            let _ = js_sys::Reflect::set(&w, &"roentgenTimeSubmissions".into(), f.as_ref());
         }
         f.forget();
     }
@@ -561,7 +577,7 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
             view! {
                 "The default model is the demo model, trained on procedural phantoms, not on patients: "
                 "it draws 128x128 chest-radiograph-like phantoms with the findings, sides and sizes a "
-                "prompt names (README's control table says how often; thin devices less often). "
+                "prompt names (docs/demo-model.md's control table says how often; thin devices less often). "
                 <a data-testid="weights-help" href="README.md" target="_blank">"How to use RoentGen weights"</a>
                 " (README, section \"Real RoentGen weights\")."
             }

@@ -82,6 +82,11 @@ pub fn device_lost() -> bool {
 
 /// Destroys the device as a driver reset would, so the recovery path can be
 /// exercised (tests, devtools).
+/// The device, if one was made (and not lost since).
+pub fn current_context() -> Option<&'static GpuContext> {
+    CONTEXT.with(|c| c.get())
+}
+
 pub fn lose_device() {
     if let Some(c) = CONTEXT.with(|c| c.get()) {
         c.device.destroy();

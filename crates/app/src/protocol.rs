@@ -90,6 +90,23 @@ pub enum ToWorker {
     ClearCache,
     /// Destroy the device as a driver reset would (tests, devtools).
     LoseDevice,
+    /// Time every GPU submission from now on (`on`), or stop and report
+    /// them ([`FromWorker::Submissions`]): a benchmark's tool
+    /// (`window.roentgenTimeSubmissions`, scripts/browser-submissions.mjs).
+    TimeSubmissions {
+        on: bool,
+    },
+}
+
+/// One GPU submission as the worker timed it (`GpuContext::time_submissions`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SubmitTime {
+    pub dispatches: u32,
+    pub gflop: f64,
+    pub secs: f64,
+    /// The kernels of its first and last dispatch.
+    pub first: String,
+    pub last: String,
 }
 
 /// One image to make.
@@ -204,5 +221,9 @@ pub enum FromWorker {
         name: String,
         /// How the file was read (format, window, inversion).
         read_as: String,
+    },
+    /// The submissions timed since `ToWorker::TimeSubmissions { on: true }`.
+    Submissions {
+        timings: Vec<SubmitTime>,
     },
 }

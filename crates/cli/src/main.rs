@@ -11,6 +11,7 @@ mod edit;
 mod generate;
 mod maps_out;
 mod model_args;
+mod model_path;
 mod npy;
 mod plan;
 mod read;
@@ -49,8 +50,8 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Print the token ids CLIP reads for a prompt, as JSON.
     Tokenize {
-        /// A converted model folder.
-        #[arg(long)]
+        /// A converted model folder (or its manifest.json).
+        #[arg(long, value_parser = model_path::model_dir)]
         model: std::path::PathBuf,
         text: String,
     },

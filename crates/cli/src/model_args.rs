@@ -12,8 +12,8 @@ use roentgen_model::{Backend, CpuBackend, GpuBackend, Model, SchedulerKind};
 
 #[derive(clap::Args)]
 pub struct ModelArgs {
-    /// A converted model: a folder, or its http(s) URL.
-    #[arg(long)]
+    /// A converted model: a folder, or its http(s) URL (or its manifest.json).
+    #[arg(long, value_parser = crate::model_path::model_location)]
     pub model: String,
     /// Authorization header value for a gated host (or env ROENTGEN_AUTHORIZATION).
     #[arg(long, env = "ROENTGEN_AUTHORIZATION", hide_env_values = true)]

@@ -14,8 +14,9 @@ use roentgen_weights::Manifest;
 #[derive(clap::Args)]
 pub struct PlanArgs {
     /// A converted model folder (e.g. from `weights-tools random --arch
-    /// sd-v1.5`), or with --before-download its http(s) URL.
-    #[arg(long)]
+    /// sd-v1.5`), or with --before-download its http(s) URL (either may
+    /// name its manifest.json).
+    #[arg(long, value_parser = crate::model_path::model_location)]
     pub model: String,
     /// Read only manifest.json and the tokenizer, no shard: every weight
     /// is an empty buffer of its size, so a device can be checked before

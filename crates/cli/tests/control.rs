@@ -207,7 +207,7 @@ const DEMO_MIN_SIDE: &str = "1.0";
 /// none when none is asked, through our whole pipeline,
 /// scored by the reader. A change that
 /// breaks prompt control (a kernel, the sampler, the tokenizer, the
-/// weights) fails here; README has the full table (16 prompts x 16 seeds).
+/// weights) fails here; docs/demo-model.md has the full table (16 prompts x 16 seeds).
 #[test]
 fn demo_model_obeys_prompts_on_this_adapter() {
     let model = root().join("demo-model/model");

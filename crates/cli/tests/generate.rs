@@ -554,3 +554,38 @@ fn attention_maps_are_written_per_word() {
     }
     assert!(dir.join("01-left.png").is_file());
 }
+
+/// `--model` pasted as the manifest's own path names its folder, in every
+/// command that takes a model (one parser, before anything is read).
+#[test]
+fn a_model_named_by_its_manifest_is_its_folder() {
+    let dir = golden("model");
+    let manifest = dir.join("manifest.json");
+    let by_dir = ok(&roentgen(&[
+        "tokenize",
+        "--model",
+        dir.to_str().unwrap(),
+        "left effusion",
+    ]));
+    let by_manifest = ok(&roentgen(&[
+        "tokenize",
+        "--model",
+        manifest.to_str().unwrap(),
+        "left effusion",
+    ]));
+    assert_eq!(by_dir, by_manifest);
+    let (_out_dir, out) = tmp("by-manifest.png");
+    ok(&roentgen(&[
+        "generate",
+        "--model",
+        manifest.to_str().unwrap(),
+        "--prompt",
+        "left effusion",
+        "--steps",
+        "1",
+        "--seed",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+}

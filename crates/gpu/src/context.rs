@@ -126,8 +126,11 @@ pub struct GpuContext {
     pub(crate) submit_budget_flops: u64,
     /// Submissions timed one by one, while a benchmark asks
     /// ([`GpuContext::time_submissions`]).
-    #[cfg(not(target_arch = "wasm32"))]
     pub(crate) submit_log: Mutex<Option<Vec<crate::kernel::SubmitTiming>>>,
+    /// In the browser, when each timed submission was made and when the
+    /// queue said it was done (ms; NaN until then).
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) submit_marks: Arc<Mutex<Vec<(f64, f64)>>>,
     /// Every dispatch's Params, one aligned slot per dispatch of a batch,
     /// written once per submit (see kernel.rs).
     pub(crate) uniforms: wgpu::Buffer,
@@ -234,8 +237,9 @@ impl GpuContext {
             pending: Mutex::new(None),
             dry_meter: Mutex::new(SubmitMeter::default()),
             submit_budget_flops: options.submit_budget_flops.max(1),
-            #[cfg(not(target_arch = "wasm32"))]
             submit_log: Mutex::new(None),
+            #[cfg(target_arch = "wasm32")]
+            submit_marks: Arc::default(),
             device_error,
         })
     }

@@ -136,8 +136,10 @@ impl SubmitMeter {
     }
 }
 
-/// One submission as `GpuContext::time_submissions` measured it: the host
-/// waited for the GPU after each, so `secs` is that submission alone.
+/// One submission as `GpuContext::time_submissions` measured it: natively
+/// the host waited for the GPU after each; in the browser the queue said
+/// when each was done, and the queue runs them in order, so `secs` is that
+/// submission alone either way.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct SubmitTiming {
     pub dispatches: u32,
@@ -470,6 +472,34 @@ impl GpuContext {
         self.queue.submit([encoder.finish()]);
         #[cfg(not(target_arch = "wasm32"))]
         self.time_submission(meter, t);
+        #[cfg(target_arch = "wasm32")]
+        self.mark_submission(meter);
+    }
+
+    /// In the browser nothing may wait: when timing is on, a submission
+    /// logs when it was made, and the queue calls back when it is done.
+    #[cfg(target_arch = "wasm32")]
+    fn mark_submission(&self, meter: SubmitMeter) {
+        let mut log = self.submit_log.lock().expect("submission log lock");
+        let Some(log) = log.as_mut() else { return };
+        let index = log.len();
+        log.push(SubmitTiming {
+            dispatches: meter.count,
+            flops: meter.flops,
+            secs: f64::NAN,
+            first: meter.first,
+            last: meter.last,
+        });
+        let marks = self.submit_marks.clone();
+        marks
+            .lock()
+            .expect("submission marks lock")
+            .push((js_sys::Date::now(), f64::NAN));
+        self.queue.on_submitted_work_done(move || {
+            if let Some(m) = marks.lock().expect("submission marks lock").get_mut(index) {
+                m.1 = js_sys::Date::now();
+            }
+        });
     }
 
     /// Counts a submission (real or dry-run) and its size.
@@ -497,8 +527,8 @@ impl GpuContext {
     }
 
     /// From now on, waits for the GPU after every submission and logs how
-    /// long each took (native only; a benchmark's tool: it serializes the
-    /// host and the GPU). Returns the submissions logged since the last call.
+    /// long each took (a benchmark's tool: it serializes the host and the
+    /// GPU). Returns the submissions logged since the last call.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn time_submissions(&self, on: bool) -> Vec<SubmitTiming> {
         self.flush();
@@ -507,6 +537,38 @@ impl GpuContext {
         let done = log.take().unwrap_or_default();
         *log = on.then(Vec::new);
         done
+    }
+
+    /// From now on, logs every submission and when the queue finished it
+    /// (the browser cannot wait, so submissions still overlap the host's
+    /// recording of the next). Returns the submissions logged since the
+    /// last call once the queue has finished them all: each one's time is
+    /// its completion less the later of its submission and the previous
+    /// completion.
+    #[cfg(target_arch = "wasm32")]
+    pub async fn time_submissions(&self, on: bool) -> Vec<SubmitTiming> {
+        self.flush();
+        self.queue_idle().await;
+        let mut log = self.submit_log.lock().expect("submission log lock");
+        let mut done = log.take().unwrap_or_default();
+        *log = on.then(Vec::new);
+        let marks = std::mem::take(&mut *self.submit_marks.lock().expect("submission marks lock"));
+        let mut previous = f64::NEG_INFINITY;
+        for (t, (made, finished)) in done.iter_mut().zip(marks) {
+            t.secs = (finished - made.max(previous)) / 1e3;
+            previous = finished;
+        }
+        done
+    }
+
+    /// Resolves once the queue has finished everything submitted before.
+    #[cfg(target_arch = "wasm32")]
+    pub async fn queue_idle(&self) {
+        let (tx, rx) = futures_channel::oneshot::channel();
+        self.queue.on_submitted_work_done(move || {
+            let _ = tx.send(());
+        });
+        let _ = rx.await;
     }
 
     /// Submits the dispatches recorded so far. Reads call it first; so must

@@ -30,7 +30,7 @@ fn reads_held_out_phantoms() {
         "{report}all heads right: {:.3}",
         all_right as f64 / n as f64
     );
-    // Floors below the measured figures (README): the findings the page's
+    // Floors below the measured figures (docs/demo-model.md): the findings the page's
     // presets name are read right at least 98% of the time, every head at
     // least 93% (left basal atelectasis, half hidden by the heart, is the
     // weakest).

@@ -23,12 +23,7 @@ impl HttpSource {
     /// `base` is the folder's URL (`.../model/` or `.../model/manifest.json`);
     /// `authorization` and `cookie` are sent with every request when given.
     pub fn new(base: &str, authorization: Option<String>, cookie: Option<String>) -> Self {
-        let base = base.strip_suffix("manifest.json").unwrap_or(base);
-        let base = if base.ends_with('/') {
-            base.to_string()
-        } else {
-            format!("{base}/")
-        };
+        let base = crate::folder_url(base);
         let mut headers = Vec::new();
         if let Some(a) = authorization {
             headers.push(("Authorization".to_string(), a));

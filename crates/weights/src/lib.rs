@@ -7,6 +7,7 @@
 mod checksum;
 mod error;
 pub mod folder;
+pub mod folder_url;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod http;
 pub mod manifest;
@@ -18,5 +19,6 @@ pub mod writer;
 
 pub use checksum::{Sha256Stream, sha256_hex, verify_shard};
 pub use error::WeightsError;
+pub use folder_url::folder_url;
 pub use manifest::{Manifest, ShardEntry, TensorDType, TensorEntry};
 pub use progress::DownloadProgress;

@@ -28,7 +28,7 @@ use super::frechet::frechet_distance;
 #[derive(clap::Args, Debug)]
 pub struct ControlArgs {
     /// A converted model folder (the demo model: demo-model/model).
-    #[arg(long, required_unless_present_any = ["images", "list"])]
+    #[arg(long, required_unless_present_any = ["images", "list"], value_parser = crate::model_path::model_dir)]
     pub model: Option<PathBuf>,
     /// Score the images in this folder instead of generating: index.json
     /// lists {prompt, seed, file} per image and says what made them.

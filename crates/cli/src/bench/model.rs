@@ -18,7 +18,7 @@ use super::time_ms;
 #[derive(clap::Args, Debug)]
 pub struct ModelBenchArgs {
     /// A converted model folder (`weights-tools random --arch sd-v1.5` for full size).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::model_path::model_dir)]
     pub model: PathBuf,
     /// Image side in pixels.
     #[arg(long, default_value_t = 512)]

@@ -21,7 +21,7 @@ use super::model::dtype;
 #[derive(clap::Args, Debug)]
 pub struct SubmissionArgs {
     /// A converted model folder (`weights-tools random --arch sd-v1.5`).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::model_path::model_dir)]
     pub model: PathBuf,
     /// Image side of the timed run (small: it runs on the adapter).
     #[arg(long, default_value_t = 128)]
