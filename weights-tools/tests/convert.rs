@@ -108,23 +108,8 @@ fn assert_same_as_tiny(out: &Path) {
 }
 
 /// `assert_same_as_tiny` over the tensors `keep` selects.
-/// `weights-tools verify` passes `dir`: shards and the architecture, by the
-/// table the loader checks (a converted model keeps its VAE encoder).
-fn verifies(dir: &Path) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weights-tools"))
-        .arg("verify")
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn assert_same_as_tiny_but(out: &Path, keep: impl Fn(&str) -> bool) {
-    verifies(out);
+    common::verifies(out);
     let (mut want, want_shard) = tiny();
     want.tensors.retain(|t| keep(&t.name));
     let got = verify_dir(out, |_, _, _| {}).unwrap();
@@ -225,7 +210,7 @@ fn an_old_torch_save_vae_converts_and_its_encoder_is_dropped_only_when_asked() {
 
     let (_o, out) = tmp("out-enc");
     convert(&src, &out, &opts(TensorDType::F32, true), |_| {}).unwrap();
-    verifies(&out);
+    common::verifies(&out);
     let m = verify_dir(&out, |_, _, _| {}).unwrap();
     let enc = m
         .tensors
@@ -242,7 +227,7 @@ fn q8_quantizes_matrices_and_keeps_vectors_in_f16() {
     let (_s, src) = diffusers_folder(Dtype::F32);
     let (_o, out) = tmp("out-q8");
     convert(&src, &out, &opts(TensorDType::Q8, true), |_| {}).unwrap();
-    verifies(&out);
+    common::verifies(&out);
     let m = verify_dir(&out, |_, _, _| {}).unwrap();
     let shards: Vec<Vec<u8>> = m
         .shards

@@ -87,23 +87,13 @@ fn random_model_verifies_loads_and_is_reproducible() {
 #[test]
 fn every_committed_model_verifies() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let bin = env!("CARGO_BIN_EXE_weights-tools");
     for dir in [
         "demo-model/model",
         "tests/goldens/tiny-sd2/model",
         "tests/goldens/tiny-sd4/model",
         "tests/goldens/tiny-v2/model",
     ] {
-        let out = Command::new(bin)
-            .arg("verify")
-            .arg(root.join(dir))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{dir}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::verifies(&root.join(dir));
     }
 }
 
