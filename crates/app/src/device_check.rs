@@ -21,7 +21,11 @@ pub enum Target {
 async fn file(target: &Target, name: &str) -> Result<Vec<u8>, String> {
     match target {
         Target::Url { base, creds } => {
-            http::bytes(&format!("{}{name}", crate::fetch::folder_base(base)), creds).await
+            http::bytes(
+                &format!("{}{name}", roentgen_weights::folder_url(base)),
+                creds,
+            )
+            .await
         }
         Target::Stored(model) => {
             let dir = crate::model_store::model_dir(model, false).await?;

@@ -44,12 +44,6 @@ pub enum Whence {
     Local(&'static str),
 }
 
-/// A folder URL with the trailing slash file names are appended to (a
-/// pasted `.../manifest.json` names its folder).
-pub fn folder_base(base: &str) -> String {
-    roentgen_weights::folder_url(base)
-}
-
 /// Where a model folder is.
 #[derive(Clone)]
 pub enum Source {
@@ -88,7 +82,7 @@ pub async fn model(
 ) -> Result<Fetched, String> {
     match source {
         Source::Url { base, creds } => {
-            let base = folder_base(base);
+            let base = roentgen_weights::folder_url(base);
             let store = ShardStore::open().await;
             load(
                 &mut Url {
