@@ -9,6 +9,7 @@ use roentgen_model::{Backend, GivenNoise, ImageSize};
 use crate::model_args::{self, ModelArgs, OnBackend, SamplingArgs, Source, bar};
 use crate::npy;
 use crate::run_outputs::ExtraOutputs;
+use crate::shard::Shard;
 
 #[derive(clap::Args)]
 pub struct GenerateArgs {
@@ -20,8 +21,8 @@ pub struct GenerateArgs {
     #[arg(long, default_value_t = 1)]
     pub count: u64,
     /// Make only the images k with k % n == i (split a job across machines).
-    #[arg(long, value_name = "i/n")]
-    pub shard: Option<String>,
+    #[arg(long, value_name = "i/n", value_parser = Shard::parse, default_value = "0/1")]
+    pub shard: Shard,
     /// Image size, WIDTHxHEIGHT or one side (default: the model's own, 512
     /// for SD v1.x); each side a multiple of 64 for SD.
     #[arg(long, value_parser = ImageSize::parse)]
@@ -34,15 +35,6 @@ pub struct GenerateArgs {
     /// A .png file (one image) or a folder.
     #[arg(long)]
     pub out: PathBuf,
-}
-
-fn parse_shard(s: &str) -> anyhow::Result<(u64, u64)> {
-    let (i, n) = s.split_once('/').context("--shard takes i/n, e.g. 0/4")?;
-    let (i, n): (u64, u64) = (i.trim().parse()?, n.trim().parse()?);
-    if n == 0 || i >= n {
-        bail!("--shard {s}: need 0 <= i < n");
-    }
-    Ok((i, n))
 }
 
 /// Where image k goes, and its latents if asked.
@@ -84,12 +76,6 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &GenerateArgs) -> anyho
         Some((hw, _)) => *hw,
         None => model.latent_hw_or_default(args.size)?,
     };
-    let (shard_i, shard_n) = args
-        .shard
-        .as_deref()
-        .map(parse_shard)
-        .transpose()?
-        .unwrap_or((0, 1));
     let first_seed = args.sampling.seed();
     let is_png = args
         .out
@@ -99,7 +85,7 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &GenerateArgs) -> anyho
         std::fs::create_dir_all(&args.out)
             .with_context(|| format!("creating {}", args.out.display()))?;
     }
-    for k in (0..args.count).filter(|k| k % shard_n == shard_i) {
+    for k in (0..args.count).filter(|&k| args.shard.holds(k)) {
         let seed = first_seed.wrapping_add(k);
         let req = args.sampling.request(&model, seed, latent_hw)?;
         let steps = bar(0, &format!("seed {seed}"));

@@ -7,6 +7,7 @@ static ALLOC: roentgen_fuzz::CountingAlloc = roentgen_fuzz::CountingAlloc;
 
 mod adapter;
 mod bench;
+mod dataset;
 mod edit;
 mod generate;
 mod maps_out;
@@ -17,6 +18,7 @@ mod plan;
 mod read;
 mod run_outputs;
 mod shaders;
+mod shard;
 mod tokenize;
 
 use clap::{Parser, Subcommand};
@@ -45,6 +47,12 @@ enum Command {
     /// Edit a radiograph (PNG, JPEG or DICOM) with a prompt: image-to-image,
     /// or only inside a mask.
     Edit(Box<edit::EditArgs>),
+    /// A labelled synthetic data set from a spec: made (resumably, split
+    /// over machines or Slurm array tasks with --shard), then merged.
+    Dataset {
+        #[command(subcommand)]
+        what: dataset::DatasetCommand,
+    },
     /// Build the whole pipeline on the adapter without running it; check every
     /// binding and dispatch against its limits and state the peak GPU memory.
     Plan(plan::PlanArgs),
@@ -97,6 +105,7 @@ fn main() -> anyhow::Result<()> {
         Command::Adapter { json } => adapter::run(json),
         Command::Generate(args) => generate::run(*args),
         Command::Edit(args) => edit::run(*args),
+        Command::Dataset { what } => dataset::run(what),
         Command::Plan(args) => plan::run(args),
         Command::Tokenize { model, text } => tokenize::run(&model, &text),
         Command::Shaders { out } => shaders::run(&out),

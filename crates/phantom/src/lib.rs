@@ -20,6 +20,7 @@ pub mod geometry;
 pub mod labels;
 pub mod reader;
 pub mod render;
+pub mod report;
 pub mod study;
 
 pub use caption::caption;
