@@ -20,6 +20,9 @@ ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1 || apt_missing+=(mesa-
 # Chromium only recommends fonts; text in screenshots needs one.
 [ -d /usr/share/fonts/truetype/liberation ] || apt_missing+=(fonts-liberation)
 command -v node >/dev/null && command -v npm >/dev/null || apt_missing+=(nodejs npm)
+# A single-node Slurm cluster for `roentgen dataset`'s test (tests/slurm/run.sh).
+command -v slurmctld >/dev/null && command -v slurmd >/dev/null || apt_missing+=(slurm-wlm)
+command -v munged >/dev/null || apt_missing+=(munge)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   say "apt-get install ${apt_missing[*]}"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: formatting, native `cargo test` (GPU tests on the machine's
 # Vulkan adapter, lavapipe without a GPU), the full-size goldens (from the test build),
+# `roentgen dataset` as a Slurm array job on a single-node cluster started here,
 # the wasm32 build of the page by Trunk, and the browser end-to-end tests in
 # headless Chromium (WebGPU on SwiftShader) and headless Firefox ESR (WebGPU
 # over wgpu and Vulkan, with shader-f16).
@@ -23,6 +24,9 @@ cargo test --workspace --exclude roentgen-app --exclude roentgen-burn-peer
 
 step "full-size goldens (SD v1.5's and SD 2.1-base's graphs at full width vs diffusers, from the test build)"
 scripts/full-size-golden.sh
+
+step "roentgen dataset on a real Slurm cluster (single node, this machine; from the test build)"
+tests/slurm/run.sh target/debug/roentgen
 
 step "trunk build --release (wasm32 page)"
 trunk build --release

@@ -163,6 +163,20 @@ fn shards_resume_and_merge_to_the_single_process_bytes() {
     ]);
     fails(&out, "was made from another spec");
     assert!(!String::from_utf8_lossy(&out.stderr).contains("model loaded"));
+    // And so is other arithmetic (f16 and f32 differ in the last bits).
+    let out = roentgen(&[
+        "dataset",
+        "make",
+        "--model",
+        &model(),
+        "--spec",
+        spec.to_str().unwrap(),
+        "--out",
+        two.to_str().unwrap(),
+        "--precision",
+        "f32",
+    ]);
+    fails(&out, "was made in f16 arithmetic, this run would use f32");
 }
 
 #[test]

@@ -38,7 +38,7 @@ pub fn write(meta: &Meta, checked: &Checked, rows: &[&Vec<String>]) -> String {
          - Model: `{}` ({}), manifest sha256 `{}`\n\
          - Images: {} PNG, {} (grayscale in RGB; each PNG's text chunks carry its prompt, seed \
          and settings)\n\
-         - Sampler: {} steps, guidance {}, scheduler {}, negative prompt {:?}\n\
+         - Sampler: {} steps, guidance {}, scheduler {}, negative prompt {:?}; arithmetic {}\n\
          - Seeds: image k has seed {} + k\n\
          - Spec: `spec.toml` (sha256 of its settings `{}`)\n\n",
         env!("CARGO_PKG_VERSION"),
@@ -55,6 +55,11 @@ pub fn write(meta: &Meta, checked: &Checked, rows: &[&Vec<String>]) -> String {
         spec.guidance,
         distinct("scheduler").join(", "),
         spec.negative,
+        match meta.arithmetic.as_str() {
+            "cpu" => "f32 on the CPU",
+            "f32" => "f32 on the GPU",
+            _ => "f16 on the GPU",
+        },
         spec.base_seed,
         meta.spec_sha256,
     ));
@@ -105,13 +110,18 @@ pub fn write(meta: &Meta, checked: &Checked, rows: &[&Vec<String>]) -> String {
         "\n## Making it again\n\n\
          On any machine with the same model (the manifest's sha256 above identifies it):\n\n\
          ```sh\n\
-         roentgen dataset --model {} --spec spec.toml --out DIR   # or --shard i/n on n machines\n\
+         roentgen dataset make --model {}{} --spec spec.toml --out DIR   # or --shard i/n on n machines\n\
          roentgen dataset merge --out DIR\n\
          ```\n\n\
          Image k's prompt and seed follow from the spec and k alone. Images made on the same \
          GPU model and driver are the same pixel for pixel; another GPU may differ in the last \
          bits of half-precision arithmetic, as any two GPUs do.\n",
-        meta.model
+        meta.model,
+        match meta.arithmetic.as_str() {
+            "cpu" => " --cpu",
+            "f32" => " --precision f32",
+            _ => "",
+        }
     ));
     s
 }

@@ -40,6 +40,11 @@ pub fn run(args: MakeArgs) -> anyhow::Result<()> {
         model: args.model.model.clone(),
         model_manifest_sha256: hex::encode(sha2::Sha256::digest(&manifest)),
         model_kind,
+        arithmetic: if args.model.cpu {
+            "cpu".into()
+        } else {
+            args.model.precision.clone()
+        },
     };
     let layout = Layout::new(&args.out);
     // Before the model loads: a folder of another data set is refused now,

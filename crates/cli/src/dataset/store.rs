@@ -103,6 +103,9 @@ pub struct Meta {
     /// model's identity wherever it is stored.
     pub model_manifest_sha256: String,
     pub model_kind: String,
+    /// Where the arithmetic ran: "f16" or "f32" on the GPU, "cpu" (f32).
+    /// Images of one set share it: f16 and f32 differ in the last bits.
+    pub arithmetic: String,
 }
 
 pub const FORMAT: &str = "roentgen-dataset";
@@ -155,6 +158,15 @@ impl Meta {
                     have.model,
                     short(&have.model_manifest_sha256),
                     short(&self.model_manifest_sha256)
+                );
+            }
+            if have.arithmetic != self.arithmetic {
+                bail!(
+                    "{} was made in {} arithmetic, this run would use {}: pass the same \
+                     --precision (and --cpu) as the first run",
+                    layout.root.display(),
+                    have.arithmetic,
+                    self.arithmetic
                 );
             }
             return Ok(have);
