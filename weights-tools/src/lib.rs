@@ -5,5 +5,6 @@
 pub use roentgen_convert::{clip_tokenizer, converter as convert, torch_bin};
 pub mod export;
 pub mod manifest_edit;
+pub mod options;
 pub mod phantoms;
 pub mod random;

@@ -1,9 +1,12 @@
 //! `weights-tools`: prepares weight folders for RoentGen Web.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use weights_tools::options::{
+    AnyDType, Arch, DiffusersDType, Layout, OnOff, RandomDType, StoredDType,
+};
 
 #[derive(Parser)]
 #[command(
@@ -27,8 +30,8 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
         /// Storage type of the weights.
-        #[arg(long, default_value = "f16", value_parser = ["f16", "f32", "q8"])]
-        dtype: String,
+        #[arg(long, value_enum, default_value_t = StoredDType::F16)]
+        dtype: StoredDType,
         /// Target shard size: small enough to retry and cache one at a time,
         /// large enough to keep the request count low.
         #[arg(long, default_value_t = 32)]
@@ -46,8 +49,8 @@ enum Command {
     /// (RoentGen-v2's "50 year old White female. ..."): on or off.
     DemographicPrompts {
         dir: PathBuf,
-        #[arg(value_parser = ["on", "off"])]
-        state: String,
+        #[arg(value_enum)]
+        state: OnOff,
     },
     /// Write a converted folder back as a diffusers folder (safetensors,
     /// diffusers' names), e.g. for diffusers itself or to test a converter.
@@ -56,8 +59,8 @@ enum Command {
         from: PathBuf,
         #[arg(long)]
         out: PathBuf,
-        #[arg(long, default_value = "f16", value_parser = ["f16", "f32", "bf16"])]
-        dtype: String,
+        #[arg(long, value_enum, default_value_t = DiffusersDType::F16)]
+        dtype: DiffusersDType,
         /// Spell VAE attention as diffusers < 0.14 did (query/key/value/proj_attn, 1x1 convs).
         #[arg(long)]
         old_vae_attention: bool,
@@ -68,10 +71,8 @@ enum Command {
     /// Write a model of a known architecture with random weights (for
     /// benchmarks and memory plans without the gated weights).
     Random {
-        /// Architecture: sd-v1.5 (RoentGen's), sd-2.1-base (RoentGen-v2's),
-        /// sd-2.1 (768x768, v-prediction).
-        #[arg(long, default_value = "sd-v1.5")]
-        arch: String,
+        #[arg(long, value_enum, default_value_t = Arch::SdV15)]
+        arch: Arch,
         #[arg(long)]
         out: PathBuf,
         /// A CLIP tokenizer.json to ship with it (any converted folder has one,
@@ -79,17 +80,14 @@ enum Command {
         #[arg(long)]
         tokenizer: PathBuf,
         /// f16, f32 or q8 for our layout; f32, f16 or bf16 for diffusers'.
-        #[arg(long, default_value = "f16", value_parser = ["f16", "f32", "q8", "bf16"])]
-        dtype: String,
+        #[arg(long, value_enum, default_value_t = AnyDType::F16)]
+        dtype: AnyDType,
         #[arg(long, default_value_t = 32)]
         shard_mib: u64,
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// ours: manifest + shards, ready to load. diffusers: the folder as
-        /// RoentGen's authors distribute it (safetensors, their names), for
-        /// diffusers itself and for the converter.
-        #[arg(long, default_value = "ours", value_parser = ["ours", "diffusers"])]
-        layout: String,
+        #[arg(long, value_enum, default_value_t = Layout::Ours)]
+        layout: Layout,
     },
     /// Write procedural chest phantoms and their captions (the demo model's
     /// training set): images.npy (uint8) and captions.jsonl.
@@ -111,14 +109,6 @@ enum Command {
     },
 }
 
-fn parse_dtype(name: &str) -> roentgen_weights::TensorDType {
-    match name {
-        "f32" => roentgen_weights::TensorDType::F32,
-        "q8" => roentgen_weights::TensorDType::Q8,
-        _ => roentgen_weights::TensorDType::F16,
-    }
-}
-
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Convert {
@@ -128,50 +118,24 @@ fn main() -> anyhow::Result<()> {
             shard_mib,
             drop_encoder,
             demographic_prompts,
-        } => {
-            let opts = weights_tools::convert::ConvertOptions {
-                dtype: parse_dtype(&dtype),
+        } => convert(
+            &from,
+            &out,
+            &weights_tools::convert::ConvertOptions {
+                dtype: dtype.tensor_dtype(),
                 shard_bytes: shard_mib * 1024 * 1024,
                 keep_encoder: !drop_encoder,
-            };
-            let t0 = std::time::Instant::now();
-            let bar = indicatif::ProgressBar::new(0).with_style(
-                indicatif::ProgressStyle::with_template(
-                    "{msg} {bar:40} {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left)",
-                )
-                .expect("valid template"),
-            );
-            let summary = weights_tools::convert::convert(&from, &out, &opts, |p| {
-                bar.set_length(p.total);
-                bar.set_position(p.done);
-                bar.set_message(p.file.clone());
-            })?;
-            bar.finish_and_clear();
-            println!("converted in {:.1} s", t0.elapsed().as_secs_f64());
-            for (component, s) in summary {
-                println!(
-                    "{component:<13} {:>5} tensors {:>12} parameters {:>13} bytes{}",
-                    s.tensors,
-                    s.parameters,
-                    s.bytes,
-                    if s.skipped.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (skipped non-float: {})", s.skipped.join(", "))
-                    }
-                );
-            }
-            if demographic_prompts {
-                weights_tools::manifest_edit::set_demographic_prompts(&out, true)?;
-            }
-            println!("wrote {}", out.display());
-        }
+            },
+            demographic_prompts,
+        ),
         Command::DemographicPrompts { dir, state } => {
-            weights_tools::manifest_edit::set_demographic_prompts(&dir, state == "on")?;
+            weights_tools::manifest_edit::set_demographic_prompts(&dir, state == OnOff::On)?;
             println!(
-                "{}: demographic prompts {state}",
-                dir.join("manifest.json").display()
+                "{}: demographic prompts {}",
+                dir.join("manifest.json").display(),
+                if state == OnOff::On { "on" } else { "off" }
             );
+            Ok(())
         }
         Command::Export {
             from,
@@ -179,66 +143,18 @@ fn main() -> anyhow::Result<()> {
             dtype,
             old_vae_attention,
         } => {
-            let dtype = match dtype.as_str() {
-                "f32" => safetensors::Dtype::F32,
-                "bf16" => safetensors::Dtype::BF16,
-                _ => safetensors::Dtype::F16,
-            };
             let n = weights_tools::export::export(
                 &from,
                 &out,
                 roentgen_convert::diffusers_layout::LayoutOptions {
-                    dtype,
+                    dtype: dtype.safetensors(),
                     old_vae_attention,
                 },
             )?;
             println!("wrote {n} tensors to {} (diffusers layout)", out.display());
+            Ok(())
         }
-        Command::Verify { dir } => {
-            let bar = indicatif::ProgressBar::new(0).with_style(
-                indicatif::ProgressStyle::with_template(
-                    "{msg} {bar:40} {bytes}/{total_bytes} ({bytes_per_sec})",
-                )
-                .expect("valid template"),
-            );
-            let manifest = roentgen_weights::folder::verify_dir(&dir, |shard, done, total| {
-                bar.set_length(total);
-                bar.set_position(done);
-                bar.set_message(format!("shard {shard}"));
-            });
-            bar.finish_and_clear();
-            let m = manifest.with_context(|| format!("{} does not verify", dir.display()))?;
-            // The loader's own check (`Spec::check_table`): one table of
-            // what a model may hold, the optional VAE encoder included.
-            let spec = roentgen_model::Spec::from_configs(&m.configs)
-                .with_context(|| format!("{}: configs", dir.display()))?;
-            let checked = spec.check_table(
-                m.tensors
-                    .iter()
-                    .map(|t| (t.name.as_str(), t.shape.as_slice())),
-            );
-            match checked {
-                Ok(()) => {}
-                Err(roentgen_model::ModelError::Architecture { problems }) => {
-                    for p in &problems {
-                        eprintln!("  {p}");
-                    }
-                    anyhow::bail!(
-                        "{}: {} tensors do not match the architecture in the manifest's configs",
-                        dir.display(),
-                        problems.len()
-                    );
-                }
-                Err(e) => return Err(e).with_context(|| format!("{}", dir.display())),
-            }
-            let bytes: u64 = m.shards.iter().map(|s| s.bytes).sum();
-            println!(
-                "{}: {} tensors in {} shards, {bytes} bytes, architecture as configured: OK",
-                dir.display(),
-                m.tensors.len(),
-                m.shards.len()
-            );
-        }
+        Command::Verify { dir } => verify(&dir),
         Command::Random {
             arch,
             out,
@@ -248,63 +164,9 @@ fn main() -> anyhow::Result<()> {
             seed,
             layout,
         } => {
-            let t0 = std::time::Instant::now();
-            let configs = weights_tools::random::arch_configs(&arch)?;
-            let tok = std::fs::read_to_string(&tokenizer)
-                .with_context(|| format!("reading {}", tokenizer.display()))?;
-            // The family's padding (SD 2.x pads with "!").
-            let tok = weights_tools::random::family_tokenizer(
-                &configs,
-                &tok,
-                &tokenizer.display().to_string(),
-            )?;
-            if layout == "diffusers" {
-                let dtype = match dtype.as_str() {
-                    "f32" => safetensors::Dtype::F32,
-                    "bf16" => safetensors::Dtype::BF16,
-                    "f16" => safetensors::Dtype::F16,
-                    other => anyhow::bail!(
-                        "--dtype {other} is not a diffusers storage type (f32, f16, bf16)"
-                    ),
-                };
-                weights_tools::random::write_random_diffusers(configs, &tok, &out, dtype, seed)?;
-                println!(
-                    "wrote {} ({arch}, random, diffusers layout) in {:.1} s",
-                    out.display(),
-                    t0.elapsed().as_secs_f64()
-                );
-                return Ok(());
-            }
-            if dtype == "bf16" {
-                anyhow::bail!("--dtype bf16 is for --layout diffusers; ours stores f16, f32 or q8");
-            }
-            let bar = indicatif::ProgressBar::new(0);
-            let summary = weights_tools::random::write_random(
-                configs,
-                tok.as_bytes(),
-                &out,
-                parse_dtype(&dtype),
-                shard_mib * 1024 * 1024,
-                seed,
-                |done, total| {
-                    bar.set_length(total as u64);
-                    bar.set_position(done as u64);
-                },
-            )?;
-            bar.finish_and_clear();
-            let mut bytes = 0;
-            for (component, (tensors, params, b)) in &summary {
-                bytes += b;
-                println!(
-                    "{component:<13} {tensors:>5} tensors {params:>12} parameters {b:>13} bytes"
-                );
-            }
-            let secs = t0.elapsed().as_secs_f64();
-            println!(
-                "wrote {} ({arch}, random) in {secs:.1} s, {:.0} MB/s",
-                out.display(),
-                bytes as f64 / secs / 1e6
-            );
+            // Checked before the tokenizer is read or anything written.
+            let dtype = dtype.for_layout(layout).map_err(anyhow::Error::msg)?;
+            random(arch, &out, &tokenizer, dtype, shard_mib, seed)
         }
         Command::Phantoms {
             out,
@@ -323,6 +185,7 @@ fn main() -> anyhow::Result<()> {
                 out.display(),
                 t0.elapsed().as_secs_f64()
             );
+            Ok(())
         }
         Command::Sha256 { files } => {
             for f in files {
@@ -335,7 +198,157 @@ fn main() -> anyhow::Result<()> {
                     f.display()
                 );
             }
+            Ok(())
         }
     }
+}
+
+fn convert(
+    from: &Path,
+    out: &Path,
+    opts: &weights_tools::convert::ConvertOptions,
+    demographic_prompts: bool,
+) -> anyhow::Result<()> {
+    let t0 = std::time::Instant::now();
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} {bar:40} {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left)",
+        )
+        .expect("valid template"),
+    );
+    let summary = weights_tools::convert::convert(from, out, opts, |p| {
+        bar.set_length(p.total);
+        bar.set_position(p.done);
+        bar.set_message(p.file.clone());
+    })?;
+    bar.finish_and_clear();
+    println!("converted in {:.1} s", t0.elapsed().as_secs_f64());
+    for (component, s) in summary {
+        println!(
+            "{component:<13} {:>5} tensors {:>12} parameters {:>13} bytes{}",
+            s.tensors,
+            s.parameters,
+            s.bytes,
+            if s.skipped.is_empty() {
+                String::new()
+            } else {
+                format!(" (skipped non-float: {})", s.skipped.join(", "))
+            }
+        );
+    }
+    if demographic_prompts {
+        weights_tools::manifest_edit::set_demographic_prompts(out, true)?;
+    }
+    println!("wrote {}", out.display());
+    Ok(())
+}
+
+/// Every shard's size and sha256, then the manifest's table against the
+/// loader's own (`Spec::check_table`): one table of what a model may hold,
+/// the optional VAE encoder included.
+fn verify(dir: &Path) -> anyhow::Result<()> {
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} {bar:40} {bytes}/{total_bytes} ({bytes_per_sec})",
+        )
+        .expect("valid template"),
+    );
+    let manifest = roentgen_weights::folder::verify_dir(dir, |shard, done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+        bar.set_message(format!("shard {shard}"));
+    });
+    bar.finish_and_clear();
+    let m = manifest.with_context(|| format!("{} does not verify", dir.display()))?;
+    let spec = roentgen_model::Spec::from_configs(&m.configs)
+        .with_context(|| format!("{}: configs", dir.display()))?;
+    let checked = spec.check_table(
+        m.tensors
+            .iter()
+            .map(|t| (t.name.as_str(), t.shape.as_slice())),
+    );
+    match checked {
+        Ok(()) => {}
+        Err(roentgen_model::ModelError::Architecture { problems }) => {
+            for p in &problems {
+                eprintln!("  {p}");
+            }
+            anyhow::bail!(
+                "{}: {} tensors do not match the architecture in the manifest's configs",
+                dir.display(),
+                problems.len()
+            );
+        }
+        Err(e) => return Err(e).with_context(|| format!("{}", dir.display())),
+    }
+    let bytes: u64 = m.shards.iter().map(|s| s.bytes).sum();
+    println!(
+        "{}: {} tensors in {} shards, {bytes} bytes, architecture as configured: OK",
+        dir.display(),
+        m.tensors.len(),
+        m.shards.len()
+    );
+    Ok(())
+}
+
+fn random(
+    arch: Arch,
+    out: &Path,
+    tokenizer: &Path,
+    dtype: RandomDType,
+    shard_mib: u64,
+    seed: u64,
+) -> anyhow::Result<()> {
+    let t0 = std::time::Instant::now();
+    let arch = arch.name();
+    let configs = weights_tools::random::arch_configs(arch)?;
+    let tok = std::fs::read_to_string(tokenizer)
+        .with_context(|| format!("reading {}", tokenizer.display()))?;
+    // The family's padding (SD 2.x pads with "!").
+    let tok =
+        weights_tools::random::family_tokenizer(&configs, &tok, &tokenizer.display().to_string())?;
+    let stored = match dtype {
+        RandomDType::Diffusers(d) => {
+            weights_tools::random::write_random_diffusers(
+                configs,
+                &tok,
+                out,
+                d.safetensors(),
+                seed,
+            )?;
+            println!(
+                "wrote {} ({arch}, random, diffusers layout) in {:.1} s",
+                out.display(),
+                t0.elapsed().as_secs_f64()
+            );
+            return Ok(());
+        }
+        RandomDType::Ours(d) => d,
+    };
+    let bar = indicatif::ProgressBar::new(0);
+    let summary = weights_tools::random::write_random(
+        configs,
+        tok.as_bytes(),
+        out,
+        stored.tensor_dtype(),
+        shard_mib * 1024 * 1024,
+        seed,
+        |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        },
+    )?;
+    bar.finish_and_clear();
+    let mut bytes = 0;
+    for (component, (tensors, params, b)) in &summary {
+        bytes += b;
+        println!("{component:<13} {tensors:>5} tensors {params:>12} parameters {b:>13} bytes");
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    println!(
+        "wrote {} ({arch}, random) in {secs:.1} s, {:.0} MB/s",
+        out.display(),
+        bytes as f64 / secs / 1e6
+    );
     Ok(())
 }

@@ -37,8 +37,8 @@ pub struct EditArgs {
     pub strength: f64,
     /// crop (keep the centre) or pad (keep everything, black bars) to the
     /// model's square.
-    #[arg(long, default_value = "crop")]
-    pub fit: String,
+    #[arg(long, default_value = "crop", value_parser = crate::options::fit)]
+    pub fit: Fit,
     #[command(flatten)]
     pub sampling: SamplingArgs,
     /// Float32 .npy [1, 4, h, w] used instead of the seeded noise.
@@ -80,8 +80,7 @@ fn read_image(path: &Path) -> anyhow::Result<roentgen_imaging::Grayscale> {
 }
 
 fn run_on<B: Backend>(backend: B, source: &Source, args: &EditArgs) -> anyhow::Result<()> {
-    let fit = Fit::from_name(&args.fit)
-        .with_context(|| format!("--fit {}: use crop or pad", args.fit))?;
+    let fit = args.fit;
     let image = read_image(&args.image)?;
     let mask = args.mask.as_deref().map(read_image).transpose()?;
     if let Some(m) = &mask

@@ -14,6 +14,7 @@ mod maps_out;
 mod model_args;
 mod model_path;
 mod npy;
+mod options;
 mod plan;
 mod read;
 mod run_outputs;

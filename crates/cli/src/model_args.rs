@@ -10,6 +10,8 @@ use roentgen_gpu::{ContextOptions, DType, GpuContext};
 use roentgen_model::demographics::{Sex, Subject};
 use roentgen_model::{Backend, CpuBackend, GpuBackend, Model, SchedulerKind};
 
+use crate::options::Precision;
+
 #[derive(clap::Args)]
 pub struct ModelArgs {
     /// A converted model: a folder, or its http(s) URL (or its manifest.json).
@@ -21,9 +23,9 @@ pub struct ModelArgs {
     /// Cookie header for a gated host (or env ROENTGEN_COOKIE).
     #[arg(long, env = "ROENTGEN_COOKIE", hide_env_values = true)]
     pub cookie: Option<String>,
-    /// f16 (default, half the memory) or f32 (exact, for comparisons).
-    #[arg(long, default_value = "f16")]
-    pub precision: String,
+    /// f16 (half the memory) or f32 (exact, for comparisons).
+    #[arg(long, value_enum, default_value_t = Precision::F16)]
+    pub precision: Precision,
     /// Run on the CPU reference ops (slow; for machines without an adapter).
     #[arg(long)]
     pub cpu: bool,
@@ -46,8 +48,8 @@ pub struct SamplingArgs {
     #[arg(long, default_value_t = 4.0)]
     pub guidance: f32,
     /// pndm | ddim | euler | euler-a | dpm++2m; default: the model's own.
-    #[arg(long)]
-    pub scheduler: Option<String>,
+    #[arg(long, value_parser = crate::options::scheduler)]
+    pub scheduler: Option<SchedulerKind>,
     /// Seed (of the first image, with several); default: random, printed.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -111,7 +113,9 @@ impl SamplingArgs {
             negative: self.negative.clone(),
             steps: self.steps,
             guidance: self.guidance,
-            scheduler: scheduler(model, self.scheduler.as_deref())?,
+            scheduler: self
+                .scheduler
+                .unwrap_or_else(|| model.scheduler.default_kind()),
             seed,
             latent_hw,
         })
@@ -151,11 +155,7 @@ impl ModelArgs {
     /// Runs `job` on the CPU or on the GPU at the chosen precision.
     pub fn run(&self, job: impl OnBackend) -> anyhow::Result<()> {
         let source = self.source()?;
-        let dtype = match self.precision.as_str() {
-            "f16" => DType::F16,
-            "f32" => DType::F32,
-            p => bail!("--precision {p}: use f16 or f32"),
-        };
+        let dtype = self.precision.dtype();
         if self.cpu {
             if dtype == DType::F16 {
                 eprintln!("note: the CPU path computes in f32");
@@ -228,19 +228,6 @@ pub fn load<B: Backend>(backend: B, source: &Source, name: &str) -> anyhow::Resu
     .with_context(|| format!("loading {name}"))?;
     eprintln!("model loaded in {:.1} s", t0.elapsed().as_secs_f64());
     Ok(model)
-}
-
-/// The sampler `--scheduler` names, or the model's own.
-pub fn scheduler<B: Backend>(
-    model: &Model<B>,
-    name: Option<&str>,
-) -> anyhow::Result<SchedulerKind> {
-    match name {
-        Some(name) => SchedulerKind::from_name(name).with_context(|| {
-            format!("--scheduler {name}: use pndm, ddim, euler, euler-a or dpm++2m")
-        }),
-        None => Ok(model.scheduler.default_kind()),
-    }
 }
 
 /// Warns when CLIP cuts the prompt.

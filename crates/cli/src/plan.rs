@@ -4,10 +4,11 @@
 //! the GPU memory it allocated. This is how the full-size model is checked
 //! on an adapter far too slow to run it.
 
+use crate::options::Precision;
 use std::time::Instant;
 
-use anyhow::{Context, bail};
-use roentgen_gpu::{ContextOptions, DType, GpuContext};
+use anyhow::Context;
+use roentgen_gpu::{ContextOptions, GpuContext};
 use roentgen_model::{GpuBackend, Model};
 use roentgen_weights::Manifest;
 
@@ -26,8 +27,8 @@ pub struct PlanArgs {
     /// Image side in pixels (a multiple of 8 x the UNet's downsampling).
     #[arg(long, default_value_t = 512)]
     pub size: usize,
-    #[arg(long, default_value = "f16")]
-    pub precision: String,
+    #[arg(long, value_enum, default_value_t = Precision::F16)]
+    pub precision: Precision,
     /// Hold every binding to this many MiB even where the adapter allows more
     /// (128 MiB is common on real devices). 0: the adapter's own limit.
     #[arg(long, default_value_t = 128)]
@@ -68,11 +69,7 @@ fn manifest_only<'c>(
 }
 
 pub fn run(args: PlanArgs) -> anyhow::Result<()> {
-    let dtype = match args.precision.as_str() {
-        "f16" => DType::F16,
-        "f32" => DType::F32,
-        p => bail!("--precision {p}: use f16 or f32"),
-    };
+    let dtype = args.precision.dtype();
     let mut ctx = pollster::block_on(GpuContext::new(ContextOptions {
         dry_run: true,
         ..Default::default()
@@ -115,7 +112,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         println!(
             "{}",
             serde_json::json!({
-                "adapter": r.name, "backend": r.backend, "precision": args.precision,
+                "adapter": r.name, "backend": r.backend, "precision": args.precision.name(),
                 "size": args.size, "cfg_batch": 2, "tensors": tensors,
                 "weights_bytes": weights, "peak_bytes": peak,
                 "activation_peak_bytes": peak - weights, "largest_buffer_bytes": largest,

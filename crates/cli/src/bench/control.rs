@@ -12,6 +12,7 @@
 //! some fifty times faster than lavapipe where no GPU is at hand. Either way
 //! the reader, the scores and the table are this code's.
 
+use crate::options::Precision;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -45,10 +46,10 @@ pub struct ControlArgs {
     #[arg(long, default_value_t = 4.0)]
     pub guidance: f32,
     /// pndm | ddim | euler | euler-a | dpm++2m; default: the model's own.
-    #[arg(long)]
-    pub scheduler: Option<String>,
-    #[arg(long, default_value = "f16")]
-    pub precision: String,
+    #[arg(long, value_parser = crate::options::scheduler)]
+    pub scheduler: Option<SchedulerKind>,
+    #[arg(long, value_enum, default_value_t = Precision::F16)]
+    pub precision: Precision,
     /// Only prompts containing this text (repeat it for several: any one).
     #[arg(long)]
     pub filter: Vec<String>,
@@ -160,15 +161,12 @@ impl<'c> Source<'c> {
         let (Some(path), Some(ctx)) = (&args.model, ctx) else {
             bail!("give --model or --images");
         };
-        let dtype = super::model::dtype(&args.precision)?;
+        let dtype = args.precision.dtype();
         let model = Model::load_dir(GpuBackend::new(ctx, dtype), path, |_, _| {})
             .with_context(|| format!("loading {}", path.display()))?;
-        let scheduler = match &args.scheduler {
-            Some(name) => {
-                SchedulerKind::from_name(name).with_context(|| format!("--scheduler {name}"))?
-            }
-            None => model.scheduler.default_kind(),
-        };
+        let scheduler = args
+            .scheduler
+            .unwrap_or_else(|| model.scheduler.default_kind());
         Ok(Source::Model {
             model: Box::new(model),
             scheduler,

@@ -19,6 +19,14 @@ use roentgen_gpu::{ContextOptions, DType, GpuContext};
 pub use cases::Op;
 
 /// Options of `roentgen bench kernels`.
+/// The storage types `bench kernels` runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum KernelDTypes {
+    F32,
+    F16,
+    Both,
+}
+
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
     /// Timed runs per case (after one warm-up run).
@@ -35,8 +43,8 @@ pub struct BenchArgs {
     #[arg(long)]
     pub max_gflop: Option<f64>,
     /// Storage types to run: f32, f16 or both.
-    #[arg(long, default_value = "both")]
-    pub dtype: String,
+    #[arg(long, value_enum, default_value_t = KernelDTypes::Both)]
+    pub dtype: KernelDTypes,
     /// Leave out the burn-wgpu comparison.
     #[arg(long)]
     pub no_burn: bool,
@@ -100,11 +108,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
     }
     let ctx = pollster::block_on(GpuContext::new(ContextOptions::default()))?;
     let adapter = format!("{} ({})", ctx.report.name, ctx.report.backend);
-    let dtypes: Vec<DType> = match args.dtype.as_str() {
-        "f32" => vec![DType::F32],
-        "f16" => vec![DType::F16],
-        "both" => vec![DType::F32, DType::F16],
-        other => anyhow::bail!("--dtype must be f32, f16 or both, not {other}"),
+    let dtypes: Vec<DType> = match args.dtype {
+        KernelDTypes::F32 => vec![DType::F32],
+        KernelDTypes::F16 => vec![DType::F16],
+        KernelDTypes::Both => vec![DType::F32, DType::F16],
     };
     if !args.json {
         println!(

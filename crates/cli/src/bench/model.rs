@@ -1,12 +1,13 @@
 //! `roentgen bench unet|vae|pipeline|layers`: the model's stages timed on the
 //! adapter, with the GPU memory our tensors held at peak.
 
+use crate::options::Precision;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
-use roentgen_gpu::{ContextOptions, Counters, DType, GpuContext};
+use anyhow::{Context, Result};
+use roentgen_gpu::{ContextOptions, Counters, GpuContext};
 use roentgen_model::config::UnetConfig;
 use roentgen_model::noise::gaussian;
 use roentgen_model::{
@@ -23,8 +24,8 @@ pub struct ModelBenchArgs {
     /// Image side in pixels.
     #[arg(long, default_value_t = 512)]
     pub size: usize,
-    #[arg(long, default_value = "f16")]
-    pub precision: String,
+    #[arg(long, value_enum, default_value_t = Precision::F16)]
+    pub precision: Precision,
     /// Timed runs (after one warm-up).
     #[arg(long, default_value_t = 3)]
     pub iters: usize,
@@ -60,21 +61,13 @@ struct ModelRow<'a> {
 
 #[derive(clap::Args, Debug)]
 pub struct LayerBenchArgs {
-    #[arg(long, default_value = "f16")]
-    pub precision: String,
+    #[arg(long, value_enum, default_value_t = Precision::F16)]
+    pub precision: Precision,
     #[arg(long, default_value_t = 3)]
     pub iters: usize,
     /// Latent side (64 is a 512x512 image).
     #[arg(long, default_value_t = 64)]
     pub side: usize,
-}
-
-pub(super) fn dtype(p: &str) -> Result<DType> {
-    Ok(match p {
-        "f16" => DType::F16,
-        "f32" => DType::F32,
-        _ => bail!("--precision {p}: use f16 or f32"),
-    })
 }
 
 fn context(dry_run: bool) -> Result<GpuContext> {
@@ -95,7 +88,7 @@ fn mib(b: u64) -> f64 {
 
 pub fn run_model(what: &str, args: ModelBenchArgs) -> Result<()> {
     let ctx = context(args.dry_run)?;
-    let b = GpuBackend::new(&ctx, dtype(&args.precision)?);
+    let b = GpuBackend::new(&ctx, args.precision.dtype());
     let model = Model::load_dir(b, &args.model, |_, _| {})
         .with_context(|| format!("loading {}", args.model.display()))?;
     let b = &model.backend;
@@ -183,7 +176,7 @@ pub fn run_model(what: &str, args: ModelBenchArgs) -> Result<()> {
         let row = ModelRow {
             stage: what,
             adapter: format!("{} ({})", ctx.report.name, ctx.report.backend),
-            precision: &args.precision,
+            precision: args.precision.name(),
             size: args.size,
             ms,
             steps: (what == "pipeline").then_some(args.steps),
@@ -229,7 +222,7 @@ fn mm(m: usize, k: usize, n: usize) -> f64 {
 /// random weights: the layers most of a UNet step is made of.
 pub fn run_layers(args: LayerBenchArgs) -> Result<()> {
     let ctx = context(false)?;
-    let b = GpuBackend::new(&ctx, dtype(&args.precision)?);
+    let b = GpuBackend::new(&ctx, args.precision.dtype());
     let cfg_json: serde_json::Value = serde_json::from_str(include_str!(
         "../../../../weights-tools/configs/sd-v1.5/unet.json"
     ))?;

@@ -9,14 +9,13 @@
 //! that slowest rate (small images run our kernels less efficiently than
 //! large ones, so the bound errs long).
 
+use crate::options::Precision;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use roentgen_gpu::kernel::{SUBMIT_BUDGET_FLOPS, SubmitTiming};
 use roentgen_gpu::{ContextOptions, GpuContext};
 use roentgen_model::{GivenNoise, GpuBackend, Model, Request, SchedulerKind};
-
-use super::model::dtype;
 
 #[derive(clap::Args, Debug)]
 pub struct SubmissionArgs {
@@ -29,8 +28,8 @@ pub struct SubmissionArgs {
     /// Image side of the dry run whose largest submission is bounded.
     #[arg(long, default_value_t = 512)]
     pub full_size: usize,
-    #[arg(long, default_value = "f16")]
-    pub precision: String,
+    #[arg(long, value_enum, default_value_t = Precision::F16)]
+    pub precision: Precision,
     /// FLOPs a submission may carry, in GFLOP (the built-in budget by default).
     #[arg(long)]
     pub budget_gflop: Option<f64>,
@@ -95,7 +94,7 @@ pub fn run(args: SubmissionArgs) -> Result<()> {
     let budget = args
         .budget_gflop
         .map_or(SUBMIT_BUDGET_FLOPS, |g| (g * 1e9) as u64);
-    let dtype = dtype(&args.precision)?;
+    let dtype = args.precision.dtype();
     let load = |ctx| {
         Model::load_dir(GpuBackend::new(ctx, dtype), &args.model, |_, _| {})
             .with_context(|| format!("loading {}", args.model.display()))
@@ -142,7 +141,7 @@ pub fn run(args: SubmissionArgs) -> Result<()> {
         .fold(0.0, f64::max);
     let report = Report {
         adapter: format!("{} ({})", ctx.report.name, ctx.report.backend),
-        precision: args.precision.clone(),
+        precision: args.precision.to_string(),
         budget_flops: budget,
         full_size: args.full_size,
         full_submissions: full.counts.submits,

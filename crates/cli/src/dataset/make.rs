@@ -43,7 +43,7 @@ pub fn run(args: MakeArgs) -> anyhow::Result<()> {
         arithmetic: if args.model.cpu {
             "cpu".into()
         } else {
-            args.model.precision.clone()
+            args.model.precision.to_string()
         },
     };
     let layout = Layout::new(&args.out);
