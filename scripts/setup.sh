@@ -23,6 +23,9 @@ command -v node >/dev/null && command -v npm >/dev/null || apt_missing+=(nodejs 
 # A single-node Slurm cluster for `roentgen dataset`'s test (tests/slurm/run.sh).
 command -v slurmctld >/dev/null && command -v slurmd >/dev/null || apt_missing+=(slurm-wlm)
 command -v munged >/dev/null || apt_missing+=(munge)
+# Real DICOM toolkits check the DICOM files `roentgen generate --format dicom` writes.
+command -v dciodvfy >/dev/null || apt_missing+=(dicom3tools)
+command -v dcmdump >/dev/null || apt_missing+=(dcmtk)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   say "apt-get install ${apt_missing[*]}"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo

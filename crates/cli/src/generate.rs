@@ -6,8 +6,10 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use roentgen_model::{Backend, GivenNoise, ImageSize};
 
+use crate::image_out;
 use crate::model_args::{self, ModelArgs, OnBackend, SamplingArgs, Source, bar};
 use crate::npy;
+use crate::options::ImageFormat;
 use crate::run_outputs::ExtraOutputs;
 use crate::shard::Shard;
 
@@ -32,20 +34,27 @@ pub struct GenerateArgs {
     pub init_latents: Option<PathBuf>,
     #[command(flatten)]
     pub extra: ExtraOutputs,
-    /// A .png file (one image) or a folder.
+    /// png (default) or dicom (a Secondary Capture marked synthetic, for
+    /// DICOM viewers); default: dicom when --out ends in .dcm.
+    #[arg(long, value_enum)]
+    pub format: Option<ImageFormat>,
+    /// A .png or .dcm file (one image) or a folder.
     #[arg(long)]
     pub out: PathBuf,
 }
 
-/// Where image k goes, and its latents if asked.
-fn out_path(out: &Path, count: u64, seed: u64) -> PathBuf {
-    let is_file = out
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("png"));
-    if is_file && count == 1 {
+/// Whether `out` names one file (not a folder).
+fn is_file(out: &Path) -> bool {
+    out.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png") || e.eq_ignore_ascii_case("dcm"))
+}
+
+/// Where image k goes.
+fn out_path(out: &Path, count: u64, seed: u64, format: ImageFormat) -> PathBuf {
+    if is_file(out) && count == 1 {
         out.to_path_buf()
     } else {
-        out.join(format!("roentgen-{seed}.png"))
+        out.join(format!("roentgen-{seed}.{}", format.extension()))
     }
 }
 
@@ -77,11 +86,8 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &GenerateArgs) -> anyho
         None => model.latent_hw_or_default(args.size)?,
     };
     let first_seed = args.sampling.seed();
-    let is_png = args
-        .out
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("png"));
-    if args.count > 1 || !is_png {
+    let format = image_out::format_for(args.format, &args.out);
+    if args.count > 1 || !is_file(&args.out) {
         std::fs::create_dir_all(&args.out)
             .with_context(|| format!("creating {}", args.out.display()))?;
     }
@@ -105,15 +111,19 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &GenerateArgs) -> anyho
         ))?;
         steps.finish_and_clear();
         let secs = t.elapsed().as_secs_f64();
-        let path = out_path(&args.out, args.count, seed);
-        let png = roentgen_model::png::encode_rgb8(
-            out.width,
-            out.height,
-            &out.rgb8(),
+        let path = out_path(&args.out, args.count, seed, format);
+        let bytes = image_out::encode(
+            format,
+            &out,
             &roentgen_model::png::metadata(&req, &args.model.model),
-        )
-        .map_err(anyhow::Error::msg)?;
-        std::fs::write(&path, png).with_context(|| format!("writing {}", path.display()))?;
+            &req,
+            &args.model.model,
+            &image_out::Patient {
+                age: args.sampling.age,
+                sex: args.sampling.sex,
+            },
+        )?;
+        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
         let shape = [1, model.unet.cfg.in_channels, latent_hw.0, latent_hw.1];
         args.extra.write(&out, shape, args.count, seed)?;
         eprintln!(

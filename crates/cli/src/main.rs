@@ -10,6 +10,7 @@ mod bench;
 mod dataset;
 mod edit;
 mod generate;
+mod image_out;
 mod maps_out;
 mod model_args;
 mod model_path;

@@ -40,6 +40,24 @@ impl fmt::Display for Precision {
     }
 }
 
+/// The file an image is written as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImageFormat {
+    /// RGB8 with the settings in text chunks.
+    Png,
+    /// A Secondary Capture marked synthetic, for DICOM viewers.
+    Dicom,
+}
+
+impl ImageFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            ImageFormat::Png => "png",
+            ImageFormat::Dicom => "dcm",
+        }
+    }
+}
+
 /// `--scheduler`: a sampler by the name links and goldens use.
 pub fn scheduler(s: &str) -> Result<SchedulerKind, String> {
     SchedulerKind::from_name(s).ok_or_else(|| {

@@ -11,6 +11,7 @@
 mod blend;
 mod dicom;
 mod dicom_lengths;
+pub mod dicom_out;
 mod fit;
 mod input;
 mod j2k;
