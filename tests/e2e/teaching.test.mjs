@@ -8,6 +8,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { serveDist } from './static-server.mjs';
 import { PAGE_LOGIC, launch, runsOn, logLongTasks, openPage, resultImages, settled, tiny, waitForText, waitUntil } from './browser.mjs';
@@ -79,6 +82,49 @@ test('generating shows step progress, a live preview and the strip of steps; dow
   assert.deepEqual([...errors, ...other.errors], []);
   await context.close();
   await other.context.close();
+});
+
+test('each image has a DICOM link: the PNG\'s pixels as a Secondary Capture marked synthetic, valid for dciodvfy', PAGE_LOGIC, async () => {
+  const { page, context, errors } = await open();
+  await page.getByTestId('prompt').fill('Small left apical pneumothorax.');
+  await page.getByTestId('steps').fill('2');
+  await page.getByTestId('generate').click();
+  await settled(page);
+  assert.equal(await page.getByTestId('status').textContent(), 'done');
+  const link = page.getByTestId('download-dicom');
+  assert.equal(await link.getAttribute('download'), 'roentgen-seed1.dcm');
+  const href = await link.getAttribute('href');
+  assert.match(href, /^blob:/);
+  const b64 = await page.evaluate(async (url) => {
+    const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
+    let s = '';
+    for (const b of bytes) s += String.fromCharCode(b);
+    return btoa(s);
+  }, href);
+  const dir = mkdtempSync(join(tmpdir(), 'roentgen-dicom-'));
+  try {
+    const file = join(dir, 'page.dcm');
+    writeFileSync(file, Buffer.from(b64, 'base64'));
+    const run = (tool, ...args) => {
+      const r = spawnSync(tool, [...args, file], { encoding: 'utf8' });
+      assert.ok(!r.error, `${tool}: ${r.error} (Debian's dicom3tools and dcmtk; scripts/setup.sh installs them)`);
+      return r.stdout + r.stderr;
+    };
+    const verdict = run('dciodvfy');
+    assert.match(verdict, /SCImage/);
+    assert.doesNotMatch(verdict, /Error|Warning/, verdict);
+    const dump = run('dcmdump', '+L'); // +L: long values whole
+    for (const want of ['(0008,0064) CS [SYN]', '(0008,103e) LO [SYNTHETIC - NOT FOR DIAGNOSIS]', 'Small left apical pneumothorax.']) {
+      assert.ok(dump.includes(want), `dcmdump lacks ${want}: ${dump}`);
+    }
+    // The PNG's size: the tiny model draws 16x16.
+    assert.match(dump, /\(0028,0010\) US 16 /);
+    assert.match(dump, /\(0028,0011\) US 16 /);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.deepEqual(errors, []);
+  await context.close();
 });
 
 test('Cancel stops a run between steps and leaves the page ready', PAGE_LOGIC, async () => {

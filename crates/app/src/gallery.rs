@@ -61,6 +61,12 @@ fn ResultFigure(img: Image) -> impl IntoView {
             .unwrap_or_else(|| src.clone())
     };
     let has_maps = !img.maps.is_empty();
+    let dicom = crate::dicom_link::dicom_url(&img.src);
+    if let Ok(url) = &dicom {
+        let url = url.clone();
+        on_cleanup(move || crate::dicom_link::revoke(&url));
+    }
+    let dicom_name = crate::dicom_link::file_name(&img.file_name);
     view! {
         <figure>
             <img data-testid="result" data-src=img.src.clone() src=shown alt="synthetic chest X-ray"/>
@@ -68,6 +74,13 @@ fn ResultFigure(img: Image) -> impl IntoView {
                 <span data-testid="caption">{img.caption}</span>
                 " — synthetic, not for diagnosis. "
                 <a data-testid="download-png" href=img.src download=img.file_name>"Download PNG"</a>
+                {match dicom {
+                    Ok(url) => view! {
+                        " · " <a data-testid="download-dicom" href=url download=dicom_name
+                            title="A DICOM Secondary Capture for teaching viewers, marked SYNTHETIC - NOT FOR DIAGNOSIS">"DICOM"</a>
+                    }.into_any(),
+                    Err(e) => view! { <span class="note" data-testid="dicom-error">{format!(" (no DICOM: {e})")}</span> }.into_any(),
+                }}
                 // An edit has no link: its radiograph stays in this browser.
                 {(!img.link.is_empty()).then(|| view! {
                     " · " <a data-testid="share-link" href=img.link.clone()>"Link"</a>

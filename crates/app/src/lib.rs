@@ -10,6 +10,7 @@ mod adapter_panel;
 mod app;
 mod converting;
 mod device_check;
+mod dicom_link;
 mod dropped;
 mod edit_panel;
 mod editing;

@@ -44,13 +44,7 @@ pub fn encode(
                 .map_err(anyhow::Error::msg)
         }
         ImageFormat::Dicom => {
-            // The VAE's three channels, nearly equal on a radiograph, as one
-            // grey level: their mean.
-            let gray: Vec<u8> = out
-                .rgb8()
-                .chunks_exact(3)
-                .map(|p| ((p[0] as u32 + p[1] as u32 + p[2] as u32 + 1) / 3) as u8)
-                .collect();
+            let gray = roentgen_imaging::dicom_out::gray_of_rgb(&out.rgb8());
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());

@@ -321,3 +321,133 @@ mod date_tests {
         );
     }
 }
+
+/// The VAE's three channels, nearly equal on a radiograph, as one grey
+/// level: their mean, rounded.
+pub fn gray_of_rgb(rgb: &[u8]) -> Vec<u8> {
+    rgb.chunks_exact(3)
+        .map(|p| ((p[0] as u32 + p[1] as u32 + p[2] as u32 + 1) / 3) as u8)
+        .collect()
+}
+
+/// The DICOM of an image the page or the CLI wrote as PNG: its pixels (the
+/// mean of the three channels) and its text chunks (prompt, model,
+/// settings), the patient's age and sex read from a demographic opening
+/// sentence ("50 year old White female. ..."), if the prompt has one. The
+/// page's "DICOM" link makes its file this way from the PNG it shows.
+pub fn from_png(
+    png_bytes: &[u8],
+    random: [u8; 16],
+    unix_seconds: u64,
+    software: &str,
+) -> Result<Vec<u8>, String> {
+    let mut reader = png::Decoder::new(std::io::Cursor::new(png_bytes))
+        .read_info()
+        .map_err(|e| format!("not a PNG: {e}"))?;
+    let mut buf = vec![0; reader.output_buffer_size().ok_or("PNG too large")?];
+    let frame = reader.next_frame(&mut buf).map_err(|e| e.to_string())?;
+    if frame.color_type != png::ColorType::Rgb || frame.bit_depth != png::BitDepth::Eight {
+        return Err(format!(
+            "{:?} {:?}: the generator's PNGs are 8-bit RGB",
+            frame.color_type, frame.bit_depth
+        ));
+    }
+    buf.truncate(frame.buffer_size());
+    let gray = gray_of_rgb(&buf);
+    let mut text: Vec<(String, String)> = Vec::new();
+    for t in &reader.info().utf8_text {
+        text.push((t.keyword.clone(), t.get_text().map_err(|e| e.to_string())?));
+    }
+    let get = |k: &str| {
+        text.iter()
+            .find(|(key, _)| key == k)
+            .map_or("", |(_, v)| v.as_str())
+    };
+    let prompt = get("prompt").to_string();
+    let model = get("model").to_string();
+    let settings: Vec<(&str, String)> = text.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let (age, sex) = subject_of(&prompt);
+    let (date, time) = utc_date_time(unix_seconds);
+    secondary_capture(&SyntheticImage {
+        width: frame.width as usize,
+        height: frame.height as usize,
+        gray: &gray,
+        prompt: &prompt,
+        model: &model,
+        settings: &settings,
+        age,
+        sex,
+        date: &date,
+        time: &time,
+        random,
+        software,
+    })
+}
+
+/// Age and sex ("F"/"M") from a demographic caption's opening sentence.
+fn subject_of(prompt: &str) -> (Option<u32>, Option<&'static str>) {
+    let first = prompt
+        .split('.')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let age = first
+        .split_once(" year old")
+        .and_then(|(n, _)| n.trim().parse::<u32>().ok())
+        .filter(|a| (1..=120).contains(a));
+    let sex = if first.ends_with(" female") {
+        Some("F")
+    } else if first.ends_with(" male") {
+        Some("M")
+    } else {
+        None
+    };
+    match age {
+        Some(_) => (age, sex),
+        None => (None, None),
+    }
+}
+
+#[cfg(test)]
+mod png_tests {
+    #[test]
+    fn a_png_with_its_settings_becomes_the_same_dicom() {
+        let (w, h) = (4usize, 2usize);
+        let rgb: Vec<u8> = (0..w * h)
+            .flat_map(|i| [i as u8 * 30, i as u8 * 30 + 1, i as u8 * 30 + 2])
+            .collect();
+        let mut png = Vec::new();
+        {
+            let mut enc = png::Encoder::new(&mut png, w as u32, h as u32);
+            enc.set_color(png::ColorType::Rgb);
+            enc.set_depth(png::BitDepth::Eight);
+            enc.add_itxt_chunk(
+                "prompt".into(),
+                "50 year old White female. Cardiomegaly.".into(),
+            )
+            .unwrap();
+            enc.add_itxt_chunk("model".into(), "demo".into()).unwrap();
+            enc.add_itxt_chunk("seed".into(), "9".into()).unwrap();
+            let mut wr = enc.write_header().unwrap();
+            wr.write_image_data(&rgb).unwrap();
+        }
+        let dcm = super::from_png(&png, [3; 16], 0, "test").unwrap();
+        let read = crate::decode(&dcm, "x.dcm").unwrap();
+        for (i, v) in read.values.iter().enumerate() {
+            let want = (i * 30 + 1) as f32;
+            assert!((v * 255.0 - want).abs() < 0.51, "{i}: {v}");
+        }
+        let obj = dicom_object::from_reader(&dcm[128..]).unwrap();
+        let get = |t| obj.element(t).unwrap().to_str().unwrap().trim().to_string();
+        assert_eq!(get(dicom_dictionary_std::tags::PATIENT_AGE), "050Y");
+        assert_eq!(get(dicom_dictionary_std::tags::PATIENT_SEX), "F");
+        assert!(get(dicom_dictionary_std::tags::IMAGE_COMMENTS).contains("seed: 9."));
+        assert!(super::from_png(b"not a png", [0; 16], 0, "").is_err());
+        assert_eq!(super::subject_of("Cardiomegaly."), (None, None));
+        assert_eq!(
+            super::subject_of("70 year old Black male. Edema."),
+            (Some(70), Some("M"))
+        );
+    }
+}
