@@ -18,6 +18,7 @@ const TYPES = {
   '.json': 'application/json',
   '.png': 'image/png',
   '.svg': 'image/svg+xml',
+  '.webmanifest': 'application/manifest+json',
 };
 
 export async function serveDist(dir, { flaky = [], secret, allowOrigin } = {}) {
@@ -92,6 +93,11 @@ export async function serveDist(dir, { flaky = [], secret, allowOrigin } = {}) {
     origin: `http://127.0.0.1:${port}`,
     requests,
     log,
-    close: () => new Promise((ok) => server.close(ok)),
+    // Stops answering at once: open keep-alive connections are cut too, so
+    // a page that asks again finds nothing there (the offline test).
+    close: () => new Promise((ok) => {
+      server.close(ok);
+      server.closeAllConnections();
+    }),
   };
 }
