@@ -32,19 +32,26 @@ prompt = "No acute cardiopulmonary process."
 count = 2
 "#;
 
-fn make(spec: &Path, out: &Path, shard: &str) -> String {
-    ok(&roentgen(&[
+/// `roentgen dataset make` of `spec` into `out`, with `extra` options.
+fn run_make(spec: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let model = model();
+    let mut args = vec![
         "dataset",
         "make",
         "--model",
-        &model(),
+        model.as_str(),
         "--spec",
         spec.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
-        "--shard",
-        shard,
-    ]))
+    ];
+    args.extend_from_slice(extra);
+    roentgen(&args)
+}
+
+/// One shard, which must succeed; what it said.
+fn make(spec: &Path, out: &Path, shard: &str) -> String {
+    ok(&run_make(spec, out, &["--shard", shard]))
 }
 
 fn merge(out: &Path) -> std::process::Output {
@@ -132,18 +139,7 @@ fn shards_resume_and_merge_to_the_single_process_bytes() {
 
     // Another data set's image in this one's place is refused, named.
     fs::copy(image(&two, 1), image(&two, 0)).unwrap();
-    let out = roentgen(&[
-        "dataset",
-        "make",
-        "--model",
-        &model(),
-        "--spec",
-        spec.to_str().unwrap(),
-        "--out",
-        two.to_str().unwrap(),
-        "--shard",
-        "0/2",
-    ]);
+    let out = run_make(&spec, &two, &["--shard", "0/2"]);
     fails(&out, "image 0 (");
     fails(&out, "its prompt is \"Right pleural effusion.\"");
     fails(&merge(&two), "the image does not match its row");
@@ -151,31 +147,11 @@ fn shards_resume_and_merge_to_the_single_process_bytes() {
     // Another spec into the same folder is refused before the model loads.
     let other = dir.join("other.toml");
     fs::write(&other, SPEC.replace("steps = 2", "steps = 3")).unwrap();
-    let out = roentgen(&[
-        "dataset",
-        "make",
-        "--model",
-        &model(),
-        "--spec",
-        other.to_str().unwrap(),
-        "--out",
-        two.to_str().unwrap(),
-    ]);
+    let out = run_make(&other, &two, &[]);
     fails(&out, "was made from another spec");
     assert!(!String::from_utf8_lossy(&out.stderr).contains("model loaded"));
     // And so is other arithmetic (f16 and f32 differ in the last bits).
-    let out = roentgen(&[
-        "dataset",
-        "make",
-        "--model",
-        &model(),
-        "--spec",
-        spec.to_str().unwrap(),
-        "--out",
-        two.to_str().unwrap(),
-        "--precision",
-        "f32",
-    ]);
+    let out = run_make(&spec, &two, &["--precision", "f32"]);
     fails(&out, "was made in f16 arithmetic, this run would use f32");
 }
 
@@ -186,16 +162,7 @@ fn spec_mistakes_are_refused_before_the_model_loads() {
     let spec = dir.join("spec.toml");
     let run = |text: &str| {
         fs::write(&spec, text).unwrap();
-        roentgen(&[
-            "dataset",
-            "make",
-            "--model",
-            &model(),
-            "--spec",
-            spec.to_str().unwrap(),
-            "--out",
-            dir.join("out").to_str().unwrap(),
-        ])
+        run_make(&spec, &dir.join("out"), &[])
     };
     fails(
         &run(&SPEC.replace("side = [", "sides = [")),
