@@ -8,7 +8,6 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use roentgen_model::{Backend, GivenNoise, Model, Request, RunOptions};
-use sha2::Digest;
 
 use super::MakeArgs;
 use super::spec::{Checked, Spec};
@@ -38,7 +37,7 @@ pub fn run(args: MakeArgs) -> anyhow::Result<()> {
         spec_sha256: checked.sha256(),
         spec: checked.spec.clone(),
         model: args.model.model.clone(),
-        model_manifest_sha256: hex::encode(sha2::Sha256::digest(&manifest)),
+        model_manifest_sha256: roentgen_weights::sha256_hex(&manifest),
         model_kind,
         arithmetic: if args.model.cpu {
             "cpu".into()
@@ -170,7 +169,6 @@ impl Job<'_> {
             let expect = roentgen_model::png::metadata(&req, &meta.model);
             let path = self.layout.image(k);
             let has_row = rows.by_k.contains_key(&k);
-            let mut made = false;
             let exists = match path.exists().then(|| store::read_image(&path)) {
                 None => false,
                 Some(Ok(image)) => {
@@ -197,15 +195,14 @@ impl Job<'_> {
             } else {
                 self.draw(model, &req, &expect, k)?;
                 tally.made += 1;
-                made = true;
             }
             if !has_row {
                 part.append(&store::row(&planned, &req, settings.image_size, meta))?;
-                if !made {
+                if exists {
                     tally.mended_rows += 1;
                 }
             }
-            progress.image(k, made, &tally);
+            progress.image(k, !exists, &tally);
         }
         progress.finish();
         eprintln!(
@@ -255,7 +252,6 @@ struct Progress {
     shard: crate::shard::Shard,
     total: u64,
     start: Instant,
-    done: std::cell::Cell<u64>,
     json: bool,
 }
 
@@ -273,14 +269,13 @@ impl Progress {
             shard,
             total,
             start: Instant::now(),
-            done: 0.into(),
             json: !std::io::stdout().is_terminal(),
         }
     }
 
     fn image(&self, k: u64, made: bool, tally: &Tally) {
-        self.done.set(self.done.get() + 1);
-        let done = self.done.get();
+        // Every image so far was either made or found already there.
+        let done = tally.made + tally.found;
         let secs = self.start.elapsed().as_secs_f64();
         // The rate of images made, not of images found already there.
         let per_hour = if tally.made > 0 {

@@ -339,9 +339,8 @@ impl Checked {
     /// A fingerprint of what the spec asks for (not of its comments or
     /// layout): sha256 of its JSON form.
     pub fn sha256(&self) -> String {
-        use sha2::Digest;
         let json = serde_json::to_vec(&self.spec).expect("a spec serialises");
-        hex::encode(sha2::Sha256::digest(json))
+        roentgen_weights::sha256_hex(&json)
     }
 }
 
