@@ -26,6 +26,10 @@ command -v munged >/dev/null || apt_missing+=(munge)
 # Real DICOM toolkits check the DICOM files `roentgen generate --format dicom` writes.
 command -v dciodvfy >/dev/null || apt_missing+=(dicom3tools)
 command -v dcmdump >/dev/null || apt_missing+=(dcmtk)
+# nginx hosts the page over HTTPS in tests/e2e/hosting.test.mjs, on the site
+# deploy/nginx/site.sh writes; openssl makes its certificate.
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_missing+=(nginx)
+command -v openssl >/dev/null || apt_missing+=(openssl)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   say "apt-get install ${apt_missing[*]}"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
@@ -73,9 +77,10 @@ if [ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]; then
   fast_install trunk --version "$TRUNK_VERSION" --locked --ignore-rust-version --force
 fi
 
-# npm tools, exact versions from package-lock.json: wasm-opt, playwright-core and puppeteer-core.
+# npm tools, exact versions from package-lock.json: wasm-opt, playwright-core,
+# puppeteer-core, and jsqr (reads the presenter view's QR code back).
 if ! node_modules/.bin/wasm-opt --version 2>/dev/null | grep -q "($WASM_OPT_VERSION)" \
-  || [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/puppeteer-core ]; then
-  say "npm ci (binaryen, playwright-core, puppeteer-core)"
+  || [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/puppeteer-core ] || [ ! -d node_modules/jsqr ]; then
+  say "npm ci (binaryen, playwright-core, puppeteer-core, jsqr)"
   npm ci --no-audit --no-fund --loglevel=error
 fi

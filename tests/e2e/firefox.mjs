@@ -34,6 +34,9 @@ export async function launchFirefox() {
     executablePath: process.env.FIREFOX ?? '/usr/bin/firefox-esr',
     headless: true,
     extraPrefsFirefox: FIREFOX_PREFS,
+    // hosting.test.mjs serves the page over HTTPS with a certificate it
+    // made; every other test serves plain HTTP from 127.0.0.1.
+    acceptInsecureCerts: true,
     // A wait is one long protocol call (the predicate is polled in the
     // page), so puppeteer's 180 s default would cut every wait there; the
     // waits' own limit is browser.mjs's WAIT_MS (E2E_WAIT_S), plus a margin.

@@ -236,7 +236,7 @@ impl Origin for Url<'_> {
             bytes(b.len() as u64, false);
             return Ok(b);
         }
-        let url = format!("{}{}", self.base, entry.file);
+        let url = roentgen_weights::shard_url(&self.base, entry);
         let b = http::shard(&url, entry, self.creds, |n| bytes(n, true)).await?;
         if let Err(e) = self.store.put(entry, &b).await {
             self.not_stored.push(format!("{}: {e}", entry.file));

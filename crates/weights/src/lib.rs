@@ -19,6 +19,6 @@ pub mod writer;
 
 pub use checksum::{Sha256Stream, sha256_hex, verify_shard};
 pub use error::WeightsError;
-pub use folder_url::folder_url;
+pub use folder_url::{folder_url, shard_url};
 pub use manifest::{Manifest, ShardEntry, TensorDType, TensorEntry};
 pub use progress::DownloadProgress;
