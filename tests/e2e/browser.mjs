@@ -141,7 +141,7 @@ export const settled = (page) => waitForText(page, 'status', /^(ready|done|error
 export async function openPage(browser, url, { context, onPage } = {}) {
   context ??= await newContext(browser);
   const page = await context.newPage();
-  onPage?.(page);
+  await onPage?.(page);
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.addInitScript(() => {

@@ -88,6 +88,8 @@ class Page {
     this.inner = inner;
     this.timeout = timeout;
     this.mouse = inner.mouse;
+    // Playwright's and puppeteer's keyboards share press(key).
+    this.keyboard = inner.keyboard;
   }
 
   on(event, handler) {

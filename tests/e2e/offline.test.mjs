@@ -6,6 +6,8 @@
 // the server that served the page is stopped, its connections cut.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveDist } from './static-server.mjs';
@@ -22,6 +24,12 @@ after(async () => {
   await browser?.close();
 });
 
+/** The build of the service worker that controls `page`. */
+const buildOf = (page) => page.evaluate(() => new Promise((done) => {
+  navigator.serviceWorker.addEventListener('message', (e) => done(e.data.build), { once: true });
+  navigator.serviceWorker.controller.postMessage('build');
+}));
+
 const ONE_ENGINE = runsOn('chromium', 'service workers and storage are the page\'s logic; Playwright\'s Chromium reloads a page whose server is gone');
 
 test('loaded once, the page reloads and generates the same image with its server gone', ONE_ENGINE, async () => {
@@ -33,10 +41,7 @@ test('loaded once, the page reloads and generates the same image with its server
     const [online] = await resultImages(page);
     // The service worker has this build's files and controls the page.
     await waitUntil(page, () => navigator.serviceWorker.controller !== null);
-    const build = await page.evaluate(() => new Promise((done) => {
-      navigator.serviceWorker.addEventListener('message', (e) => done(e.data.build), { once: true });
-      navigator.serviceWorker.controller.postMessage('build');
-    }));
+    const build = await buildOf(page);
     assert.match(build, /^[0-9a-f]{16}$/);
     const manifest = await (await fetch(server.url + 'manifest.webmanifest')).json();
     assert.equal(manifest.short_name, 'RoentGen');
@@ -54,5 +59,50 @@ test('loaded once, the page reloads and generates the same image with its server
   } finally {
     await context.close();
     await server.close();
+  }
+});
+
+test('a new build waits until the visitor asks, is never mixed with the old one, then replaces it whole', ONE_ENGINE, async () => {
+  // A copy of dist/ that the test turns into "the next build": a changed
+  // page whose service worker names another build, as a deploy would.
+  const dir = mkdtempSync(join(tmpdir(), 'roentgen-build-'));
+  cpSync(join(ROOT, 'dist/'), dir, { recursive: true });
+  const server = await serveDist(`${dir}/`);
+  const context = await newContext(browser);
+  const marker = (page) => page.evaluate(() => document.querySelector('meta[name=roentgen-next-build]')?.content ?? null);
+  try {
+    const { page, errors } = await openPage(browser, server.url + tiny(), { context });
+    await waitUntil(page, () => navigator.serviceWorker.controller !== null);
+    const build = await buildOf(page);
+    const next = 'f'.repeat(16);
+    const index = readFileSync(join(dir, 'index.html'), 'utf8');
+    writeFileSync(join(dir, 'index.html'), index.replace('<head>', '<head><meta name="roentgen-next-build" content="yes">'));
+    writeFileSync(join(dir, 'sw.js'), readFileSync(join(dir, 'sw.js'), 'utf8').replace(build, next));
+    await page.evaluate(async () => (await navigator.serviceWorker.getRegistration()).update());
+    await page.getByTestId('new-build').waitFor();
+
+    // Not asked: a reload is the old build, whole, and offers the new one again.
+    await page.reload();
+    await settled(page);
+    assert.equal(await marker(page), null, 'the old page, from the old cache');
+    assert.equal(await buildOf(page), build);
+    assert.equal(await page.getByTestId('status').textContent(), 'ready');
+
+    // Asked: the page reloads once into the new build; the old cache is gone.
+    const loaded = page.waitForEvent('load');
+    await page.locator('[data-testid=new-build] button').click();
+    await loaded;
+    await settled(page);
+    assert.equal(await marker(page), 'yes');
+    assert.equal(await buildOf(page), next);
+    assert.equal(await page.getByTestId('status').textContent(), 'ready');
+    const caches = await page.evaluate(async () => (await self.caches.keys()).filter((k) => k.startsWith('roentgen-page-')));
+    assert.deepEqual(caches, [`roentgen-page-${next}`]);
+    assert.equal(await page.locator('[data-testid=new-build]').count(), 0);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });

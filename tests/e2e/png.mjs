@@ -1,4 +1,5 @@
-// A small PNG reader for the tests: 8-bit RGB pixels and iTXt/tEXt chunks.
+// A small PNG reader for the tests: 8-bit RGB or RGBA pixels (`channels`
+// says which; the page's images are RGB, screenshots RGBA) and iTXt/tEXt chunks.
 import { inflateSync } from 'node:zlib';
 
 export function decodePng(buf) {
@@ -7,6 +8,7 @@ export function decodePng(buf) {
   let pos = 8;
   let width = 0;
   let height = 0;
+  let channels = 3;
   const idat = [];
   const text = {};
   while (pos < buf.length) {
@@ -17,7 +19,10 @@ export function decodePng(buf) {
     if (type === 'IHDR') {
       width = data.readUInt32BE(0);
       height = data.readUInt32BE(4);
-      if (data[8] !== 8 || data[9] !== 2) throw new Error('only 8-bit RGB is read here');
+      if (data[8] !== 8 || ![2, 6].includes(data[9]) || data[12] !== 0) {
+        throw new Error('only 8-bit RGB or RGBA, not interlaced, is read here');
+      }
+      channels = data[9] === 6 ? 4 : 3;
     } else if (type === 'IDAT') {
       idat.push(data);
     } else if (type === 'iTXt' || type === 'tEXt') {
@@ -35,15 +40,15 @@ export function decodePng(buf) {
     }
   }
   const raw = inflateSync(Buffer.concat(idat));
-  const stride = width * 3;
+  const stride = width * channels;
   const out = Buffer.alloc(stride * height);
   for (let y = 0; y < height; y++) {
     const f = raw[y * (stride + 1)];
     const line = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
     for (let x = 0; x < stride; x++) {
-      const a = x >= 3 ? out[y * stride + x - 3] : 0;
+      const a = x >= channels ? out[y * stride + x - channels] : 0;
       const b = y > 0 ? out[(y - 1) * stride + x] : 0;
-      const c = x >= 3 && y > 0 ? out[(y - 1) * stride + x - 3] : 0;
+      const c = x >= channels && y > 0 ? out[(y - 1) * stride + x - channels] : 0;
       let v = line[x];
       if (f === 1) v += a;
       else if (f === 2) v += b;
@@ -58,5 +63,5 @@ export function decodePng(buf) {
       out[y * stride + x] = v & 255;
     }
   }
-  return { width, height, pixels: out, text };
+  return { width, height, channels, pixels: out, text };
 }

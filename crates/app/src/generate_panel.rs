@@ -524,6 +524,36 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
             "loading" | "generating" | "converting"
         )
     };
+    // The finding preset last chosen (the select, or N in the presenter view).
+    let preset = RwSignal::new(None::<usize>);
+    let apply_preset = move |i: usize| {
+        if let Some((_, with, without)) = PRESETS.get(i) {
+            preset.set(Some(i));
+            prompt.set(with.to_string());
+            compare_prompt.set(without.to_string());
+            compare_vary.set("findings".to_string());
+        }
+    };
+    let presenting = RwSignal::new(false);
+    let stage = crate::presenter::Stage {
+        images,
+        preview,
+        progress,
+        prompt,
+        comparing,
+    };
+    let present_generate = Callback::new(move |compare: bool| {
+        if !busy() {
+            start(if compare { Mode::Compare } else { Mode::Batch });
+        }
+    });
+    let next_preset = Callback::new(move |()| {
+        apply_preset(
+            preset
+                .get_untracked()
+                .map_or(0, |i| (i + 1) % PRESETS.len()),
+        );
+    });
     let stored_list = move || {
         stored
             .get()
@@ -611,15 +641,10 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
             <h2>"Generate"</h2>
             <p class="note" data-testid="model-note">{model_note}</p>
             <label>"Finding preset"
-                <select data-testid="preset" on:change=move |ev| {
-                    if let Some((_, with, without)) = event_target_value(&ev)
-                        .parse::<usize>()
-                        .ok()
-                        .and_then(|i| PRESETS.get(i))
-                    {
-                        prompt.set(with.to_string());
-                        compare_prompt.set(without.to_string());
-                        compare_vary.set("findings".to_string());
+                <select data-testid="preset" prop:value=move || preset.get().map(|i| i.to_string()).unwrap_or_default()
+                    on:change=move |ev| {
+                    if let Ok(i) = event_target_value(&ev).parse::<usize>() {
+                        apply_preset(i);
                     }
                 }>
                     <option value="">"choose a finding…"</option>
@@ -688,6 +713,10 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
             </button>
             <button data-testid="cancel" on:click=move |_| send(ToWorker::Cancel)
                 disabled=move || !matches!(status.get().as_str(), "generating" | "converting")>"Cancel"</button>
+            <button data-testid="presenter-open" title="Full screen for a projector, with a QR code of the image's link"
+                on:click=move |_| presenting.set(true)>"Presenter view"</button>
+            <crate::presenter::PresenterView stage=stage open=presenting generate=present_generate
+                next_preset=next_preset/>
             <div class="compare-form">
                 // A model trained with demographics can also vary the
                 // patient: the same seed and findings, one part changed.

@@ -22,6 +22,7 @@ mod global;
 mod http;
 mod loader;
 mod model_store;
+mod presenter;
 mod probe;
 mod protocol;
 mod runner;
