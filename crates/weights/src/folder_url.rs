@@ -44,7 +44,10 @@ mod tests {
         };
         assert_eq!(
             shard_url("https://cdn.example.org/rg/", &entry),
-            format!("https://cdn.example.org/rg/shard-00003.bin?sha256={}", "ab".repeat(32))
+            format!(
+                "https://cdn.example.org/rg/shard-00003.bin?sha256={}",
+                "ab".repeat(32)
+            )
         );
     }
 
