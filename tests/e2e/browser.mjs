@@ -102,9 +102,8 @@ export async function convertFolder(page, folder, dtype) {
   await page.getByTestId('folder').setInputFiles(folder);
   await waitUntil(page, () =>
     /^converted /.test(document.querySelector('[data-testid=progress]')?.textContent ?? '') ||
-    /^error/.test(document.querySelector('[data-testid=status]')?.textContent ?? ''));
-  const status = await page.getByTestId('status').textContent();
-  if (status.startsWith('error')) throw new Error(status);
+    document.querySelector('[data-testid=status]')?.dataset.phase === 'failed');
+  if ((await phaseOf(page)) === 'failed') throw new Error(await page.getByTestId('status').textContent());
 }
 
 /** A fresh browser context whose every wait and action uses WAIT_MS. */
@@ -126,8 +125,12 @@ export const waitForText = (page, id, re) =>
     [id, re.source, re.flags],
   );
 
-/** Waits until the page's status is final: ready, done or error. */
-export const settled = (page) => waitForText(page, 'status', /^(ready|done|error)/);
+/** The worker's phase as the page mirrors it (`data-phase` of the status line). */
+export const phaseOf = (page) => page.getByTestId('status').getAttribute('data-phase');
+
+/** Waits until the page's phase is final: ready, done or failed. */
+export const settled = (page) =>
+  waitUntil(page, () => ['ready', 'done', 'failed'].includes(document.querySelector('[data-testid=status]')?.dataset.phase));
 
 /**
  * Opens `url` in `context` (a fresh one by default) and waits for a final

@@ -16,7 +16,7 @@ use crate::fetch::Source;
 use crate::http::Credentials;
 use crate::loader::{self, Emit};
 use crate::probe::{self, Probe};
-use crate::protocol::{FromWorker, ToWorker};
+use crate::protocol::{Failure, FromWorker, Phase, ToWorker, failed, phase};
 use crate::{runner, shard_store};
 
 thread_local! {
@@ -54,9 +54,9 @@ pub fn start() {
                 .map(|t| serde_json::from_str::<ToWorker>(&t))
             {
                 Some(Ok(msg)) => handle(msg, extra, handler_emit.clone()),
-                _ => handler_emit(FromWorker::Status {
-                    text: "error: the page sent the worker a message it does not know".into(),
-                }),
+                _ => handler_emit(failed(Failure::Worker {
+                    message: "the page sent the worker a message it does not know".into(),
+                })),
             }
         });
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
@@ -92,9 +92,7 @@ async fn stored_models(emit: &Emit) {
 async fn load_model(source: Source, early: &[String], emit: &Emit) {
     // Free the old model's GPU memory before the new one arrives.
     loader::unload();
-    emit(FromWorker::Status {
-        text: "loading".into(),
-    });
+    emit(phase(Phase::Loading));
     match loader::load(&source, early, emit).await {
         Ok(m) => {
             let (about, demographic_prompts) = (m.describe(), m.demographic_prompts);
@@ -107,13 +105,9 @@ async fn load_model(source: Source, early: &[String], emit: &Emit) {
                 about,
                 demographic_prompts,
             });
-            emit(FromWorker::Status {
-                text: "ready".into(),
-            });
+            emit(phase(Phase::Ready));
         }
-        Err(e) => emit(FromWorker::Status {
-            text: format!("error: {e}"),
-        }),
+        Err(message) => emit(failed(Failure::Model { message })),
     }
     emit(FromWorker::Storage {
         text: loader::storage_line().await,
@@ -137,62 +131,61 @@ fn run_batch(
     emit: Emit,
 ) {
     let label = LABEL.with(|l| l.borrow().clone());
-    emit(FromWorker::Status {
-        text: "generating".into(),
-    });
+    let generating = phase(Phase::Generating { images: jobs.len() });
+    emit(generating.clone());
     spawn_local(async move {
         loader::set_busy(true);
         let mut model = model;
         let mut from = None;
         let mut reloads = 0;
-        let text = loop {
-            let stopped = match runner::run(
-                model,
-                &p,
-                jobs.clone(),
-                &label,
-                edit.as_ref(),
-                from,
-                &emit,
-            )
-            .await
-            {
-                Ok(true) => break "done".to_string(),
-                Ok(false) => break "ready".to_string(),
-                Err(s) => s,
-            };
-            if !loader::lost_soon().await {
-                break format!("error: {}", stopped.error);
-            }
-            let source = SOURCE.with(|s| s.borrow_mut().take());
-            let (Some(source), Some(at), true) = (source, stopped.at, reloads < RELOADS_PER_BATCH)
-            else {
-                break "error: the GPU device was lost; press \"Load model\" to start again".into();
-            };
-            reloads += 1;
-            emit(FromWorker::Progress {
-                text: format!(
-                    "the GPU device was lost: loading the model again to carry on from {}",
-                    at.describe()
-                ),
-            });
-            let reloaded = match loader::load(&source, &[], &emit).await {
-                Ok(m) => loader::install(m),
-                Err(e) => {
-                    break format!(
-                        "error: the GPU device was lost, and loading the model again failed: {e}"
-                    );
+        let end =
+            loop {
+                let stopped =
+                    match runner::run(model, &p, jobs.clone(), &label, edit.as_ref(), from, &emit)
+                        .await
+                    {
+                        Ok(true) => break Phase::Done,
+                        Ok(false) => break Phase::Ready,
+                        Err(s) => s,
+                    };
+                if !loader::lost_soon().await {
+                    break Phase::failed(Failure::Model {
+                        message: stopped.error,
+                    });
                 }
+                let source = SOURCE.with(|s| s.borrow_mut().take());
+                let (Some(source), Some(at), true) =
+                    (source, stopped.at, reloads < RELOADS_PER_BATCH)
+                else {
+                    break Phase::failed(Failure::DeviceLost {
+                        message: "the GPU device was lost; press \"Load model\" to start again"
+                            .into(),
+                    });
+                };
+                reloads += 1;
+                emit(FromWorker::Progress {
+                    text: format!(
+                        "the GPU device was lost: loading the model again to carry on from {}",
+                        at.describe()
+                    ),
+                });
+                let reloaded = match loader::load(&source, &[], &emit).await {
+                    Ok(m) => loader::install(m),
+                    Err(e) => {
+                        break Phase::failed(Failure::DeviceLost {
+                            message: format!(
+                                "the GPU device was lost, and loading the model again failed: {e}"
+                            ),
+                        });
+                    }
+                };
+                SOURCE.with(|s| *s.borrow_mut() = Some(source));
+                emit(generating.clone());
+                model = reloaded;
+                from = Some(at);
             };
-            SOURCE.with(|s| *s.borrow_mut() = Some(source));
-            emit(FromWorker::Status {
-                text: "generating".into(),
-            });
-            model = reloaded;
-            from = Some(at);
-        };
         loader::set_busy(false);
-        emit(FromWorker::Status { text });
+        emit(phase(end));
     });
 }
 
@@ -209,15 +202,9 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
             demographic_prompts,
         } => {
             let files: Vec<(String, web_sys::File)> = paths.into_iter().zip(files(extra)).collect();
-            let dtype = match dtype.as_str() {
-                "q8" => roentgen_weights::TensorDType::Q8,
-                _ => roentgen_weights::TensorDType::F16,
-            };
             // The loaded model stays until the converted one replaces it, so
             // a cancelled or refused conversion leaves the page as it was.
-            emit(FromWorker::Status {
-                text: "converting".into(),
-            });
+            emit(phase(Phase::Converting));
             spawn_local(async move {
                 let folder = crate::web_folder::WebFolder::new(name.clone(), files);
                 let t0 = js_sys::Date::now();
@@ -235,12 +222,8 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
                         });
                         load_model(Source::Stored(name), &[], &emit).await;
                     }
-                    Ok(false) => emit(FromWorker::Status {
-                        text: "cancelled".into(),
-                    }),
-                    Err(e) => emit(FromWorker::Status {
-                        text: format!("error: converting {name:?}: {e}"),
-                    }),
+                    Ok(false) => emit(phase(Phase::Cancelled)),
+                    Err(message) => emit(failed(Failure::Convert { name, message })),
                 }
             });
         }
@@ -274,9 +257,9 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
         }
         ToWorker::OpenImage { fit } => {
             let Some(model) = loader::model() else {
-                emit(FromWorker::Status {
-                    text: "error: load a model before opening a radiograph".into(),
-                });
+                emit(failed(Failure::Edit {
+                    message: "load a model before opening a radiograph".into(),
+                }));
                 return;
             };
             let Some(file) = files(extra).into_iter().next() else {
@@ -284,9 +267,7 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
             };
             match crate::editing::open(&file, &fit, &model) {
                 Ok(ev) => emit(ev),
-                Err(e) => emit(FromWorker::Status {
-                    text: format!("error: {e}"),
-                }),
+                Err(message) => emit(failed(Failure::Edit { message })),
             }
         }
         ToWorker::Edit {
@@ -299,9 +280,7 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
             keep_outside,
         } => {
             let Some(model) = loader::model() else {
-                emit(FromWorker::Status {
-                    text: "error: no model is loaded".into(),
-                });
+                emit(failed(Failure::NoModel));
                 return;
             };
             let prepared = ShareParams::parse(&query)
@@ -313,10 +292,8 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
                 });
             let (p, input) = match prepared {
                 Ok(v) => v,
-                Err(e) => {
-                    emit(FromWorker::Status {
-                        text: format!("error: {e}"),
-                    });
+                Err(message) => {
+                    emit(failed(Failure::Edit { message }));
                     return;
                 }
             };
@@ -409,17 +386,15 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
         }
         ToWorker::Generate { query, jobs } => {
             let Some(model) = loader::model() else {
-                emit(FromWorker::Status {
-                    text: "error: no model is loaded".into(),
-                });
+                emit(failed(Failure::NoModel));
                 return;
             };
             let p = match ShareParams::parse(&query) {
                 Ok(p) => p,
                 Err(e) => {
-                    emit(FromWorker::Status {
-                        text: format!("error: {e}"),
-                    });
+                    emit(failed(Failure::Input {
+                        message: e.to_string(),
+                    }));
                     return;
                 }
             };

@@ -11,9 +11,10 @@ use roentgen_model::pipeline::texts_for;
 use roentgen_model::share::{Compare, ShareParams};
 
 use crate::gallery::{Frame, Gallery, Image, StepsStrip};
-use crate::protocol::{FromWorker, Job, ToWorker};
+use crate::protocol::{Failure, FromWorker, Job, Phase, ToWorker};
 use crate::worker_client::WorkerClient;
 use roentgen_model::presets::PRESETS;
+use roentgen_weights::TensorDType;
 
 thread_local! {
     /// The generation worker: it owns the GPU device and the model.
@@ -134,7 +135,11 @@ fn jobs(p: &ShareParams, mode: Mode, source: &str) -> Vec<Job> {
 /// `set_probe` receives the worker's adapter report and kernel check.
 #[component]
 pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> impl IntoView {
-    let (status, set_status) = signal("loading".to_string());
+    // The worker's phase, mirrored (set here too when the page starts
+    // something, so the buttons lock at once).
+    let (phase, set_phase) = signal(Phase::Loading);
+    let fail_input =
+        move |message: String| set_phase.set(Phase::failed(Failure::Input { message }));
     let (info, set_info) = signal(String::new());
     let link = ShareParams::parse(&query());
     let params = link.clone().unwrap_or_default();
@@ -225,7 +230,7 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
     let tokens = RwSignal::new(None::<String>);
     let from_disk = RwSignal::new(false);
     let stored = RwSignal::new(Vec::<crate::model_store::StoredModel>::new());
-    let convert_dtype = RwSignal::new("f16".to_string());
+    let convert_dtype = RwSignal::new(TensorDType::F16);
     let convert_demographics = RwSignal::new(false);
     let check_line = RwSignal::new(String::new());
     let opened = RwSignal::new(None::<crate::edit_panel::OpenedImage>);
@@ -258,7 +263,7 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
             subject_query()
         );
         ShareParams::parse(&text)
-            .map_err(|e| set_status.set(format!("error: {e}")))
+            .map_err(|e| fail_input(e.to_string()))
             .ok()
     };
     let start = move |mode: Mode| {
@@ -266,8 +271,8 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
             return;
         };
         if mode == Mode::Compare && p.compare.is_none() {
-            set_status.set(format!(
-                "error: compare: give the other image's {}",
+            fail_input(format!(
+                "compare: give the other image's {}",
                 compare_vary.get_untracked()
             ));
             return;
@@ -279,7 +284,7 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
         };
         let jobs = jobs(&p, mode, &link_model);
         comparing.set(mode == Mode::Compare);
-        set_status.set("generating".into());
+        set_phase.set(Phase::Generating { images: jobs.len() });
         send(ToWorker::Generate {
             query: p.to_query(),
             jobs,
@@ -294,7 +299,7 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
               link_error: Option<String>,
               files: Option<(Option<String>, Vec<web_sys::File>)>| {
             pending.set_value((run, link_error));
-            set_status.set("loading".into());
+            set_phase.set(Phase::Loading);
             let Some(c) = client() else {
                 return;
             };
@@ -344,7 +349,7 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
             let Some(c) = client() else { return };
             from_disk.set(true);
             pending.set_value((None, None));
-            set_status.set("converting".into());
+            set_phase.set(Phase::Converting);
             c.send_with_files(
                 &ToWorker::Convert {
                     name: crate::model_store::name_from(folder.as_deref().unwrap_or("model")),
@@ -355,27 +360,29 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
                 &files,
             );
         } else {
-            set_status.set(
-                "error: this is neither a converted model folder (manifest.json) nor a diffusers \
+            fail_input(
+                "this is neither a converted model folder (manifest.json) nor a diffusers \
                  folder (model_index.json, text_encoder/, unet/, vae/, tokenizer/, scheduler/)"
                     .into(),
             );
         }
     };
     let on_event = move |ev: FromWorker| match ev {
-        FromWorker::Status { text } if text == "ready" => {
+        FromWorker::Phase {
+            phase: Phase::Ready,
+        } => {
             let (run, link_error) = pending.get_value();
             pending.set_value((None, None));
             match (link_error, run) {
-                (Some(e), _) => set_status.set(format!("error: link: {e}")),
+                (Some(e), _) => fail_input(format!("link: {e}")),
                 (None, Some(mode)) => {
-                    set_status.set(text);
+                    set_phase.set(Phase::Ready);
                     start(mode);
                 }
-                (None, None) => set_status.set(text),
+                (None, None) => set_phase.set(Phase::Ready),
             }
         }
-        FromWorker::Status { text } => set_status.set(text),
+        FromWorker::Phase { phase } => set_phase.set(phase),
         FromWorker::Info { text } => set_info.set(text),
         FromWorker::Storage { text } => storage.set(text),
         FromWorker::StoredModels { models } => stored.set(models),
@@ -435,7 +442,7 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
     };
     match WorkerClient::spawn(on_event) {
         Ok(c) => CLIENT.with(|slot| *slot.borrow_mut() = Some(Rc::new(c))),
-        Err(e) => set_status.set(format!("error: {e}")),
+        Err(message) => set_phase.set(Phase::failed(Failure::Worker { message })),
     }
     // The worker cannot ask the browser to keep its storage; the page can.
     if let Some(w) = web_sys::window() {
@@ -477,15 +484,13 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
         let strength = match strength.trim().parse::<f64>() {
             Ok(s) if s > 0.0 && s <= 1.0 => s,
             _ => {
-                set_status.set(format!(
-                    "error: strength {strength:?}: use a number in (0, 1]"
-                ));
+                fail_input(format!("strength {strength:?}: use a number in (0, 1]"));
                 return None;
             }
         };
         let p = settings_query(Mode::Batch)?;
         let first = p.seed.unwrap_or(1);
-        let jobs = (0..p.count as u64)
+        let jobs: Vec<Job> = (0..p.count as u64)
             .map(|k| Job {
                 prompt: p.prompt.clone(),
                 seed: first + k,
@@ -499,7 +504,7 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
             })
             .collect();
         comparing.set(false);
-        set_status.set("generating".into());
+        set_phase.set(Phase::Generating { images: jobs.len() });
         Some((p.to_query(), jobs, strength))
     });
     let send_edit = Callback::new(move |(msg, file): (ToWorker, Option<web_sys::File>)| {
@@ -518,12 +523,7 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
         .enumerate()
         .map(|(i, (label, _, _))| view! { <option value=i.to_string()>{*label}</option> })
         .collect_view();
-    let busy = move || {
-        matches!(
-            status.get().as_str(),
-            "loading" | "generating" | "converting"
-        )
-    };
+    let busy = move || phase.with(Phase::is_busy);
     // The finding preset last chosen (the select, or N in the presenter view).
     let preset = RwSignal::new(None::<usize>);
     let apply_preset = move |i: usize| {
@@ -577,7 +577,7 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
                             on:click=move |_| {
                                 from_disk.set(true);
                                 pending.set_value((None, None));
-                                set_status.set("loading".into());
+                                set_phase.set(Phase::Loading);
                                 send(ToWorker::LoadStored { name: load_name.clone() });
                             }>"Load"</button>
                         " "
@@ -632,8 +632,8 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
                     leptos::task::spawn_local(async move {
                         match crate::dropped::files(dropped).await {
                             Ok(files) if !files.is_empty() => open_folder(files),
-                            Ok(_) => set_status.set("error: nothing to load in what was dropped".into()),
-                            Err(e) => set_status.set(format!("error: reading the dropped folder: {e}")),
+                            Ok(_) => fail_input("nothing to load in what was dropped".into()),
+                            Err(e) => fail_input(format!("reading the dropped folder: {e}")),
                         }
                     });
                 }
@@ -712,7 +712,7 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
                 "Generate"
             </button>
             <button data-testid="cancel" on:click=move |_| send(ToWorker::Cancel)
-                disabled=move || !matches!(status.get().as_str(), "generating" | "converting")>"Cancel"</button>
+                disabled=move || !phase.with(Phase::is_cancellable)>"Cancel"</button>
             <button data-testid="presenter-open" title="Full screen for a projector, with a QR code of the image's link"
                 on:click=move |_| presenting.set(true)>"Presenter view"</button>
             <crate::presenter::PresenterView stage=stage open=presenting generate=present_generate
@@ -761,14 +761,14 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
             </div>
             <crate::edit_panel::EditPanel opened=opened settings=edit_settings send=send_edit
                 busy=Signal::derive(busy)/>
-            <p data-testid="status">{move || status.get()}</p>
+            <p data-testid="status" data-phase=move || phase.with(Phase::name)>{move || phase.get().to_string()}</p>
             <p data-testid="progress" class="note">{move || progress.get()}</p>
             {move || preview.get().map(|src| view! {
                 <img class="preview" data-testid="preview" src=src alt="latent preview"/>
             })}
             <Gallery images=images compare=comparing/>
             <StepsStrip frames=frames title=frames_title maps=strip_maps/>
-            <details class="source" open=move || status.get().starts_with("error")>
+            <details class="source" open=move || phase.with(|p| matches!(p, Phase::Failed { .. }))>
                 <summary>"Model source"</summary>
                 <label>"Folder URL (manifest.json inside)"
                     <input data-testid="model-url" prop:value=move || source.get()
@@ -817,8 +817,12 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
                         }/>
                 </label>
                 <label>"Store converted weights as"
-                    <select data-testid="convert-dtype" prop:value=move || convert_dtype.get()
-                        on:change=move |ev| convert_dtype.set(event_target_value(&ev))>
+                    <select data-testid="convert-dtype"
+                        prop:value=move || if convert_dtype.get() == TensorDType::Q8 { "q8" } else { "f16" }
+                        on:change=move |ev| convert_dtype.set(match event_target_value(&ev).as_str() {
+                            "q8" => TensorDType::Q8,
+                            _ => TensorDType::F16,
+                        })>
                         <option value="f16">"f16 (as RoentGen runs; 2 GB)"</option>
                         <option value="q8">"q8 (int8 weights, about half: 1 GB)"</option>
                     </select>

@@ -116,11 +116,11 @@ pub async fn context(emit: &Emit) -> Result<&'static GpuContext, String> {
             true => FromWorker::Info {
                 text: format!("the GPU device was lost ({reason:?}: {message})"),
             },
-            false => FromWorker::Status {
-                text: format!(
-                    "error: the GPU device was lost ({reason:?}: {message}); press \"Load model\" to start again"
+            false => crate::protocol::failed(crate::protocol::Failure::DeviceLost {
+                message: format!(
+                    "the GPU device was lost ({reason:?}: {message}); press \"Load model\" to start again"
                 ),
-            },
+            }),
         };
         EMIT.with(|e| {
             if let Some(emit) = e.borrow().as_ref() {

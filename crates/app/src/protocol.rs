@@ -45,7 +45,9 @@ pub enum ToWorker {
     /// written into its manifest.
     Convert {
         name: String,
-        dtype: String,
+        /// F16 or Q8 (anything else is refused as a message the worker
+        /// does not know, never taken for f16).
+        dtype: roentgen_weights::TensorDType,
         paths: Vec<String>,
         demographic_prompts: bool,
     },
@@ -149,6 +151,114 @@ pub struct Frame {
     pub step: usize,
 }
 
+/// Where the worker is. The worker owns it and sends every change; the
+/// page mirrors it (its status line is the `Display`, its `data-phase`
+/// attribute the `name`) and decides from it alone what may be pressed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "phase", rename_all = "kebab-case")]
+pub enum Phase {
+    /// Fetching or reading a model and uploading it to the GPU.
+    Loading,
+    /// A model is in and nothing runs.
+    Ready,
+    /// Converting a diffusers folder in the page.
+    Converting,
+    /// Making `images` images (steps and times come as `Progress`).
+    Generating { images: usize },
+    /// A run finished; its images are shown.
+    Done,
+    /// The visitor stopped a run or a conversion.
+    Cancelled,
+    /// Something failed; the reason says what to do.
+    Failed { reason: Failure },
+}
+
+impl Phase {
+    /// While it lasts, nothing else may start.
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            Phase::Loading | Phase::Converting | Phase::Generating { .. }
+        )
+    }
+
+    /// What Cancel can stop.
+    pub fn is_cancellable(&self) -> bool {
+        matches!(self, Phase::Converting | Phase::Generating { .. })
+    }
+
+    /// The word browser tests and styles read (`data-phase`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Phase::Loading => "loading",
+            Phase::Ready => "ready",
+            Phase::Converting => "converting",
+            Phase::Generating { .. } => "generating",
+            Phase::Done => "done",
+            Phase::Cancelled => "cancelled",
+            Phase::Failed { .. } => "failed",
+        }
+    }
+
+    pub fn failed(reason: Failure) -> Self {
+        Phase::Failed { reason }
+    }
+}
+
+/// The status line: the phase's word, or "error: " and the reason.
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Phase::Failed { reason } => write!(f, "error: {reason}"),
+            other => f.write_str(other.name()),
+        }
+    }
+}
+
+/// Why a phase failed, by who can mend it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Failure {
+    /// What the visitor typed or linked cannot be used (a setting, a link).
+    Input { message: String },
+    /// The model could not be fetched, read, checked or uploaded.
+    Model { message: String },
+    /// Nothing is loaded to run.
+    NoModel,
+    /// The GPU device was lost and not recovered.
+    DeviceLost { message: String },
+    /// Converting folder `name` failed.
+    Convert { name: String, message: String },
+    /// A radiograph to edit could not be opened or edited.
+    Edit { message: String },
+    /// The worker failed, or was sent what it does not know.
+    Worker { message: String },
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Input { message }
+            | Failure::Model { message }
+            | Failure::DeviceLost { message }
+            | Failure::Edit { message }
+            | Failure::Worker { message } => f.write_str(message),
+            Failure::NoModel => f.write_str("no model is loaded"),
+            Failure::Convert { name, message } => write!(f, "converting {name:?}: {message}"),
+        }
+    }
+}
+
+/// The message that says the worker is now in `p`.
+pub fn phase(p: Phase) -> FromWorker {
+    FromWorker::Phase { phase: p }
+}
+
+/// The message that says the worker failed, and why.
+pub fn failed(reason: Failure) -> FromWorker {
+    phase(Phase::failed(reason))
+}
+
 /// Worker to page.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -162,9 +272,9 @@ pub enum FromWorker {
     Probe {
         probe: Probe,
     },
-    /// The status line: loading, ready, generating, done, error: ...
-    Status {
-        text: String,
+    /// What the worker is doing now; the page mirrors it.
+    Phase {
+        phase: Phase,
     },
     /// The download line.
     Info {

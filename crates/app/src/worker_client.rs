@@ -46,9 +46,9 @@ impl WorkerClient {
         on_message.forget();
         let on_error =
             Closure::<dyn FnMut(web_sys::ErrorEvent)>::new(move |ev: web_sys::ErrorEvent| {
-                on_event(FromWorker::Status {
-                    text: format!("error: the generation worker failed: {}", ev.message()),
-                });
+                on_event(crate::protocol::failed(crate::protocol::Failure::Worker {
+                    message: format!("the generation worker failed: {}", ev.message()),
+                }));
             });
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         on_error.forget();
