@@ -108,7 +108,7 @@ pub fn EditPanel(
             None => (None, 0, 0),
         };
         send.run((
-            ToWorker::Edit {
+            ToWorker::Edit(crate::protocol::EditRequest {
                 query,
                 jobs,
                 strength: strength_value,
@@ -116,7 +116,7 @@ pub fn EditPanel(
                 mask_width,
                 mask_height,
                 keep_outside: keep_outside.get_untracked(),
-            },
+            }),
             None,
         ));
     };

@@ -189,6 +189,7 @@ fn run_batch(
     });
 }
 
+/// One message from the page: each kind to its own function.
 fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
     match msg {
         ToWorker::Cancel => {
@@ -201,31 +202,8 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
             paths,
             demographic_prompts,
         } => {
-            let files: Vec<(String, web_sys::File)> = paths.into_iter().zip(files(extra)).collect();
-            // The loaded model stays until the converted one replaces it, so
-            // a cancelled or refused conversion leaves the page as it was.
-            emit(phase(Phase::Converting));
-            spawn_local(async move {
-                let folder = crate::web_folder::WebFolder::new(name.clone(), files);
-                let t0 = js_sys::Date::now();
-                let done =
-                    crate::converting::run(folder, &name, dtype, demographic_prompts, &emit).await;
-                stored_models(&emit).await;
-                match done {
-                    Ok(true) => {
-                        emit(FromWorker::Progress {
-                            text: format!(
-                                "converted {name:?} in {:.1} s (wasm heap {:.0} MB); it stays in this browser: load it from the list next time",
-                                (js_sys::Date::now() - t0) / 1e3,
-                                loader::heap_bytes() as f64 / 1e6
-                            ),
-                        });
-                        load_model(Source::Stored(name), &[], &emit).await;
-                    }
-                    Ok(false) => emit(phase(Phase::Cancelled)),
-                    Err(message) => emit(failed(Failure::Convert { name, message })),
-                }
-            });
+            let files = paths.into_iter().zip(files(extra)).collect();
+            convert(name, dtype, files, demographic_prompts, emit);
         }
         ToWorker::Check {
             url,
@@ -244,124 +222,20 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
                 },
                 (None, None) => return,
             };
-            emit(FromWorker::Check {
-                text: "checking this device: building the pipeline without running it…".into(),
-            });
-            spawn_local(async move {
-                let text = match crate::device_check::check(target).await {
-                    Ok(t) => t,
-                    Err(e) => format!("this device: {e}"),
-                };
-                emit(FromWorker::Check { text });
-            });
+            check(target, emit);
         }
-        ToWorker::OpenImage { fit } => {
-            let Some(model) = loader::model() else {
-                emit(failed(Failure::Edit {
-                    message: "load a model before opening a radiograph".into(),
-                }));
-                return;
-            };
-            let Some(file) = files(extra).into_iter().next() else {
-                return;
-            };
-            match crate::editing::open(&file, &fit, &model) {
-                Ok(ev) => emit(ev),
-                Err(message) => emit(failed(Failure::Edit { message })),
-            }
-        }
-        ToWorker::Edit {
-            query,
-            jobs,
-            strength,
-            mask,
-            mask_width,
-            mask_height,
-            keep_outside,
-        } => {
-            let Some(model) = loader::model() else {
-                emit(failed(Failure::NoModel));
-                return;
-            };
-            let prepared = ShareParams::parse(&query)
-                .map_err(|e| e.to_string())
-                .and_then(|p| {
-                    let mask = mask.as_deref().map(|m| (m, mask_width, mask_height));
-                    crate::editing::input(&model, strength, mask, keep_outside)
-                        .map(|input| (p, input))
-                });
-            let (p, input) = match prepared {
-                Ok(v) => v,
-                Err(message) => {
-                    emit(failed(Failure::Edit { message }));
-                    return;
-                }
-            };
-            run_batch(model, p, jobs, Some(input), emit);
-        }
+        ToWorker::OpenImage { fit } => open_image(&fit, extra, &emit),
+        ToWorker::Edit(request) => edit(request, emit),
         ToWorker::LoadStored { name } => spawn_local(async move {
             load_model(Source::Stored(name), &[], &emit).await;
         }),
-        ToWorker::DeleteStored { name } => spawn_local(async move {
-            let text = match crate::model_store::delete(&name).await {
-                Ok(()) => format!("deleted stored model {name:?}"),
-                Err(e) => format!("could not delete {name:?}: {e}"),
-            };
-            emit(FromWorker::Info { text });
-            stored_models(&emit).await;
-            emit(FromWorker::Storage {
-                text: loader::storage_line().await,
-            });
-        }),
+        ToWorker::DeleteStored { name } => spawn_local(delete_stored(name, emit)),
         ToWorker::LoseDevice => loader::lose_device(),
-        ToWorker::TimeSubmissions { on } => spawn_local(async move {
-            let Some(c) = loader::current_context() else {
-                emit(FromWorker::Info {
-                    text: "no GPU device to time yet: load a model first".into(),
-                });
-                return;
-            };
-            // The browser's queue cannot be waited on; natively it can.
-            #[cfg(target_arch = "wasm32")]
-            let timings = c.time_submissions(on).await;
-            #[cfg(not(target_arch = "wasm32"))]
-            let timings = c.time_submissions(on);
-            if !on {
-                let timings = timings
-                    .into_iter()
-                    .map(|t| crate::protocol::SubmitTime {
-                        dispatches: t.dispatches,
-                        gflop: t.flops as f64 / 1e9,
-                        secs: t.secs,
-                        first: t.first.to_string(),
-                        last: t.last.to_string(),
-                    })
-                    .collect();
-                emit(FromWorker::Submissions { timings });
-            }
+        ToWorker::TimeSubmissions { on } => spawn_local(time_submissions(on, emit)),
+        ToWorker::Tokens { text } => emit(FromWorker::Tokens {
+            text: token_count(&text),
         }),
-        ToWorker::Tokens { text } => {
-            let text = loader::model()
-                .and_then(|m| m.tokenizer.encode(&text).ok())
-                .map(|t| {
-                    if t.truncated.is_empty() {
-                        format!("{} / 77 tokens", t.used)
-                    } else {
-                        format!("{} / 77 tokens; cut: {}", t.used, t.truncated)
-                    }
-                });
-            emit(FromWorker::Tokens { text });
-        }
-        ToWorker::ClearCache => spawn_local(async move {
-            let text = match shard_store::clear().await {
-                Ok(()) => "cache cleared: the next visit downloads the weights again".into(),
-                Err(e) => format!("could not clear the cache: {e}"),
-            };
-            emit(FromWorker::Info { text });
-            emit(FromWorker::Storage {
-                text: loader::storage_line().await,
-            });
-        }),
+        ToWorker::ClearCache => spawn_local(clear_cache(emit)),
         ToWorker::Load {
             url,
             authorization,
@@ -384,21 +258,165 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
             };
             spawn_local(async move { load_model(source, &early_texts, &emit).await });
         }
-        ToWorker::Generate { query, jobs } => {
-            let Some(model) = loader::model() else {
-                emit(failed(Failure::NoModel));
-                return;
-            };
-            let p = match ShareParams::parse(&query) {
-                Ok(p) => p,
-                Err(e) => {
-                    emit(failed(Failure::Input {
-                        message: e.to_string(),
-                    }));
-                    return;
-                }
-            };
-            run_batch(model, p, jobs, None, emit);
-        }
+        ToWorker::Generate { query, jobs } => generate(&query, jobs, emit),
     }
+}
+
+/// Converts a diffusers folder into stored model `name`, then loads it.
+/// The loaded model stays until the converted one replaces it, so a
+/// cancelled or refused conversion leaves the page as it was.
+fn convert(
+    name: String,
+    dtype: roentgen_weights::TensorDType,
+    files: Vec<(String, web_sys::File)>,
+    demographic_prompts: bool,
+    emit: Emit,
+) {
+    emit(phase(Phase::Converting));
+    spawn_local(async move {
+        let folder = crate::web_folder::WebFolder::new(name.clone(), files);
+        let t0 = js_sys::Date::now();
+        let done = crate::converting::run(folder, &name, dtype, demographic_prompts, &emit).await;
+        stored_models(&emit).await;
+        match done {
+            Ok(true) => {
+                emit(FromWorker::Progress {
+                    text: format!(
+                        "converted {name:?} in {:.1} s (wasm heap {:.0} MB); it stays in this browser: load it from the list next time",
+                        (js_sys::Date::now() - t0) / 1e3,
+                        loader::heap_bytes() as f64 / 1e6
+                    ),
+                });
+                load_model(Source::Stored(name), &[], &emit).await;
+            }
+            Ok(false) => emit(phase(Phase::Cancelled)),
+            Err(message) => emit(failed(Failure::Convert { name, message })),
+        }
+    });
+}
+
+/// Whether this device can run a model, from its manifest alone.
+fn check(target: crate::device_check::Target, emit: Emit) {
+    emit(FromWorker::Check {
+        text: "checking this device: building the pipeline without running it…".into(),
+    });
+    spawn_local(async move {
+        let text = match crate::device_check::check(target).await {
+            Ok(t) => t,
+            Err(e) => format!("this device: {e}"),
+        };
+        emit(FromWorker::Check { text });
+    });
+}
+
+/// Opens the radiograph sent alongside, fitted to the loaded model.
+fn open_image(fit: &str, extra: wasm_bindgen::JsValue, emit: &Emit) {
+    let Some(model) = loader::model() else {
+        emit(failed(Failure::Edit {
+            message: "load a model before opening a radiograph".into(),
+        }));
+        return;
+    };
+    let Some(file) = files(extra).into_iter().next() else {
+        return;
+    };
+    match crate::editing::open(&file, fit, &model) {
+        Ok(ev) => emit(ev),
+        Err(message) => emit(failed(Failure::Edit { message })),
+    }
+}
+
+fn edit(r: crate::protocol::EditRequest, emit: Emit) {
+    let Some(model) = loader::model() else {
+        emit(failed(Failure::NoModel));
+        return;
+    };
+    let prepared = ShareParams::parse(&r.query)
+        .map_err(|e| e.to_string())
+        .and_then(|p| {
+            let mask = r.mask.as_deref().map(|m| (m, r.mask_width, r.mask_height));
+            crate::editing::input(&model, r.strength, mask, r.keep_outside).map(|input| (p, input))
+        });
+    match prepared {
+        Ok((p, input)) => run_batch(model, p, r.jobs, Some(input), emit),
+        Err(message) => emit(failed(Failure::Edit { message })),
+    }
+}
+
+fn generate(query: &str, jobs: Vec<crate::protocol::Job>, emit: Emit) {
+    let Some(model) = loader::model() else {
+        emit(failed(Failure::NoModel));
+        return;
+    };
+    match ShareParams::parse(query) {
+        Ok(p) => run_batch(model, p, jobs, None, emit),
+        Err(e) => emit(failed(Failure::Input {
+            message: e.to_string(),
+        })),
+    }
+}
+
+async fn delete_stored(name: String, emit: Emit) {
+    let text = match crate::model_store::delete(&name).await {
+        Ok(()) => format!("deleted stored model {name:?}"),
+        Err(e) => format!("could not delete {name:?}: {e}"),
+    };
+    emit(FromWorker::Info { text });
+    stored_models(&emit).await;
+    emit(FromWorker::Storage {
+        text: loader::storage_line().await,
+    });
+}
+
+/// Starts timing every GPU submission, or stops and reports them.
+async fn time_submissions(on: bool, emit: Emit) {
+    let Some(c) = loader::current_context() else {
+        emit(FromWorker::Info {
+            text: "no GPU device to time yet: load a model first".into(),
+        });
+        return;
+    };
+    // The browser's queue cannot be waited on; natively it can.
+    #[cfg(target_arch = "wasm32")]
+    let timings = c.time_submissions(on).await;
+    #[cfg(not(target_arch = "wasm32"))]
+    let timings = c.time_submissions(on);
+    if !on {
+        let timings = timings
+            .into_iter()
+            .map(|t| crate::protocol::SubmitTime {
+                dispatches: t.dispatches,
+                gflop: t.flops as f64 / 1e9,
+                secs: t.secs,
+                first: t.first.to_string(),
+                last: t.last.to_string(),
+            })
+            .collect();
+        emit(FromWorker::Submissions { timings });
+    }
+}
+
+/// "N / 77 tokens" of the prompt, and what CLIP would cut; None before a
+/// model (its tokenizer) is in.
+fn token_count(text: &str) -> Option<String> {
+    loader::model()
+        .and_then(|m| m.tokenizer.encode(text).ok())
+        .map(|t| {
+            if t.truncated.is_empty() {
+                format!("{} / 77 tokens", t.used)
+            } else {
+                format!("{} / 77 tokens; cut: {}", t.used, t.truncated)
+            }
+        })
+}
+
+async fn clear_cache(emit: Emit) {
+    let text = match shard_store::clear().await {
+        Ok(()) => "cache cleared: the next visit downloads the weights again".into(),
+        Err(e) => format!("could not clear the cache: {e}"),
+    };
+    emit(FromWorker::Info { text });
+    emit(FromWorker::Storage {
+        text: loader::storage_line().await,
+    });
 }

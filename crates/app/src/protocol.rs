@@ -65,20 +65,8 @@ pub enum ToWorker {
     OpenImage {
         fit: String,
     },
-    /// Edit the open radiograph: `jobs` (one per seed) with the settings of
-    /// `query`, `strength` of the schedule, and where it may change: the mask
-    /// painted over the shown image (`mask_width` x `mask_height` bytes,
-    /// base64, non-zero = change), or everywhere when None.
-    Edit {
-        query: String,
-        jobs: Vec<Job>,
-        strength: f64,
-        mask: Option<String>,
-        mask_width: usize,
-        mask_height: usize,
-        /// Put the original's pixels back outside the mask (feathered seam).
-        keep_outside: bool,
-    },
+    /// Edit the open radiograph.
+    Edit(EditRequest),
     /// Load a model converted in this browser.
     LoadStored {
         name: String,
@@ -98,6 +86,22 @@ pub enum ToWorker {
     TimeSubmissions {
         on: bool,
     },
+}
+
+/// An edit of the open radiograph: `jobs` (one per seed) with the settings
+/// of `query`, `strength` of the schedule, and where it may change: the
+/// mask painted over the shown image (`mask_width` x `mask_height` bytes,
+/// base64, non-zero = change), or everywhere when None.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EditRequest {
+    pub query: String,
+    pub jobs: Vec<Job>,
+    pub strength: f64,
+    pub mask: Option<String>,
+    pub mask_width: usize,
+    pub mask_height: usize,
+    /// Put the original's pixels back outside the mask (feathered seam).
+    pub keep_outside: bool,
 }
 
 /// One GPU submission as the worker timed it (`GpuContext::time_submissions`).
