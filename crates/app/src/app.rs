@@ -21,7 +21,7 @@ pub fn App() -> impl IntoView {
             </p>
         </header>
         <main>
-            <GeneratePanel set_probe/>
+            <GeneratePanel probe set_probe/>
             <AdapterPanel probe/>
         </main>
         <footer>

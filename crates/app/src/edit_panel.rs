@@ -20,9 +20,16 @@ pub struct OpenedImage {
 }
 
 /// What the panel asks of the page, given the file's name and the strength
-/// as typed: the settings' query string, one job per seed and the strength
-/// (None, with the status line saying why, when a setting is invalid).
-pub type Settings = Callback<(String, String), Option<(String, Vec<crate::protocol::Job>, f64)>>;
+/// as typed: the settings, one job per seed and the strength (None, with
+/// the status line saying why, when a setting is invalid).
+pub type Settings = Callback<
+    (String, String),
+    Option<(
+        roentgen_model::share::ShareParams,
+        Vec<crate::protocol::Job>,
+        f64,
+    )>,
+>;
 
 fn context(canvas: &web_sys::HtmlCanvasElement) -> Option<web_sys::CanvasRenderingContext2d> {
     canvas.get_context("2d").ok()??.dyn_into().ok()
@@ -98,7 +105,7 @@ pub fn EditPanel(
     };
     let edit = move |_| {
         let name = opened.get_untracked().map(|o| o.name).unwrap_or_default();
-        let Some((query, jobs, strength_value)) = settings.run((name, strength.get_untracked()))
+        let Some((settings, jobs, strength_value)) = settings.run((name, strength.get_untracked()))
         else {
             return;
         };
@@ -109,7 +116,7 @@ pub fn EditPanel(
         };
         send.run((
             ToWorker::Edit(crate::protocol::EditRequest {
-                query,
+                settings,
                 jobs,
                 strength: strength_value,
                 mask,

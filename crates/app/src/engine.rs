@@ -258,7 +258,7 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
             };
             spawn_local(async move { load_model(source, &early_texts, &emit).await });
         }
-        ToWorker::Generate { query, jobs } => generate(&query, jobs, emit),
+        ToWorker::Generate { settings, jobs } => generate(settings, jobs, emit),
     }
 }
 
@@ -331,28 +331,17 @@ fn edit(r: crate::protocol::EditRequest, emit: Emit) {
         emit(failed(Failure::NoModel));
         return;
     };
-    let prepared = ShareParams::parse(&r.query)
-        .map_err(|e| e.to_string())
-        .and_then(|p| {
-            let mask = r.mask.as_deref().map(|m| (m, r.mask_width, r.mask_height));
-            crate::editing::input(&model, r.strength, mask, r.keep_outside).map(|input| (p, input))
-        });
-    match prepared {
-        Ok((p, input)) => run_batch(model, p, r.jobs, Some(input), emit),
+    let mask = r.mask.as_deref().map(|m| (m, r.mask_width, r.mask_height));
+    match crate::editing::input(&model, r.strength, mask, r.keep_outside) {
+        Ok(input) => run_batch(model, r.settings, r.jobs, Some(input), emit),
         Err(message) => emit(failed(Failure::Edit { message })),
     }
 }
 
-fn generate(query: &str, jobs: Vec<crate::protocol::Job>, emit: Emit) {
-    let Some(model) = loader::model() else {
-        emit(failed(Failure::NoModel));
-        return;
-    };
-    match ShareParams::parse(query) {
-        Ok(p) => run_batch(model, p, jobs, None, emit),
-        Err(e) => emit(failed(Failure::Input {
-            message: e.to_string(),
-        })),
+fn generate(settings: ShareParams, jobs: Vec<crate::protocol::Job>, emit: Emit) {
+    match loader::model() {
+        Some(model) => run_batch(model, settings, jobs, None, emit),
+        None => emit(failed(Failure::NoModel)),
     }
 }
 

@@ -23,10 +23,10 @@ use roentgen_model::share::ShareParams;
 use crate::protocol::{Failure, Job, Phase, ToWorker};
 use crate::worker_client::WorkerClient;
 use jobs::Mode;
-use model_source::{ModelNote, ModelSource};
-use prompt_form::PromptForm;
+use model_source::{ModelNote, ModelSource, SoftwareNotice};
+use prompt_form::{PromptBox, PromptSettings};
 use results::Results;
-use run_controls::RunControls;
+use run_controls::{CompareForm, RunButtons};
 use store::Store;
 
 thread_local! {
@@ -69,10 +69,16 @@ fn file_list(list: &web_sys::FileList) -> Vec<web_sys::File> {
 /// arrival. `set_probe` receives the worker's adapter report and kernel
 /// check.
 #[component]
-pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> impl IntoView {
-    let link = ShareParams::parse(&query());
+pub fn GeneratePanel(
+    probe: ReadSignal<Option<crate::probe::Probe>>,
+    set_probe: WriteSignal<Option<crate::probe::Probe>>,
+) -> impl IntoView {
+    let query = query();
+    let link = ShareParams::parse(&query);
     let params = link.clone().unwrap_or_default();
-    let s = Store::new(&params);
+    // A visitor who came without a prompt finds an example sentence to run.
+    let example = !query.contains("prompt=");
+    let s = Store::new(&params, example);
     provide_context(s);
     match WorkerClient::spawn(move |ev| s.on_event(ev, set_probe)) {
         Ok(c) => CLIENT.with(|slot| *slot.borrow_mut() = Some(Rc::new(c))),
@@ -122,13 +128,21 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
                     });
                 }
             }>
-            <h2>"Generate"</h2>
             <ModelNote/>
-            <PromptForm/>
-            <RunControls/>
+            <SoftwareNotice probe/>
+            // The first screen: the image (an example until the first run)
+            // beside the prompt and Generate, or above them on a phone.
+            <div class="first-screen">
+                <div class="stage-area"><Results/></div>
+                <div class="controls">
+                    <PromptBox/>
+                    <RunButtons/>
+                    <PromptSettings/>
+                    <CompareForm/>
+                </div>
+            </div>
             <crate::edit_panel::EditPanel opened=s.opened settings=edit_settings send=send_edit
                 busy=Signal::derive(move || s.busy())/>
-            <Results/>
             <ModelSource/>
         </section>
     }
@@ -136,7 +150,7 @@ pub fn GeneratePanel(set_probe: WriteSignal<Option<crate::probe::Probe>>) -> imp
 
 /// The edit panel's batch: the settings above, one job per seed, no share
 /// link (the radiograph never leaves this browser).
-fn edit_jobs(s: Store, name: &str, strength: &str) -> Option<(String, Vec<Job>, f64)> {
+fn edit_jobs(s: Store, name: &str, strength: &str) -> Option<(ShareParams, Vec<Job>, f64)> {
     let strength = match strength.trim().parse::<f64>() {
         Ok(v) if v > 0.0 && v <= 1.0 => v,
         _ => {
@@ -161,7 +175,7 @@ fn edit_jobs(s: Store, name: &str, strength: &str) -> Option<(String, Vec<Job>, 
         .collect();
     s.comparing.set(false);
     s.phase.set(Phase::Generating { images: jobs.len() });
-    Some((p.to_query(), jobs, strength))
+    Some((p, jobs, strength))
 }
 
 /// Hooks for tests and devtools on `window`: `roentgenLoseDevice()`

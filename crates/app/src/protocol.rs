@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::probe::Probe;
+use roentgen_model::share::ShareParams;
 
 /// Page to worker.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -33,9 +34,9 @@ pub enum ToWorker {
     Tokens {
         text: String,
     },
-    /// Make `jobs` with the settings of a share-link query string.
+    /// Make `jobs` with `settings` (the page parsed and checked them).
     Generate {
-        query: String,
+        settings: ShareParams,
         jobs: Vec<Job>,
     },
     /// Convert the diffusers folder whose files are sent alongside (in the
@@ -89,12 +90,12 @@ pub enum ToWorker {
 }
 
 /// An edit of the open radiograph: `jobs` (one per seed) with the settings
-/// of `query`, `strength` of the schedule, and where it may change: the
+/// of `settings`, `strength` of the schedule, and where it may change: the
 /// mask painted over the shown image (`mask_width` x `mask_height` bytes,
 /// base64, non-zero = change), or everywhere when None.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EditRequest {
-    pub query: String,
+    pub settings: ShareParams,
     pub jobs: Vec<Job>,
     pub strength: f64,
     pub mask: Option<String>,

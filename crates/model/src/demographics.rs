@@ -115,7 +115,7 @@ impl Subject {
 /// One part of the patient changed, the rest kept: the compare view's
 /// fairness lesson (the same seed and findings, another age, sex or
 /// race/ethnicity).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Varied {
     Age(u32),
     Sex(Sex),

@@ -5,12 +5,14 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 /// Longest side a link or a command may ask for (SD 2.x's own is 768; the
 /// binding limits, not this, decide what an adapter can run).
 pub const MAX_SIDE: usize = 2048;
 
 /// Width x height in pixels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageSize {
     pub width: usize,
     pub height: usize,

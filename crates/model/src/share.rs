@@ -3,6 +3,8 @@
 //! a bad or hostile value is refused with a message naming the parameter,
 //! and nothing from the link is ever executed or put into the page as HTML.
 
+use serde::{Deserialize, Serialize};
+
 use crate::demographics::{Sex, Subject, Varied};
 use crate::{ImageSize, SchedulerKind};
 
@@ -22,7 +24,7 @@ pub const LINK_VERSION: u32 = 1;
 
 /// What the compare view's second image changes; everything else is the
 /// first image's.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Compare {
     /// Another prompt (`compare=`), usually the finding left out.
     Findings(String),
@@ -41,7 +43,10 @@ impl Compare {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+/// Every setting of an image: what a share link carries, and what the page
+/// sends its worker (as JSON, typed; the query string is made from it only
+/// at the edge, for links).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ShareParams {
     pub model: Option<String>,
     pub prompt: String,
@@ -295,6 +300,9 @@ mod tests {
             },
         };
         assert_eq!(ShareParams::parse(&p.to_query()).unwrap(), p);
+        // The page sends its worker the settings as JSON, not as a query.
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(serde_json::from_str::<ShareParams>(&json).unwrap(), p);
         for varied in [
             Varied::Age(80),
             Varied::Sex(Sex::Male),

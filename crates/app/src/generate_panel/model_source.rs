@@ -11,19 +11,16 @@ use crate::protocol::{Phase, ToWorker};
 use super::store::Store;
 use super::{DEFAULT_MODEL, file_list, send};
 
-/// Says what the loaded model is, so nobody takes the demo's phantoms for
-/// RoentGen's radiographs (or a RoentGen folder for the demo).
+/// Says what the loaded model is, in one line, so nobody takes the demo's
+/// phantoms for RoentGen's radiographs (or a RoentGen folder for the demo).
 #[component]
 pub fn ModelNote() -> impl IntoView {
     let s = Store::get();
     let note = move || {
         if s.source.get() == DEFAULT_MODEL && !s.from_disk.get() {
             view! {
-                "The default model is the demo model, trained on procedural phantoms, not on patients: "
-                "it draws 128x128 chest-radiograph-like phantoms with the findings, sides and sizes a "
-                "prompt names (docs/demo-model.md's control table says how often; thin devices less often). "
-                <a data-testid="weights-help" href="README.md" target="_blank">"How to use RoentGen weights"</a>
-                " (README, section \"Real RoentGen weights\")."
+                "Model: the demo model, trained on procedural phantoms, not on patients (128x128). "
+                <a data-testid="weights-help" href="README.md" target="_blank">"Use RoentGen weights"</a>
             }
             .into_any()
         } else {
@@ -37,6 +34,56 @@ pub fn ModelNote() -> impl IntoView {
         }
     };
     view! { <p class="note" data-testid="model-note">{note}</p> }
+}
+
+/// Seconds a denoising step of the demo model took on a software adapter:
+/// Chromium's SwiftShader on a 2-core AVX2 machine, 4.49-4.57 s
+/// (scripts/browser-bench.mjs, benchmarks/README.md, 2026-11-30). The
+/// notice's wait is worked out from it before the first run; the progress
+/// line then gives the run's own.
+const SOFTWARE_DEMO_STEP_S: f64 = 4.5;
+
+/// An adapter that computes on the CPU: Chromium's SwiftShader, Mesa's
+/// lavapipe (llvmpipe), or one wgpu calls a CPU.
+fn is_software(report: &roentgen_gpu::AdapterReport) -> bool {
+    let name = report.name.to_lowercase();
+    report.device_type == "Cpu"
+        || ["swiftshader", "llvmpipe", "lavapipe", "software"]
+            .iter()
+            .any(|w| name.contains(w))
+}
+
+/// One line, on a software adapter only: why the wait is minutes, and about
+/// how many for the demo model at the chosen steps.
+#[component]
+pub fn SoftwareNotice(probe: ReadSignal<Option<crate::probe::Probe>>) -> impl IntoView {
+    let s = Store::get();
+    let line = move || {
+        let Some(crate::probe::Probe::Ready { report, .. }) = probe.get() else {
+            return None;
+        };
+        if !is_software(&report) {
+            return None;
+        }
+        let demo = s.source.get() == DEFAULT_MODEL && !s.from_disk.get();
+        let wait = match (demo, s.steps.get().trim().parse::<u32>()) {
+            (true, Ok(steps)) => format!(
+                ": about {} min for the demo model at {steps} steps",
+                (steps as f64 * SOFTWARE_DEMO_STEP_S / 60.0).ceil().max(1.0)
+            ),
+            _ => String::new(),
+        };
+        Some(format!(
+            "No GPU in use: WebGPU runs on this computer's CPU ({}), so an image takes minutes{wait}; \
+             with a GPU, seconds.",
+            report.name
+        ))
+    };
+    view! {
+        <Show when=move || line().is_some()>
+            <p class="notice" data-testid="software-notice">{line}</p>
+        </Show>
+    }
 }
 
 /// The folder's files as the chooser gives them, each with its path in the

@@ -1,6 +1,6 @@
-//! What to draw: a finding preset, the prompt (with its token count), the
-//! patient for a model trained with demographics, the negative prompt, and
-//! the numbers (seed, steps, guidance, size, count, scheduler).
+//! What to draw: the prompt (with its token count) first, then a finding
+//! preset, the patient for a model trained with demographics, the negative
+//! prompt, and the numbers (seed, steps, guidance, size, count, scheduler).
 
 use leptos::prelude::*;
 use roentgen_model::SchedulerKind;
@@ -8,8 +8,24 @@ use roentgen_model::presets::PRESETS;
 
 use super::store::Store;
 
+/// The prompt and its token count: the first thing on the page, with an
+/// example sentence until the visitor types their own.
 #[component]
-pub fn PromptForm() -> impl IntoView {
+pub fn PromptBox() -> impl IntoView {
+    let s = Store::get();
+    view! {
+        <label class="prompt">"Findings, as a radiologist would write them"
+            <textarea data-testid="prompt" rows="2" prop:value=move || s.prompt.get()
+                on:input=move |ev| s.prompt.set(event_target_value(&ev))></textarea>
+        </label>
+        <p data-testid="tokens" class="note">{move || s.tokens.get()}</p>
+    }
+}
+
+/// Everything else about the image: a finding preset, the patient for a
+/// model trained with demographics, the negative prompt, the numbers.
+#[component]
+pub fn PromptSettings() -> impl IntoView {
     let s = Store::get();
     let presets = PRESETS
         .iter()
@@ -28,11 +44,6 @@ pub fn PromptForm() -> impl IntoView {
                 {presets}
             </select>
         </label>
-        <label>"Prompt"
-            <textarea data-testid="prompt" prop:value=move || s.prompt.get()
-                on:input=move |ev| s.prompt.set(event_target_value(&ev))></textarea>
-        </label>
-        <p data-testid="tokens">{move || s.tokens.get()}</p>
         <Subject/>
         <label>"Negative prompt"
             <input data-testid="negative" prop:value=move || s.negative.get()

@@ -1,5 +1,5 @@
 //! What a run shows: the phase, the progress line, the latent preview, the
-//! finished images and the strip of steps.
+//! finished images (an example before the first) and the strip of steps.
 
 use leptos::prelude::*;
 
@@ -17,6 +17,15 @@ pub fn Results() -> impl IntoView {
         {move || s.preview.get().map(|src| view! {
             <img class="preview" data-testid="preview" src=src alt="latent preview"/>
         })}
+        <Show when=move || s.images.with(Vec::is_empty) && s.preview.with(Option::is_none)>
+            // Where the image will be, with one the demo model drew (the
+            // page's icon), so the first screen shows what the page makes.
+            <figure class="example" data-testid="example">
+                <img src="icon-512.png" alt="an example synthetic chest X-ray from the demo model"/>
+                <figcaption class="note">"Example (demo model, \u{201c}No acute cardiopulmonary process.\u{201d}, seed 4). \
+                    Your image appears here."</figcaption>
+            </figure>
+        </Show>
         <Gallery images=s.images compare=s.comparing/>
         <StepsStrip frames=s.frames title=s.frames_title maps=s.strip_maps/>
     }

@@ -1,5 +1,6 @@
-//! What starts and stops work: Generate, Cancel, the presenter view, and
-//! the compare form (the other prompt, or the demographic to vary).
+//! What starts and stops work: Generate, Cancel and the presenter view
+//! under the prompt, and the compare form (the other prompt, or the
+//! demographic to vary).
 
 use leptos::prelude::*;
 use roentgen_model::presets::PRESETS;
@@ -10,18 +11,20 @@ use super::jobs::Mode;
 use super::send;
 use super::store::Store;
 
+/// Generate, Cancel and the presenter view, under the prompt.
 #[component]
-pub fn RunControls() -> impl IntoView {
+pub fn RunButtons() -> impl IntoView {
     let s = Store::get();
     let busy = move || s.busy();
     view! {
-        <button data-testid="generate" on:click=move |_| s.start(Mode::Batch) disabled=busy>
-            "Generate"
-        </button>
-        <button data-testid="cancel" on:click=move |_| send(ToWorker::Cancel)
-            disabled=move || !s.phase.with(Phase::is_cancellable)>"Cancel"</button>
-        <Presenter/>
-        <CompareForm/>
+        <div class="run-buttons">
+            <button data-testid="generate" on:click=move |_| s.start(Mode::Batch) disabled=busy>
+                "Generate"
+            </button>
+            <button data-testid="cancel" on:click=move |_| send(ToWorker::Cancel)
+                disabled=move || !s.phase.with(Phase::is_cancellable)>"Cancel"</button>
+            <Presenter/>
+        </div>
     }
 }
 
@@ -58,7 +61,7 @@ fn Presenter() -> impl IntoView {
 /// The same seed and settings twice: with the finding and without, or (for
 /// a model trained with demographics) with one part of the patient changed.
 #[component]
-fn CompareForm() -> impl IntoView {
+pub fn CompareForm() -> impl IntoView {
     let s = Store::get();
     view! {
         <div class="compare-form">

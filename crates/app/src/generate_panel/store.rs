@@ -15,6 +15,10 @@ use crate::protocol::{Failure, FromWorker, Phase, ToWorker, WordMap};
 use super::jobs::{Mode, jobs};
 use super::{DEFAULT_MODEL, client, send, urlencode};
 
+/// The prompt a visitor without a link finds: a sentence as a report
+/// would say it, which the demo model draws.
+pub const EXAMPLE_PROMPT: &str = "Small left pleural effusion.";
+
 /// A link's run, or its error, waiting for the model to be in.
 type Pending = (Option<Mode>, Option<String>);
 
@@ -74,8 +78,9 @@ pub struct Store {
 }
 
 impl Store {
-    /// The store as a share link (or no link) sets it.
-    pub fn new(params: &ShareParams) -> Self {
+    /// The store as a share link (or no link) sets it; `example`: the
+    /// prompt starts as an example sentence.
+    pub fn new(params: &ShareParams, example: bool) -> Self {
         let (compare_vary, compare_value) = match &params.compare {
             Some(Compare::Subject(v)) => (v.field().to_string(), v.value()),
             _ => ("findings".to_string(), String::new()),
@@ -84,7 +89,10 @@ impl Store {
         Store {
             phase: RwSignal::new(Phase::Loading),
             info: RwSignal::new(String::new()),
-            prompt: RwSignal::new(params.prompt.clone()),
+            prompt: RwSignal::new(match example && params.prompt.is_empty() {
+                true => EXAMPLE_PROMPT.to_string(),
+                false => params.prompt.clone(),
+            }),
             compare_prompt: RwSignal::new(match &params.compare {
                 Some(Compare::Findings(f)) => f.clone(),
                 _ => String::new(),
@@ -223,6 +231,12 @@ impl Store {
         let Some(p) = self.settings(mode) else {
             return;
         };
+        if p.prompt.trim().is_empty() {
+            self.fail_input(format!(
+                "the prompt is empty: describe the findings, e.g. \u{201c}{EXAMPLE_PROMPT}\u{201d}"
+            ));
+            return;
+        }
         if mode == Mode::Compare && p.compare.is_none() {
             self.fail_input(format!(
                 "compare: give the other image's {}",
@@ -238,10 +252,7 @@ impl Store {
         let jobs = jobs(&p, mode, &link_model);
         self.comparing.set(mode == Mode::Compare);
         self.phase.set(Phase::Generating { images: jobs.len() });
-        send(ToWorker::Generate {
-            query: p.to_query(),
-            jobs,
-        });
+        send(ToWorker::Generate { settings: p, jobs });
     }
 
     /// Loads the model: from "Model source"'s URL, or `files` (a folder's

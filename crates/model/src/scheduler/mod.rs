@@ -13,10 +13,12 @@ mod pndm;
 pub use config::{BetaSchedule, Prediction, SchedulerConfig, TimestepSpacing};
 pub use roentgen_gpu::ops::scheduler::ClippedDdim;
 
+use serde::{Deserialize, Serialize};
+
 use crate::ModelError;
 
 /// Which sampler.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SchedulerKind {
     Pndm,
     Ddim,
