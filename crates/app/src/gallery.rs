@@ -119,7 +119,8 @@ pub fn StepsStrip(
             .unwrap_or(plain)
     };
     view! {
-        <details class="steps" data-testid="steps-view">
+        // Hidden until a run has made its first frame.
+        <details class="steps" data-testid="steps-view" hidden=move || frames.with(Vec::is_empty)>
             <summary>"Denoising, step by step: " {move || title.get()}</summary>
             <p class="note">
                 "Each frame is the latent image after one sampler step, mapped straight to colour "

@@ -14,7 +14,7 @@ use super::store::Store;
 pub fn PromptBox() -> impl IntoView {
     let s = Store::get();
     view! {
-        <label class="prompt">"Findings, as a radiologist would write them"
+        <label class="prompt">"Findings, as in a report"
             <textarea data-testid="prompt" rows="2" prop:value=move || s.prompt.get()
                 on:input=move |ev| s.prompt.set(event_target_value(&ev))></textarea>
         </label>

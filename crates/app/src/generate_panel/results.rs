@@ -22,8 +22,8 @@ pub fn Results() -> impl IntoView {
             // page's icon), so the first screen shows what the page makes.
             <figure class="example" data-testid="example">
                 <img src="icon-512.png" alt="an example synthetic chest X-ray from the demo model"/>
-                <figcaption class="note">"Example (demo model, \u{201c}No acute cardiopulmonary process.\u{201d}, seed 4). \
-                    Your image appears here."</figcaption>
+                <figcaption class="note">"Example from the demo model (\u{201c}No acute cardiopulmonary process.\u{201d}, seed 4); \
+                    yours appears here."</figcaption>
             </figure>
         </Show>
         <Gallery images=s.images compare=s.comparing/>
