@@ -36,12 +36,13 @@ pub fn ModelNote() -> impl IntoView {
     view! { <p class="note" data-testid="model-note">{note}</p> }
 }
 
-/// Seconds a denoising step of the demo model took on a software adapter:
-/// Chromium's SwiftShader on a 2-core AVX2 machine, 4.49-4.57 s
-/// (scripts/browser-bench.mjs, benchmarks/README.md, 2026-11-30). The
-/// notice's wait is worked out from it before the first run; the progress
-/// line then gives the run's own.
-const SOFTWARE_DEMO_STEP_S: f64 = 4.5;
+/// Seconds the demo model's image took per step on a software adapter, as
+/// a visitor waits for it (steps, decode and drawing): 175 s for the
+/// default 20 steps in Chromium's SwiftShader on a 2-core AVX2 machine
+/// (demo.test.mjs with E2E_DEMO_STEPS=20, benchmarks/README.md,
+/// 2026-11-30). The notice's wait is worked out from it before the first
+/// run; the progress line then gives the run's own.
+const SOFTWARE_DEMO_STEP_S: f64 = 175.0 / 20.0;
 
 /// An adapter that computes on the CPU: Chromium's SwiftShader, Mesa's
 /// lavapipe (llvmpipe), or one wgpu calls a CPU.
