@@ -74,10 +74,14 @@ pub fn SoftwareNotice(probe: ReadSignal<Option<crate::probe::Probe>>) -> impl In
             ),
             _ => String::new(),
         };
+        // Firefox names no adapter (the probe then says "unnamed adapter").
+        let name = match report.name.as_str() {
+            "" | "unnamed adapter" => String::new(),
+            n => format!(" ({n})"),
+        };
         Some(format!(
-            "No GPU in use: WebGPU runs on this computer's CPU ({}), so an image takes minutes{wait}; \
-             with a GPU, seconds.",
-            report.name
+            "No GPU in use: WebGPU runs on this computer's CPU{name}, so an image takes minutes{wait}; \
+             with a GPU, seconds."
         ))
     };
     view! {
