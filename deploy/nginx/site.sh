@@ -37,6 +37,8 @@ EOF
 host="" dist="" models="" password_file="" cert="" key=""
 page_port=443 model_port=8443 redirect_port=80 acme_root=/var/www/letsencrypt shard_rate=0
 while [ $# -gt 0 ]; do
+  case "$1" in -h|--help) usage ;; esac
+  [ $# -ge 2 ] || { echo "site.sh: $1 needs a value" >&2; exit 2; }
   case "$1" in
     --host) host=$2 ;;
     --dist) dist=$2 ;;
@@ -49,10 +51,8 @@ while [ $# -gt 0 ]; do
     --redirect-port) redirect_port=$2 ;;
     --acme-root) acme_root=$2 ;;
     --shard-rate) shard_rate=$2 ;;
-    -h|--help) usage ;;
     *) echo "site.sh: unknown option $1" >&2; usage ;;
   esac
-  [ $# -ge 2 ] || { echo "site.sh: $1 needs a value" >&2; exit 2; }
   shift 2
 done
 
@@ -74,7 +74,7 @@ key=${key:-/etc/letsencrypt/live/$host/privkey.pem}
 [ -r "$cert" ] || fail "no certificate at $cert: see docs/hosting.md (certbot), or give --cert and --key"
 [ -r "$key" ] || fail "no key at $key"
 cert=$(realpath "$cert") key=$(realpath "$key")
-[ -r "$password_file" ] || fail "cannot read --password-file $password_file"
+[ -f "$password_file" ] && [ -r "$password_file" ] || fail "cannot read --password-file $password_file"
 password=$(head -n1 "$password_file")
 # The password goes into the configuration as a string: only characters that
 # need no quoting there or in an HTTP header, and long enough not to guess.

@@ -7,7 +7,9 @@
 // shard transfer cut by nginx's worker dying mid-way and resumed.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -93,6 +95,34 @@ test('nginx serves what the hosting recipe promises: types, compression, caching
   const redirect = await fetch(`${nginx.redirect}/?model=x`, { redirect: 'manual' });
   assert.equal(redirect.status, 301);
   assert.equal(redirect.headers.get('location'), `${nginx.page}/?model=x`);
+});
+
+test('site.sh refuses, in one sentence, what a lecturer could get wrong', PAGE_LOGIC, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'roentgen-site-'));
+  const site = (...args) => {
+    try {
+      execFileSync(join(ROOT, 'deploy/nginx/site.sh'), args, { stdio: 'pipe' });
+      return null;
+    } catch (e) {
+      assert.equal(e.status, 2);
+      return e.stderr.toString().trim().split('\n').at(0);
+    }
+  };
+  try {
+    writeFileSync(join(dir, 'short'), 'secret\n');
+    writeFileSync(join(dir, 'good'), 'a-long-enough-password\n');
+    const base = ['--host', 'roentgen.example.org', '--models', DIST, '--cert', join(dir, 'good'), '--key', join(dir, 'good')];
+    assert.match(site('--host'), /--host needs a value/);
+    assert.match(site(...base, '--dist', dir, '--password-file', join(dir, 'good')), /has no index\.html: run `trunk build --release`/);
+    assert.match(site(...base, '--dist', DIST, '--password-file', join(dir, 'short')), /must be 12 or more letters/);
+    assert.match(site(...base, '--dist', DIST, '--password-file', dir), /cannot read --password-file/);
+    assert.match(site('--host', 'roentgen.example.org', '--dist', DIST, '--models', DIST, '--password-file', join(dir, 'good')),
+      /no certificate at \/etc\/letsencrypt\/live\/roentgen\.example\.org\/fullchain\.pem: see docs\/hosting\.md/);
+    assert.match(site(...base, '--dist', DIST, '--password-file', join(dir, 'good'), '--models', dir), /holds no converted model/);
+    assert.equal(site(...base, '--dist', DIST, '--password-file', join(dir, 'good')), null, 'and writes the site when all is right');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('over HTTPS from one origin, a gated model from another: a 401 explained, then loaded with the password through a cut transfer, and drawn', PAGE_LOGIC, async () => {
