@@ -83,23 +83,28 @@ pub fn PresenterView(
     let compare = RwSignal::new(false);
     // The word whose attention map is laid over the images (None: plain).
     let word = RwSignal::new(None::<usize>);
-    // The images on the projector: the compare pair, else the newest.
-    let shown = move || {
-        let images = stage.images.get();
+    // The images on the projector: the compare pair, else the newest. One
+    // copy per run, which everything below reads (an image carries every
+    // word's map for every step).
+    let shown = Memo::new(move |_| {
         let n = if stage.comparing.get() { 2 } else { 1 };
-        images[images.len().saturating_sub(n)..].to_vec()
-    };
+        stage
+            .images
+            .with(|images| images[images.len().saturating_sub(n)..].to_vec())
+    });
     let words = move || {
-        shown()
-            .first()
-            .map(|i| i.maps.iter().map(|m| m.word.clone()).collect::<Vec<_>>())
-            .unwrap_or_default()
+        shown.with(|s| {
+            s.first()
+                .map(|i| i.maps.iter().map(|m| m.word.clone()).collect::<Vec<_>>())
+                .unwrap_or_default()
+        })
     };
     let link = Memo::new(move |_| {
-        shown()
-            .last()
-            .filter(|i| !i.link.is_empty())
-            .and_then(|i| absolute(&i.link))
+        shown.with(|s| {
+            s.last()
+                .filter(|i| !i.link.is_empty())
+                .and_then(|i| absolute(&i.link))
+        })
     });
     let qr = move || link.get().map(|l| qr_svg(&l));
 
@@ -114,7 +119,7 @@ pub fn PresenterView(
         }
         Key::ToggleCompare => compare.update(|c| *c = !*c),
         Key::NextWord => {
-            let n = words().len();
+            let n = untrack(words).len();
             word.update(|w| {
                 *w = match *w {
                     None if n > 0 => Some(0),
@@ -151,7 +156,8 @@ pub fn PresenterView(
 
     let figures = move || {
         let chosen = word.get();
-        shown()
+        shown
+            .get()
             .into_iter()
             .map(|img| {
                 let src = chosen
@@ -167,9 +173,11 @@ pub fn PresenterView(
             })
             .collect_view()
     };
+    // Nothing inside is built, nor follows the runs, while the view is closed.
     view! {
         <div class="presenter" data-testid="presenter" node_ref=root hidden=move || !open.get()>
-            <div class="stage" class:pair=move || shown().len() == 2 && stage.preview.get().is_none()>
+          <Show when=move || open.get()>
+            <div class="stage" class:pair=move || shown.with(Vec::len) == 2 && stage.preview.with(Option::is_none)>
                 {move || match stage.preview.get() {
                     Some(src) => view! {
                         <figure>
@@ -200,6 +208,7 @@ pub fn PresenterView(
             <p class="prompt" data-testid="presenter-prompt">{move || stage.prompt.get()}</p>
             <p class="keys"><span class="hint">"N next finding · G generate · C compare · A attention · Esc leave"</span>
                 <span class="link" data-testid="presenter-link">{move || link.get()}</span></p>
+          </Show>
         </div>
     }
 }

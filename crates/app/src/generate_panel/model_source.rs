@@ -9,7 +9,7 @@ use roentgen_weights::TensorDType;
 use crate::protocol::{Phase, ToWorker};
 
 use super::store::Store;
-use super::{DEFAULT_MODEL, file_list, send};
+use super::{file_list, send};
 
 /// Says what the loaded model is, in one line, so nobody takes the demo's
 /// phantoms for RoentGen's radiographs (or a RoentGen folder for the demo).
@@ -17,7 +17,7 @@ use super::{DEFAULT_MODEL, file_list, send};
 pub fn ModelNote() -> impl IntoView {
     let s = Store::get();
     let note = move || {
-        if s.source.get() == DEFAULT_MODEL && !s.from_disk.get() {
+        if s.on_demo_model() {
             view! {
                 "Model: the demo model, trained on procedural phantoms, not on patients (128x128). "
                 <a data-testid="weights-help" href="README.md" target="_blank">"Use RoentGen weights"</a>
@@ -66,8 +66,7 @@ pub fn SoftwareNotice(probe: ReadSignal<Option<crate::probe::Probe>>) -> impl In
         if !is_software(&report) {
             return None;
         }
-        let demo = s.source.get() == DEFAULT_MODEL && !s.from_disk.get();
-        let wait = match (demo, s.steps.get().trim().parse::<u32>()) {
+        let wait = match (s.on_demo_model(), s.steps.get().trim().parse::<u32>()) {
             (true, Ok(steps)) => format!(
                 ": about {} min for the demo model at {steps} steps",
                 (steps as f64 * SOFTWARE_DEMO_STEP_S / 60.0).ceil().max(1.0)

@@ -159,6 +159,12 @@ impl Store {
         self.phase.set(Phase::failed(Failure::Input { message }));
     }
 
+    /// The bundled demo model is the one in use (not a URL, nor a folder
+    /// or a model stored in this browser).
+    pub fn on_demo_model(self) -> bool {
+        self.source.get() == DEFAULT_MODEL && !self.from_disk.get()
+    }
+
     /// Loading, converting or generating: nothing else may start.
     pub fn busy(self) -> bool {
         self.phase.with(Phase::is_busy)
