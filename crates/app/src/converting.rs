@@ -7,28 +7,17 @@ use std::cell::Cell;
 
 use roentgen_convert::{ConvertOptions, Converter};
 use roentgen_weights::TensorDType;
-use roentgen_weights::progress::duration;
 
 use crate::loader::Emit;
 use crate::model_store;
+use crate::news::{Progress, gb};
 use crate::protocol::FromWorker;
 use crate::web_folder::WebFolder;
-
-thread_local! {
-    static CANCEL: Cell<bool> = const { Cell::new(false) };
-}
+use crate::worker_state;
 
 /// Asks a running conversion to stop after its current tensor.
 pub fn cancel() {
-    CANCEL.with(|c| c.set(true));
-}
-
-/// "2.06 GB", or "5.1 MB" below a gigabyte.
-fn gb(b: u64) -> String {
-    match b >= 1_000_000_000 {
-        true => format!("{:.2} GB", b as f64 / 1e9),
-        false => format!("{:.1} MB", b as f64 / 1e6),
-    }
+    worker_state::with(|w| w.cancel_conversion.set(true));
 }
 
 /// Converts `folder` into stored model `name`; on error or cancel the
@@ -42,7 +31,7 @@ pub async fn run(
     demographic_prompts: bool,
     emit: &Emit,
 ) -> Result<bool, String> {
-    CANCEL.with(|c| c.set(false));
+    worker_state::with(|w| w.cancel_conversion.set(false));
     model_store::check_name(name)?;
     // Complete or not: an interrupted conversion's folder counts too.
     if model_store::model_dir(name, false).await.is_ok() {
@@ -166,9 +155,9 @@ async fn convert_into(
             crate::loader::sleep_ms(0).await;
             yielded = js_sys::Date::now();
         }
-        if CANCEL.with(|c| c.get()) {
+        if worker_state::with(|w| w.cancel_conversion.get()) {
             emit(FromWorker::Progress {
-                text: "conversion cancelled: nothing was kept".into(),
+                progress: Progress::ConversionCancelled,
             });
             return Ok(false);
         }
@@ -179,15 +168,14 @@ async fn convert_into(
             let rate = p.done as f64 / secs.max(1e-3);
             let left = (p.total - p.done) as f64 / rate.max(1.0);
             emit(FromWorker::Progress {
-                text: format!(
-                    "converting: {} of {} read ({}) · {:.0} MB/s · about {} left · wasm heap {:.0} MB",
-                    gb(p.done),
-                    gb(p.total),
-                    p.file,
-                    rate / 1e6,
-                    duration(left),
-                    crate::loader::heap_bytes() as f64 / 1e6
-                ),
+                progress: Progress::Converting {
+                    done: p.done,
+                    total: p.total,
+                    file: p.file.to_string(),
+                    bytes_per_sec: rate,
+                    left_secs: left,
+                    heap_bytes: crate::loader::heap_bytes().into(),
+                },
             });
         }
     }

@@ -5,6 +5,7 @@
 //! from the manifest and tokenizer alone, and say whether it fits and how
 //! much GPU memory it needs. The same code as `roentgen plan`.
 
+use crate::news::Check;
 use roentgen_gpu::{ContextOptions, DType, GpuContext};
 use roentgen_model::GpuBackend;
 use roentgen_model::plan::{manifest_only, plan};
@@ -34,8 +35,8 @@ async fn file(target: &Target, name: &str) -> Result<Vec<u8>, String> {
     }
 }
 
-/// The verdict line, or why the model does not fit.
-pub async fn check(target: Target) -> Result<String, String> {
+/// The verdict, or why the model does not fit.
+pub async fn check(target: Target) -> Result<Check, String> {
     let t0 = js_sys::Date::now();
     let manifest = Manifest::from_json(&String::from_utf8_lossy(
         &file(&target, "manifest.json").await?,
@@ -56,12 +57,11 @@ pub async fn check(target: Target) -> Result<String, String> {
         let report = plan(&ctx, &model, size, 2)
             .await
             .map_err(|e| format!("the {size}x{size} pipeline does not fit this adapter: {e}"))?;
-        Ok::<_, String>(format!(
-            "this device: {} ({:.1} s, {:.0} MB of weights)",
-            report.verdict(true),
-            (js_sys::Date::now() - t0) / 1e3,
-            report.weights_bytes as f64 / 1e6
-        ))
+        Ok::<_, String>(Check::Fits {
+            fits: report.fits(),
+            secs: (js_sys::Date::now() - t0) / 1e3,
+            weights_bytes: report.weights_bytes,
+        })
     }
     .await;
     // The dry run's buffers go with its device.

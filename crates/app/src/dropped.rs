@@ -8,6 +8,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 /// What was dropped: files, and folders still to be read.
+#[derive(Clone)]
 pub struct Dropped {
     files: Vec<web_sys::File>,
     folders: Vec<web_sys::FileSystemDirectoryEntry>,

@@ -5,6 +5,7 @@
 
 use base64::Engine;
 use leptos::prelude::*;
+use roentgen_imaging::Fit;
 use wasm_bindgen::JsCast;
 
 use crate::protocol::ToWorker;
@@ -62,7 +63,7 @@ pub fn EditPanel(
     send: Callback<(ToWorker, Option<web_sys::File>)>,
     busy: Signal<bool>,
 ) -> impl IntoView {
-    let fit = RwSignal::new("crop".to_string());
+    let fit = RwSignal::new(Fit::Crop);
     let strength = RwSignal::new("0.75".to_string());
     // Put the original back outside the mask (feathered), or keep the
     // decoder's output everywhere as diffusers does.
@@ -148,10 +149,12 @@ pub fn EditPanel(
                         }/>
                 </label>
                 <label>"Fit"
-                    <select data-testid="edit-fit" prop:value=move || fit.get()
+                    <select data-testid="edit-fit" prop:value=move || fit.get().name()
                         on:change=move |ev| {
-                            fit.set(event_target_value(&ev));
-                            open();
+                            if let Some(f) = Fit::from_name(&event_target_value(&ev)) {
+                                fit.set(f);
+                                open();
+                            }
                         }>
                         <option value="crop">"crop to square (keep the centre)"</option>
                         <option value="pad">"pad to square (keep everything)"</option>

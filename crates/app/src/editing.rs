@@ -3,20 +3,19 @@
 //! shown to the page as the model will see it, and turned into an edit's
 //! input with the mask the page painted over it.
 
-use std::cell::RefCell;
-
 use base64::Engine;
 use roentgen_imaging::{Fit, Grayscale};
 use roentgen_model::png::EditedFrom;
 
 use crate::loader::PageModel;
 use crate::protocol::FromWorker;
+use crate::worker_state;
 
 /// The open file: its name, its grey values as read, and those values
 /// fitted to the size of the model that showed it (kept so that each edit
 /// does not resize a full-size radiograph again; a model of another size,
 /// loaded in between, fits it anew).
-struct Open {
+pub struct Open {
     name: String,
     image: Grayscale,
     fit: Fit,
@@ -30,10 +29,6 @@ impl Open {
         }
         &self.fitted
     }
-}
-
-thread_local! {
-    static OPEN: RefCell<Option<Open>> = const { RefCell::new(None) };
 }
 
 /// What an edit needs from the open image.
@@ -60,8 +55,7 @@ fn model_size(model: &PageModel) -> (usize, usize) {
 }
 
 /// Reads and decodes `file`, keeps it, and returns what the page shows.
-pub fn open(file: &web_sys::File, fit: &str, model: &PageModel) -> Result<FromWorker, String> {
-    let fit = Fit::from_name(fit).ok_or_else(|| format!("fit {fit:?}: crop or pad"))?;
+pub fn open(file: &web_sys::File, fit: Fit, model: &PageModel) -> Result<FromWorker, String> {
     let name = file.name();
     let bytes = read_file(file)?;
     let image = roentgen_imaging::decode(&bytes, &name).map_err(|e| e.to_string())?;
@@ -83,8 +77,8 @@ pub fn open(file: &web_sys::File, fit: &str, model: &PageModel) -> Result<FromWo
         name: name.clone(),
         read_as: format!("{}x{} {}", image.width, image.height, image.source),
     };
-    OPEN.with(|o| {
-        *o.borrow_mut() = Some(Open {
+    worker_state::with(|state| {
+        *state.open.borrow_mut() = Some(Open {
             name,
             image,
             fit,
@@ -103,8 +97,8 @@ pub fn input(
     mask: Option<(&str, usize, usize)>,
     keep_outside: bool,
 ) -> Result<EditInput, String> {
-    OPEN.with(|o| {
-        let mut o = o.borrow_mut();
+    worker_state::with(|state| {
+        let mut o = state.open.borrow_mut();
         let open = o
             .as_mut()
             .ok_or("open a radiograph first (PNG, JPEG or DICOM)")?;

@@ -3,7 +3,6 @@
 //! shards, parsing the 3.6 MB tokenizer, uploading weights, encoding each
 //! UNet step — happens here, so the page's thread stays free.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::Array;
@@ -15,17 +14,10 @@ use wasm_bindgen_futures::spawn_local;
 use crate::fetch::Source;
 use crate::http::Credentials;
 use crate::loader::{self, Emit};
+use crate::news::{Check, Info, Progress, TokenCount};
 use crate::probe::{self, Probe};
 use crate::protocol::{Failure, FromWorker, Phase, ToWorker, failed, phase};
-use crate::{runner, shard_store};
-
-thread_local! {
-    /// How images name the loaded model (its URL or folder).
-    static LABEL: RefCell<String> = const { RefCell::new(String::new()) };
-    /// Where the loaded model came from: a batch stopped by a lost device
-    /// loads it from there again (from this browser's store, mostly).
-    static SOURCE: RefCell<Option<Source>> = const { RefCell::new(None) };
-}
+use crate::{runner, shard_store, worker_state};
 
 /// How many times one batch loads the model again after losing the device
 /// before it gives up (a device lost on every try is a device that cannot
@@ -80,8 +72,8 @@ pub fn start() {
 async fn stored_models(emit: &Emit) {
     match crate::model_store::list().await {
         Ok(models) => emit(FromWorker::StoredModels { models }),
-        Err(e) => emit(FromWorker::Info {
-            text: format!("could not list the stored models: {e}"),
+        Err(error) => emit(FromWorker::Info {
+            info: Info::StoredListFailed { error },
         }),
     }
 }
@@ -98,8 +90,10 @@ async fn load_model(source: Source, early: &[String], emit: &Emit) {
             let (about, demographic_prompts) = (m.describe(), m.demographic_prompts);
             loader::install(m);
             let label = source.label();
-            LABEL.with(|l| *l.borrow_mut() = label.clone());
-            SOURCE.with(|s| *s.borrow_mut() = Some(source));
+            worker_state::with(|w| {
+                *w.label.borrow_mut() = label.clone();
+                *w.source.borrow_mut() = Some(source);
+            });
             emit(FromWorker::Loaded {
                 label,
                 about,
@@ -110,7 +104,7 @@ async fn load_model(source: Source, early: &[String], emit: &Emit) {
         Err(message) => emit(failed(Failure::Model { message })),
     }
     emit(FromWorker::Storage {
-        text: loader::storage_line().await,
+        storage: loader::storage().await,
     });
 }
 
@@ -130,7 +124,7 @@ fn run_batch(
     edit: Option<crate::editing::EditInput>,
     emit: Emit,
 ) {
-    let label = LABEL.with(|l| l.borrow().clone());
+    let label = worker_state::with(|w| w.label.borrow().clone());
     let generating = phase(Phase::Generating { images: jobs.len() });
     emit(generating.clone());
     spawn_local(async move {
@@ -153,7 +147,7 @@ fn run_batch(
                         message: stopped.error,
                     });
                 }
-                let source = SOURCE.with(|s| s.borrow_mut().take());
+                let source = worker_state::with(|w| w.source.borrow_mut().take());
                 let (Some(source), Some(at), true) =
                     (source, stopped.at, reloads < RELOADS_PER_BATCH)
                 else {
@@ -164,10 +158,7 @@ fn run_batch(
                 };
                 reloads += 1;
                 emit(FromWorker::Progress {
-                    text: format!(
-                        "the GPU device was lost: loading the model again to carry on from {}",
-                        at.describe()
-                    ),
+                    progress: Progress::Reloading { from: at.point() },
                 });
                 let reloaded = match loader::load(&source, &[], &emit).await {
                     Ok(m) => loader::install(m),
@@ -179,7 +170,7 @@ fn run_batch(
                         });
                     }
                 };
-                SOURCE.with(|s| *s.borrow_mut() = Some(source));
+                worker_state::with(|w| *w.source.borrow_mut() = Some(source));
                 emit(generating.clone());
                 model = reloaded;
                 from = Some(at);
@@ -224,7 +215,7 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
             };
             check(target, emit);
         }
-        ToWorker::OpenImage { fit } => open_image(&fit, extra, &emit),
+        ToWorker::OpenImage { fit } => open_image(fit, extra, &emit),
         ToWorker::Edit(request) => edit(request, emit),
         ToWorker::LoadStored { name } => spawn_local(async move {
             load_model(Source::Stored(name), &[], &emit).await;
@@ -233,7 +224,7 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
         ToWorker::LoseDevice => loader::lose_device(),
         ToWorker::TimeSubmissions { on } => spawn_local(time_submissions(on, emit)),
         ToWorker::Tokens { text } => emit(FromWorker::Tokens {
-            text: token_count(&text),
+            count: token_count(&text),
         }),
         ToWorker::ClearCache => spawn_local(clear_cache(emit)),
         ToWorker::Load {
@@ -281,11 +272,11 @@ fn convert(
         match done {
             Ok(true) => {
                 emit(FromWorker::Progress {
-                    text: format!(
-                        "converted {name:?} in {:.1} s (wasm heap {:.0} MB); it stays in this browser: load it from the list next time",
-                        (js_sys::Date::now() - t0) / 1e3,
-                        loader::heap_bytes() as f64 / 1e6
-                    ),
+                    progress: Progress::Converted {
+                        name: name.clone(),
+                        secs: (js_sys::Date::now() - t0) / 1e3,
+                        heap_bytes: loader::heap_bytes().into(),
+                    },
                 });
                 load_model(Source::Stored(name), &[], &emit).await;
             }
@@ -298,19 +289,19 @@ fn convert(
 /// Whether this device can run a model, from its manifest alone.
 fn check(target: crate::device_check::Target, emit: Emit) {
     emit(FromWorker::Check {
-        text: "checking this device: building the pipeline without running it…".into(),
+        check: Check::Running,
     });
     spawn_local(async move {
-        let text = match crate::device_check::check(target).await {
-            Ok(t) => t,
-            Err(e) => format!("this device: {e}"),
+        let check = match crate::device_check::check(target).await {
+            Ok(fits) => fits,
+            Err(message) => Check::Refused { message },
         };
-        emit(FromWorker::Check { text });
+        emit(FromWorker::Check { check });
     });
 }
 
 /// Opens the radiograph sent alongside, fitted to the loaded model.
-fn open_image(fit: &str, extra: wasm_bindgen::JsValue, emit: &Emit) {
+fn open_image(fit: roentgen_imaging::Fit, extra: wasm_bindgen::JsValue, emit: &Emit) {
     let Some(model) = loader::model() else {
         emit(failed(Failure::Edit {
             message: "load a model before opening a radiograph".into(),
@@ -346,14 +337,14 @@ fn generate(settings: ShareParams, jobs: Vec<crate::protocol::Job>, emit: Emit) 
 }
 
 async fn delete_stored(name: String, emit: Emit) {
-    let text = match crate::model_store::delete(&name).await {
-        Ok(()) => format!("deleted stored model {name:?}"),
-        Err(e) => format!("could not delete {name:?}: {e}"),
+    let info = match crate::model_store::delete(&name).await {
+        Ok(()) => Info::Deleted { name },
+        Err(error) => Info::DeleteFailed { name, error },
     };
-    emit(FromWorker::Info { text });
+    emit(FromWorker::Info { info });
     stored_models(&emit).await;
     emit(FromWorker::Storage {
-        text: loader::storage_line().await,
+        storage: loader::storage().await,
     });
 }
 
@@ -361,7 +352,7 @@ async fn delete_stored(name: String, emit: Emit) {
 async fn time_submissions(on: bool, emit: Emit) {
     let Some(c) = loader::current_context() else {
         emit(FromWorker::Info {
-            text: "no GPU device to time yet: load a model first".into(),
+            info: Info::NothingToTime,
         });
         return;
     };
@@ -385,27 +376,24 @@ async fn time_submissions(on: bool, emit: Emit) {
     }
 }
 
-/// "N / 77 tokens" of the prompt, and what CLIP would cut; None before a
-/// model (its tokenizer) is in.
-fn token_count(text: &str) -> Option<String> {
+/// The prompt's tokens, and what CLIP would cut; None before a model (its
+/// tokenizer) is in.
+fn token_count(text: &str) -> Option<TokenCount> {
     loader::model()
         .and_then(|m| m.tokenizer.encode(text).ok())
-        .map(|t| {
-            if t.truncated.is_empty() {
-                format!("{} / 77 tokens", t.used)
-            } else {
-                format!("{} / 77 tokens; cut: {}", t.used, t.truncated)
-            }
+        .map(|t| TokenCount {
+            used: t.used,
+            cut: t.truncated,
         })
 }
 
 async fn clear_cache(emit: Emit) {
-    let text = match shard_store::clear().await {
-        Ok(()) => "cache cleared: the next visit downloads the weights again".into(),
-        Err(e) => format!("could not clear the cache: {e}"),
+    let info = match shard_store::clear().await {
+        Ok(()) => Info::CacheCleared,
+        Err(error) => Info::CacheClearFailed { error },
     };
-    emit(FromWorker::Info { text });
+    emit(FromWorker::Info { info });
     emit(FromWorker::Storage {
-        text: loader::storage_line().await,
+        storage: loader::storage().await,
     });
 }

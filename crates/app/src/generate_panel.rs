@@ -103,6 +103,22 @@ pub fn GeneratePanel(
     });
     s.start_load(first_run, link.clone().err(), None);
 
+    // A dropped folder is read asynchronously (the entries API), then
+    // loaded; a new drop while one is read replaces it.
+    let read_drop =
+        Action::new_local(|d: &crate::dropped::Dropped| crate::dropped::files(d.clone()));
+    Effect::new(move |_| {
+        let Some(read) = read_drop.value().get() else {
+            return;
+        };
+        // Only a new result runs this again, not what loading it reads.
+        untrack(move || match read {
+            Ok(files) if !files.is_empty() => s.open_folder(files),
+            Ok(_) => s.fail_input("nothing to load in what was dropped".into()),
+            Err(e) => s.fail_input(format!("reading the dropped folder: {e}")),
+        })
+    });
+
     let edit_settings =
         Callback::new(move |(name, strength): (String, String)| edit_jobs(s, &name, &strength));
     let send_edit = Callback::new(move |(msg, file): (ToWorker, Option<web_sys::File>)| {
@@ -118,14 +134,7 @@ pub fn GeneratePanel(
             on:drop=move |ev: web_sys::DragEvent| {
                 ev.prevent_default();
                 if let Some(dt) = ev.data_transfer() {
-                    let dropped = crate::dropped::take(&dt);
-                    leptos::task::spawn_local(async move {
-                        match crate::dropped::files(dropped).await {
-                            Ok(files) if !files.is_empty() => s.open_folder(files),
-                            Ok(_) => s.fail_input("nothing to load in what was dropped".into()),
-                            Err(e) => s.fail_input(format!("reading the dropped folder: {e}")),
-                        }
-                    });
+                    read_drop.dispatch_local(crate::dropped::take(&dt));
                 }
             }>
             <ModelNote/>

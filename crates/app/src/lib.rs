@@ -22,6 +22,7 @@ mod global;
 mod http;
 mod loader;
 mod model_store;
+mod news;
 mod presenter;
 mod probe;
 mod protocol;
@@ -29,5 +30,6 @@ mod runner;
 mod shard_store;
 mod web_folder;
 mod worker_client;
+mod worker_state;
 
 pub use app::App;

@@ -2,37 +2,24 @@
 //! gets in: fetched (or read from the shard store, or from disk), then
 //! uploaded.
 
-use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use roentgen_gpu::{ContextOptions, DType, GpuContext};
 use roentgen_model::{GpuBackend, Model, ModelLoader};
 
 use crate::fetch::{self, Source};
+use crate::news::{Info, Loaded, Storage, WeightsFrom};
 use crate::protocol::FromWorker;
-use crate::shard_store;
+use crate::{shard_store, worker_state};
 
 pub type PageModel = Model<GpuBackend<'static>>;
 
 /// Where the worker's news goes (posted to the page).
 pub type Emit = Rc<dyn Fn(FromWorker)>;
 
-thread_local! {
-    /// Made on the first load and kept: wgpu's browser types are not Send,
-    /// so both live on this thread for the worker's lifetime.
-    static CONTEXT: Cell<Option<&'static GpuContext>> = const { Cell::new(None) };
-    static MODEL: RefCell<Option<Rc<PageModel>>> = const { RefCell::new(None) };
-    /// Set when the device was lost, until a new one is made.
-    static LOST: Cell<bool> = const { Cell::new(false) };
-    /// The lost-device callback must be Send; it reaches the page through this.
-    static EMIT: RefCell<Option<Emit>> = const { RefCell::new(None) };
-    /// A batch is running: it carries on by itself after a lost device.
-    static BUSY: Cell<bool> = const { Cell::new(false) };
-}
-
 /// A batch runs (set by the engine around it).
 pub fn set_busy(busy: bool) {
-    BUSY.with(|b| b.set(busy));
+    worker_state::with(|w| w.busy.set(busy));
 }
 
 /// After GPU work failed: whether that was the device being lost. The
@@ -60,35 +47,35 @@ pub async fn sleep_ms(ms: i32) {
 }
 
 pub fn model() -> Option<Rc<PageModel>> {
-    MODEL.with(|m| m.borrow().clone())
+    worker_state::with(|w| w.model.borrow().clone())
 }
 
 /// Makes `m` the loaded model (replacing the old one); returns it.
 pub fn install(m: PageModel) -> Rc<PageModel> {
     let m = Rc::new(m);
-    MODEL.with(|slot| *slot.borrow_mut() = Some(m.clone()));
+    worker_state::with(|w| *w.model.borrow_mut() = Some(m.clone()));
     m
 }
 
 /// Forgets the loaded model, freeing its GPU memory.
 pub fn unload() {
-    MODEL.with(|slot| *slot.borrow_mut() = None);
+    worker_state::with(|w| *w.model.borrow_mut() = None);
 }
 
 /// The device was lost (its message is in the status line already).
 pub fn device_lost() -> bool {
-    LOST.with(|l| l.get())
+    worker_state::with(|w| w.lost.get())
 }
 
 /// Destroys the device as a driver reset would, so the recovery path can be
 /// exercised (tests, devtools).
 /// The device, if one was made (and not lost since).
 pub fn current_context() -> Option<&'static GpuContext> {
-    CONTEXT.with(|c| c.get())
+    worker_state::with(|w| w.context.get())
 }
 
 pub fn lose_device() {
-    if let Some(c) = CONTEXT.with(|c| c.get()) {
+    if let Some(c) = worker_state::with(|w| w.context.get()) {
         c.device.destroy();
     }
 }
@@ -97,24 +84,28 @@ pub fn lose_device() {
 /// GPU process crash) the page is told, device and model are forgotten, and
 /// the next load starts afresh.
 pub async fn context(emit: &Emit) -> Result<&'static GpuContext, String> {
-    EMIT.with(|e| *e.borrow_mut() = Some(emit.clone()));
-    if let Some(c) = CONTEXT.with(|c| c.get()) {
+    worker_state::with(|w| *w.emit.borrow_mut() = Some(emit.clone()));
+    if let Some(c) = worker_state::with(|w| w.context.get()) {
         return Ok(c);
     }
     let c = GpuContext::new(ContextOptions::default())
         .await
         .map_err(|e| e.to_string())?;
     let c: &'static GpuContext = Box::leak(Box::new(c));
-    LOST.with(|l| l.set(false));
+    worker_state::with(|w| w.lost.set(false));
     c.device.set_device_lost_callback(move |reason, message| {
-        LOST.with(|l| l.set(true));
-        CONTEXT.with(|slot| slot.set(None));
-        MODEL.with(|slot| *slot.borrow_mut() = None);
+        worker_state::with(|w| {
+            w.lost.set(true);
+            w.context.set(None);
+            *w.model.borrow_mut() = None;
+        });
         // A running batch loads the model again and carries on (engine.rs);
         // otherwise the next load starts afresh.
-        let news = match BUSY.with(|b| b.get()) {
+        let news = match worker_state::with(|w| w.busy.get()) {
             true => FromWorker::Info {
-                text: format!("the GPU device was lost ({reason:?}: {message})"),
+                info: crate::news::Info::DeviceLostMidBatch {
+                    reason: format!("{reason:?}: {message}"),
+                },
             },
             false => crate::protocol::failed(crate::protocol::Failure::DeviceLost {
                 message: format!(
@@ -122,13 +113,12 @@ pub async fn context(emit: &Emit) -> Result<&'static GpuContext, String> {
                 ),
             }),
         };
-        EMIT.with(|e| {
-            if let Some(emit) = e.borrow().as_ref() {
-                emit(news);
-            }
-        });
+        // Cloned out first: the page's handler must not run inside `with`.
+        if let Some(emit) = worker_state::with(|w| w.emit.borrow().clone()) {
+            emit(news);
+        }
     });
-    CONTEXT.with(|slot| slot.set(Some(c)));
+    worker_state::with(|w| w.context.set(Some(c)));
     Ok(c)
 }
 
@@ -149,11 +139,10 @@ pub async fn load(source: &Source, early: &[String], emit: &Emit) -> Result<Page
         if now - shown >= 100.0 || p.done() == p.total() {
             shown = now;
             emit(FromWorker::Info {
-                text: format!(
-                    "downloading: {} · wasm heap {:.0} MB",
-                    p.summary((now - t0) / 1e3),
-                    heap_bytes() as f64 / 1e6
-                ),
+                info: Info::Downloading {
+                    at: p.snapshot((now - t0) / 1e3),
+                    heap_bytes: heap_bytes().into(),
+                },
             });
         }
     };
@@ -181,30 +170,27 @@ pub async fn load(source: &Source, early: &[String], emit: &Emit) -> Result<Page
         }
     };
     let fetched = fetch::model(source, progress, sink).await?;
-    let seconds = (js_sys::Date::now() - t0) / 1e3;
-    let mb = fetched.manifest.shards.iter().map(|s| s.bytes).sum::<u64>() as f64 / 1e6;
-    let shards = fetched.manifest.shards.len();
-    let whence = match fetched.whence {
-        fetch::Whence::Local(place) => format!("{shards} shards, {place}"),
-        fetch::Whence::Cache { cached, kind } => {
-            format!("{cached} of {shards} shards from this browser's cache ({kind})")
-        }
+    let loaded = Loaded {
+        bytes: fetched.manifest.shards.iter().map(|s| s.bytes).sum(),
+        shards: fetched.manifest.shards.len(),
+        from: match fetched.whence {
+            fetch::Whence::Local(place) => WeightsFrom::Local {
+                place: place.into(),
+            },
+            fetch::Whence::Cache { cached, kind } => WeightsFrom::Network {
+                cached,
+                cache: kind.into(),
+            },
+        },
+        secs: (js_sys::Date::now() - t0) / 1e3,
+        heap_bytes: heap_bytes().into(),
+        gpu_bytes: ctx.memory.live(),
+        early: encoded_early,
+        not_stored: fetched.not_stored,
     };
-    let mut line = format!(
-        "weights: {mb:.1} MB, {whence}, {seconds:.1} s; wasm heap {:.0} MB, GPU {:.0} MB",
-        heap_bytes() as f64 / 1e6,
-        ctx.memory.live() as f64 / 1e6,
-    );
-    if let Some((at, missing)) = encoded_early {
-        line += &format!("; prompt encoded at {at:.1} s, {missing} shards before the end");
-    }
-    if !fetched.not_stored.is_empty() {
-        line += &format!(
-            "; not kept for next time (storage full?): {}",
-            fetched.not_stored.join(", ")
-        );
-    }
-    emit(FromWorker::Info { text: line });
+    emit(FromWorker::Info {
+        info: Info::Loaded(loaded),
+    });
     building
         .ok_or("the folder had no manifest")?
         .finish()
@@ -224,22 +210,10 @@ pub fn heap_bytes() -> u32 {
         .unwrap_or(0)
 }
 
-/// "storage: 5.0 MB used by this site, of 10.7 GB the browser allows;
-/// persistent", or what the browser may do with it otherwise.
-pub async fn storage_line() -> String {
-    let kept = match shard_store::persisted().await {
-        Some(true) => "; persistent: kept until you clear it",
-        Some(false) => {
-            "; not persistent: the browser may clear it when the disk runs low (bookmarking or installing the page usually lets it keep it)"
-        }
-        None => "",
-    };
-    match shard_store::usage().await {
-        Some((used, quota)) => format!(
-            "storage: {:.1} MB used by this site, of {:.1} GB the browser allows{kept}",
-            used / 1e6,
-            quota / 1e9
-        ),
-        None => "storage: this browser does not report its usage".into(),
+/// This site's storage use and whether the browser keeps it.
+pub async fn storage() -> Storage {
+    Storage {
+        persisted: shard_store::persisted().await,
+        used_and_quota: shard_store::usage().await,
     }
 }

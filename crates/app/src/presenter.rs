@@ -18,8 +18,8 @@ pub struct Stage {
     pub images: RwSignal<Vec<Image>>,
     /// The latent preview of the step being made, while a run goes.
     pub preview: RwSignal<Option<String>>,
-    /// The worker's progress line ("image 1/1, step 7/20 · about 40 s left").
-    pub progress: RwSignal<String>,
+    /// Where the worker's run is ("image 1 of 1 · step 7 of 20 · ...").
+    pub progress: RwSignal<Option<crate::news::Progress>>,
     pub prompt: RwSignal<String>,
     /// The last run was a compare pair.
     pub comparing: RwSignal<bool>,
@@ -196,7 +196,7 @@ pub fn PresenterView(
                     Some(Err(e)) => view! { <p>{e}</p> }.into_any(),
                     None => view! { <p data-testid="presenter-qr-none">"No link yet: generate an image"</p> }.into_any(),
                 }}
-                <p class="step" data-testid="presenter-step">{move || stage.progress.get()}</p>
+                <p class="step" data-testid="presenter-step">{move || stage.progress.get().map(|p| p.to_string())}</p>
                 <p data-testid="presenter-compare">{move || if compare.get() {
                     "Compare: on (with and without the finding, same seed)"
                 } else {

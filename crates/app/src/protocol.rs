@@ -64,7 +64,7 @@ pub enum ToWorker {
     /// fitted to the loaded model's size by "crop" or "pad". It stays in the
     /// worker; nothing of it leaves the browser.
     OpenImage {
-        fit: String,
+        fit: roentgen_imaging::Fit,
     },
     /// Edit the open radiograph.
     Edit(EditRequest),
@@ -281,16 +281,17 @@ pub enum FromWorker {
     Phase {
         phase: Phase,
     },
-    /// The download line.
+    /// The download line, and short notes about models and storage.
     Info {
-        text: String,
+        info: crate::news::Info,
     },
+    /// This site's storage, after anything that changed it.
     Storage {
-        text: String,
+        storage: crate::news::Storage,
     },
-    /// The device check's line.
+    /// The device check.
     Check {
-        text: String,
+        check: crate::news::Check,
     },
     /// The models converted and stored in this browser.
     StoredModels {
@@ -307,11 +308,13 @@ pub enum FromWorker {
         #[serde(default)]
         demographic_prompts: bool,
     },
+    /// The prompt's token count (None before a model's tokenizer is in).
     Tokens {
-        text: Option<String>,
+        count: Option<crate::news::TokenCount>,
     },
+    /// How the running batch or conversion is going, and how it ended.
     Progress {
-        text: String,
+        progress: crate::news::Progress,
     },
     Preview {
         src: Option<String>,

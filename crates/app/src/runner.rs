@@ -2,27 +2,22 @@
 //! step awaited, so a Cancel message gets in between steps, with progress and
 //! time left, a live preview and the strip of steps sent to the page.
 
-use std::cell::Cell;
 use std::rc::Rc;
 
+use crate::loader::{Emit, PageModel};
+use crate::news::{Progress, ResumePoint, StepAt};
+use crate::protocol::{Frame, FromWorker, Image, Job, WordMap};
+use crate::worker_state;
 use base64::Engine;
 use roentgen_model::attention_maps::overlay_rgb8;
 use roentgen_model::share::ShareParams;
 use roentgen_model::{
     Checkpoint, EditSource, GivenNoise, ModelError, Output, Request, RunOptions, Step, preview,
 };
-use roentgen_weights::progress::duration;
-
-use crate::loader::{Emit, PageModel};
-use crate::protocol::{Frame, FromWorker, Image, Job, WordMap};
-
-thread_local! {
-    static CANCEL: Cell<bool> = const { Cell::new(false) };
-}
 
 /// Asks the running batch to stop after its current step.
 pub fn cancel() {
-    CANCEL.with(|c| c.set(true));
+    worker_state::with(|w| w.cancel_run.set(true));
 }
 
 fn png_url(w: usize, h: usize, rgb: &[u8], text: &[(&str, String)]) -> Result<String, String> {
@@ -50,11 +45,11 @@ pub struct Resume {
 }
 
 impl Resume {
-    /// "step 3 of image 1", or "the start of image 1".
-    pub fn describe(&self) -> String {
-        match &self.checkpoint {
-            Some(c) => format!("step {} of image {}", c.done(), self.job + 1),
-            None => format!("the start of image {}", self.job + 1),
+    /// Where it carries on, for the progress line.
+    pub fn point(&self) -> ResumePoint {
+        ResumePoint {
+            image: self.job + 1,
+            step: self.checkpoint.as_ref().map(Checkpoint::done),
         }
     }
 }
@@ -72,7 +67,7 @@ pub async fn run(
     mut from: Option<Resume>,
     emit: &Emit,
 ) -> Result<bool, Stopped> {
-    CANCEL.with(|c| c.set(false));
+    worker_state::with(|w| w.cancel_run.set(false));
     let first_job = from.as_ref().map_or(0, |r| r.job);
     if from.is_none() {
         emit(FromWorker::ImagesReset);
@@ -84,9 +79,15 @@ pub async fn run(
     let scheduler = p
         .scheduler
         .unwrap_or_else(|| model.scheduler.default_kind());
-    let t0 = js_sys::Date::now();
-    let n = jobs.len();
-    let mut steps_done_before = 0usize;
+    let mut batch = Batch {
+        model: &model,
+        images: jobs.len(),
+        t0: js_sys::Date::now(),
+        steps_before: 0,
+        source,
+        edit,
+        emit,
+    };
     for (j, job) in jobs.into_iter().enumerate().skip(first_job) {
         let req = Request {
             prompt: job.prompt.clone(),
@@ -97,7 +98,44 @@ pub async fn run(
             seed: job.seed,
             latent_hw: (h, w),
         };
-        let resumed = from.take();
+        if !batch.image(j, job, req, from.take()).await? {
+            return Ok(false);
+        }
+    }
+    emit(FromWorker::Preview { src: None });
+    emit(FromWorker::Progress {
+        progress: Progress::Finished {
+            images: batch.images,
+            secs: (js_sys::Date::now() - batch.t0) / 1e3,
+        },
+    });
+    Ok(true)
+}
+
+/// A batch under way: what each of its images needs, and the steps the
+/// images before took (for the time left).
+struct Batch<'a> {
+    model: &'a Rc<PageModel>,
+    images: usize,
+    t0: f64,
+    steps_before: usize,
+    source: &'a str,
+    edit: Option<&'a crate::editing::EditInput>,
+    emit: &'a Emit,
+}
+
+impl Batch<'_> {
+    /// Makes image `j` (`job`, as `req`), from its start or from `resumed`,
+    /// sending each step's progress and preview, then the image with its
+    /// word maps. Ok(false) when the visitor cancelled it.
+    async fn image(
+        &mut self,
+        j: usize,
+        job: Job,
+        req: Request,
+        resumed: Option<Resume>,
+    ) -> Result<bool, Stopped> {
+        let (model, n, t0, emit) = (self.model, self.images, self.t0, self.emit);
         if resumed.is_none() {
             emit(FromWorker::FramesReset {
                 title: job.caption.clone(),
@@ -107,9 +145,9 @@ pub async fn run(
             Some(r) => (r.checkpoint, r.frames),
             None => (None, Vec::new()),
         };
-        let done_before = steps_done_before;
-        let mut calls = p.steps;
-        let mut last = String::new();
+        let done_before = self.steps_before;
+        let mut calls = req.steps;
+        let mut last: Option<StepAt> = None;
         // Each step's preview, kept to draw the words' maps over afterwards.
         let mut frames: Vec<(Vec<u8>, usize, usize)> = frames_before;
         // The newest finished step, to carry on from if the device is lost.
@@ -122,41 +160,29 @@ pub async fn run(
         };
         let on_step = |s: Step<'_>| {
             calls = s.total;
-            let elapsed = (js_sys::Date::now() - t0) / 1e3;
             newest = s.checkpoint;
             let done = done_before + s.done;
-            let per_step = elapsed / done as f64;
-            let left = (n * s.total).saturating_sub(done) as f64 * per_step;
-            last = format!(
-                "image {} of {n} · step {} of {} · {:.2} s per step",
-                j + 1,
-                s.done,
-                s.total,
-                per_step,
-            );
+            let per_step = (js_sys::Date::now() - t0) / 1e3 / done as f64;
+            let at = StepAt {
+                image: j + 1,
+                images: n,
+                step: s.done,
+                steps: s.total,
+                secs_per_step: per_step,
+            };
+            last = Some(at);
             emit(FromWorker::Progress {
-                text: format!("{last} · about {} left", duration(left)),
+                progress: Progress::Step {
+                    at,
+                    left_secs: (n * s.total).saturating_sub(done) as f64 * per_step,
+                },
             });
             if let Some(l) = s.latents {
-                let [_, _, lh, lw] = s.shape;
-                let rgb = preview::latents_rgb8(l, s.shape);
-                let url = png_url(lw, lh, &rgb, &[]);
-                frames.push((rgb, lw, lh));
-                if let Ok(url) = url {
-                    emit(FromWorker::Preview {
-                        src: Some(url.clone()),
-                    });
-                    emit(FromWorker::Frame {
-                        frame: Frame {
-                            src: url,
-                            step: s.done,
-                        },
-                    });
-                }
+                frames.push(send_preview(l, s.shape, s.done, emit));
             }
-            !CANCEL.with(|c| c.get())
+            !worker_state::with(|w| w.cancel_run.get())
         };
-        let src = edit.map(|e| EditSource {
+        let src = self.edit.map(|e| EditSource {
             image: e.image.clone(),
             strength: e.from.strength,
             mask: e.mask.clone(),
@@ -184,7 +210,7 @@ pub async fn run(
             Err(ModelError::Cancelled) => {
                 emit(FromWorker::Preview { src: None });
                 emit(FromWorker::Progress {
-                    text: format!("cancelled ({last})"),
+                    progress: Progress::Cancelled { at: last },
                 });
                 return Ok(false);
             }
@@ -199,14 +225,28 @@ pub async fn run(
                 });
             }
         };
-        steps_done_before += calls;
-        let text = match edit {
-            Some(e) => roentgen_model::png::edit_metadata(&req, source, &e.from),
-            None => roentgen_model::png::metadata(&req, source),
+        self.steps_before += calls;
+        self.send_image(job, &req, &out, &frames)
+            .map_err(|error| Stopped { error, at: None })?;
+        Ok(true)
+    }
+
+    /// The finished image as its PNG (with the metadata that makes it
+    /// again) and each word's map over it and over the step previews.
+    fn send_image(
+        &self,
+        job: Job,
+        req: &Request,
+        out: &Output,
+        frames: &[(Vec<u8>, usize, usize)],
+    ) -> Result<(), String> {
+        let text = match self.edit {
+            Some(e) => roentgen_model::png::edit_metadata(req, self.source, &e.from),
+            None => roentgen_model::png::metadata(req, self.source),
         };
-        let src = png_url(out.width, out.height, &out.rgb8(), &text).map_err(failed)?;
-        let maps = word_maps(&out, &frames).map_err(failed)?;
-        emit(FromWorker::Image {
+        let src = png_url(out.width, out.height, &out.rgb8(), &text)?;
+        let maps = word_maps(out, frames)?;
+        (self.emit)(FromWorker::Image {
             image: Image {
                 src,
                 caption: job.caption,
@@ -215,16 +255,29 @@ pub async fn run(
                 maps,
             },
         });
+        Ok(())
     }
-    emit(FromWorker::Preview { src: None });
-    emit(FromWorker::Progress {
-        text: format!(
-            "{n} image{} in {:.1} s",
-            if n == 1 { "" } else { "s" },
-            (js_sys::Date::now() - t0) / 1e3
-        ),
-    });
-    Ok(true)
+}
+
+/// Sends a step's latents as the live preview and a frame of the strip;
+/// returns its pixels, kept to draw the words' maps over.
+fn send_preview(
+    latents: &[f32],
+    shape: [usize; 4],
+    step: usize,
+    emit: &Emit,
+) -> (Vec<u8>, usize, usize) {
+    let [_, _, lh, lw] = shape;
+    let rgb = preview::latents_rgb8(latents, shape);
+    if let Ok(url) = png_url(lw, lh, &rgb, &[]) {
+        emit(FromWorker::Preview {
+            src: Some(url.clone()),
+        });
+        emit(FromWorker::Frame {
+            frame: Frame { src: url, step },
+        });
+    }
+    (rgb, lw, lh)
 }
 
 /// Each word's map over the image and over each step's preview.

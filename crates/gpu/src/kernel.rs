@@ -290,16 +290,73 @@ impl GpuContext {
         self.dispatch_work(spec, path, params, storage, groups, 0)
     }
 
+    /// Checks a dispatch against the kernel and the adapter's limits, then
+    /// records it into the open batch (or, in a dry run, only counts it).
     fn record<'b, P: Pod, B: Copy + Into<Binding<'b>>>(
         &self,
         spec: &KernelSpec,
         path: ComputePath,
         params: &P,
         storage: &[B],
-        [x, y, z]: [u32; 3],
+        groups: [u32; 3],
         flops: u64,
     ) -> Result<(), GpuError> {
         let storage: Vec<Binding> = storage.iter().map(|&b| b.into()).collect();
+        self.check_bindings(spec, &storage)?;
+        let max_dim = self.report.limits.max_compute_workgroups_per_dimension;
+        if let Some(&d) = groups.iter().find(|&&d| d > max_dim) {
+            return Err(GpuError::DeviceLimit {
+                what: "workgroups per dimension",
+                requested: d as u64,
+                max: max_dim as u64,
+            });
+        }
+        if groups.contains(&0) {
+            return Ok(());
+        }
+        let key = PipelineKey {
+            file: spec.file.name,
+            entry: spec.entry,
+            path,
+        };
+        let compiled = self.pipeline(&key, spec, path);
+        let params = bytemuck::bytes_of(params);
+        let uniform_size = (params.len() as u64).next_multiple_of(16);
+        if uniform_size > self.uniform_stride {
+            return Err(GpuError::ShapeMismatch {
+                op: spec.entry,
+                expected: format!("Params of at most {} bytes", self.uniform_stride),
+                got: params.len().to_string(),
+            });
+        }
+        let bind_group = self.bind_group(key, spec, &compiled.layout, uniform_size, &storage);
+        self.count(spec, &storage, flops);
+        if self.dry_run {
+            // Nothing is recorded, but submissions are cut as a real run cuts
+            // them, so `plan` reports the largest one at full size.
+            let mut meter = self.dry_meter.lock().expect("dry-run meter lock");
+            if meter.closes_before(flops, self.submit_budget_flops) {
+                self.close_meter(std::mem::take(&mut *meter));
+            }
+            if meter.add(spec.entry, flops) {
+                self.close_meter(std::mem::take(&mut *meter));
+            }
+            return Ok(());
+        }
+        self.enqueue(
+            spec.entry,
+            &compiled.pipeline,
+            &bind_group,
+            params,
+            groups,
+            flops,
+        );
+        Ok(())
+    }
+
+    /// As many bindings as the kernel declares, each within the adapter's
+    /// binding size and inside its buffer at an aligned offset.
+    fn check_bindings(&self, spec: &KernelSpec, storage: &[Binding]) -> Result<(), GpuError> {
         if storage.len() != spec.storage.len() {
             return Err(GpuError::ShapeMismatch {
                 op: spec.entry,
@@ -328,34 +385,22 @@ impl GpuContext {
                 });
             }
         }
-        let max_dim = self.report.limits.max_compute_workgroups_per_dimension;
-        if let Some(&d) = [x, y, z].iter().find(|&&d| d > max_dim) {
-            return Err(GpuError::DeviceLimit {
-                what: "workgroups per dimension",
-                requested: d as u64,
-                max: max_dim as u64,
-            });
-        }
-        if x == 0 || y == 0 || z == 0 {
-            return Ok(());
-        }
-        let key = PipelineKey {
-            file: spec.file.name,
-            entry: spec.entry,
-            path,
-        };
-        let compiled = self.pipeline(&key, spec, path);
-        let params = bytemuck::bytes_of(params);
-        let uniform_size = (params.len() as u64).next_multiple_of(16);
-        if uniform_size > self.uniform_stride {
-            return Err(GpuError::ShapeMismatch {
-                op: spec.entry,
-                expected: format!("Params of at most {} bytes", self.uniform_stride),
-                got: params.len().to_string(),
-            });
-        }
+        Ok(())
+    }
+
+    /// The bind group of these buffers for this pipeline: made once and
+    /// kept while the buffers live (see `Residency`); binding 0 is the
+    /// shared uniform buffer at a dynamic offset.
+    fn bind_group(
+        &self,
+        pipeline: PipelineKey,
+        spec: &KernelSpec,
+        layout: &wgpu::BindGroupLayout,
+        uniform_size: u64,
+        storage: &[Binding],
+    ) -> wgpu::BindGroup {
         let bind_key = BindKey {
-            pipeline: key,
+            pipeline,
             uniform_size,
             storage: storage
                 .iter()
@@ -383,13 +428,19 @@ impl GpuContext {
             }
             self.device.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some(spec.entry),
-                layout: &compiled.layout,
+                layout,
                 entries: &entries,
             })
         });
         if created {
             GpuStats::add(&self.stats.bind_groups_created, 1);
         }
+        bind_group
+    }
+
+    /// The dispatch into the counters: one more, the bytes its read-write
+    /// bindings hold, its declared arithmetic.
+    fn count(&self, spec: &KernelSpec, storage: &[Binding], flops: u64) {
         GpuStats::add(&self.stats.dispatches, 1);
         let written = storage
             .iter()
@@ -402,23 +453,24 @@ impl GpuContext {
         self.stats
             .dispatch_flops_peak
             .fetch_max(flops, Ordering::Relaxed);
-        let budget = self.submit_budget_flops;
-        if self.dry_run {
-            // Nothing is recorded, but submissions are cut as a real run cuts
-            // them, so `plan` reports the largest one at full size.
-            let mut meter = self.dry_meter.lock().expect("dry-run meter lock");
-            if meter.closes_before(flops, budget) {
-                self.close_meter(std::mem::take(&mut *meter));
-            }
-            if meter.add(spec.entry, flops) {
-                self.close_meter(std::mem::take(&mut *meter));
-            }
-            return Ok(());
-        }
+    }
+
+    /// Records the dispatch into the open batch (opening one, or submitting
+    /// the full one first when this dispatch would take it past the
+    /// submission budget); a batch that reaches its count is submitted.
+    fn enqueue(
+        &self,
+        entry: &'static str,
+        pipeline: &wgpu::ComputePipeline,
+        bind_group: &wgpu::BindGroup,
+        params: &[u8],
+        [x, y, z]: [u32; 3],
+        flops: u64,
+    ) {
         let mut pending = self.pending.lock().expect("pending encoder lock");
         if pending
             .as_ref()
-            .is_some_and(|b| b.meter.closes_before(flops, budget))
+            .is_some_and(|b| b.meter.closes_before(flops, self.submit_budget_flops))
         {
             let batch = pending.take().expect("just checked");
             self.submit(batch);
@@ -447,14 +499,13 @@ impl GpuContext {
         let offset = batch.meter.count as u64 * self.uniform_stride;
         batch.params.resize(offset as usize, 0);
         batch.params.extend_from_slice(params);
-        batch.pass.set_pipeline(&compiled.pipeline);
-        batch.pass.set_bind_group(0, &bind_group, &[offset as u32]);
+        batch.pass.set_pipeline(pipeline);
+        batch.pass.set_bind_group(0, bind_group, &[offset as u32]);
         batch.pass.dispatch_workgroups(x, y, z);
-        if batch.meter.add(spec.entry, flops) {
+        if batch.meter.add(entry, flops) {
             let batch = pending.take().expect("just recorded");
             self.submit(batch); // still under the lock, as in `flush`
         }
-        Ok(())
     }
 
     fn submit(&self, batch: Batch) {

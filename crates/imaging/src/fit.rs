@@ -6,7 +6,8 @@
 use crate::Grayscale;
 
 /// How a different aspect ratio is made to fit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Fit {
     /// Keep the centre, cut the long side (edges of a portrait film).
     #[default]
@@ -21,6 +22,14 @@ impl Fit {
             "crop" => Some(Fit::Crop),
             "pad" => Some(Fit::Pad),
             _ => None,
+        }
+    }
+
+    /// The word `from_name` reads.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fit::Crop => "crop",
+            Fit::Pad => "pad",
         }
     }
 }

@@ -91,7 +91,34 @@ pub async fn plan(
 }
 
 impl PlanReport {
+    /// The numbers the verdict is made of.
+    pub fn fits(&self) -> Fits {
+        Fits {
+            size: self.size,
+            peak_bytes: self.peak_bytes,
+            dispatches: self.counts.dispatches,
+        }
+    }
+
     /// One line a user can act on.
+    pub fn verdict(&self, before_download: bool) -> String {
+        self.fits().verdict(before_download)
+    }
+}
+
+/// A plan that fits: the image side it was made for, the GPU memory it
+/// needs at its peak, and the dispatches validated. The page's worker sends
+/// this and the page words it, with the same sentence the CLI prints.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Fits {
+    pub size: usize,
+    pub peak_bytes: u64,
+    pub dispatches: u64,
+}
+
+impl Fits {
+    /// One line a user can act on; `before_download`: made from the
+    /// manifest alone.
     pub fn verdict(&self, before_download: bool) -> String {
         let need = if self.peak_bytes >= 1_000_000_000 {
             format!("{:.2} GB", self.peak_bytes as f64 / 1e9)
@@ -109,7 +136,7 @@ impl PlanReport {
             } else {
                 ""
             },
-            self.counts.dispatches
+            self.dispatches
         )
     }
 }

@@ -276,8 +276,46 @@ pub fn render(study: &Study, n: usize, rng: &mut impl Rng) -> Vec<f32> {
     bones(&mut bone, &th);
     let mut metal = Field::new(n);
     devices(&mut metal, &th, &fd.devices);
+    let (plates, blobs) = lesions(&th, fd, n, &mut detail);
+    let layers = Layers {
+        vessels,
+        bone,
+        metal,
+        plates,
+        blobs,
+    };
 
-    // Plate-like atelectasis and consolidation blobs, in the patient's frame.
+    let px = 1.0 / n as f32;
+    let mut out = vec![0.0f32; n * n];
+    for yi in 0..n {
+        for xi in 0..n {
+            let i = yi * n + xi;
+            let img = p((xi as f32 + 0.5) * px, (yi as f32 + 0.5) * px);
+            out[i] = density(&th, fd, &layers, th.to_patient(img), i, px).max(0.0);
+        }
+    }
+    expose(&out, a, n, rng)
+}
+
+/// What is drawn before the pixels are: vessels, bone and metal, and the
+/// lesions (atelectatic plates, consolidation blobs in the patient's frame).
+struct Layers {
+    vessels: Field,
+    bone: Field,
+    metal: Field,
+    plates: Field,
+    blobs: Vec<(P, f32)>,
+}
+
+/// Plate-like atelectasis and consolidation blobs; the blobs' places are
+/// drawn from `detail` (after the vessels, as they always were).
+fn lesions(
+    th: &Thorax<'_>,
+    fd: &crate::study::Findings,
+    n: usize,
+    detail: &mut ChaCha8Rng,
+) -> (Field, Vec<(P, f32)>) {
+    let a = th.a;
     let mut plates = Field::new(n);
     for &side in &fd.atelectasis {
         for k in 0..2 {
@@ -311,111 +349,126 @@ pub fn render(study: &Study, n: usize, rng: &mut impl Rng) -> Vec<f32> {
         None => Vec::new(),
     };
 
-    let px = 1.0 / n as f32;
-    let mut out = vec![0.0f32; n * n];
-    for yi in 0..n {
-        for xi in 0..n {
-            let i = yi * n + xi;
-            let img = p((xi as f32 + 0.5) * px, (yi as f32 + 0.5) * px);
-            let q = th.to_patient(img);
-            let dx = q.x - a.cx;
+    (plates, blobs)
+}
 
-            // Body: neck, shoulders, chest wall; thicker in the middle.
-            let chest = a.half_width + a.soft_tissue + 0.02;
-            let shoulder = smoothstep(-0.02, a.apex_y, q.y);
-            let half = 0.1 + (chest + 0.06 - 0.1) * shoulder - 0.04 * smoothstep(0.5, 1.0, q.y);
-            let body = smoothstep(0.0, 2.0 * px, half - dx.abs());
-            let thickness = (1.0 - (dx / half.max(0.05)).powi(2)).max(0.0).sqrt();
-            let mut d = body * (0.6 + 0.35 * thickness);
+/// The tissue density at patient point `q` (image pixel `i`, of side `px`):
+/// body, spine and mediastinum, lungs with their findings, heart, airways,
+/// stomach gas, then bone and metal.
+fn density(
+    th: &Thorax<'_>,
+    fd: &crate::study::Findings,
+    layers: &Layers,
+    q: P,
+    i: usize,
+    px: f32,
+) -> f32 {
+    let a = th.a;
+    let Layers {
+        vessels,
+        bone,
+        metal,
+        plates,
+        blobs,
+    } = layers;
+    let dx = q.x - a.cx;
 
-            // Spine and mediastinum.
-            let spine = smoothstep(0.0, 2.0 * px, 0.034 - dx.abs());
-            let vert = 0.85 + 0.15 * (q.y * std::f32::consts::TAU / 0.045).cos();
-            d += 0.3 * spine * vert;
-            // Mediastinum: blood and tissue where there is no lung.
-            let medi = smoothstep(0.0, 2.0 * px, 0.07 - dx.abs()) * smoothstep(0.0, 0.05, q.y);
-            d += 0.25 * medi * body;
+    // Body: neck, shoulders, chest wall; thicker in the middle.
+    let chest = a.half_width + a.soft_tissue + 0.02;
+    let shoulder = smoothstep(-0.02, a.apex_y, q.y);
+    let half = 0.1 + (chest + 0.06 - 0.1) * shoulder - 0.04 * smoothstep(0.5, 1.0, q.y);
+    let body = smoothstep(0.0, 2.0 * px, half - dx.abs());
+    let thickness = (1.0 - (dx / half.max(0.05)).powi(2)).max(0.0).sqrt();
+    let mut d = body * (0.6 + 0.35 * thickness);
 
-            // Lungs: air, with the hemidiaphragms and the heart as borders.
-            let mut air = 0.0;
-            let mut lung_mask = 0.0f32;
-            let mut tissue = 0.0f32;
-            for side in Side::BOTH {
-                let depth = th.lung_depth(side, q);
-                let lung = smoothstep(-0.6 * px, 0.9 * px, depth);
-                if lung <= 0.0 {
-                    continue;
-                }
-                lung_mask = lung_mask.max(lung);
-                // Where vessels show: the lung that is still expanded.
-                let mut expanded = lung;
-                let mut lung_air = 0.68 * lung;
-                if let Some((ps, size)) = fd.pneumothorax
-                    && ps == side
-                {
-                    let c = th.collapsed_depth(side, size, q);
-                    expanded *= smoothstep(-0.4 * px, 0.4 * px, c);
-                    // The visceral pleural line, and no lung beyond it.
-                    let pleura = (-(c / (0.7 * px)).powi(2)).exp();
-                    tissue += 0.3 * pleura * lung;
-                    // Black air beyond the line; the collapsed lung holds
-                    // less air than a normal one.
-                    lung_air += 0.12 * lung * (1.0 - expanded);
-                    if size == crate::study::Size::Large {
-                        lung_air -= 0.2 * expanded;
-                    }
-                }
-                if let Some(size) = fd.effusion_on(side) {
-                    let fluid = smoothstep(-1.5 * px, 2.5 * px, th.fluid_depth(side, size, q));
-                    lung_air *= 1.0 - 0.92 * fluid;
-                    expanded *= 1.0 - fluid;
-                }
-                air += lung_air;
-                let mut local = vessels.v[i] * expanded;
-                if fd.edema {
-                    let h = th.hilum(side);
-                    let r2 = ((q.x - h.x) / 0.16).powi(2) + ((q.y - h.y) / 0.2).powi(2);
-                    local += 0.45 * (-r2).exp() * expanded + vessels.v[i] * 0.6 * expanded;
-                }
-                for &(c, r) in &blobs {
-                    let r2 = ((q.x - c.x).powi(2) + (q.y - c.y).powi(2)) / (r * r);
-                    local += 0.45 * (-r2).exp() * expanded;
-                }
-                local += plates.v[i] * expanded;
-                tissue += local;
-            }
-            d -= air;
-            d += tissue.min(0.7);
-            // The heart: denser than the mediastinum above it.
-            let reach = th.heart_reach(if dx < 0.0 { Side::Right } else { Side::Left }, q.y);
-            let in_heart = smoothstep(0.0, 1.5 * px, reach - dx.abs());
-            d += 0.3 * in_heart * body;
-            // Trachea and main bronchi: air.
-            let carina_y = a.apex_y + 0.19;
-            let trachea = smoothstep(0.0, 1.5 * px, 0.016 - dx.abs())
-                * smoothstep(carina_y + 0.005, carina_y - 0.005, q.y);
-            let mut bronchi = 0.0f32;
-            for side in Side::BOTH {
-                let (dist, _) = segment_distance(
-                    q,
-                    p(a.cx, carina_y),
-                    p(a.cx + side.sign() * 0.055, carina_y + 0.05),
-                );
-                bronchi = bronchi.max(smoothstep(0.0, 1.5 * px, 0.012 - dist));
-            }
-            d -= 0.3 * trachea.max(bronchi) * body;
-            // Gas in the stomach under the left hemidiaphragm.
-            let gb = p(a.cx + 0.17, th.dome_top(Side::Left) + 0.06);
-            let r2 = ((q.x - gb.x) / 0.05).powi(2) + ((q.y - gb.y) / 0.03).powi(2);
-            d -= 0.35 * smoothstep(1.0, 0.7, r2) * body;
+    // Spine and mediastinum.
+    let spine = smoothstep(0.0, 2.0 * px, 0.034 - dx.abs());
+    let vert = 0.85 + 0.15 * (q.y * std::f32::consts::TAU / 0.045).cos();
+    d += 0.3 * spine * vert;
+    // Mediastinum: blood and tissue where there is no lung.
+    let medi = smoothstep(0.0, 2.0 * px, 0.07 - dx.abs()) * smoothstep(0.0, 0.05, q.y);
+    d += 0.25 * medi * body;
 
-            d += bone.v[i] * body.max(0.3) + metal.v[i];
-            out[i] = d.max(0.0);
+    // Lungs: air, with the hemidiaphragms and the heart as borders.
+    let mut air = 0.0;
+    let mut lung_mask = 0.0f32;
+    let mut tissue = 0.0f32;
+    for side in Side::BOTH {
+        let depth = th.lung_depth(side, q);
+        let lung = smoothstep(-0.6 * px, 0.9 * px, depth);
+        if lung <= 0.0 {
+            continue;
         }
+        lung_mask = lung_mask.max(lung);
+        // Where vessels show: the lung that is still expanded.
+        let mut expanded = lung;
+        let mut lung_air = 0.68 * lung;
+        if let Some((ps, size)) = fd.pneumothorax
+            && ps == side
+        {
+            let c = th.collapsed_depth(side, size, q);
+            expanded *= smoothstep(-0.4 * px, 0.4 * px, c);
+            // The visceral pleural line, and no lung beyond it.
+            let pleura = (-(c / (0.7 * px)).powi(2)).exp();
+            tissue += 0.3 * pleura * lung;
+            // Black air beyond the line; the collapsed lung holds
+            // less air than a normal one.
+            lung_air += 0.12 * lung * (1.0 - expanded);
+            if size == crate::study::Size::Large {
+                lung_air -= 0.2 * expanded;
+            }
+        }
+        if let Some(size) = fd.effusion_on(side) {
+            let fluid = smoothstep(-1.5 * px, 2.5 * px, th.fluid_depth(side, size, q));
+            lung_air *= 1.0 - 0.92 * fluid;
+            expanded *= 1.0 - fluid;
+        }
+        air += lung_air;
+        let mut local = vessels.v[i] * expanded;
+        if fd.edema {
+            let h = th.hilum(side);
+            let r2 = ((q.x - h.x) / 0.16).powi(2) + ((q.y - h.y) / 0.2).powi(2);
+            local += 0.45 * (-r2).exp() * expanded + vessels.v[i] * 0.6 * expanded;
+        }
+        for &(c, r) in blobs {
+            let r2 = ((q.x - c.x).powi(2) + (q.y - c.y).powi(2)) / (r * r);
+            local += 0.45 * (-r2).exp() * expanded;
+        }
+        local += plates.v[i] * expanded;
+        tissue += local;
     }
+    d -= air;
+    d += tissue.min(0.7);
+    // The heart: denser than the mediastinum above it.
+    let reach = th.heart_reach(if dx < 0.0 { Side::Right } else { Side::Left }, q.y);
+    let in_heart = smoothstep(0.0, 1.5 * px, reach - dx.abs());
+    d += 0.3 * in_heart * body;
+    // Trachea and main bronchi: air.
+    let carina_y = a.apex_y + 0.19;
+    let trachea = smoothstep(0.0, 1.5 * px, 0.016 - dx.abs())
+        * smoothstep(carina_y + 0.005, carina_y - 0.005, q.y);
+    let mut bronchi = 0.0f32;
+    for side in Side::BOTH {
+        let (dist, _) = segment_distance(
+            q,
+            p(a.cx, carina_y),
+            p(a.cx + side.sign() * 0.055, carina_y + 0.05),
+        );
+        bronchi = bronchi.max(smoothstep(0.0, 1.5 * px, 0.012 - dist));
+    }
+    d -= 0.3 * trachea.max(bronchi) * body;
+    // Gas in the stomach under the left hemidiaphragm.
+    let gb = p(a.cx + 0.17, th.dome_top(Side::Left) + 0.06);
+    let r2 = ((q.x - gb.x) / 0.05).powi(2) + ((q.y - gb.y) / 0.03).powi(2);
+    d -= 0.35 * smoothstep(1.0, 0.7, r2) * body;
 
-    // Film: exponential attenuation, exposure and contrast, a slight blur
-    // (focal spot and screen), then noise.
+    d += bone.v[i] * body.max(0.3) + metal.v[i];
+    d
+}
+
+/// The film: exponential attenuation, exposure and contrast, a slight blur
+/// (focal spot and screen), then noise drawn from `rng`.
+fn expose(out: &[f32], a: &crate::study::Anatomy, n: usize, rng: &mut impl Rng) -> Vec<f32> {
     let film: Vec<f32> = out
         .iter()
         .map(|&d| (1.0 - (-1.25 * a.exposure * d).exp()).powf(a.contrast))

@@ -3,10 +3,12 @@
 //! text encoder comes first so work can start early, and "unet 40%" says more
 //! than "shard 23 of 67". Platform-neutral, so the page and the CLI agree.
 
+use serde::{Deserialize, Serialize};
+
 use crate::Manifest;
 
 /// Bytes of one component in, of its total.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ComponentProgress {
     pub name: String,
     pub done: u64,
@@ -121,19 +123,44 @@ impl DownloadProgress {
         ))
     }
 
+    /// Where the download is after `elapsed_s` seconds, as numbers (the
+    /// page's worker sends this; the page prints it).
+    pub fn snapshot(&self, elapsed_s: f64) -> DownloadSnapshot {
+        DownloadSnapshot {
+            components: self.components(),
+            rate_and_eta: self.rate_and_eta(elapsed_s),
+        }
+    }
+
     /// One line for people: "text_encoder 1.2/1.2 MB · unet 0.4/3.6 MB ·
     /// 2.1 MB/s, 2 s left".
     pub fn summary(&self, elapsed_s: f64) -> String {
+        self.snapshot(elapsed_s).to_string()
+    }
+}
+
+/// A download's state at one moment: each component's bytes, and the
+/// network rate (bytes/s) with the seconds left at it, once anything came
+/// over the network.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DownloadSnapshot {
+    pub components: Vec<ComponentProgress>,
+    pub rate_and_eta: Option<(f64, f64)>,
+}
+
+/// "text_encoder 1.2/1.2 MB · unet 0.4/3.6 MB · 2.1 MB/s, 2 s left".
+impl std::fmt::Display for DownloadSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mb = |b: u64| b as f64 / 1e6;
         let mut parts: Vec<String> = self
-            .components()
+            .components
             .iter()
             .map(|c| format!("{} {:.1}/{:.1} MB", c.name, mb(c.done), mb(c.total)))
             .collect();
-        if let Some((rate, eta)) = self.rate_and_eta(elapsed_s) {
+        if let Some((rate, eta)) = self.rate_and_eta {
             parts.push(format!("{:.1} MB/s, {} left", rate / 1e6, duration(eta)));
         }
-        parts.join(" · ")
+        f.write_str(&parts.join(" · "))
     }
 }
 

@@ -140,7 +140,7 @@ pub fn ModelSource() -> impl IntoView {
                     .filter(|a| !a.is_empty()),
                 cookies: s.cookies.get_untracked(),
             })>"Check this device first"</button>
-            <p data-testid="check-line" class="note">{move || s.check_line.get()}</p>
+            <p data-testid="check-line" class="note">{move || s.check.get().map(|c| c.to_string())}</p>
             <label>"…or a folder on this computer (choose it, or drop it here): a converted one, \
                     or RoentGen's own diffusers folder, which is converted here and kept in this browser"
                 <input data-testid="folder" type="file" prop:webkitdirectory=true multiple=true
@@ -171,12 +171,12 @@ pub fn ModelSource() -> impl IntoView {
             <p class="note">"Credentials stay in this tab: they are never stored or put in share links."</p>
         </details>
         <StoredModels/>
-        <p data-testid="download" class="note">{move || s.info.get()}
+        <p data-testid="download" class="note">{move || s.info.get().map(|i| i.to_string())}
             " "
             <button data-testid="clear-cache" on:click=move |_| send(ToWorker::ClearCache)>
                 "Clear cache"</button>
         </p>
-        <p data-testid="storage" class="note">{move || s.storage.get()}</p>
+        <p data-testid="storage" class="note">{move || s.storage.get().map(|v| v.to_string())}</p>
     }
 }
 

@@ -18,7 +18,7 @@ pub fn PromptBox() -> impl IntoView {
             <textarea data-testid="prompt" rows="2" prop:value=move || s.prompt.get()
                 on:input=move |ev| s.prompt.set(event_target_value(&ev))></textarea>
         </label>
-        <p data-testid="tokens" class="note">{move || s.tokens.get()}</p>
+        <p data-testid="tokens" class="note">{move || s.tokens.get().map(|t| t.to_string())}</p>
     }
 }
 

@@ -13,7 +13,7 @@ pub fn Results() -> impl IntoView {
     let s = Store::get();
     view! {
         <p data-testid="status" data-phase=move || s.phase.with(Phase::name)>{move || s.phase.get().to_string()}</p>
-        <p data-testid="progress" class="note">{move || s.progress.get()}</p>
+        <p data-testid="progress" class="note">{move || s.progress.get().map(|p| p.to_string())}</p>
         {move || s.preview.get().map(|src| view! {
             <img class="preview" data-testid="preview" src=src alt="latent preview"/>
         })}

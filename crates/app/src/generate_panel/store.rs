@@ -10,6 +10,7 @@ use roentgen_model::share::{Compare, ShareParams};
 use roentgen_weights::TensorDType;
 
 use crate::gallery::{Frame, Image};
+use crate::news::{Check, Info, Progress, Storage, TokenCount};
 use crate::protocol::{Failure, FromWorker, Phase, ToWorker, WordMap};
 
 use super::jobs::{Mode, jobs};
@@ -27,8 +28,8 @@ pub struct Store {
     /// The worker's phase, mirrored (set here too when the page starts
     /// something, so the buttons lock at once).
     pub phase: RwSignal<Phase>,
-    /// The download line.
-    pub info: RwSignal<String>,
+    /// The download line (or the worker's last note on models and storage).
+    pub info: RwSignal<Option<Info>>,
     pub prompt: RwSignal<String>,
     pub compare_prompt: RwSignal<String>,
     /// What the compare view varies: "findings" (the compare prompt) or a
@@ -55,21 +56,22 @@ pub struct Store {
     pub cookies: RwSignal<bool>,
     /// What the worker says the loaded model is (its family, size, prediction).
     pub loaded_about: RwSignal<String>,
-    pub storage: RwSignal<String>,
-    pub progress: RwSignal<String>,
+    pub storage: RwSignal<Option<Storage>>,
+    /// Where the running batch or conversion is, or how the last one ended.
+    pub progress: RwSignal<Option<Progress>>,
     pub preview: RwSignal<Option<String>>,
     pub frames: RwSignal<Vec<Frame>>,
     pub frames_title: RwSignal<String>,
     pub strip_maps: RwSignal<Vec<WordMap>>,
     pub images: RwSignal<Vec<Image>>,
     pub comparing: RwSignal<bool>,
-    pub tokens: RwSignal<Option<String>>,
+    pub tokens: RwSignal<Option<TokenCount>>,
     /// The model came from this computer (a folder, or stored in this browser).
     pub from_disk: RwSignal<bool>,
     pub stored: RwSignal<Vec<crate::model_store::StoredModel>>,
     pub convert_dtype: RwSignal<TensorDType>,
     pub convert_demographics: RwSignal<bool>,
-    pub check_line: RwSignal<String>,
+    pub check: RwSignal<Option<Check>>,
     pub opened: RwSignal<Option<crate::edit_panel::OpenedImage>>,
     /// The finding preset last chosen (the select, or N in the presenter view).
     pub preset: RwSignal<Option<usize>>,
@@ -88,7 +90,7 @@ impl Store {
         let subject = &params.subject;
         Store {
             phase: RwSignal::new(Phase::Loading),
-            info: RwSignal::new(String::new()),
+            info: RwSignal::new(None),
             prompt: RwSignal::new(match example && params.prompt.is_empty() {
                 true => EXAMPLE_PROMPT.to_string(),
                 false => params.prompt.clone(),
@@ -129,8 +131,8 @@ impl Store {
             authorization: RwSignal::new(String::new()),
             cookies: RwSignal::new(false),
             loaded_about: RwSignal::new(String::new()),
-            storage: RwSignal::new(String::new()),
-            progress: RwSignal::new(String::new()),
+            storage: RwSignal::new(None),
+            progress: RwSignal::new(None),
             preview: RwSignal::new(None),
             frames: RwSignal::new(Vec::new()),
             frames_title: RwSignal::new(String::new()),
@@ -142,7 +144,7 @@ impl Store {
             stored: RwSignal::new(Vec::new()),
             convert_dtype: RwSignal::new(TensorDType::F16),
             convert_demographics: RwSignal::new(false),
-            check_line: RwSignal::new(String::new()),
+            check: RwSignal::new(None),
             opened: RwSignal::new(None),
             preset: RwSignal::new(None),
             presenting: RwSignal::new(false),
@@ -379,10 +381,10 @@ impl Store {
                 }
             }
             FromWorker::Phase { phase } => self.phase.set(phase),
-            FromWorker::Info { text } => self.info.set(text),
-            FromWorker::Storage { text } => self.storage.set(text),
+            FromWorker::Info { info } => self.info.set(Some(info)),
+            FromWorker::Storage { storage } => self.storage.set(Some(storage)),
             FromWorker::StoredModels { models } => self.stored.set(models),
-            FromWorker::Check { text } => self.check_line.set(text),
+            FromWorker::Check { check } => self.check.set(Some(check)),
             // For benchmark scripts: the timings as `window.roentgenSubmissions`.
             FromWorker::Submissions { timings } => {
                 if let (Some(w), Ok(json)) = (web_sys::window(), serde_json::to_string(&timings))
@@ -406,8 +408,8 @@ impl Store {
                     text: self.prompt.get_untracked(),
                 });
             }
-            FromWorker::Tokens { text } => self.tokens.set(text),
-            FromWorker::Progress { text } => self.progress.set(text),
+            FromWorker::Tokens { count } => self.tokens.set(count),
+            FromWorker::Progress { progress } => self.progress.set(Some(progress)),
             FromWorker::Preview { src } => self.preview.set(src),
             FromWorker::FramesReset { title } => {
                 self.frames.set(Vec::new());

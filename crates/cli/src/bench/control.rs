@@ -232,111 +232,29 @@ pub fn run(args: ControlArgs) -> Result<()> {
     };
     let source = Source::open(&args, &ctx)?;
     let reader = Reader::bundled()?;
-    let eff = |name: &str| HEADS.iter().position(|h| h.name == name).expect("head");
-    let (eff_r, eff_l) = (eff("effusion_right"), eff("effusion_left"));
-    let t0 = Instant::now();
-    let mut rows = Vec::new();
-    let mut features = Vec::new();
-    let mut grid_rows: Vec<(usize, Vec<f32>)> = Vec::new();
-    let (mut side_all, mut exact_all, mut n_all) = (0usize, 0usize, 0usize);
-    let mut size = 0;
+    let mut read = Readings::new();
     for p in PROMPTS {
-        if !args.filter.is_empty() && !args.filter.iter().any(|f| p.prompt.contains(f.as_str())) {
-            continue;
-        }
-        let (mut side, mut exact, mut effusion) = (0usize, 0usize, [0usize; 2]);
-        let mut images = Vec::new();
-        for seed in 0..args.seeds {
-            let (px, width) = source.image(&args, p.prompt, seed)?;
-            size = width;
-            let reading = reader.read(&px, width);
-            let s = score(p, &reading.answers);
-            side += usize::from(s.presence_and_side);
-            exact += usize::from(s.exact);
-            effusion[0] += reading.answers[eff_r];
-            effusion[1] += reading.answers[eff_l];
-            features.push(reading.features);
-            if args.grid.is_some() && args.grid_columns.is_none_or(|c| images.len() < c) {
-                images.push((width, px));
-            }
-        }
-        let n = args.seeds as usize;
-        (side_all, exact_all, n_all) = (side_all + side, exact_all + exact, n_all + n);
-        let row = PromptRow {
-            prompt: p.prompt,
-            images: n,
-            side: side as f64 / n as f64,
-            exact: exact as f64 / n as f64,
-            mean_effusion: effusion.map(|e| e as f64 / n as f64),
-        };
-        if !args.json {
-            println!(
-                "{:<40} side {:>5.1}%  exact {:>5.1}%  ({} images, {:.0} s so far)",
-                row.prompt,
-                100.0 * row.side,
-                100.0 * row.exact,
-                n,
-                t0.elapsed().as_secs_f64()
-            );
-        }
-        rows.push(row);
-        if let Some((w, first)) = images.first() {
-            let mut row_px = Vec::with_capacity(first.len() * images.len());
-            for y in 0..*w {
-                for (_, im) in &images {
-                    row_px.extend_from_slice(&im[y * w..(y + 1) * w]);
-                }
-            }
-            grid_rows.push((*w, row_px));
+        if args.filter.is_empty() || args.filter.iter().any(|f| p.prompt.contains(f.as_str())) {
+            read.prompt(p, &source, &reader, &args)?;
         }
     }
-    if n_all == 0 {
+    if read.images == 0 {
         bail!("no control prompt matches --filter");
     }
-    let sizes = ["Small", "Moderate", "Large"].map(|s| {
-        let name = format!("{s} right pleural effusion.");
-        rows.iter()
-            .find(|r| r.prompt == name)
-            .map(|r| r.mean_effusion[0])
-    });
-    let effusion_sizes = match sizes {
-        [Some(a), Some(b), Some(c)] => Some(([a, b, c], a < b && b < c)),
-        _ => None,
-    };
-    // Phantoms at the images' size, as many as the generated images.
-    let phantom_features = |first: u64| -> Vec<Vec<f32>> {
-        (0..features.len() as u64)
-            .map(|k| reader.features(&phantom(first + k, size).pixels, size))
-            .collect()
-    };
-    let real = phantom_features(9_000_000);
-    let real2 = phantom_features(9_500_000);
-    let (model, adapter) = source.describe();
-    let report = Report {
-        model,
-        adapter,
-        steps: args.steps,
-        guidance: args.guidance,
-        seeds: args.seeds,
-        side: side_all as f64 / n_all as f64,
-        exact: exact_all as f64 / n_all as f64,
-        effusion_sizes,
-        frechet_to_phantoms: frechet_distance(&features, &real),
-        frechet_phantoms_to_phantoms: frechet_distance(&real2, &real),
-        seconds: t0.elapsed().as_secs_f64(),
-        prompts: rows,
-    };
     if let Some(path) = &args.grid {
-        write_grid(path, &grid_rows)?;
+        write_grid(path, &read.grid_rows)?;
     }
+    let images = read.images;
+    let report = read.report(&reader, &source, &args);
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         println!(
-            "in all: side {:.1}%, exact {:.1}% of {n_all} images; effusion size small<moderate<large: {}; \
+            "in all: side {:.1}%, exact {:.1}% of {} images; effusion size small<moderate<large: {}; \
              Fréchet distance to phantoms {:.2} (phantoms to phantoms {:.2}); {} on {}, {:.0} s",
             100.0 * report.side,
             100.0 * report.exact,
+            images,
             match report.effusion_sizes {
                 Some((m, ok)) => format!("{ok} ({:.2}, {:.2}, {:.2})", m[0], m[1], m[2]),
                 None => "not run".into(),
@@ -358,6 +276,133 @@ pub fn run(args: ControlArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// What the reader found so far: a row per prompt, every image's features,
+/// the grid's rows of images, and the counts over all prompts.
+struct Readings {
+    t0: Instant,
+    rows: Vec<PromptRow>,
+    features: Vec<Vec<f32>>,
+    grid_rows: Vec<(usize, Vec<f32>)>,
+    side: usize,
+    exact: usize,
+    images: usize,
+    /// The images' side in pixels.
+    size: usize,
+}
+
+impl Readings {
+    fn new() -> Self {
+        Self {
+            t0: Instant::now(),
+            rows: Vec::new(),
+            features: Vec::new(),
+            grid_rows: Vec::new(),
+            side: 0,
+            exact: 0,
+            images: 0,
+            size: 0,
+        }
+    }
+
+    /// Makes (or reads) `args.seeds` images of prompt `p` and scores each.
+    fn prompt(
+        &mut self,
+        p: &'static roentgen_phantom::control::ControlPrompt,
+        source: &Source,
+        reader: &Reader,
+        args: &ControlArgs,
+    ) -> Result<()> {
+        let eff = |name: &str| HEADS.iter().position(|h| h.name == name).expect("head");
+        let (eff_r, eff_l) = (eff("effusion_right"), eff("effusion_left"));
+        let (mut side, mut exact, mut effusion) = (0usize, 0usize, [0usize; 2]);
+        let mut images = Vec::new();
+        for seed in 0..args.seeds {
+            let (px, width) = source.image(args, p.prompt, seed)?;
+            self.size = width;
+            let reading = reader.read(&px, width);
+            let s = score(p, &reading.answers);
+            side += usize::from(s.presence_and_side);
+            exact += usize::from(s.exact);
+            effusion[0] += reading.answers[eff_r];
+            effusion[1] += reading.answers[eff_l];
+            self.features.push(reading.features);
+            if args.grid.is_some() && args.grid_columns.is_none_or(|c| images.len() < c) {
+                images.push((width, px));
+            }
+        }
+        let n = args.seeds as usize;
+        (self.side, self.exact, self.images) =
+            (self.side + side, self.exact + exact, self.images + n);
+        let row = PromptRow {
+            prompt: p.prompt,
+            images: n,
+            side: side as f64 / n as f64,
+            exact: exact as f64 / n as f64,
+            mean_effusion: effusion.map(|e| e as f64 / n as f64),
+        };
+        if !args.json {
+            println!(
+                "{:<40} side {:>5.1}%  exact {:>5.1}%  ({} images, {:.0} s so far)",
+                row.prompt,
+                100.0 * row.side,
+                100.0 * row.exact,
+                n,
+                self.t0.elapsed().as_secs_f64()
+            );
+        }
+        self.rows.push(row);
+        if let Some((w, first)) = images.first() {
+            let mut row_px = Vec::with_capacity(first.len() * images.len());
+            for y in 0..*w {
+                for (_, im) in &images {
+                    row_px.extend_from_slice(&im[y * w..(y + 1) * w]);
+                }
+            }
+            self.grid_rows.push((*w, row_px));
+        }
+        Ok(())
+    }
+
+    /// The report over all prompts: the rates, whether effusion grows with
+    /// the size named, and the Fréchet distance to as many phantoms.
+    fn report(self, reader: &Reader, source: &Source, args: &ControlArgs) -> Report {
+        let sizes = ["Small", "Moderate", "Large"].map(|s| {
+            let name = format!("{s} right pleural effusion.");
+            self.rows
+                .iter()
+                .find(|r| r.prompt == name)
+                .map(|r| r.mean_effusion[0])
+        });
+        let effusion_sizes = match sizes {
+            [Some(a), Some(b), Some(c)] => Some(([a, b, c], a < b && b < c)),
+            _ => None,
+        };
+        // Phantoms at the images' size, as many as the generated images.
+        let phantom_features = |first: u64| -> Vec<Vec<f32>> {
+            (0..self.features.len() as u64)
+                .map(|k| reader.features(&phantom(first + k, self.size).pixels, self.size))
+                .collect()
+        };
+        let real = phantom_features(9_000_000);
+        let real2 = phantom_features(9_500_000);
+        let (model, adapter) = source.describe();
+        Report {
+            model,
+            adapter,
+            steps: args.steps,
+            guidance: args.guidance,
+            seeds: args.seeds,
+            side: self.side as f64 / self.images as f64,
+            exact: self.exact as f64 / self.images as f64,
+            effusion_sizes,
+            frechet_to_phantoms: frechet_distance(&self.features, &real),
+            frechet_phantoms_to_phantoms: frechet_distance(&real2, &real),
+            seconds: self.t0.elapsed().as_secs_f64(),
+            prompts: self.rows,
+        }
+    }
 }
 
 /// Rows of images, one per prompt, as an 8-bit grey PNG.

@@ -139,7 +139,55 @@ pub fn conv2d_fused(
     pad: impl Into<Padding>,
     extra: Epilogue,
 ) -> Result<Tensor, GpuError> {
-    let pad = pad.into();
+    let s = checked_shape(x, w, bias, stride, pad.into(), &extra)?;
+    let (oh, ow) = s.out_hw();
+    let out = Tensor::output(
+        ctx,
+        &format!("conv2d({}, {})", x.name, w.name),
+        &[s.batch, s.cout, oh, ow],
+        x.dtype,
+    )?;
+    let params = s.params(bias.is_some(), &extra);
+    let taps = s.kh * s.kw;
+    let kernel = (kernel_for(w, s.cin * taps), ctx.path_for(x.dtype));
+    let max = ctx.report.limits.max_storage_buffer_binding_size;
+
+    // The shader finds pixels and taps by float reciprocals, exact below
+    // INDEX_LIMIT (columns and k run up to one tile past the matrix).
+    let fits_index = |pixels: usize| pixels + TILE_N <= INDEX_LIMIT;
+    if s.cin * taps + TILE_N > INDEX_LIMIT || !fits_index(oh * ow) {
+        return Err(GpuError::DeviceLimit {
+            what: "conv2d output pixels per image (or taps per output)",
+            requested: (oh * ow).max(s.cin * taps) as u64,
+            max: (INDEX_LIMIT - TILE_N) as u64,
+        });
+    }
+    if x.buffer.size() <= max && out.buffer.size() <= max && fits_index(s.batch * oh * ow) {
+        let bindings = super::gemm_bindings(
+            (&x.buffer).into(),
+            w,
+            bias,
+            (&out.buffer).into(),
+            extra.residual.map(|r| (&r.buffer).into()),
+            extra.channel_bias,
+        );
+        // The batch is folded into the columns (see the shader).
+        dispatch_columns(ctx, kernel, &params, &bindings, s.batch * oh * ow)?;
+        return Ok(out);
+    }
+    dispatch_in_runs(ctx, kernel, &s, &params, [x, w, &out], bias, &extra)?;
+    Ok(out)
+}
+
+/// The conv's shape from its operands, or why they do not make one.
+fn checked_shape(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    stride: usize,
+    pad: Padding,
+    extra: &Epilogue,
+) -> Result<Conv2dShape, GpuError> {
     let mismatch = |expected: String, got: String| GpuError::ShapeMismatch {
         op: "conv2d",
         expected,
@@ -218,82 +266,76 @@ pub fn conv2d_fused(
             format!("{:?} {:?}", c.shape, c.dtype),
         ));
     }
-    let out = Tensor::output(
-        ctx,
-        &format!("conv2d({}, {})", x.name, w.name),
-        &[batch, cout, oh, ow],
-        x.dtype,
-    )?;
-    let taps = kh * kw;
-    let params = Conv2dParams {
-        batch: batch as u32,
-        cin: cin as u32,
-        h: h as u32,
-        w: wd as u32,
-        cout: cout as u32,
-        oh: oh as u32,
-        ow: ow as u32,
-        kh: kh as u32,
-        kw: kw as u32,
-        stride: stride as u32,
-        // The shader offsets by the leading pad; the trailing one only
-        // sizes the output (reads past the image are zeros).
-        pad: pad.begin as u32,
-        has_bias: bias.is_some() as u32,
-        w_row: (cin * taps) as u32,
-        ci0: 0,
-        co0: 0,
-        accumulate: 0,
-        has_residual: extra.residual.is_some() as u32,
-        has_channel_bias: extra.channel_bias.is_some() as u32,
-        n0: 0,
-        cout_total: cout as u32,
-        p0: 0,
-    };
-    let path = ctx.path_for(x.dtype);
-    let max = ctx.report.limits.max_storage_buffer_binding_size;
-    let aligned = (cin * taps) % 2 == 0;
-    let spec = match (&w.q8_scales, aligned) {
+    Ok(s)
+}
+
+/// The kernel for `w`'s storage (f16/f32 or q8), in its paired-weights
+/// form where a weight row (`w_row` = Cin*KH*KW) has even length.
+fn kernel_for(w: &Tensor, w_row: usize) -> &'static KernelSpec {
+    match (&w.q8_scales, w_row.is_multiple_of(2)) {
         (None, true) => &SPEC_ALIGNED,
         (None, false) => &SPEC,
         (Some(_), true) => &SPEC_Q8_ALIGNED,
         (Some(_), false) => &SPEC_Q8,
-    };
+    }
+}
 
-    // The shader finds pixels and taps by float reciprocals, exact below
-    // INDEX_LIMIT (columns and k run up to one tile past the matrix).
-    let fits_index = |pixels: usize| pixels + TILE_N <= INDEX_LIMIT;
-    if cin * taps + TILE_N > INDEX_LIMIT || !fits_index(oh * ow) {
-        return Err(GpuError::DeviceLimit {
-            what: "conv2d output pixels per image (or taps per output)",
-            requested: (oh * ow).max(cin * taps) as u64,
-            max: (INDEX_LIMIT - TILE_N) as u64,
-        });
+impl Conv2dShape {
+    /// The uniform for the whole conv in one dispatch (runs override the
+    /// offsets and counts).
+    fn params(&self, has_bias: bool, extra: &Epilogue) -> Conv2dParams {
+        let (oh, ow) = self.out_hw();
+        Conv2dParams {
+            batch: self.batch as u32,
+            cin: self.cin as u32,
+            h: self.h as u32,
+            w: self.w as u32,
+            cout: self.cout as u32,
+            oh: oh as u32,
+            ow: ow as u32,
+            kh: self.kh as u32,
+            kw: self.kw as u32,
+            stride: self.stride as u32,
+            // The shader offsets by the leading pad; the trailing one only
+            // sizes the output (reads past the image are zeros).
+            pad: self.pad.begin as u32,
+            has_bias: has_bias as u32,
+            w_row: (self.cin * self.kh * self.kw) as u32,
+            ci0: 0,
+            co0: 0,
+            accumulate: 0,
+            has_residual: extra.residual.is_some() as u32,
+            has_channel_bias: extra.channel_bias.is_some() as u32,
+            n0: 0,
+            cout_total: self.cout as u32,
+            p0: 0,
+        }
     }
-    if x.buffer.size() <= max && out.buffer.size() <= max && fits_index(batch * oh * ow) {
-        let bindings = super::gemm_bindings(
-            (&x.buffer).into(),
-            w,
-            bias,
-            (&out.buffer).into(),
-            extra.residual.map(|r| (&r.buffer).into()),
-            extra.channel_bias,
-        );
-        // The batch is folded into the columns (see the shader).
-        dispatch_columns(ctx, (spec, path), &params, &bindings, batch * oh * ow)?;
-        return Ok(out);
-    }
-    // Too large to bind (or index) whole: one image at a time, in runs of output
-    // channels (rows of the GEMM) and of input channels (its K, summed over
-    // runs). Runs of input channels have even length, so the weight pairs of
-    // every run stay aligned.
+}
+
+/// A conv too large to bind (or index) whole: one image at a time, in runs
+/// of output channels (rows of the GEMM) and of input channels (its K,
+/// summed over runs). Runs of input channels have even length, so the
+/// weight pairs of every run stay aligned.
+fn dispatch_in_runs(
+    ctx: &GpuContext,
+    kernel: (&KernelSpec, crate::ComputePath),
+    s: &Conv2dShape,
+    params: &Conv2dParams,
+    [x, w, out]: [&Tensor; 3],
+    bias: Option<&Tensor>,
+    extra: &Epilogue,
+) -> Result<(), GpuError> {
+    let max = ctx.report.limits.max_storage_buffer_binding_size;
+    let (oh, ow) = s.out_hw();
+    let (cin, cout) = (s.cin, s.cout);
     let esize = x.dtype.size() as u64;
-    let (in_plane, out_plane) = ((h * wd) as u64 * esize, (oh * ow) as u64 * esize);
+    let (in_plane, out_plane) = ((s.h * s.w) as u64 * esize, (oh * ow) as u64 * esize);
     let ci_runs =
         runs(cin, &[in_plane], max, 2).ok_or_else(|| too_large("conv2d", x, in_plane, max))?;
-    let co_runs = runs(cout, &[out_plane], max, 1)
-        .ok_or_else(|| too_large("conv2d", &out, out_plane, max))?;
-    for b in 0..batch {
+    let co_runs =
+        runs(cout, &[out_plane], max, 1).ok_or_else(|| too_large("conv2d", out, out_plane, max))?;
+    for b in 0..s.batch {
         for co in &co_runs {
             for (i, ci) in ci_runs.iter().enumerate() {
                 let p = Conv2dParams {
@@ -304,22 +346,22 @@ pub fn conv2d_fused(
                     co0: co.start as u32,
                     accumulate: (i > 0) as u32,
                     n0: b as u32,
-                    ..params
+                    ..*params
                 };
                 let image = |r: &std::ops::Range<usize>, n: usize| b * n + r.start..b * n + r.end;
                 let bindings = super::gemm_bindings(
                     slice(x, &image(ci, cin), in_plane),
                     w,
                     bias,
-                    slice(&out, &image(co, cout), out_plane),
+                    slice(out, &image(co, cout), out_plane),
                     extra
                         .residual
                         .map(|r| slice(r, &image(co, cout), out_plane)),
                     extra.channel_bias,
                 );
-                dispatch_columns(ctx, (spec, path), &p, &bindings, oh * ow)?;
+                dispatch_columns(ctx, kernel, &p, &bindings, oh * ow)?;
             }
         }
     }
-    Ok(out)
+    Ok(())
 }

@@ -110,82 +110,12 @@ pub fn matmul_residual(
     trans_b: bool,
     residual: Option<&Tensor>,
 ) -> Result<Tensor, GpuError> {
-    super::plain("matmul", &[a])?;
-    super::plain("matmul residual", residual.as_slice())?;
-    super::plain("matmul bias", bias.as_slice())?;
-    if b.q8_scales.is_some() && !trans_b {
-        return Err(mismatch(
-            "a q8 B only as a linear weight (trans_b)".into(),
-            b.name.clone(),
-        ));
-    }
-    if a.shape.len() < 2 || b.shape.len() < 2 {
-        return Err(mismatch(
-            "rank >= 2".into(),
-            format!("{:?}, {:?}", a.shape, b.shape),
-        ));
-    }
-    let (lead, mk) = a.shape.split_at(a.shape.len() - 2);
-    let (m, k) = (mk[0], mk[1]);
-    let batch: usize = lead.iter().product();
-    let (b_lead, b_last) = b.shape.split_at(b.shape.len() - 2);
-    let (bk, n) = if trans_b {
-        (b_last[1], b_last[0])
-    } else {
-        (b_last[0], b_last[1])
-    };
-    if bk != k {
-        return Err(mismatch(
-            format!("inner dimension {k}"),
-            format!("{bk} ({:?})", b.shape),
-        ));
-    }
-    let b_batched = match b_lead.iter().product::<usize>() {
-        1 if b_lead != lead => false,
-        p if p == batch && b_lead == lead => batch > 1,
-        _ => {
-            return Err(mismatch(
-                format!("b batch {lead:?} or none"),
-                format!("{b_lead:?}"),
-            ));
-        }
-    };
-    if n % 2 != 0 {
-        return Err(mismatch(
-            "an even N (outputs are written in pairs)".into(),
-            n.to_string(),
-        ));
-    }
-    for t in [b].into_iter().chain(bias) {
-        if t.dtype != a.dtype {
-            return Err(mismatch(
-                format!("{:?} like a", a.dtype),
-                format!("{:?} {}", t.dtype, t.name),
-            ));
-        }
-    }
-    if let Some(bias) = bias
-        && bias.numel() != n
-    {
-        return Err(mismatch(
-            format!("bias of {n}"),
-            format!("{:?}", bias.shape),
-        ));
-    }
-    let mut shape = lead.to_vec();
-    shape.extend([m, n]);
-    if let Some(r) = residual
-        && (r.shape != shape || r.dtype != a.dtype)
-    {
-        return Err(mismatch(
-            format!("residual {shape:?} {:?}", a.dtype),
-            format!("{:?} {:?}", r.shape, r.dtype),
-        ));
-    }
+    let g = GemmShape::checked(a, b, bias, trans_b, residual)?;
+    let (m, n, k, batch) = (g.m, g.n, g.k, g.batch);
     let out = Tensor::output(
         ctx,
         &format!("matmul({}, {})", a.name, b.name),
-        &shape,
+        &g.out_shape,
         a.dtype,
     )?;
     let params = MatmulParams {
@@ -194,7 +124,7 @@ pub fn matmul_residual(
         k: k as u32,
         batch: batch as u32,
         a_batch_stride: (m * k) as u32,
-        b_batch_stride: if b_batched { (k * n) as u32 } else { 0 },
+        b_batch_stride: if g.b_batched { (k * n) as u32 } else { 0 },
         c_batch_stride: (m * n) as u32,
         trans_b: trans_b as u32,
         has_bias: bias.is_some() as u32,
@@ -215,11 +145,10 @@ pub fn matmul_residual(
         && a.dtype == DType::F32
         && b.q8_scales.is_none()
         && trans_b
-        && !b_batched
+        && !g.b_batched
         && m % 16 == 0
         && n % 16 == 0
         && k % 8 == 0;
-    let flops = 2 * (batch * m * n * k) as u64;
     if coop {
         ctx.dispatch_work(
             &SPEC_COOP,
@@ -227,7 +156,7 @@ pub fn matmul_residual(
             &params,
             &bindings,
             [(n / 16) as u32, (m / 16) as u32, batch as u32],
-            flops,
+            2 * (batch * m * n * k) as u64,
         )?;
         return Ok(out);
     }
@@ -240,6 +169,109 @@ pub fn matmul_residual(
     let rows = RowRuns { m, n, k, batch };
     rows.dispatch(ctx, spec, ctx.path_for(a.dtype), &params, &bindings)?;
     Ok(out)
+}
+
+/// A GEMM's sizes from its operands: `batch` products of [m, k] . [k, n],
+/// B shared by the batch or one per item (`b_batched`).
+struct GemmShape {
+    m: usize,
+    n: usize,
+    k: usize,
+    batch: usize,
+    b_batched: bool,
+    out_shape: Vec<usize>,
+}
+
+impl GemmShape {
+    /// The shape of `a . b`, or why the operands do not make one.
+    fn checked(
+        a: &Tensor,
+        b: &Tensor,
+        bias: Option<&Tensor>,
+        trans_b: bool,
+        residual: Option<&Tensor>,
+    ) -> Result<Self, GpuError> {
+        super::plain("matmul", &[a])?;
+        super::plain("matmul residual", residual.as_slice())?;
+        super::plain("matmul bias", bias.as_slice())?;
+        if b.q8_scales.is_some() && !trans_b {
+            return Err(mismatch(
+                "a q8 B only as a linear weight (trans_b)".into(),
+                b.name.clone(),
+            ));
+        }
+        if a.shape.len() < 2 || b.shape.len() < 2 {
+            return Err(mismatch(
+                "rank >= 2".into(),
+                format!("{:?}, {:?}", a.shape, b.shape),
+            ));
+        }
+        let (lead, mk) = a.shape.split_at(a.shape.len() - 2);
+        let (m, k) = (mk[0], mk[1]);
+        let batch: usize = lead.iter().product();
+        let (b_lead, b_last) = b.shape.split_at(b.shape.len() - 2);
+        let (bk, n) = if trans_b {
+            (b_last[1], b_last[0])
+        } else {
+            (b_last[0], b_last[1])
+        };
+        if bk != k {
+            return Err(mismatch(
+                format!("inner dimension {k}"),
+                format!("{bk} ({:?})", b.shape),
+            ));
+        }
+        let b_batched = match b_lead.iter().product::<usize>() {
+            1 if b_lead != lead => false,
+            p if p == batch && b_lead == lead => batch > 1,
+            _ => {
+                return Err(mismatch(
+                    format!("b batch {lead:?} or none"),
+                    format!("{b_lead:?}"),
+                ));
+            }
+        };
+        if n % 2 != 0 {
+            return Err(mismatch(
+                "an even N (outputs are written in pairs)".into(),
+                n.to_string(),
+            ));
+        }
+        for t in [b].into_iter().chain(bias) {
+            if t.dtype != a.dtype {
+                return Err(mismatch(
+                    format!("{:?} like a", a.dtype),
+                    format!("{:?} {}", t.dtype, t.name),
+                ));
+            }
+        }
+        if let Some(bias) = bias
+            && bias.numel() != n
+        {
+            return Err(mismatch(
+                format!("bias of {n}"),
+                format!("{:?}", bias.shape),
+            ));
+        }
+        let mut out_shape = lead.to_vec();
+        out_shape.extend([m, n]);
+        if let Some(r) = residual
+            && (r.shape != out_shape || r.dtype != a.dtype)
+        {
+            return Err(mismatch(
+                format!("residual {out_shape:?} {:?}", a.dtype),
+                format!("{:?} {:?}", r.shape, r.dtype),
+            ));
+        }
+        Ok(Self {
+            m,
+            n,
+            k,
+            batch,
+            b_batched,
+            out_shape,
+        })
+    }
 }
 
 /// A GEMM's output rows, run as dispatches of whole row tiles within the

@@ -97,6 +97,93 @@ pub struct Updated {
     pub aux: Tensor,
 }
 
+impl<'a> Update<'a> {
+    /// The shader entry, its constants, and the three extra inputs it reads
+    /// (history, noise or the previous x0; `x` where it reads none).
+    fn kernel(self, x: &'a Tensor) -> (&'static str, SchedulerParams, [&'a Tensor; 3]) {
+        match self {
+            Update::CfgOnly => ("cfg_combine", SchedulerParams::default(), [x, x, x]),
+            Update::Ddim { c0, c1 } => (
+                "ddim_step",
+                SchedulerParams {
+                    c0,
+                    c1,
+                    ..Default::default()
+                },
+                [x, x, x],
+            ),
+            Update::DdimClipped(c) => (
+                "ddim_clip_step",
+                SchedulerParams {
+                    c0: c.c_x,
+                    c1: c.c_x0,
+                    c2: c.a_x,
+                    c3: c.a_e,
+                    c4: c.clip,
+                    c5: c.c_e,
+                    ..Default::default()
+                },
+                [x, x, x],
+            ),
+            Update::Euler { dt } => (
+                "euler_step",
+                SchedulerParams {
+                    c0: dt,
+                    ..Default::default()
+                },
+                [x, x, x],
+            ),
+            Update::EulerAncestral {
+                c_x,
+                dt,
+                sigma_up,
+                noise,
+            } => (
+                "euler_ancestral_step",
+                SchedulerParams {
+                    c0: dt,
+                    c1: sigma_up,
+                    c2: c_x,
+                    ..Default::default()
+                },
+                [noise, x, x],
+            ),
+            Update::Pndm { c0, c1, w, history } => (
+                "pndm_step",
+                SchedulerParams {
+                    c0,
+                    c1,
+                    c2: w[0],
+                    c3: w[1],
+                    c4: w[2],
+                    c5: w[3],
+                    ..Default::default()
+                },
+                history,
+            ),
+            Update::DpmSolver2M {
+                a_x,
+                a_e,
+                c0,
+                c1,
+                c_prev,
+                prev_x0,
+            } => (
+                "dpmpp_2m_step",
+                SchedulerParams {
+                    c0,
+                    c1,
+                    c2: a_x,
+                    c3: a_e,
+                    c4: c_prev,
+                    ..Default::default()
+                },
+                [prev_x0, x, x],
+            ),
+        }
+    }
+}
+
 /// Guides `eps` ([2, ...] = [uncond; cond] with `guidance`, or `x`'s shape
 /// without) and applies `update` to latents `x`.
 pub fn step(
@@ -117,86 +204,7 @@ pub fn step(
         ));
     }
     super::even(OP, "latent size", n)?;
-    let (entry, params, extra): (&'static str, SchedulerParams, [&Tensor; 3]) = match update {
-        Update::CfgOnly => ("cfg_combine", SchedulerParams::default(), [x, x, x]),
-        Update::Ddim { c0, c1 } => (
-            "ddim_step",
-            SchedulerParams {
-                c0,
-                c1,
-                ..Default::default()
-            },
-            [x, x, x],
-        ),
-        Update::DdimClipped(c) => (
-            "ddim_clip_step",
-            SchedulerParams {
-                c0: c.c_x,
-                c1: c.c_x0,
-                c2: c.a_x,
-                c3: c.a_e,
-                c4: c.clip,
-                c5: c.c_e,
-                ..Default::default()
-            },
-            [x, x, x],
-        ),
-        Update::Euler { dt } => (
-            "euler_step",
-            SchedulerParams {
-                c0: dt,
-                ..Default::default()
-            },
-            [x, x, x],
-        ),
-        Update::EulerAncestral {
-            c_x,
-            dt,
-            sigma_up,
-            noise,
-        } => (
-            "euler_ancestral_step",
-            SchedulerParams {
-                c0: dt,
-                c1: sigma_up,
-                c2: c_x,
-                ..Default::default()
-            },
-            [noise, x, x],
-        ),
-        Update::Pndm { c0, c1, w, history } => (
-            "pndm_step",
-            SchedulerParams {
-                c0,
-                c1,
-                c2: w[0],
-                c3: w[1],
-                c4: w[2],
-                c5: w[3],
-                ..Default::default()
-            },
-            history,
-        ),
-        Update::DpmSolver2M {
-            a_x,
-            a_e,
-            c0,
-            c1,
-            c_prev,
-            prev_x0,
-        } => (
-            "dpmpp_2m_step",
-            SchedulerParams {
-                c0,
-                c1,
-                c2: a_x,
-                c3: a_e,
-                c4: c_prev,
-                ..Default::default()
-            },
-            [prev_x0, x, x],
-        ),
-    };
+    let (entry, params, extra) = update.kernel(x);
     for t in extra {
         if t.numel() != n {
             return Err(mismatch(
