@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { serveDist } from './static-server.mjs';
-import { launch, newContext } from './browser.mjs';
+import { PAGE_LOGIC, launch, newContext, openPage, tiny } from './browser.mjs';
 
 const DIST = fileURLToPath(new URL('../../dist/', import.meta.url));
 let server;
@@ -63,5 +63,40 @@ test('without WebGPU the page says so and names browsers that have it', async ()
   assert.match(await msg.textContent(), /does not offer WebGPU.*Chrome/s);
   // A problem opens the panel by itself (waitFor above needs it visible).
   assert.notEqual(await page.getByTestId('gpu-panel').getAttribute('open'), null);
+  await context.close();
+});
+
+test('"Profile one step" shows where a UNet step\'s time goes, by kernel family, and offers it as JSON', PAGE_LOGIC, async () => {
+  const { page, context, errors, status } = await openPage(browser, server.url + tiny());
+  assert.equal(status, 'ready', status);
+  await page.getByTestId('gpu-panel').locator('summary').click();
+  await page.getByTestId('profile-step').click();
+  await page.getByTestId('profile-table').waitFor();
+  const line = await page.getByTestId('profile-status').textContent();
+  console.log(`# ${line}`);
+  const [, dispatches] = /^one step, (\d+) dispatches, [\d.]+ ms, timed by /.exec(line) ?? [];
+  assert.ok(Number(dispatches) > 0, line);
+  const rows = await page.getByTestId('profile-row').evaluateAll((trs) =>
+    trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  console.log(rows.map((r) => `# ${r.join('  ')}`).join('\n'));
+  const families = rows.map((r) => r[0]);
+  for (const f of ['conv2d', 'matmul', 'attention', 'group_norm']) {
+    assert.ok(families.some((x) => x.startsWith(f)), `${f} in ${families}`);
+  }
+  assert.equal(rows.reduce((n, r) => n + Number(r[1]), 0), Number(dispatches), 'the rows hold every dispatch');
+  const shares = rows.reduce((n, r) => n + parseFloat(r[3]), 0);
+  assert.ok(Math.abs(shares - 100) < 0.1 * rows.length, `shares sum to ${shares}%`);
+  // The JSON a visitor would send: the same profile.
+  const href = await page.getByTestId('profile-json').getAttribute('href');
+  const json = JSON.parse(decodeURIComponent(href.slice(href.indexOf(',') + 1)));
+  assert.equal(json.dispatches, Number(dispatches));
+  assert.deepEqual(json.rows.map((r) => r.family), families);
+  assert.match(json.adapter, /\S/);
+  // A step still runs after it: profiling is off again.
+  await page.getByTestId('prompt').fill('small left pleural effusion');
+  await page.getByTestId('steps').fill('2');
+  await page.getByTestId('generate').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.dataset.phase === 'done', null, { timeout: 300_000 });
+  assert.deepEqual(errors, []);
   await context.close();
 });

@@ -2,6 +2,7 @@
 //! and the result of the load-time kernel check (run by the worker, on the
 //! device that holds the model; see [`crate::probe`]).
 
+use roentgen_gpu::profile::{Profile, Timer};
 use leptos::prelude::*;
 use roentgen_gpu::selfcheck::KernelCheck;
 use roentgen_gpu::{AdapterReport, LimitsReport};
@@ -102,7 +103,11 @@ fn summary(webgpu: bool, probe: &Option<Probe>) -> String {
 /// marked red when something is wrong. `probe` is filled when the worker
 /// reports; without `navigator.gpu` the page says so at once.
 #[component]
-pub fn AdapterPanel(probe: ReadSignal<Option<Probe>>) -> impl IntoView {
+pub fn AdapterPanel(
+    probe: ReadSignal<Option<Probe>>,
+    profile: RwSignal<ProfileState>,
+    idle: RwSignal<bool>,
+) -> impl IntoView {
     let webgpu = has_webgpu();
     let bad = move || problem(webgpu, &probe.get());
     view! {
@@ -133,6 +138,91 @@ pub fn AdapterPanel(probe: ReadSignal<Option<Probe>>) -> impl IntoView {
                     <KernelChecks checks device_s check_s/>
                 }.into_any(),
             }}
+            <StepProfile profile idle/>
         </details>
+    }
+}
+
+/// Where "Profile one step" is.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ProfileState {
+    NotRun,
+    Running,
+    Done(Profile),
+    Failed(String),
+}
+
+/// "Profile one step": one UNet call at the model's size with every
+/// dispatch timed alone, as a table by kernel family (dispatches, ms, share
+/// of the step, GFLOP/s, GB/s) and as JSON to send us.
+#[component]
+fn StepProfile(profile: RwSignal<ProfileState>, idle: RwSignal<bool>) -> impl IntoView {
+    let start = move |_| {
+        profile.set(ProfileState::Running);
+        crate::generate_panel::send(crate::protocol::ToWorker::Profile);
+    };
+    let running = move || profile.with(|p| *p == ProfileState::Running);
+    view! {
+        <div class="profile">
+            <button data-testid="profile-step" on:click=start
+                disabled=move || !idle.get() || running()>"Profile one step"</button>
+            " "
+            <span class="note">"Where one UNet step's time goes on this GPU, by kernel family."</span>
+            {move || match profile.get() {
+                ProfileState::NotRun => ().into_any(),
+                ProfileState::Running => view! {
+                    <p class="note" data-testid="profile-status">"profiling one step: every dispatch timed alone…"</p>
+                }.into_any(),
+                ProfileState::Failed(e) => view! {
+                    <p class="bad" data-testid="profile-status">{format!("profile: {e}")}</p>
+                }.into_any(),
+                ProfileState::Done(p) => view! { <ProfileTable p/> }.into_any(),
+            }}
+        </div>
+    }
+}
+
+#[component]
+fn ProfileTable(p: Profile) -> impl IntoView {
+    let json = serde_json::to_string_pretty(&p).unwrap_or_default();
+    let href = format!(
+        "data:application/json;charset=utf-8,{}",
+        js_sys::encode_uri_component(&json)
+    );
+    let timer = match p.timer {
+        Timer::GpuTimestamps => "GPU timestamp queries",
+        Timer::SubmissionWallTime => {
+            "when the queue finished each one-dispatch submission (no timestamp queries here)"
+        }
+    };
+    let rows = p
+        .rows
+        .iter()
+        .map(|r| {
+            view! {
+                <tr data-testid="profile-row">
+                    <td>{r.family.clone()}</td>
+                    <td>{r.dispatches}</td>
+                    <td>{format!("{:.1}", r.ms)}</td>
+                    <td>{format!("{:.1}%", 100.0 * r.share)}</td>
+                    <td>{format!("{:.2}", r.gflops)}</td>
+                    <td>{format!("{:.2}", r.gbps)}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <p class="note" data-testid="profile-status">{format!(
+            "one step, {} dispatches, {:.1} ms, timed by {timer}; each dispatch submitted alone, so slower than a real step: the shares are the point",
+            p.dispatches, p.total_ms
+        )}</p>
+        <table class="profile-table" data-testid="profile-table">
+            <thead><tr>
+                <th>"kernel family"</th><th>"dispatches"</th><th>"ms"</th>
+                <th>"share"</th><th>"GFLOP/s"</th><th>"GB/s"</th>
+            </tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
+        <a data-testid="profile-json" download="roentgen-profile.json" href=href>"Save as JSON"</a>
     }
 }

@@ -12,6 +12,10 @@ pub fn App() -> impl IntoView {
     // The worker's adapter report and kernel check: the generate panel owns
     // the worker and fills it in, the GPU panel shows it.
     let (probe, set_probe) = signal(None::<Probe>);
+    // "Profile one step": the GPU panel asks, the worker answers through
+    // the generate panel, which also says whether anything runs.
+    let profile = RwSignal::new(crate::adapter_panel::ProfileState::NotRun);
+    let idle = RwSignal::new(false);
     view! {
         <header>
             <h1>"RoentGen Web"</h1>
@@ -21,8 +25,8 @@ pub fn App() -> impl IntoView {
             </p>
         </header>
         <main>
-            <GeneratePanel probe set_probe/>
-            <AdapterPanel probe/>
+            <GeneratePanel probe set_probe profile idle/>
+            <AdapterPanel probe profile idle/>
         </main>
         <footer>
             <p class="disclaimer">

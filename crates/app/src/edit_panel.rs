@@ -56,6 +56,30 @@ fn painted(canvas: &web_sys::HtmlCanvasElement) -> Option<(String, usize, usize)
     })
 }
 
+/// The edit of the open radiograph: the page's settings and jobs, how much
+/// of the schedule to run, and the painted mask (its bytes and size) if any.
+fn edit_request(
+    settings: roentgen_model::share::ShareParams,
+    jobs: Vec<crate::protocol::Job>,
+    strength: f64,
+    mask: Option<(String, usize, usize)>,
+    keep_outside: bool,
+) -> crate::protocol::EditRequest {
+    let (mask, mask_width, mask_height) = match mask {
+        Some((m, w, h)) => (Some(m), w, h),
+        None => (None, 0, 0),
+    };
+    crate::protocol::EditRequest {
+        settings,
+        jobs,
+        strength,
+        mask,
+        mask_width,
+        mask_height,
+        keep_outside,
+    }
+}
+
 #[component]
 pub fn EditPanel(
     opened: RwSignal<Option<OpenedImage>>,
@@ -70,7 +94,6 @@ pub fn EditPanel(
     let keep_outside = RwSignal::new(true);
     // Brush radius as a fraction of the image's width (any model size).
     let brush = RwSignal::new(1.0 / 16.0f64);
-    let painting = RwSignal::new(false);
     let file = StoredValue::new_local(None::<web_sys::File>);
     let canvas_ref = NodeRef::<leptos::html::Canvas>::new();
 
@@ -84,19 +107,6 @@ pub fn EditPanel(
             ));
         }
     };
-    let dab = move |ev: &web_sys::PointerEvent| {
-        let Some(canvas) = canvas_ref.get() else {
-            return;
-        };
-        let Some(ctx) = context(&canvas) else { return };
-        let scale = canvas.width() as f64 / canvas.client_width().max(1) as f64;
-        let (x, y) = (ev.offset_x() as f64 * scale, ev.offset_y() as f64 * scale);
-        ctx.set_fill_style_str("rgba(255, 64, 64, 0.55)");
-        ctx.begin_path();
-        let radius = (brush.get_untracked() * canvas.width() as f64).max(0.75);
-        let _ = ctx.arc(x, y, radius, 0.0, std::f64::consts::TAU);
-        ctx.fill();
-    };
     let clear = move || {
         if let Some(canvas) = canvas_ref.get()
             && let Some(ctx) = context(&canvas)
@@ -106,27 +116,12 @@ pub fn EditPanel(
     };
     let edit = move |_| {
         let name = opened.get_untracked().map(|o| o.name).unwrap_or_default();
-        let Some((settings, jobs, strength_value)) = settings.run((name, strength.get_untracked()))
-        else {
-            return;
-        };
-        let mask = canvas_ref.get().and_then(|c| painted(&c));
-        let (mask, mask_width, mask_height) = match mask {
-            Some((m, w, h)) => (Some(m), w, h),
-            None => (None, 0, 0),
-        };
-        send.run((
-            ToWorker::Edit(crate::protocol::EditRequest {
-                settings,
-                jobs,
-                strength: strength_value,
-                mask,
-                mask_width,
-                mask_height,
-                keep_outside: keep_outside.get_untracked(),
-            }),
-            None,
-        ));
+        if let Some((settings, jobs, strength)) = settings.run((name, strength.get_untracked())) {
+            let mask = canvas_ref.get().and_then(|c| painted(&c));
+            let request =
+                edit_request(settings, jobs, strength, mask, keep_outside.get_untracked());
+            send.run((ToWorker::Edit(request), None));
+        }
     };
     view! {
         <details class="edit" data-testid="edit-panel">
@@ -183,7 +178,40 @@ pub fn EditPanel(
                     "keep the original outside the mask"
                 </label>
             </div>
-            {move || opened.get().map(|o| view! {
+            <MaskStage opened canvas_ref brush/>
+            <button class="small" data-testid="edit-clear-mask" on:click=move |_| clear()>"Clear mask"</button>
+            " "
+            <button data-testid="edit" on:click=edit
+                disabled=move || busy.get() || opened.get().is_none()>"Edit"</button>
+        </details>
+    }
+}
+
+/// The opened radiograph with the mask canvas over it, on which the
+/// visitor paints (at `brush`, a fraction of the width) where it may change.
+#[component]
+fn MaskStage(
+    opened: RwSignal<Option<OpenedImage>>,
+    canvas_ref: NodeRef<leptos::html::Canvas>,
+    brush: RwSignal<f64>,
+) -> impl IntoView {
+    let painting = RwSignal::new(false);
+    let dab = move |ev: &web_sys::PointerEvent| {
+        let Some(canvas) = canvas_ref.get() else {
+            return;
+        };
+        let Some(ctx) = context(&canvas) else { return };
+        let scale = canvas.width() as f64 / canvas.client_width().max(1) as f64;
+        let (x, y) = (ev.offset_x() as f64 * scale, ev.offset_y() as f64 * scale);
+        ctx.set_fill_style_str("rgba(255, 64, 64, 0.55)");
+        ctx.begin_path();
+        let radius = (brush.get_untracked() * canvas.width() as f64).max(0.75);
+        let _ = ctx.arc(x, y, radius, 0.0, std::f64::consts::TAU);
+        ctx.fill();
+    };
+    move || {
+        opened.get().map(|o| {
+            view! {
                 <p class="note" data-testid="edit-read-as">{format!("{}: {}", o.name, o.read_as)}</p>
                 <div class="edit-stage">
                     <img data-testid="edit-image" src=o.src.clone() alt="the radiograph to edit"/>
@@ -194,11 +222,7 @@ pub fn EditPanel(
                         on:pointerup=move |_| painting.set(false)
                         on:pointerleave=move |_| painting.set(false)></canvas>
                 </div>
-            })}
-            <button class="small" data-testid="edit-clear-mask" on:click=move |_| clear()>"Clear mask"</button>
-            " "
-            <button data-testid="edit" on:click=edit
-                disabled=move || busy.get() || opened.get().is_none()>"Edit"</button>
-        </details>
+            }
+        })
     }
 }

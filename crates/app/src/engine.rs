@@ -223,6 +223,10 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
         ToWorker::DeleteStored { name } => spawn_local(delete_stored(name, emit)),
         ToWorker::LoseDevice => loader::lose_device(),
         ToWorker::TimeSubmissions { on } => spawn_local(time_submissions(on, emit)),
+        ToWorker::Profile => spawn_local(async move {
+            let result = crate::profile_step::run().await;
+            emit(FromWorker::Profile { result });
+        }),
         ToWorker::Tokens { text } => emit(FromWorker::Tokens {
             count: token_count(&text),
         }),

@@ -38,7 +38,7 @@ fn client() -> Option<Rc<WorkerClient>> {
     CLIENT.with(|c| c.borrow().clone())
 }
 
-fn send(msg: ToWorker) {
+pub(crate) fn send(msg: ToWorker) {
     if let Some(c) = client() {
         c.send(&msg);
     }
@@ -72,13 +72,18 @@ fn file_list(list: &web_sys::FileList) -> Vec<web_sys::File> {
 pub fn GeneratePanel(
     probe: ReadSignal<Option<crate::probe::Probe>>,
     set_probe: WriteSignal<Option<crate::probe::Probe>>,
+    /// The GPU panel's step profile, which the worker's answer fills.
+    profile: RwSignal<crate::adapter_panel::ProfileState>,
+    /// Nothing runs or loads: the GPU panel may profile.
+    idle: RwSignal<bool>,
 ) -> impl IntoView {
     let query = query();
     let link = ShareParams::parse(&query);
     let params = link.clone().unwrap_or_default();
     // A visitor who came without a prompt finds an example sentence to run.
     let example = !query.contains("prompt=");
-    let s = Store::new(&params, example);
+    let s = Store::new(&params, example, profile);
+    Effect::new(move |_| idle.set(s.phase.with(|p| !p.is_busy())));
     provide_context(s);
     match WorkerClient::spawn(move |ev| s.on_event(ev, set_probe)) {
         Ok(c) => CLIENT.with(|slot| *slot.borrow_mut() = Some(Rc::new(c))),

@@ -25,6 +25,7 @@ mod model_store;
 mod news;
 mod presenter;
 mod probe;
+mod profile_step;
 mod protocol;
 mod runner;
 mod shard_store;

@@ -70,6 +70,21 @@ fn qr_svg(text: &str) -> Result<String, String> {
         .build())
 }
 
+/// Sends the presenter's keys to `on_key` while the view is `open` (the
+/// page's own keys stay the page's otherwise); removed with the view.
+fn listen_for_keys(open: RwSignal<bool>, on_key: impl Fn(Key) + 'static) {
+    let listener = window_event_listener(ev::keydown, move |ev| {
+        if !open.get_untracked() {
+            return;
+        }
+        if let Some(key) = Key::of(&ev) {
+            ev.prevent_default();
+            on_key(key);
+        }
+    });
+    on_cleanup(move || listener.remove());
+}
+
 /// `open` shows it; `generate(compare)` starts a run as the page's buttons
 /// do (the page ignores it while busy); `next_preset` sets the next finding
 /// preset's prompt and compare prompt.
@@ -106,9 +121,8 @@ pub fn PresenterView(
                 .and_then(|i| absolute(&i.link))
         })
     });
-    let qr = move || link.get().map(|l| qr_svg(&l));
 
-    let on_key = move |key: Key| match key {
+    listen_for_keys(open, move |key: Key| match key {
         Key::NextPreset => {
             word.set(None);
             next_preset.run(());
@@ -129,17 +143,7 @@ pub fn PresenterView(
             });
         }
         Key::Leave => open.set(false),
-    };
-    let listener = window_event_listener(ev::keydown, move |ev| {
-        if !open.get_untracked() {
-            return;
-        }
-        if let Some(key) = Key::of(&ev) {
-            ev.prevent_default();
-            on_key(key);
-        }
     });
-    on_cleanup(move || listener.remove());
     // Full screen where the browser allows it (it needs the click that
     // opened the view); the view fills the window either way.
     let root = NodeRef::<leptos::html::Div>::new();
@@ -187,28 +191,44 @@ pub fn PresenterView(
                     None => figures.into_any(),
                 }}
             </div>
-            <aside>
-                {move || match qr() {
-                    Some(Ok(svg)) => view! {
-                        <div class="qr" data-testid="presenter-qr" inner_html=svg></div>
-                        <p>"Scan to make this image on your phone"</p>
-                    }.into_any(),
-                    Some(Err(e)) => view! { <p>{e}</p> }.into_any(),
-                    None => view! { <p data-testid="presenter-qr-none">"No link yet: generate an image"</p> }.into_any(),
-                }}
-                <p class="step" data-testid="presenter-step">{move || stage.progress.get().map(|p| p.to_string())}</p>
-                <p data-testid="presenter-compare">{move || if compare.get() {
-                    "Compare: on (with and without the finding, same seed)"
-                } else {
-                    "Compare: off"
-                }}</p>
-                <p data-testid="presenter-word">{move || word.get().and_then(|i| words().get(i).cloned())
-                    .map(|w| format!("Attention: \u{201c}{w}\u{201d}"))}</p>
-            </aside>
+            <Aside link progress=stage.progress compare
+                word=Signal::derive(move || word.get().and_then(|i| words().get(i).cloned()))/>
             <p class="prompt" data-testid="presenter-prompt">{move || stage.prompt.get()}</p>
             <p class="keys"><span class="hint">"N next finding · G generate · C compare · A attention · Esc leave"</span>
                 <span class="link" data-testid="presenter-link">{move || link.get()}</span></p>
           </Show>
         </div>
+    }
+}
+
+/// The side column: the QR code of the shown image's link, the step line,
+/// whether compare is on, and the word whose attention is shown.
+#[component]
+fn Aside(
+    link: Memo<Option<String>>,
+    progress: RwSignal<Option<crate::news::Progress>>,
+    compare: RwSignal<bool>,
+    word: Signal<Option<String>>,
+) -> impl IntoView {
+    let qr = move || link.get().map(|l| qr_svg(&l));
+    view! {
+        <aside>
+            {move || match qr() {
+                Some(Ok(svg)) => view! {
+                    <div class="qr" data-testid="presenter-qr" inner_html=svg></div>
+                    <p>"Scan to make this image on your phone"</p>
+                }.into_any(),
+                Some(Err(e)) => view! { <p>{e}</p> }.into_any(),
+                None => view! { <p data-testid="presenter-qr-none">"No link yet: generate an image"</p> }.into_any(),
+            }}
+            <p class="step" data-testid="presenter-step">{move || progress.get().map(|p| p.to_string())}</p>
+            <p data-testid="presenter-compare">{move || if compare.get() {
+                "Compare: on (with and without the finding, same seed)"
+            } else {
+                "Compare: off"
+            }}</p>
+            <p data-testid="presenter-word">{move || word.get()
+                .map(|w| format!("Attention: \u{201c}{w}\u{201d}"))}</p>
+        </aside>
     }
 }

@@ -87,6 +87,9 @@ pub enum ToWorker {
     TimeSubmissions {
         on: bool,
     },
+    /// Time one UNet call (the CFG batch at the loaded model's size) with
+    /// every dispatch alone, summed by kernel family ("Profile one step").
+    Profile,
 }
 
 /// An edit of the open radiograph: `jobs` (one per seed) with the settings
@@ -343,5 +346,9 @@ pub enum FromWorker {
     /// The submissions timed since `ToWorker::TimeSubmissions { on: true }`.
     Submissions {
         timings: Vec<SubmitTime>,
+    },
+    /// One step's profile, or why there is none.
+    Profile {
+        result: Result<roentgen_gpu::profile::Profile, String>,
     },
 }

@@ -79,8 +79,13 @@ fn read_image(path: &Path) -> anyhow::Result<roentgen_imaging::Grayscale> {
     )?)
 }
 
-fn run_on<B: Backend>(backend: B, source: &Source, args: &EditArgs) -> anyhow::Result<()> {
-    let fit = args.fit;
+/// The radiograph, and the mask painted over it (same size) if given.
+fn read_image_and_mask(
+    args: &EditArgs,
+) -> anyhow::Result<(
+    roentgen_imaging::Grayscale,
+    Option<roentgen_imaging::Grayscale>,
+)> {
     let image = read_image(&args.image)?;
     let mask = args.mask.as_deref().map(read_image).transpose()?;
     if let Some(m) = &mask
@@ -95,6 +100,26 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &EditArgs) -> anyhow::R
             image.height
         );
     }
+    Ok((image, mask))
+}
+
+/// The initial noise from a .npy file, [1, channels, h, w] at the latent size.
+fn read_noise(path: &Path, c: usize, latent_hw: (usize, usize)) -> anyhow::Result<Vec<f32>> {
+    let (shape, values) = npy::read_f32(path)?;
+    if shape != [1, c, latent_hw.0, latent_hw.1] {
+        bail!(
+            "{}: shape {shape:?}, need [1, {c}, {}, {}]",
+            path.display(),
+            latent_hw.0,
+            latent_hw.1
+        );
+    }
+    Ok(values)
+}
+
+fn run_on<B: Backend>(backend: B, source: &Source, args: &EditArgs) -> anyhow::Result<()> {
+    let fit = args.fit;
+    let (image, mask) = read_image_and_mask(args)?;
     let model = model_args::load(backend, source, &args.model.model)?;
     let latent_hw = model.default_latent_hw();
     let scale = model.vae_scale();
@@ -109,19 +134,7 @@ fn run_on<B: Backend>(backend: B, source: &Source, args: &EditArgs) -> anyhow::R
         None => (None, (None, None)),
     };
     let noise = match &args.noise {
-        Some(path) => {
-            let (shape, values) = npy::read_f32(path)?;
-            let c = model.unet.cfg.in_channels;
-            if shape != [1, c, latent_hw.0, latent_hw.1] {
-                bail!(
-                    "{}: shape {shape:?}, need [1, {c}, {}, {}]",
-                    path.display(),
-                    latent_hw.0,
-                    latent_hw.1
-                );
-            }
-            Some(values)
-        }
+        Some(path) => Some(read_noise(path, model.unet.cfg.in_channels, latent_hw)?),
         None => None,
     };
     let seed = args.sampling.seed();

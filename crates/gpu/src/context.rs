@@ -104,6 +104,9 @@ pub struct AdapterReport {
     /// ... and linear layers use them (asked for, and granted).
     #[serde(default)]
     pub cooperative_matrix_enabled: bool,
+    /// The device times passes with timestamp queries (profiles).
+    #[serde(default)]
+    pub timestamp_query: bool,
     pub limits: LimitsReport,
 }
 
@@ -127,6 +130,11 @@ pub struct GpuContext {
     /// Submissions timed one by one, while a benchmark asks
     /// ([`GpuContext::time_submissions`]).
     pub(crate) submit_log: Mutex<Option<Vec<crate::kernel::SubmitTiming>>>,
+    /// A profile runs: one dispatch per submission (see profile.rs).
+    pub(crate) profiling: std::sync::atomic::AtomicBool,
+    /// Where timestamp queries are offered: the query set a profiled
+    /// pass writes, and the buffers it is read back through.
+    pub(crate) timestamps: Option<crate::profile::Timestamps>,
     /// In the browser, when each timed submission was made and when the
     /// queue said it was done (ms; NaN until then).
     #[cfg(target_arch = "wasm32")]
@@ -169,6 +177,12 @@ impl GpuContext {
         if shader_f16_enabled {
             required_features |= wgpu::Features::SHADER_F16;
         }
+        // For profiles (natively: the browser's readback cannot be waited on).
+        let timestamp_query = cfg!(not(target_arch = "wasm32"))
+            && available.contains(wgpu::Features::TIMESTAMP_QUERY);
+        if timestamp_query {
+            required_features |= wgpu::Features::TIMESTAMP_QUERY;
+        }
         let cooperative_matrix_available = cooperative_matrix_8x8_f32(&adapter);
         let cooperative_matrix_enabled = cooperative_matrix_available && options.cooperative_matrix;
         let mut experimental_features = wgpu::ExperimentalFeatures::disabled();
@@ -209,8 +223,10 @@ impl GpuContext {
             shader_f16_enabled,
             cooperative_matrix_available,
             cooperative_matrix_enabled,
+            timestamp_query,
             limits: LimitsReport::from_limits(&device.limits()),
         };
+        let timestamps = timestamp_query.then(|| crate::profile::Timestamps::new(&device, &queue));
         let uniform_stride = (device.limits().min_uniform_buffer_offset_alignment as u64).max(256);
         let uniforms = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("dispatch params"),
@@ -238,6 +254,8 @@ impl GpuContext {
             dry_meter: Mutex::new(SubmitMeter::default()),
             submit_budget_flops: options.submit_budget_flops.max(1),
             submit_log: Mutex::new(None),
+            profiling: Default::default(),
+            timestamps,
             #[cfg(target_arch = "wasm32")]
             submit_marks: Arc::default(),
             device_error,

@@ -115,6 +115,11 @@ pub(crate) struct SubmitMeter {
     /// timed submission is reported as).
     pub(crate) first: &'static str,
     pub(crate) last: &'static str,
+    /// The shader file of the first dispatch ("matmul+q8"): its kernel
+    /// family, for a profile (one dispatch per submission).
+    pub(crate) family: &'static str,
+    /// Bytes of every binding the batch's dispatches bind.
+    pub(crate) bytes: u64,
 }
 
 impl SubmitMeter {
@@ -124,15 +129,18 @@ impl SubmitMeter {
         self.count > 0 && self.flops + flops > budget
     }
 
-    /// Adds a dispatch; whether the batch is now full (by count).
-    fn add(&mut self, entry: &'static str, flops: u64) -> bool {
+    /// Adds a dispatch; whether the batch is now full (by count: `limit`
+    /// dispatches, DISPATCHES_PER_SUBMIT or 1 while profiling).
+    fn add(&mut self, spec: &KernelSpec, flops: u64, bytes: u64, limit: u32) -> bool {
         if self.count == 0 {
-            self.first = entry;
+            self.first = spec.entry;
+            self.family = spec.file.name;
         }
-        self.last = entry;
+        self.last = spec.entry;
         self.count += 1;
         self.flops += flops;
-        self.count >= DISPATCHES_PER_SUBMIT
+        self.bytes += bytes;
+        self.count >= limit
     }
 }
 
@@ -147,6 +155,13 @@ pub struct SubmitTiming {
     pub secs: f64,
     pub first: &'static str,
     pub last: &'static str,
+    /// The first dispatch's shader file (its kernel family).
+    pub family: &'static str,
+    /// Bytes its dispatches bind (read and written).
+    pub bytes: u64,
+    /// The GPU's own time for it, from timestamp queries, where the
+    /// adapter offers them and a profile asked (natively).
+    pub gpu_secs: Option<f64>,
 }
 
 /// A compiled kernel and its bind group layout.
@@ -166,6 +181,8 @@ pub(crate) struct Batch {
     encoder: wgpu::CommandEncoder,
     params: Vec<u8>,
     meter: SubmitMeter,
+    /// The pass writes timestamps at its start and end (profiling).
+    timestamped: bool,
 }
 
 impl GpuContext {
@@ -331,6 +348,7 @@ impl GpuContext {
         }
         let bind_group = self.bind_group(key, spec, &compiled.layout, uniform_size, &storage);
         self.count(spec, &storage, flops);
+        let bytes = storage.iter().map(|b| b.size).sum();
         if self.dry_run {
             // Nothing is recorded, but submissions are cut as a real run cuts
             // them, so `plan` reports the largest one at full size.
@@ -338,13 +356,14 @@ impl GpuContext {
             if meter.closes_before(flops, self.submit_budget_flops) {
                 self.close_meter(std::mem::take(&mut *meter));
             }
-            if meter.add(spec.entry, flops) {
+            if meter.add(spec, flops, bytes, DISPATCHES_PER_SUBMIT) {
                 self.close_meter(std::mem::take(&mut *meter));
             }
             return Ok(());
         }
         self.enqueue(
-            spec.entry,
+            spec,
+            bytes,
             &compiled.pipeline,
             &bind_group,
             params,
@@ -458,9 +477,11 @@ impl GpuContext {
     /// Records the dispatch into the open batch (opening one, or submitting
     /// the full one first when this dispatch would take it past the
     /// submission budget); a batch that reaches its count is submitted.
+    #[allow(clippy::too_many_arguments)] // one dispatch, as `record` checked it
     fn enqueue(
         &self,
-        entry: &'static str,
+        spec: &KernelSpec,
+        bytes: u64,
         pipeline: &wgpu::ComputePipeline,
         bind_group: &wgpu::BindGroup,
         params: &[u8],
@@ -475,16 +496,24 @@ impl GpuContext {
             let batch = pending.take().expect("just checked");
             self.submit(batch);
         }
+        let profiling = self.profiling.load(Ordering::Relaxed);
         let batch = pending.get_or_insert_with(|| {
             let mut encoder = self
                 .device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                     label: Some("batched dispatches"),
                 });
+            // Profiling natively with timestamp queries: the pass (one
+            // dispatch) is stamped at its start and end.
+            let stamps = self.timestamps.as_ref().filter(|_| profiling);
             let pass = encoder
                 .begin_compute_pass(&wgpu::ComputePassDescriptor {
                     label: Some("batched dispatches"),
-                    timestamp_writes: None,
+                    timestamp_writes: stamps.map(|t| wgpu::ComputePassTimestampWrites {
+                        query_set: &t.query_set,
+                        beginning_of_pass_write_index: Some(0),
+                        end_of_pass_write_index: Some(1),
+                    }),
                 })
                 .forget_lifetime();
             Batch {
@@ -494,6 +523,7 @@ impl GpuContext {
                     (self.uniform_stride * DISPATCHES_PER_SUBMIT as u64) as usize,
                 ),
                 meter: SubmitMeter::default(),
+                timestamped: stamps.is_some(),
             }
         });
         let offset = batch.meter.count as u64 * self.uniform_stride;
@@ -502,7 +532,8 @@ impl GpuContext {
         batch.pass.set_pipeline(pipeline);
         batch.pass.set_bind_group(0, bind_group, &[offset as u32]);
         batch.pass.dispatch_workgroups(x, y, z);
-        if batch.meter.add(entry, flops) {
+        let limit = if profiling { 1 } else { DISPATCHES_PER_SUBMIT };
+        if batch.meter.add(spec, flops, bytes, limit) {
             let batch = pending.take().expect("just recorded");
             self.submit(batch); // still under the lock, as in `flush`
         }
@@ -511,18 +542,23 @@ impl GpuContext {
     fn submit(&self, batch: Batch) {
         let Batch {
             pass,
-            encoder,
+            mut encoder,
             params,
             meter,
+            timestamped,
         } = batch;
         drop(pass);
+        let stamps = self.timestamps.as_ref().filter(|_| timestamped);
+        if let Some(t) = stamps {
+            t.resolve(&mut encoder);
+        }
         self.queue.write_buffer(&self.uniforms, 0, &params);
         self.close_meter(meter);
         #[cfg(not(target_arch = "wasm32"))]
         let t = std::time::Instant::now();
         self.queue.submit([encoder.finish()]);
         #[cfg(not(target_arch = "wasm32"))]
-        self.time_submission(meter, t);
+        self.time_submission(meter, t, stamps);
         #[cfg(target_arch = "wasm32")]
         self.mark_submission(meter);
     }
@@ -540,6 +576,9 @@ impl GpuContext {
             secs: f64::NAN,
             first: meter.first,
             last: meter.last,
+            family: meter.family,
+            bytes: meter.bytes,
+            gpu_secs: None,
         });
         let marks = self.submit_marks.clone();
         marks
@@ -563,16 +602,25 @@ impl GpuContext {
 
     /// Waits for the submission just made when timing is on, and logs it.
     #[cfg(not(target_arch = "wasm32"))]
-    fn time_submission(&self, meter: SubmitMeter, t: std::time::Instant) {
+    fn time_submission(
+        &self,
+        meter: SubmitMeter,
+        t: std::time::Instant,
+        stamps: Option<&crate::profile::Timestamps>,
+    ) {
         let mut log = self.submit_log.lock().expect("submission log lock");
         if let Some(log) = log.as_mut() {
             let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
+            let secs = t.elapsed().as_secs_f64();
             log.push(SubmitTiming {
                 dispatches: meter.count,
                 flops: meter.flops,
-                secs: t.elapsed().as_secs_f64(),
+                secs,
                 first: meter.first,
                 last: meter.last,
+                family: meter.family,
+                bytes: meter.bytes,
+                gpu_secs: stamps.and_then(|s| s.read(&self.device, &self.queue)),
             });
         }
     }

@@ -12,6 +12,7 @@ pub mod kernel;
 pub mod memory;
 pub mod ops;
 pub mod precision;
+pub mod profile;
 pub mod reference;
 mod residency;
 pub mod selfcheck;

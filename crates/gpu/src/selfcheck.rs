@@ -107,6 +107,126 @@ impl Checker<'_> {
     }
 }
 
+impl Checker<'_> {
+    /// silu(a + b): two elementwise kernels in a row.
+    async fn elementwise(&mut self) -> Result<KernelCheck, GpuError> {
+        self.begin();
+        let ((a, av), (b, bv)) = (
+            self.input("a", &[4099], 4.0)?,
+            self.input("b", &[4099], 4.0)?,
+        );
+        let sum = elementwise::binary(self.ctx, Binary::Add, &a, &b)?;
+        let want_sum =
+            self.dtype
+                .round_trip(&reference::elementwise::binary(Binary::Add, &av, &bv));
+        let want = reference::elementwise::unary(Unary::Silu, &want_sum);
+        self.check(
+            "elementwise silu(a + b)",
+            elementwise::unary(self.ctx, Unary::Silu, &sum)?,
+            want,
+        )
+        .await
+    }
+
+    /// A linear layer: x . w^T + bias.
+    async fn matmul(&mut self) -> Result<KernelCheck, GpuError> {
+        self.begin();
+        let ((x, xv), (w, wv), (bias, biasv)) = (
+            self.input("x", &[33, 48], 1.0)?,
+            self.input("w", &[30, 48], 0.3)?,
+            self.input("bias", &[30], 1.0)?,
+        );
+        let want = reference::matmul::matmul(&xv, &wv, Some(&biasv), 1, 33, 48, 30, true, false);
+        self.check(
+            "matmul (linear)",
+            matmul::matmul(self.ctx, &x, &w, Some(&bias), true)?,
+            want,
+        )
+        .await
+    }
+
+    /// A padded 3x3 convolution with bias.
+    async fn conv2d(&mut self) -> Result<KernelCheck, GpuError> {
+        self.begin();
+        let s = Conv2dShape {
+            batch: 1,
+            cin: 4,
+            h: 6,
+            w: 6,
+            cout: 6,
+            kh: 3,
+            kw: 3,
+            stride: 1,
+            pad: 1.into(),
+        };
+        let ((x, xv), (w, wv), (bias, biasv)) = (
+            self.input("x", &[1, 4, 6, 6], 1.0)?,
+            self.input("w", &[6, 4, 3, 3], 0.3)?,
+            self.input("bias", &[6], 1.0)?,
+        );
+        let want = reference::conv2d::conv2d(&xv, &wv, Some(&biasv), s);
+        self.check(
+            "conv2d 3x3",
+            conv2d::conv2d(self.ctx, &x, &w, Some(&bias), 1, 1)?,
+            want,
+        )
+        .await
+    }
+
+    /// Group norm with the SiLU after it.
+    async fn group_norm(&mut self) -> Result<KernelCheck, GpuError> {
+        self.begin();
+        let ((x, xv), (g, gv), (b, bv)) = (
+            self.input("x", &[1, 32, 4, 4], 2.0)?,
+            self.input("gamma", &[32], 1.0)?,
+            self.input("beta", &[32], 1.0)?,
+        );
+        let want = reference::norms::group_norm(&xv, &gv, &bv, 32, 16, 8, 1e-5, true);
+        self.check(
+            "group_norm + SiLU",
+            group_norm::group_norm(self.ctx, &x, &g, &b, 8, 1e-5, true)?,
+            want,
+        )
+        .await
+    }
+
+    /// Causal attention over two heads.
+    async fn attention(&mut self) -> Result<KernelCheck, GpuError> {
+        self.begin();
+        let ((q, qv), (k, kv), (v, vv)) = (
+            self.input("q", &[1, 40, 32], 1.0)?,
+            self.input("k", &[1, 40, 32], 1.0)?,
+            self.input("v", &[1, 40, 32], 1.0)?,
+        );
+        let want = reference::attention::attention(&qv, &kv, &vv, 1, 40, 40, 2, 16, 0.25, true);
+        self.check(
+            "attention (causal)",
+            attention::attention(self.ctx, &q, &k, &v, 2, 0.25, true)?,
+            want,
+        )
+        .await
+    }
+
+    /// One DDIM step with classifier-free guidance.
+    async fn scheduler(&mut self) -> Result<KernelCheck, GpuError> {
+        self.begin();
+        let ((eps, ev), (x, xv)) = (
+            self.input("eps", &[2, 4, 4, 4], 1.0)?,
+            self.input("x", &[1, 4, 4, 4], 1.0)?,
+        );
+        let guided = reference::scheduler::guided(&ev, Some(4.0));
+        let want = reference::scheduler::combine(&[(&xv, 0.98), (&guided, -0.1)]);
+        let step = scheduler::step(
+            self.ctx,
+            &eps,
+            &x,
+            Some(4.0),
+            scheduler::Update::Ddim { c0: 0.98, c1: -0.1 },
+        )?;
+        self.check("scheduler (CFG + DDIM)", step.x, want).await
+    }
+}
+
 /// Runs every check on each of `dtypes` in turn; `clock` gives seconds
 /// (any origin), for each check's time.
 pub async fn run(
@@ -123,111 +243,12 @@ pub async fn run(
             clock,
             started: 0.0,
         };
-
-        c.begin();
-        let ((a, av), (b, bv)) = (c.input("a", &[4099], 4.0)?, c.input("b", &[4099], 4.0)?);
-        let sum = elementwise::binary(ctx, Binary::Add, &a, &b)?;
-        let want_sum = dtype.round_trip(&reference::elementwise::binary(Binary::Add, &av, &bv));
-        let want = reference::elementwise::unary(Unary::Silu, &want_sum);
-        out.push(
-            c.check(
-                "elementwise silu(a + b)",
-                elementwise::unary(ctx, Unary::Silu, &sum)?,
-                want,
-            )
-            .await?,
-        );
-
-        c.begin();
-        let ((x, xv), (w, wv), (bias, biasv)) = (
-            c.input("x", &[33, 48], 1.0)?,
-            c.input("w", &[30, 48], 0.3)?,
-            c.input("bias", &[30], 1.0)?,
-        );
-        let want = reference::matmul::matmul(&xv, &wv, Some(&biasv), 1, 33, 48, 30, true, false);
-        out.push(
-            c.check(
-                "matmul (linear)",
-                matmul::matmul(ctx, &x, &w, Some(&bias), true)?,
-                want,
-            )
-            .await?,
-        );
-
-        c.begin();
-        let s = Conv2dShape {
-            batch: 1,
-            cin: 4,
-            h: 6,
-            w: 6,
-            cout: 6,
-            kh: 3,
-            kw: 3,
-            stride: 1,
-            pad: 1.into(),
-        };
-        let ((x, xv), (w, wv), (bias, biasv)) = (
-            c.input("x", &[1, 4, 6, 6], 1.0)?,
-            c.input("w", &[6, 4, 3, 3], 0.3)?,
-            c.input("bias", &[6], 1.0)?,
-        );
-        let want = reference::conv2d::conv2d(&xv, &wv, Some(&biasv), s);
-        out.push(
-            c.check(
-                "conv2d 3x3",
-                conv2d::conv2d(ctx, &x, &w, Some(&bias), 1, 1)?,
-                want,
-            )
-            .await?,
-        );
-
-        c.begin();
-        let ((x, xv), (g, gv), (b, bv)) = (
-            c.input("x", &[1, 32, 4, 4], 2.0)?,
-            c.input("gamma", &[32], 1.0)?,
-            c.input("beta", &[32], 1.0)?,
-        );
-        let want = reference::norms::group_norm(&xv, &gv, &bv, 32, 16, 8, 1e-5, true);
-        out.push(
-            c.check(
-                "group_norm + SiLU",
-                group_norm::group_norm(ctx, &x, &g, &b, 8, 1e-5, true)?,
-                want,
-            )
-            .await?,
-        );
-
-        c.begin();
-        let ((q, qv), (k, kv), (v, vv)) = (
-            c.input("q", &[1, 40, 32], 1.0)?,
-            c.input("k", &[1, 40, 32], 1.0)?,
-            c.input("v", &[1, 40, 32], 1.0)?,
-        );
-        let want = reference::attention::attention(&qv, &kv, &vv, 1, 40, 40, 2, 16, 0.25, true);
-        out.push(
-            c.check(
-                "attention (causal)",
-                attention::attention(ctx, &q, &k, &v, 2, 0.25, true)?,
-                want,
-            )
-            .await?,
-        );
-
-        c.begin();
-        let ((eps, ev), (x, xv)) = (
-            c.input("eps", &[2, 4, 4, 4], 1.0)?,
-            c.input("x", &[1, 4, 4, 4], 1.0)?,
-        );
-        let guided = reference::scheduler::guided(&ev, Some(4.0));
-        let want = reference::scheduler::combine(&[(&xv, 0.98), (&guided, -0.1)]);
-        let step = scheduler::step(
-            ctx,
-            &eps,
-            &x,
-            Some(4.0),
-            scheduler::Update::Ddim { c0: 0.98, c1: -0.1 },
-        )?;
-        out.push(c.check("scheduler (CFG + DDIM)", step.x, want).await?);
+        out.push(c.elementwise().await?);
+        out.push(c.matmul().await?);
+        out.push(c.conv2d().await?);
+        out.push(c.group_norm().await?);
+        out.push(c.attention().await?);
+        out.push(c.scheduler().await?);
     }
     Ok(out)
 }

@@ -87,52 +87,7 @@ pub(crate) fn decode(bytes: &[u8], name: &str) -> Result<Grayscale, ImageError> 
         notes.push(format!("frame 1 of {frames}"));
     }
     let values: Vec<f32> = if spp == 1 {
-        let lut = pixels
-            .voi_lut_sequence()
-            .ok()
-            .flatten()
-            .and_then(|l| l.first().cloned());
-        let win = pixels
-            .window()
-            .ok()
-            .flatten()
-            .and_then(|l| l.first().copied());
-        let function = pixels
-            .voi_lut_function()
-            .ok()
-            .flatten()
-            .and_then(|f| f.first().copied())
-            .unwrap_or_default();
-        let mono = raw[..w * h].iter().map(|&v| v as f64);
-        let shown: Vec<f64> = if let Some(lut) = lut.filter(|l| !l.data.is_empty()) {
-            notes.push("VOI LUT from the file".into());
-            let top = ((1u32 << lut.bits_stored.clamp(1, 16)) - 1) as f64;
-            mono.map(|x| {
-                let i = (x.round() as i64 - lut.min_pixel_value as i64)
-                    .clamp(0, lut.data.len() as i64 - 1);
-                lut.data[i as usize] as f64 / top
-            })
-            .collect()
-        } else if let Some(win) = win.filter(|w| w.width > 0.0) {
-            notes.push(format!("window {}/{} from the file", win.center, win.width));
-            mono.map(|x| window(x, win, function)).collect()
-        } else {
-            let v: Vec<f64> = mono.collect();
-            let (lo, hi) = v
-                .iter()
-                .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
-            notes.push("no window in the file: its pixel range".into());
-            let span = (hi - lo).max(f64::MIN_POSITIVE);
-            v.iter().map(|x| (x - lo) / span).collect()
-        };
-        let invert = photometric == PhotometricInterpretation::Monochrome1;
-        if invert {
-            notes.push("MONOCHROME1 inverted".into());
-        }
-        shown
-            .into_iter()
-            .map(|v| if invert { 1.0 - v } else { v } as f32)
-            .collect()
+        monochrome_display(&pixels, &raw[..w * h], &mut notes)
     } else {
         // Colour (secondary captures): already display values.
         let top = ((1u64 << pixels.bits_stored().clamp(1, 16)) - 1) as f32;
@@ -153,6 +108,62 @@ pub(crate) fn decode(bytes: &[u8], name: &str) -> Result<Grayscale, ImageError> 
         values: values.into_iter().map(|v| v.clamp(0.0, 1.0)).collect(),
         source,
     })
+}
+
+/// One frame's grey values (`raw`, rows x columns) as shown: through the
+/// file's VOI LUT, else its window, else its pixel range; MONOCHROME1
+/// inverted. `notes` say which.
+fn monochrome_display(
+    pixels: &dicom_pixeldata::DecodedPixelData<'_>,
+    raw: &[f32],
+    notes: &mut Vec<String>,
+) -> Vec<f32> {
+    let lut = pixels
+        .voi_lut_sequence()
+        .ok()
+        .flatten()
+        .and_then(|l| l.first().cloned());
+    let win = pixels
+        .window()
+        .ok()
+        .flatten()
+        .and_then(|l| l.first().copied());
+    let function = pixels
+        .voi_lut_function()
+        .ok()
+        .flatten()
+        .and_then(|f| f.first().copied())
+        .unwrap_or_default();
+    let mono = raw.iter().map(|&v| v as f64);
+    let shown: Vec<f64> = if let Some(lut) = lut.filter(|l| !l.data.is_empty()) {
+        notes.push("VOI LUT from the file".into());
+        let top = ((1u32 << lut.bits_stored.clamp(1, 16)) - 1) as f64;
+        mono.map(|x| {
+            let i =
+                (x.round() as i64 - lut.min_pixel_value as i64).clamp(0, lut.data.len() as i64 - 1);
+            lut.data[i as usize] as f64 / top
+        })
+        .collect()
+    } else if let Some(win) = win.filter(|w| w.width > 0.0) {
+        notes.push(format!("window {}/{} from the file", win.center, win.width));
+        mono.map(|x| window(x, win, function)).collect()
+    } else {
+        let v: Vec<f64> = mono.collect();
+        let (lo, hi) = v
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+        notes.push("no window in the file: its pixel range".into());
+        let span = (hi - lo).max(f64::MIN_POSITIVE);
+        v.iter().map(|x| (x - lo) / span).collect()
+    };
+    let invert = *pixels.photometric_interpretation() == PhotometricInterpretation::Monochrome1;
+    if invert {
+        notes.push("MONOCHROME1 inverted".into());
+    }
+    shown
+        .into_iter()
+        .map(|v| if invert { 1.0 - v } else { v } as f32)
+        .collect()
 }
 
 /// A transfer syntax as a person reads it: "JPEG-LS Lossless Image

@@ -75,6 +75,10 @@ fn u16_value(tag: dicom_core::Tag, value: u16) -> DataElement<InMemDicomObject> 
 }
 
 /// The whole Part 10 file.
+///
+/// Long: the attributes are listed module by module in the order of the
+/// standard's Secondary Capture IOD (PS3.3 A.8), so a reader can check
+/// each against it; splitting would scatter that list.
 pub fn secondary_capture(img: &SyntheticImage) -> Result<Vec<u8>, String> {
     if img.width == 0 || img.height == 0 || img.width > 65535 || img.height > 65535 {
         return Err(format!(

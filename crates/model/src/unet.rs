@@ -201,6 +201,9 @@ impl Unet {
     }
 
     /// The modules the config describes, their weights named under `vb`.
+    ///
+    /// Long: it follows diffusers' `UNet2DConditionModel.__init__` block by
+    /// block, so the two can be read side by side.
     pub fn build(vb: &Vb, cfg: UnetConfig) -> Self {
         let c = &cfg;
         let ch = &c.block_out_channels;

@@ -147,6 +147,10 @@ fn device(d: Device, rng: &mut impl Rng) -> String {
 }
 
 /// A caption for `f`.
+///
+/// Long: the phrase tables are the function, one per finding in the order a
+/// report reads; the rng draws happen in this order, and the demo model was
+/// trained on the captions they make, so it stays one sequence.
 pub fn caption(f: &Findings, rng: &mut impl Rng) -> String {
     if f.is_normal() {
         return pick(

@@ -355,6 +355,10 @@ fn lesions(
 /// The tissue density at patient point `q` (image pixel `i`, of side `px`):
 /// body, spine and mediastinum, lungs with their findings, heart, airways,
 /// stomach gas, then bone and metal.
+///
+/// Long: one pixel's physics in drawing order (later layers see the
+/// earlier ones' density); it runs n² times, and the order of its float
+/// operations is what the demo model was trained on.
 fn density(
     th: &Thorax<'_>,
     fd: &crate::study::Findings,

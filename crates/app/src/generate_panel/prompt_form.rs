@@ -111,8 +111,8 @@ fn Numbers() -> impl IntoView {
             <label>"Images" <input data-testid="count" prop:value=move || s.count.get()
                 on:input=move |ev| s.count.set(event_target_value(&ev))/></label>
             <label>"Scheduler"
-                <select data-testid="scheduler" prop:value=move || s.scheduler.get()
-                    on:change=move |ev| s.scheduler.set(event_target_value(&ev))>
+                <select data-testid="scheduler" prop:value=move || s.scheduler.get().map_or("", |k| k.name())
+                    on:change=move |ev| s.scheduler.set(SchedulerKind::from_name(&event_target_value(&ev)))>
                     <option value="">"model default"</option>
                     {schedulers}
                 </select>

@@ -9,7 +9,7 @@ use crate::protocol::{Phase, ToWorker};
 
 use super::jobs::Mode;
 use super::send;
-use super::store::Store;
+use super::store::{Store, Varies};
 
 /// Generate, Cancel and the presenter view, under the prompt.
 #[component]
@@ -67,11 +67,13 @@ pub fn CompareForm() -> impl IntoView {
         <div class="compare-form">
             <Show when=move || s.show_subject()>
                 <label>"Compare varies"
-                    <select data-testid="compare-vary" prop:value=move || s.compare_vary.get()
+                    <select data-testid="compare-vary" prop:value=move || s.compare_vary.get().name()
                         on:change=move |ev| {
-                            let field = event_target_value(&ev);
+                            let Some(field) = Varies::from_name(&event_target_value(&ev)) else {
+                                return;
+                            };
                             // Sex has one other value: offer it.
-                            if field == "sex" && s.compare_value.get_untracked().trim().is_empty() {
+                            if field == Varies::Sex && s.compare_value.get_untracked().trim().is_empty() {
                                 let other = match s.sex.get_untracked().as_str() {
                                     "male" => "female",
                                     _ => "male",
@@ -87,10 +89,10 @@ pub fn CompareForm() -> impl IntoView {
                     </select>
                 </label>
             </Show>
-            <Show when=move || s.compare_vary.get() == "findings"
+            <Show when=move || s.compare_vary.get() == Varies::Findings
                 fallback=move || view! {
                     <label>{move || format!("Other image's {} (same seed, findings and settings)",
-                            match s.compare_vary.get().as_str() { "race" => "race/ethnicity".to_string(), f => f.to_string() })}
+                            s.compare_vary.get().label())}
                         <input data-testid="compare-value" size="14" prop:value=move || s.compare_value.get()
                             on:input=move |ev| s.compare_value.set(event_target_value(&ev))/>
                     </label>

@@ -4,11 +4,13 @@
 //! shows. Signals are `Copy`, so the store is too.
 
 use leptos::prelude::*;
+use roentgen_model::SchedulerKind;
 use roentgen_model::pipeline::texts_for;
 use roentgen_model::presets::PRESETS;
 use roentgen_model::share::{Compare, ShareParams};
 use roentgen_weights::TensorDType;
 
+use crate::adapter_panel::ProfileState;
 use crate::gallery::{Frame, Image};
 use crate::news::{Check, Info, Progress, Storage, TokenCount};
 use crate::protocol::{Failure, FromWorker, Phase, ToWorker, WordMap};
@@ -19,6 +21,51 @@ use super::{DEFAULT_MODEL, client, send, urlencode};
 /// The prompt a visitor without a link finds: a sentence as a report
 /// would say it, which the demo model draws.
 pub const EXAMPLE_PROMPT: &str = "Small left pleural effusion.";
+
+/// What the compare view changes between its two images.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Varies {
+    Findings,
+    Age,
+    Sex,
+    Race,
+}
+
+impl Varies {
+    pub const ALL: [Varies; 4] = [Varies::Findings, Varies::Age, Varies::Sex, Varies::Race];
+
+    /// What a compare link varies.
+    fn of(v: &roentgen_model::demographics::Varied) -> Self {
+        use roentgen_model::demographics::Varied;
+        match v {
+            Varied::Age(_) => Varies::Age,
+            Varied::Sex(_) => Varies::Sex,
+            Varied::Race(_) => Varies::Race,
+        }
+    }
+
+    /// The select's value, and the link's `compare_<name>=` for a field.
+    pub fn name(self) -> &'static str {
+        match self {
+            Varies::Findings => "findings",
+            Varies::Age => "age",
+            Varies::Sex => "sex",
+            Varies::Race => "race",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.name() == s)
+    }
+
+    /// How the page names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Varies::Race => "race/ethnicity",
+            other => other.name(),
+        }
+    }
+}
 
 /// A link's run, or its error, waiting for the model to be in.
 type Pending = (Option<Mode>, Option<String>);
@@ -32,9 +79,9 @@ pub struct Store {
     pub info: RwSignal<Option<Info>>,
     pub prompt: RwSignal<String>,
     pub compare_prompt: RwSignal<String>,
-    /// What the compare view varies: "findings" (the compare prompt) or a
-    /// demographic field ("age", "sex", "race") set to `compare_value`.
-    pub compare_vary: RwSignal<String>,
+    /// What the compare view varies: the findings (the compare prompt) or
+    /// a demographic field set to `compare_value`.
+    pub compare_vary: RwSignal<Varies>,
     pub compare_value: RwSignal<String>,
     pub negative: RwSignal<String>,
     /// Who the radiograph is of, for a model trained with it (RoentGen-v2):
@@ -47,7 +94,8 @@ pub struct Store {
     pub seed: RwSignal<String>,
     pub steps: RwSignal<String>,
     pub guidance: RwSignal<String>,
-    pub scheduler: RwSignal<String>,
+    /// None: the model's own.
+    pub scheduler: RwSignal<Option<SchedulerKind>>,
     pub count: RwSignal<String>,
     /// Empty: the model's own size.
     pub size: RwSignal<String>,
@@ -76,16 +124,19 @@ pub struct Store {
     /// The finding preset last chosen (the select, or N in the presenter view).
     pub preset: RwSignal<Option<usize>>,
     pub presenting: RwSignal<bool>,
+    /// "Profile one step" in the GPU panel: asked, answered or failed.
+    pub profile: RwSignal<ProfileState>,
     pending: StoredValue<Pending, LocalStorage>,
 }
 
 impl Store {
     /// The store as a share link (or no link) sets it; `example`: the
     /// prompt starts as an example sentence.
-    pub fn new(params: &ShareParams, example: bool) -> Self {
+    /// `profile`: where the worker's step profile goes (the GPU panel's).
+    pub fn new(params: &ShareParams, example: bool, profile: RwSignal<ProfileState>) -> Self {
         let (compare_vary, compare_value) = match &params.compare {
-            Some(Compare::Subject(v)) => (v.field().to_string(), v.value()),
-            _ => ("findings".to_string(), String::new()),
+            Some(Compare::Subject(v)) => (Varies::of(v), v.value()),
+            _ => (Varies::Findings, String::new()),
         };
         let subject = &params.subject;
         Store {
@@ -114,12 +165,7 @@ impl Store {
             seed: RwSignal::new(params.seed.unwrap_or(1).to_string()),
             steps: RwSignal::new(params.steps.to_string()),
             guidance: RwSignal::new(params.guidance.to_string()),
-            scheduler: RwSignal::new(
-                params
-                    .scheduler
-                    .map(|k| k.name().to_string())
-                    .unwrap_or_default(),
-            ),
+            scheduler: RwSignal::new(params.scheduler),
             count: RwSignal::new(params.count.to_string()),
             size: RwSignal::new(params.size.map(|s| s.to_string()).unwrap_or_default()),
             source: RwSignal::new(
@@ -148,6 +194,7 @@ impl Store {
             opened: RwSignal::new(None),
             preset: RwSignal::new(None),
             presenting: RwSignal::new(false),
+            profile,
             pending: StoredValue::new_local((None, None)),
         }
     }
@@ -210,18 +257,19 @@ impl Store {
             self.guidance.get_untracked().trim(),
             self.count.get_untracked().trim(),
             urlencode(self.size.get_untracked().trim()),
-            match self.scheduler.get_untracked().as_str() {
-                "" => String::new(),
-                s => format!("&scheduler={}", urlencode(s)),
+            match self.scheduler.get_untracked() {
+                None => String::new(),
+                Some(k) => format!("&scheduler={}", urlencode(k.name())),
             },
             match mode {
-                Mode::Compare => match self.compare_vary.get_untracked().as_str() {
-                    "findings" => format!(
+                Mode::Compare => match self.compare_vary.get_untracked() {
+                    Varies::Findings => format!(
                         "&compare={}",
                         urlencode(&self.compare_prompt.get_untracked())
                     ),
                     field => format!(
-                        "&compare_{field}={}",
+                        "&compare_{}={}",
+                        field.name(),
                         urlencode(self.compare_value.get_untracked().trim())
                     ),
                 },
@@ -248,7 +296,7 @@ impl Store {
         if mode == Mode::Compare && p.compare.is_none() {
             self.fail_input(format!(
                 "compare: give the other image's {}",
-                self.compare_vary.get_untracked()
+                self.compare_vary.get_untracked().label()
             ));
             return;
         }
@@ -359,7 +407,7 @@ impl Store {
             self.preset.set(Some(i));
             self.prompt.set(with.to_string());
             self.compare_prompt.set(without.to_string());
-            self.compare_vary.set("findings".to_string());
+            self.compare_vary.set(Varies::Findings);
         }
     }
 
@@ -423,6 +471,10 @@ impl Store {
                 self.images.update(|v| v.push(image));
             }
             FromWorker::Probe { probe } => set_probe.set(Some(probe)),
+            FromWorker::Profile { result } => self.profile.set(match result {
+                Ok(p) => ProfileState::Done(p),
+                Err(e) => ProfileState::Failed(e),
+            }),
             FromWorker::EditImage {
                 src,
                 width,

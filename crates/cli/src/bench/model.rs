@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+use roentgen_gpu::profile::Profile;
 use roentgen_gpu::{ContextOptions, Counters, GpuContext};
 use roentgen_model::config::UnetConfig;
 use roentgen_model::noise::gaussian;
@@ -40,6 +41,12 @@ pub struct ModelBenchArgs {
     /// which a GPU would otherwise hide or an emulated one swamp.
     #[arg(long)]
     pub dry_run: bool,
+    /// After the timed runs, one more UNet call (or decode) with every
+    /// dispatch submitted and timed alone (GPU timestamp queries where the
+    /// adapter offers them), summed by kernel family: dispatches, ms, share,
+    /// GFLOP/s, GB/s. In the JSON as `profile`.
+    #[arg(long)]
+    pub profile: bool,
 }
 
 /// What `bench unet|vae|pipeline --json` prints.
@@ -57,6 +64,7 @@ struct ModelRow<'a> {
     /// What one more UNet call (after the timed ones) or the whole image
     /// asked of the GPU API.
     counts: Option<Counters>,
+    profile: Option<Profile>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -87,14 +95,17 @@ fn mib(b: u64) -> f64 {
 }
 
 pub fn run_model(what: &str, args: ModelBenchArgs) -> Result<()> {
+    if args.profile && (args.dry_run || what == "pipeline") {
+        bail!(
+            "--profile times one UNet call (bench unet) or one decode (bench vae) as it runs: not with `bench pipeline` or --dry-run"
+        );
+    }
     let ctx = context(args.dry_run)?;
     let b = GpuBackend::new(&ctx, args.precision.dtype());
     let model = Model::load_dir(b, &args.model, |_, _| {})
         .with_context(|| format!("loading {}", args.model.display()))?;
-    let b = &model.backend;
     let weights = ctx.memory.live();
     let side = args.size / model.vae_scale();
-    let c = model.unet.cfg.in_channels;
     if !args.json {
         println!(
             "adapter: {} ({}); {} {}; {}x{} image ({side}x{side} latents), CFG batch 2",
@@ -107,6 +118,66 @@ pub fn run_model(what: &str, args: ModelBenchArgs) -> Result<()> {
         );
     }
     ctx.memory.reset_peak();
+    let (ms, counts, profile) = time_stage(what, &model, &ctx, &args)?;
+    let peak = ctx.memory.peak();
+    if args.json {
+        let row = ModelRow {
+            stage: what,
+            adapter: format!("{} ({})", ctx.report.name, ctx.report.backend),
+            precision: args.precision.name(),
+            size: args.size,
+            ms,
+            steps: (what == "pipeline").then_some(args.steps),
+            weights_mib: mib(weights),
+            peak_mib: mib(peak),
+            counts,
+            profile,
+        };
+        println!("{}", serde_json::to_string(&row)?);
+        return Ok(());
+    }
+    if let Some(c) = counts {
+        println!(
+            "{}: {} dispatches writing {:.1} MiB, {} submits, {} buffers created ({:.1} MiB), {} bind groups created, {:.1} us host time per dispatch",
+            if what == "unet" {
+                "one more UNet call"
+            } else {
+                "the whole image"
+            },
+            c.dispatches,
+            mib(c.bytes_written),
+            c.submits,
+            c.buffers_created,
+            mib(c.buffer_bytes_created),
+            c.bind_groups_created,
+            c.host_us_per_dispatch()
+        );
+    }
+    println!(
+        "GPU memory we allocated: weights {:.1} MiB, peak {:.1} MiB (activations {:.1} MiB)",
+        mib(weights),
+        mib(peak),
+        mib(peak - weights)
+    );
+    if let Some(p) = profile {
+        print!("{p}");
+    }
+    Ok(())
+}
+
+/// Times `what` ("unet": one UNet call on the CFG batch; "vae": one decode;
+/// otherwise a whole image) in ms, with the counters of one more UNet call
+/// or of the whole image, and with `--profile` that of one more call.
+fn time_stage(
+    what: &str,
+    model: &Model<GpuBackend<'_>>,
+    ctx: &GpuContext,
+    args: &ModelBenchArgs,
+) -> Result<(f64, Option<roentgen_gpu::Counters>, Option<Profile>)> {
+    let mut profile = None;
+    let b = &model.backend;
+    let side = args.size / model.vae_scale();
+    let c = model.unet.cfg.in_channels;
     let mut counts = None;
     let ms = match what {
         "unet" => {
@@ -125,6 +196,12 @@ pub fn run_model(what: &str, args: ModelBenchArgs) -> Result<()> {
             drop(model.unet.forward(b, &model.weights, &x, 500.0, &context)?);
             sync(&ctx);
             counts = Some(ctx.stats.snapshot().since(&before));
+            if args.profile {
+                let (out, p) =
+                    ctx.profile(|| model.unet.forward(b, &model.weights, &x, 500.0, &context));
+                drop(out?);
+                profile = Some(p);
+            }
             if !args.json {
                 println!("unet: {ms:.1} ms per step (one call on the CFG batch of 2)");
             }
@@ -141,6 +218,11 @@ pub fn run_model(what: &str, args: ModelBenchArgs) -> Result<()> {
                 || model.vae.forward(b, &model.weights, &z),
                 || sync(&ctx),
             )?;
+            if args.profile {
+                let (out, p) = ctx.profile(|| model.vae.forward(b, &model.weights, &z));
+                drop(out?);
+                profile = Some(p);
+            }
             if !args.json {
                 println!("vae decode: {ms:.1} ms per image");
             }
@@ -171,46 +253,7 @@ pub fn run_model(what: &str, args: ModelBenchArgs) -> Result<()> {
             s * 1e3
         }
     };
-    let peak = ctx.memory.peak();
-    if args.json {
-        let row = ModelRow {
-            stage: what,
-            adapter: format!("{} ({})", ctx.report.name, ctx.report.backend),
-            precision: args.precision.name(),
-            size: args.size,
-            ms,
-            steps: (what == "pipeline").then_some(args.steps),
-            weights_mib: mib(weights),
-            peak_mib: mib(peak),
-            counts,
-        };
-        println!("{}", serde_json::to_string(&row)?);
-        return Ok(());
-    }
-    if let Some(c) = counts {
-        println!(
-            "{}: {} dispatches writing {:.1} MiB, {} submits, {} buffers created ({:.1} MiB), {} bind groups created, {:.1} us host time per dispatch",
-            if what == "unet" {
-                "one more UNet call"
-            } else {
-                "the whole image"
-            },
-            c.dispatches,
-            mib(c.bytes_written),
-            c.submits,
-            c.buffers_created,
-            mib(c.buffer_bytes_created),
-            c.bind_groups_created,
-            c.host_us_per_dispatch()
-        );
-    }
-    println!(
-        "GPU memory we allocated: weights {:.1} MiB, peak {:.1} MiB (activations {:.1} MiB)",
-        mib(weights),
-        mib(peak),
-        mib(peak - weights)
-    );
-    Ok(())
+    Ok((ms, counts, profile))
 }
 
 /// FLOPs of `x @ w^T` for M x K by K x N.

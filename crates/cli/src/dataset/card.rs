@@ -9,6 +9,10 @@ use roentgen_phantom::report::Report;
 use super::spec::Checked;
 use super::store::{self, Meta};
 
+/// The card, as one Markdown document.
+///
+/// Long: it is the document, section by section in reading order; cut into
+/// pieces it would be harder to read against the README it writes.
 pub fn write(meta: &Meta, checked: &Checked, rows: &[&Vec<String>]) -> String {
     let col = |name: &str| store::column(name);
     let distinct = |name: &str| -> Vec<String> {

@@ -1,0 +1,75 @@
+//! (Worker side.) "Profile one step": one UNet call on the CFG batch of two
+//! at the loaded model's own size, with every dispatch submitted alone and
+//! timed by when the queue says it is done, summed by kernel family. A
+//! visitor with a real GPU can send us the table (or its JSON) and we see
+//! where a step's time goes on hardware we do not have.
+
+use roentgen_gpu::GpuContext;
+use roentgen_gpu::kernel::SubmitTiming;
+use roentgen_gpu::profile::Profile;
+use roentgen_model::Backend;
+use roentgen_model::noise::gaussian;
+
+use crate::{loader, worker_state};
+
+/// The profile, or why there is none (no model yet, or a run in progress).
+pub async fn run() -> Result<Profile, String> {
+    let model = loader::model().ok_or("load a model first: the profile times its UNet")?;
+    let ctx = loader::current_context().ok_or("no GPU device: load a model first")?;
+    // The page offers the button only while nothing runs; a run started
+    // meanwhile would be timed with the step.
+    if worker_state::with(|w| w.busy.get()) {
+        return Err("a run is in progress: profile when it has finished".into());
+    }
+    let b = &model.backend;
+    let (h, w) = model.default_latent_hw();
+    let c = model.unet.cfg.in_channels;
+    let inputs = || -> Result<_, String> {
+        let (context, _) = model
+            .encode_text(&["", "profile"])
+            .map_err(|e| e.to_string())?;
+        let x = b
+            .upload("latents", &[2, c, h, w], &gaussian(1, 2 * c * h * w))
+            .map_err(|e| e.to_string())?;
+        Ok((context, x))
+    };
+    // Compiled and warm before the timed call, as in `roentgen bench unet`.
+    let (context, x) = inputs()?;
+    let warm = model.unet.forward(b, &model.weights, &x, 500.0, &context);
+    drop(warm.map_err(|e| e.to_string())?);
+    ctx.flush();
+    queue_idle(ctx).await;
+
+    let (context, x) = inputs()?;
+    ctx.set_profiling(true);
+    let _ = time_submissions(ctx, true).await;
+    let out = model.unet.forward(b, &model.weights, &x, 500.0, &context);
+    ctx.flush();
+    let timings = time_submissions(ctx, false).await;
+    ctx.set_profiling(false);
+    drop(out.map_err(|e| e.to_string())?);
+    let adapter = format!("{} ({})", ctx.report.name, ctx.report.backend);
+    Ok(Profile::from_timings(&adapter, &timings))
+}
+
+// The browser's queue is waited on by callback; natively (where this crate
+// is only type-checked) it blocks.
+#[cfg(target_arch = "wasm32")]
+async fn queue_idle(ctx: &GpuContext) {
+    ctx.queue_idle().await;
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+async fn queue_idle(ctx: &GpuContext) {
+    ctx.wait();
+}
+
+#[cfg(target_arch = "wasm32")]
+async fn time_submissions(ctx: &GpuContext, on: bool) -> Vec<SubmitTiming> {
+    ctx.time_submissions(on).await
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+async fn time_submissions(ctx: &GpuContext, on: bool) -> Vec<SubmitTiming> {
+    ctx.time_submissions(on)
+}
