@@ -18,7 +18,9 @@
 #   kernels.jsonl  `roentgen bench kernels --json`: every kernel on SD shapes, vs burn-wgpu
 #   models.jsonl   UNet call, VAE decode and whole images at 512x512 (f16, f32,
 #                  q8 weights held int8), peak GPU memory, and what a UNet call
-#                  asks of the GPU API (dispatches, buffers, bind groups)
+#                  asks of the GPU API (dispatches, buffers, bind groups); each
+#                  UNet line carries `profile`: one more call with every
+#                  dispatch timed alone (GPU timestamps), by kernel family
 #   plan.json      `roentgen plan` of the full-size model at 512x512 (f16, then q8)
 #   submissions.json `roentgen bench submissions` at 512x512: every submission
 #                  of a CFG step + text encoder + VAE decode timed on the GPU
@@ -141,7 +143,7 @@ run() {
     stage submissions 90 submissions.json "$bin/roentgen" bench submissions --model "$model" \
         --size "$size" --full-size "$size" --json ${quick:+--rated-share 0}
     for p in f16 f32; do
-        stage "unet-$p" 90 models.jsonl "$bin/roentgen" bench unet --model "$model" --size "$size" --precision $p --iters 5 --json
+        stage "unet-$p" 90 models.jsonl "$bin/roentgen" bench unet --model "$model" --size "$size" --precision $p --iters 5 --json --profile
         stage "vae-$p" 90 models.jsonl "$bin/roentgen" bench vae --model "$model" --size "$size" --precision $p --iters 3 --json
         stage "image-25-steps-$p" 120 models.jsonl "$bin/roentgen" bench pipeline --model "$model" --size "$size" --precision $p --steps 25 --json
     done

@@ -584,10 +584,10 @@ impl GpuContext {
         marks
             .lock()
             .expect("submission marks lock")
-            .push((js_sys::Date::now(), f64::NAN));
+            .push((now_ms(), f64::NAN));
         self.queue.on_submitted_work_done(move || {
             if let Some(m) = marks.lock().expect("submission marks lock").get_mut(index) {
-                m.1 = js_sys::Date::now();
+                m.1 = now_ms();
             }
         });
     }
@@ -729,4 +729,18 @@ mod tests {
         assert!(x <= 1000 && y <= 1000 && x * y >= 1_000_000);
         assert!(fold_workgroups(1_000_001, 1000).is_err());
     }
+}
+
+/// The page's clock in ms: `performance.now()` (finer than `Date.now()`,
+/// which browsers round to a millisecond or more), else `Date.now()`.
+#[cfg(target_arch = "wasm32")]
+fn now_ms() -> f64 {
+    let global = js_sys::global();
+    js_sys::Reflect::get(&global, &"performance".into())
+        .ok()
+        .and_then(|perf| {
+            let now = js_sys::Reflect::get(&perf, &"now".into()).ok()?;
+            js_sys::Function::from(now).call0(&perf).ok()?.as_f64()
+        })
+        .unwrap_or_else(js_sys::Date::now)
 }
