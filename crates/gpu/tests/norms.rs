@@ -62,7 +62,19 @@ fn group_norm_matches_reference_on_every_path() {
 fn layer_norm_matches_reference_on_every_path() {
     for (ctx, dtype) in all_paths() {
         let mut r = rng(6);
-        for (rows, d) in [(1, 2), (3, 768), (77, 320), (5, 1030)] {
+        // Short rows take the one-invocation-per-row kernel (D <= 256),
+        // over several workgroups of 64 rows and a partial last one; long
+        // rows a workgroup each.
+        for (rows, d) in [
+            (1, 2),
+            (3, 768),
+            (77, 320),
+            (5, 1030),
+            (130, 96),
+            (64, 144),
+            (77, 256),
+            (2, 258),
+        ] {
             let x = random_vec(&mut r, rows * d, 3.0);
             let gamma = random_vec(&mut r, d, 1.5);
             let beta = random_vec(&mut r, d, 0.5);
