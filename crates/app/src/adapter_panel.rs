@@ -2,8 +2,8 @@
 //! and the result of the load-time kernel check (run by the worker, on the
 //! device that holds the model; see [`crate::probe`]).
 
-use roentgen_gpu::profile::{Profile, Timer};
 use leptos::prelude::*;
+use roentgen_gpu::profile::{Profile, Timer};
 use roentgen_gpu::selfcheck::KernelCheck;
 use roentgen_gpu::{AdapterReport, LimitsReport};
 

@@ -190,11 +190,11 @@ fn time_stage(
             let ms = time_ms(
                 args.iters,
                 || model.unet.forward(b, &model.weights, &x, 500.0, &context),
-                || sync(&ctx),
+                || sync(ctx),
             )?;
             let before = ctx.stats.snapshot();
             drop(model.unet.forward(b, &model.weights, &x, 500.0, &context)?);
-            sync(&ctx);
+            sync(ctx);
             counts = Some(ctx.stats.snapshot().since(&before));
             if args.profile {
                 let (out, p) =
@@ -216,7 +216,7 @@ fn time_stage(
             let ms = time_ms(
                 args.iters,
                 || model.vae.forward(b, &model.weights, &z),
-                || sync(&ctx),
+                || sync(ctx),
             )?;
             if args.profile {
                 let (out, p) = ctx.profile(|| model.vae.forward(b, &model.weights, &z));
