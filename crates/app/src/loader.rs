@@ -67,13 +67,13 @@ pub fn device_lost() -> bool {
     worker_state::with(|w| w.lost.get())
 }
 
-/// Destroys the device as a driver reset would, so the recovery path can be
-/// exercised (tests, devtools).
 /// The device, if one was made (and not lost since).
 pub fn current_context() -> Option<&'static GpuContext> {
     worker_state::with(|w| w.context.get())
 }
 
+/// Destroys the device as a driver reset would, so the recovery path can be
+/// exercised (tests, devtools).
 pub fn lose_device() {
     if let Some(c) = worker_state::with(|w| w.context.get()) {
         c.device.destroy();

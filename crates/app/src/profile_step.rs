@@ -4,8 +4,6 @@
 //! visitor with a real GPU can send us the table (or its JSON) and we see
 //! where a step's time goes on hardware we do not have.
 
-use roentgen_gpu::GpuContext;
-use roentgen_gpu::kernel::SubmitTiming;
 use roentgen_gpu::profile::Profile;
 use roentgen_model::Backend;
 use roentgen_model::noise::gaussian;
@@ -24,52 +22,17 @@ pub async fn run() -> Result<Profile, String> {
     let b = &model.backend;
     let (h, w) = model.default_latent_hw();
     let c = model.unet.cfg.in_channels;
-    let inputs = || -> Result<_, String> {
-        let (context, _) = model
-            .encode_text(&["", "profile"])
-            .map_err(|e| e.to_string())?;
-        let x = b
-            .upload("latents", &[2, c, h, w], &gaussian(1, 2 * c * h * w))
-            .map_err(|e| e.to_string())?;
-        Ok((context, x))
-    };
-    // Compiled and warm before the timed call, as in `roentgen bench unet`.
-    let (context, x) = inputs()?;
-    let warm = model.unet.forward(b, &model.weights, &x, 500.0, &context);
-    drop(warm.map_err(|e| e.to_string())?);
-    ctx.flush();
-    queue_idle(ctx).await;
-
-    let (context, x) = inputs()?;
-    ctx.set_profiling(true);
-    let _ = time_submissions(ctx, true).await;
-    let out = model.unet.forward(b, &model.weights, &x, 500.0, &context);
-    ctx.flush();
-    let timings = time_submissions(ctx, false).await;
-    ctx.set_profiling(false);
+    let (context, _) = model
+        .encode_text(&["", "profile"])
+        .map_err(|e| e.to_string())?;
+    let x = b
+        .upload("latents", &[2, c, h, w], &gaussian(1, 2 * c * h * w))
+        .map_err(|e| e.to_string())?;
+    let step = || model.unet.forward(b, &model.weights, &x, 500.0, &context);
+    // Compiled and warm before the timed call, as in `roentgen bench unet`
+    // (the profile flushes and waits for it before timing).
+    drop(step().map_err(|e| e.to_string())?);
+    let (out, profile) = ctx.profile_async(step).await;
     drop(out.map_err(|e| e.to_string())?);
-    let adapter = format!("{} ({})", ctx.report.name, ctx.report.backend);
-    Ok(Profile::from_timings(&adapter, &timings))
-}
-
-// The browser's queue is waited on by callback; natively (where this crate
-// is only type-checked) it blocks.
-#[cfg(target_arch = "wasm32")]
-async fn queue_idle(ctx: &GpuContext) {
-    ctx.queue_idle().await;
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-async fn queue_idle(ctx: &GpuContext) {
-    ctx.wait();
-}
-
-#[cfg(target_arch = "wasm32")]
-async fn time_submissions(ctx: &GpuContext, on: bool) -> Vec<SubmitTiming> {
-    ctx.time_submissions(on).await
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-async fn time_submissions(ctx: &GpuContext, on: bool) -> Vec<SubmitTiming> {
-    ctx.time_submissions(on)
+    Ok(profile)
 }

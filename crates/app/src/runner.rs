@@ -4,16 +4,17 @@
 
 use std::rc::Rc;
 
-use crate::loader::{Emit, PageModel};
-use crate::news::{Progress, ResumePoint, StepAt};
-use crate::protocol::{Frame, FromWorker, Image, Job, WordMap};
-use crate::worker_state;
 use base64::Engine;
 use roentgen_model::attention_maps::overlay_rgb8;
 use roentgen_model::share::ShareParams;
 use roentgen_model::{
     Checkpoint, EditSource, GivenNoise, ModelError, Output, Request, RunOptions, Step, preview,
 };
+
+use crate::loader::{Emit, PageModel};
+use crate::news::{Progress, ResumePoint, StepAt};
+use crate::protocol::{Frame, FromWorker, Image, Job, WordMap};
+use crate::worker_state;
 
 /// Asks the running batch to stop after its current step.
 pub fn cancel() {

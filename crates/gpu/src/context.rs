@@ -110,6 +110,13 @@ pub struct AdapterReport {
     pub limits: LimitsReport,
 }
 
+impl AdapterReport {
+    /// "NAME (BACKEND)": how benchmarks and profiles name the adapter.
+    pub fn label(&self) -> String {
+        format!("{} ({})", self.name, self.backend)
+    }
+}
+
 /// A device, its queue, and the compiled pipelines, shared by every op.
 pub struct GpuContext {
     pub device: wgpu::Device,

@@ -620,7 +620,7 @@ impl GpuContext {
                 last: meter.last,
                 family: meter.family,
                 bytes: meter.bytes,
-                gpu_secs: stamps.and_then(|s| s.read(&self.device, &self.queue)),
+                gpu_secs: stamps.and_then(|s| s.read(&self.device)),
             });
         }
     }

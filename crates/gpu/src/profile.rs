@@ -60,7 +60,7 @@ impl Timestamps {
     /// The stamped pass's GPU time in seconds, once its submission is done
     /// (natively: the caller waited for it).
     #[cfg(not(target_arch = "wasm32"))]
-    pub(crate) fn read(&self, device: &wgpu::Device, _queue: &wgpu::Queue) -> Option<f64> {
+    pub(crate) fn read(&self, device: &wgpu::Device) -> Option<f64> {
         let slice = self.read.slice(..);
         let (tx, rx) = std::sync::mpsc::channel();
         slice.map_async(wgpu::MapMode::Read, move |r| {
@@ -208,16 +208,27 @@ impl GpuContext {
     }
 
     /// Runs `work` with every dispatch timed alone, and sums the times by
-    /// kernel family (natively: the host waits for each).
-    #[cfg(not(target_arch = "wasm32"))]
-    pub fn profile<R>(&self, work: impl FnOnce() -> R) -> (R, Profile) {
+    /// kernel family. In the browser the queue is awaited; natively the
+    /// host waits for each submission, so nothing here is pending.
+    pub async fn profile_async<R>(&self, work: impl FnOnce() -> R) -> (R, Profile) {
         self.set_profiling(true);
+        #[cfg(target_arch = "wasm32")]
+        let _ = self.time_submissions(true).await;
+        #[cfg(not(target_arch = "wasm32"))]
         let _ = self.time_submissions(true);
         let out = work();
         self.flush();
+        #[cfg(target_arch = "wasm32")]
+        let timings = self.time_submissions(false).await;
+        #[cfg(not(target_arch = "wasm32"))]
         let timings = self.time_submissions(false);
         self.set_profiling(false);
-        let adapter = format!("{} ({})", self.report.name, self.report.backend);
-        (out, Profile::from_timings(&adapter, &timings))
+        (out, Profile::from_timings(&self.report.label(), &timings))
+    }
+
+    /// [`GpuContext::profile_async`] for native callers.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn profile<R>(&self, work: impl FnOnce() -> R) -> (R, Profile) {
+        pollster::block_on(self.profile_async(work))
     }
 }

@@ -170,7 +170,7 @@ impl<'c> Source<'c> {
         Ok(Source::Model {
             model: Box::new(model),
             scheduler,
-            adapter: format!("{} ({})", ctx.report.name, ctx.report.backend),
+            adapter: ctx.report.label(),
             path: path.clone(),
         })
     }

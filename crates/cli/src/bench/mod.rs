@@ -107,7 +107,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         );
     }
     let ctx = pollster::block_on(GpuContext::new(ContextOptions::default()))?;
-    let adapter = format!("{} ({})", ctx.report.name, ctx.report.backend);
+    let adapter = ctx.report.label();
     let dtypes: Vec<DType> = match args.dtype {
         KernelDTypes::F32 => vec![DType::F32],
         KernelDTypes::F16 => vec![DType::F16],

@@ -123,7 +123,7 @@ pub fn run_model(what: &str, args: ModelBenchArgs) -> Result<()> {
     if args.json {
         let row = ModelRow {
             stage: what,
-            adapter: format!("{} ({})", ctx.report.name, ctx.report.backend),
+            adapter: ctx.report.label(),
             precision: args.precision.name(),
             size: args.size,
             ms,

@@ -140,7 +140,7 @@ pub fn run(args: SubmissionArgs) -> Result<()> {
         .map(|s| s.secs)
         .fold(0.0, f64::max);
     let report = Report {
-        adapter: format!("{} ({})", ctx.report.name, ctx.report.backend),
+        adapter: ctx.report.label(),
         precision: args.precision.to_string(),
         budget_flops: budget,
         full_size: args.full_size,
