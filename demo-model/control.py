@@ -14,6 +14,12 @@ torch's, so the seeds are not the pipeline's.
     PY=/work/venv/bin/python
     $PY demo-model/control.py --work /work/demo-train --out /work/control-images
     target/release/roentgen bench control --images /work/control-images --seeds 16 --grid grid.png
+
+Or from the shipped model itself (`from_weights.py`: the f16 values the page
+draws with), at another sampler and step count, to see whether the model
+keeps its control at fewer steps:
+
+    $PY demo-model/control.py --model demo-model/model --scheduler dpm++2m --steps 10 --out DIR
 """
 import argparse
 import json
@@ -23,16 +29,25 @@ import time
 
 import numpy as np
 import torch
-from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
+from diffusers import AutoencoderKL, DPMSolverMultistepScheduler, PNDMScheduler, UNet2DConditionModel
 from PIL import Image
 from transformers import CLIPTextConfig, CLIPTextModel
 
+import from_weights
 import train
+
+# The pipeline's names for the samplers checked here, and diffusers' classes
+# for them (DPM-Solver++ 2M with diffusers' defaults, as the pipeline reads
+# a PNDM config for it).
+SCHEDULERS = {"pndm": PNDMScheduler, "dpm++2m": DPMSolverMultistepScheduler}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--work", required=True, help="train.py's checkpoints (EMA weights are used)")
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--work", help="train.py's checkpoints (EMA weights are used)")
+    src.add_argument("--model", help="a roentgen-weights folder (demo-model/model)")
+    ap.add_argument("--scheduler", choices=sorted(SCHEDULERS), default="pndm")
     ap.add_argument("--out", required=True)
     ap.add_argument("--seeds", type=int, default=16)
     ap.add_argument("--steps", type=int, default=20)
@@ -44,19 +59,28 @@ def main():
     torch.set_num_threads(args.threads)
     prompts = json.loads(subprocess.check_output([args.roentgen, "bench", "control", "--list"]))
 
-    scale = json.load(open(os.path.join(args.work, "latents.json")))["scaling_factor"]
-    vae = train.ema_module(args.work, "vae", "vae", AutoencoderKL(**train.VAE))
-    unet = train.ema_module(args.work, "unet", "unet", UNet2DConditionModel(**train.UNET))
-    text = train.ema_module(args.work, "unet", "text", CLIPTextModel(CLIPTextConfig(**train.TEXT)))
-    step = torch.load(os.path.join(args.work, "unet.pt"), weights_only=False)["step"]
-    sched = PNDMScheduler.from_config(train.SCHEDULER)
+    if args.model:
+        m = from_weights.load(args.model)
+        scale, vae, unet, text = m.scaling_factor, m.vae, m.unet, m.text
+        token_ids, config = m.token_ids, m.scheduler_config
+        weights = f"the f16 weights of {args.model}"
+    else:
+        scale = json.load(open(os.path.join(args.work, "latents.json")))["scaling_factor"]
+        vae = train.ema_module(args.work, "vae", "vae", AutoencoderKL(**train.VAE))
+        unet = train.ema_module(args.work, "unet", "unet", UNet2DConditionModel(**train.UNET))
+        text = train.ema_module(args.work, "unet", "text", CLIPTextModel(CLIPTextConfig(**train.TEXT)))
+        step = torch.load(os.path.join(args.work, "unet.pt"), weights_only=False)["step"]
+        token_ids = lambda c: torch.from_numpy(train.token_ids(c))
+        config = train.SCHEDULER
+        weights = f"EMA weights at UNet step {step}"
+    sched = SCHEDULERS[args.scheduler].from_config(config)
     os.makedirs(args.out, exist_ok=True)
     entries = []
     t0 = time.time()
     with torch.no_grad():
-        empty = text(torch.from_numpy(train.token_ids([""]))).last_hidden_state
+        empty = text(token_ids([""])).last_hidden_state
         for i, prompt in enumerate(prompts):
-            cond = text(torch.from_numpy(train.token_ids([prompt]))).last_hidden_state
+            cond = text(token_ids([prompt])).last_hidden_state
             n = args.seeds
             hidden = torch.cat([empty.expand(n, -1, -1), cond.expand(n, -1, -1)])
             z = torch.stack([torch.randn(4, 32, 32, generator=torch.Generator().manual_seed(s)) for s in range(n)])
@@ -73,8 +97,8 @@ def main():
                 Image.fromarray(grey[s]).save(os.path.join(args.out, name))
                 entries.append({"prompt": prompt, "seed": s, "file": name})
             print(f"{time.time() - t0:6.0f} s  {prompt}", flush=True)
-    generator = (f"demo-model/control.py: torch {torch.__version__} on the CPU, EMA weights at UNet step {step}, "
-                 f"PNDM {args.steps} steps, guidance {args.guidance}")
+    generator = (f"demo-model/control.py: torch {torch.__version__} on the CPU, {weights}, "
+                 f"{args.scheduler} {args.steps} steps, guidance {args.guidance}")
     with open(os.path.join(args.out, "index.json"), "w") as f:
         json.dump({"generator": generator, "images": entries}, f, indent=1)
     print(f"wrote {len(entries)} images to {args.out} in {time.time() - t0:.0f} s")

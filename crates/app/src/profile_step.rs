@@ -6,6 +6,7 @@
 
 use roentgen_gpu::profile::Profile;
 use roentgen_model::Backend;
+use roentgen_model::attention_maps::MapRecorder;
 use roentgen_model::noise::gaussian;
 
 use crate::{loader, worker_state};
@@ -28,7 +29,16 @@ pub async fn run() -> Result<Profile, String> {
     let x = b
         .upload("latents", &[2, c, h, w], &gaussian(1, 2 * c * h * w))
         .map_err(|e| e.to_string())?;
-    let step = || model.unet.forward(b, &model.weights, &x, 500.0, &context);
+    // The page records the words' maps on every step (runner.rs), so the
+    // profiled step does too: their kernels are part of what a visitor waits for.
+    let maps = MapRecorder::new((h, w), 1);
+    let step = || {
+        let out = model
+            .unet
+            .forward_mapped(b, &model.weights, &x, 500.0, &context, Some(&maps));
+        maps.clear();
+        out
+    };
     // Compiled and warm before the timed call, as in `roentgen bench unet`
     // (the profile flushes and waits for it before timing).
     drop(step().map_err(|e| e.to_string())?);

@@ -734,7 +734,7 @@ mod tests {
 /// The page's clock in ms: `performance.now()` (finer than `Date.now()`,
 /// which browsers round to a millisecond or more), else `Date.now()`.
 #[cfg(target_arch = "wasm32")]
-fn now_ms() -> f64 {
+pub fn now_ms() -> f64 {
     let global = js_sys::global();
     js_sys::Reflect::get(&global, &"performance".into())
         .ok()

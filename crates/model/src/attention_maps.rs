@@ -67,6 +67,12 @@ impl<B: Backend> MapRecorder<B> {
         Ok(())
     }
 
+    /// Forgets what was recorded (a profiled step keeps no maps).
+    pub fn clear(&self) {
+        self.sum.borrow_mut().take();
+        self.layers.set(0);
+    }
+
     /// This step's maps averaged over layers, [keys, h, w] values, and a
     /// fresh start for the next step; None when no layer was recorded.
     pub async fn take(&self, b: &B) -> Result<Option<Vec<f32>>, ModelError> {

@@ -149,6 +149,17 @@ fn set_compare(p: &mut ShareParams, c: Compare) -> Result<(), String> {
 }
 
 impl ShareParams {
+    /// Whether `query` (a share link's, with or without `?`) chooses the
+    /// sampling itself (`steps=` or `scheduler=`): a link that does keeps
+    /// exactly what it says, one that does not may get the page's choice.
+    pub fn link_sets_sampling(query: &str) -> bool {
+        let query = query.strip_prefix('?').unwrap_or(query);
+        query.split('&').any(|pair| {
+            let k = pair.split_once('=').map_or(pair, |(k, _)| k);
+            matches!(percent_decode(k).as_deref(), Ok("steps") | Ok("scheduler"))
+        })
+    }
+
     /// Parses a query string (with or without the leading `?`).
     pub fn parse(query: &str) -> Result<Self, String> {
         let mut p = Self::default();
@@ -274,6 +285,7 @@ impl ShareParams {
 
 #[cfg(test)]
 mod tests {
+
     use super::*;
 
     #[test]
@@ -358,5 +370,15 @@ mod tests {
         // Script text is only text: accepted as a prompt, never interpreted.
         let p = ShareParams::parse("prompt=%3Cscript%3Ealert(1)%3C/script%3E").unwrap();
         assert_eq!(p.prompt, "<script>alert(1)</script>");
+    }
+
+    #[test]
+    fn a_link_sets_the_sampling_with_steps_or_scheduler_only() {
+        assert!(!ShareParams::link_sets_sampling(""));
+        assert!(!ShareParams::link_sets_sampling("?prompt=steps%3D3&seed=2"));
+        assert!(!ShareParams::link_sets_sampling("?prompt=a&mysteps=3"));
+        assert!(ShareParams::link_sets_sampling("?steps=3"));
+        assert!(ShareParams::link_sets_sampling("prompt=a&scheduler=ddim"));
+        assert!(ShareParams::link_sets_sampling("?prompt=a&st%65ps=3"));
     }
 }

@@ -1,0 +1,196 @@
+#!/usr/bin/env node
+// Our UNet against ONNX Runtime Web's WebGPU backend, side by side: in one
+// browser session, on one adapter, the same UNet call (the demo model's, on
+// the CFG batch of 2, at its 32x32 latents) through ours (the page's worker,
+// `bench_unet_call` in crates/app/src/peer_bench.rs) and through
+// onnxruntime-web (WebGPU execution provider, graph optimisations "all")
+// on the same inputs, warmed up, the median of RUNS calls each (output read
+// back to the CPU on both sides), the outputs compared, the ratio printed.
+// Headless Chromium (SwiftShader without a GPU) or, with
+// E2E_BROWSER=firefox, Firefox ESR (wgpu on Vulkan). Not a test: numbers
+// are for benchmarks/README.md.
+//
+// Needs, besides dist/ (`trunk build --release`):
+//   the ONNX files:  /work/venv/bin/python demo-model/export_onnx.py  (torch;
+//                    writes target/onnx/, from demo-model/model's weights)
+//   onnxruntime-web: installed here into target/peer/ (ignored) on first use,
+//                    the pinned version below, from the npm registry.
+//
+//   node scripts/browser-peer-bench.mjs [dist/] [runs] > result.json
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { serveDist } from '../tests/e2e/static-server.mjs';
+import { ENGINE, launch, openPage } from '../tests/e2e/browser.mjs';
+
+const ORT_VERSION = '1.31.1';
+const ROOT = resolve(import.meta.dirname, '..');
+const dist = resolve(process.argv[2] ?? join(ROOT, 'dist'));
+const RUNS = Number(process.argv[3] ?? 5);
+const peer = join(ROOT, 'target/peer');
+const onnx = join(ROOT, 'target/onnx');
+
+const ortDir = join(peer, 'node_modules/onnxruntime-web/dist');
+if (!existsSync(join(ortDir, 'ort.webgpu.min.mjs'))) {
+  mkdirSync(peer, { recursive: true });
+  console.error(`installing onnxruntime-web ${ORT_VERSION} into ${peer}`);
+  execFileSync('npm', ['install', '--prefix', peer, '--no-audit', '--no-fund', `onnxruntime-web@${ORT_VERSION}`],
+    { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+const ortPackage = JSON.parse(readFileSync(join(peer, 'node_modules/onnxruntime-web/package.json'), 'utf8'));
+if (!existsSync(join(onnx, 'export.json'))) {
+  throw new Error(`no ${onnx}/export.json: run demo-model/export_onnx.py first (dev-time, torch)`);
+}
+const exported = JSON.parse(readFileSync(join(onnx, 'export.json'), 'utf8'));
+
+// One origin for both engines: the page's files, ORT's at /ort/, the graphs at /onnx/.
+const site = join(peer, 'site');
+rmSync(site, { recursive: true, force: true });
+mkdirSync(site, { recursive: true });
+for (const name of readdirSync(dist)) symlinkSync(join(dist, name), join(site, name));
+symlinkSync(ortDir, join(site, 'ort'));
+symlinkSync(onnx, join(site, 'onnx'));
+
+/** Seeded standard normals (xorshift + Box-Muller): the same inputs every run. */
+function normals(n, seed) {
+  let s = seed >>> 0 || 1;
+  const u = () => {
+    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    return (s + 0.5) / 4294967296;
+  };
+  const out = new Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const r = Math.sqrt(-2 * Math.log(u()));
+    const a = 2 * Math.PI * u();
+    out[i] = r * Math.cos(a);
+    if (i + 1 < n) out[i + 1] = r * Math.sin(a);
+  }
+  return out;
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+const sampleShape = exported.unet_inputs.sample;
+const contextShape = exported.unet_inputs.encoder_hidden_states;
+const size = (s) => s.reduce((a, b) => a * b, 1);
+const inputs = {
+  sample: normals(size(sampleShape), 1),
+  sampleShape,
+  t: 500,
+  context: normals(size(contextShape), 2),
+  contextShape,
+  runs: RUNS,
+};
+
+const server = await serveDist(join(site, '/'));
+const browser = await launch();
+try {
+  const { page, context, status } = await openPage(browser, server.url);
+  if (status !== 'ready') throw new Error(`the page did not get ready: ${status}`);
+  const workers = page.workers();
+  if (workers.length !== 1) throw new Error(`expected the page's one worker, found ${workers.length}`);
+
+  const ours = await workers[0].evaluate(async (a) => {
+    const r = await wasm_bindgen.bench_unet_call(new Float32Array(a.sample), new Uint32Array(a.sampleShape), a.t,
+      new Float32Array(a.context), new Uint32Array(a.contextShape), a.runs);
+    return { output: Array.from(r.output), ms: r.ms, adapter: r.adapter, math: r.math };
+  }, inputs);
+  console.error(`ours (${ours.adapter}, ${ours.math} math): ${ours.ms.map((m) => m.toFixed(0)).join(', ')} ms`);
+
+  // f16 graphs where the adapter computes in f16 (as ours does there).
+  const precision = ours.math === 'f16' ? 'f16' : 'f32';
+  const theirs = await page.evaluate(async ([a, file]) => {
+    const ort = await import('/ort/ort.webgpu.min.mjs');
+    ort.env.wasm.wasmPaths = '/ort/';
+    ort.env.wasm.numThreads = 1;
+    const f16 = file.includes('f16');
+    // f32 -> IEEE half bits, for the f16 graph's inputs (round to nearest even).
+    const half = (xs) => {
+      const f = new Float32Array(1);
+      const u = new Uint32Array(f.buffer);
+      return Uint16Array.from(xs, (x) => {
+        f[0] = x;
+        const b = u[0];
+        const sign = (b >>> 16) & 0x8000;
+        const e = ((b >>> 23) & 0xff) - 112;
+        if (e <= 0) return sign;
+        if (e >= 31) return sign | 0x7c00;
+        let m = (b >>> 13) & 0x3ff;
+        const rest = b & 0x1fff;
+        if (rest > 0x1000 || (rest === 0x1000 && (m & 1))) m += 1;
+        return sign | ((e << 10) + m);
+      });
+    };
+    const tensor = (xs, shape) => f16
+      ? new ort.Tensor('float16', half(xs), shape)
+      : new ort.Tensor('float32', Float32Array.from(xs), shape);
+    const t0 = performance.now();
+    const session = await ort.InferenceSession.create(`/onnx/${file}`, {
+      executionProviders: ['webgpu'],
+      graphOptimizationLevel: 'all',
+    });
+    const createMs = performance.now() - t0;
+    const feeds = {
+      sample: tensor(a.sample, a.sampleShape),
+      timestep: tensor([a.t], [1]),
+      encoder_hidden_states: tensor(a.context, a.contextShape),
+    };
+    const call = async () => {
+      const out = await session.run(feeds);
+      return out.out_sample.getData();
+    };
+    await call();
+    const ms = [];
+    let data;
+    for (let i = 0; i < a.runs; i++) {
+      const s = performance.now();
+      data = await call();
+      ms.push(performance.now() - s);
+    }
+    const output = f16
+      ? Array.from(new Float16Array(data.buffer, data.byteOffset, data.length))
+      : Array.from(data);
+    return { output, ms, createMs, version: ort.env.versions?.web ?? '' };
+  }, [inputs, exported.files[`unet-${precision}`]]);
+  console.error(`onnxruntime-web (${precision} graph): ${theirs.ms.map((m) => m.toFixed(0)).join(', ')} ms`);
+
+  let maxDiff = 0;
+  let maxRef = 0;
+  for (let i = 0; i < ours.output.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(ours.output[i] - theirs.output[i]));
+    maxRef = Math.max(maxRef, Math.abs(theirs.output[i]));
+  }
+  // Same weights (the f16 values), same inputs: f32 math agrees to rounding
+  // order, f16 math to a few f16 steps of the output's scale.
+  const tolerance = precision === 'f32' ? 1e-3 * Math.max(1, maxRef) : 2e-2 * Math.max(1, maxRef);
+  const oursMs = median(ours.ms);
+  const theirsMs = median(theirs.ms);
+  const result = {
+    date: new Date().toISOString(),
+    engine: ENGINE,
+    browser: browser.version?.() ?? '',
+    adapter: ours.adapter,
+    math: ours.math,
+    model: 'demo model UNet (6.06 M parameters), CFG batch 2',
+    inputs: { sample: sampleShape, encoder_hidden_states: contextShape, timestep: inputs.t },
+    runs: RUNS,
+    ours_ms: ours.ms,
+    ours_median_ms: oursMs,
+    onnxruntime_web: { version: ortPackage.version, graph: exported.files[`unet-${precision}`],
+      session_create_ms: theirs.createMs, ms: theirs.ms, median_ms: theirsMs },
+    speedup: theirsMs / oursMs,
+    max_abs_diff: maxDiff,
+    max_abs_output: maxRef,
+    agree: maxDiff <= tolerance,
+  };
+  console.error(`${ENGINE}, ${ours.adapter}: ours ${oursMs.toFixed(0)} ms, onnxruntime-web ${ortPackage.version} `
+    + `${theirsMs.toFixed(0)} ms per UNet call (median of ${RUNS}): ours ${result.speedup.toFixed(2)}x; `
+    + `outputs differ by at most ${maxDiff.toExponential(2)} (largest ${maxRef.toFixed(2)}): `
+    + `${result.agree ? 'agree' : 'DO NOT AGREE'}`);
+  console.log(JSON.stringify(result));
+  await context.close();
+  if (!result.agree) process.exitCode = 1;
+} finally {
+  await browser.close();
+  await server.close();
+}
