@@ -2,7 +2,7 @@
 // Our UNet against ONNX Runtime Web's WebGPU backend, side by side: in one
 // browser session, on one adapter, the same UNet call (the demo model's, on
 // the CFG batch of 2, at its 32x32 latents) through ours (the page's worker,
-// `bench_unet_call` in crates/app/src/peer_bench.rs) and through
+// `window.roentgenBenchUnetCall`, crates/app/src/peer_bench.rs) and through
 // onnxruntime-web (WebGPU execution provider, graph optimisations "all")
 // on the same inputs, warmed up, the median of RUNS calls each (output read
 // back to the CPU on both sides), the outputs compared, the ratio printed.
@@ -87,109 +87,117 @@ const browser = await launch();
 try {
   const { page, context, status } = await openPage(browser, server.url);
   if (status !== 'ready') throw new Error(`the page did not get ready: ${status}`);
-  const workers = page.workers();
-  if (workers.length !== 1) throw new Error(`expected the page's one worker, found ${workers.length}`);
-
-  const ours = await workers[0].evaluate(async (a) => {
-    const r = await wasm_bindgen.bench_unet_call(new Float32Array(a.sample), new Uint32Array(a.sampleShape), a.t,
-      new Float32Array(a.context), new Uint32Array(a.contextShape), a.runs);
-    return { output: Array.from(r.output), ms: r.ms, adapter: r.adapter, math: r.math };
+  // Ours: the page hands the call to its worker and leaves the answer on
+  // window (Firefox's WebDriver BiDi cannot evaluate in a worker).
+  await page.evaluate((a) => {
+    window.roentgenUnetCall = undefined;
+    window.roentgenBenchUnetCall(JSON.stringify({
+      sample: a.sample, sample_shape: a.sampleShape, t: a.t,
+      context: a.context, context_shape: a.contextShape, runs: a.runs,
+    }));
   }, inputs);
+  await page.waitForFunction(() => window.roentgenUnetCall !== undefined, null, { timeout: 1_200_000 });
+  const answer = await page.evaluate(() => window.roentgenUnetCall);
+  if (answer.Err) throw new Error(`our UNet call failed: ${answer.Err}`);
+  const ours = answer.Ok;
   console.error(`ours (${ours.adapter}, ${ours.math} math): ${ours.ms.map((m) => m.toFixed(0)).join(', ')} ms`);
 
-  // f16 graphs where the adapter computes in f16 (as ours does there).
-  const precision = ours.math === 'f16' ? 'f16' : 'f32';
-  const theirs = await page.evaluate(async ([a, file]) => {
-    const ort = await import('/ort/ort.webgpu.min.mjs');
-    ort.env.wasm.wasmPaths = '/ort/';
-    ort.env.wasm.numThreads = 1;
-    const f16 = file.includes('f16');
-    // f32 -> IEEE half bits, for the f16 graph's inputs (round to nearest even).
-    const half = (xs) => {
-      const f = new Float32Array(1);
-      const u = new Uint32Array(f.buffer);
-      return Uint16Array.from(xs, (x) => {
-        f[0] = x;
-        const b = u[0];
-        const sign = (b >>> 16) & 0x8000;
-        const e = ((b >>> 23) & 0xff) - 112;
-        if (e <= 0) return sign;
-        if (e >= 31) return sign | 0x7c00;
-        let m = (b >>> 13) & 0x3ff;
-        const rest = b & 0x1fff;
-        if (rest > 0x1000 || (rest === 0x1000 && (m & 1))) m += 1;
-        return sign | ((e << 10) + m);
+  // The f32 graph everywhere; the f16 one too where the adapter computes
+  // in f16 (as ours does there: shader-f16).
+  for (const precision of ours.math === 'f16' ? ['f16', 'f32'] : ['f32']) {
+    const theirs = await page.evaluate(async ([a, file]) => {
+      const ort = await import('/ort/ort.webgpu.min.mjs');
+      ort.env.wasm.wasmPaths = '/ort/';
+      ort.env.wasm.numThreads = 1;
+      const f16 = file.includes('f16');
+      // f32 -> IEEE half bits, for the f16 graph's inputs (round to nearest even).
+      const half = (xs) => {
+        const f = new Float32Array(1);
+        const u = new Uint32Array(f.buffer);
+        return Uint16Array.from(xs, (x) => {
+          f[0] = x;
+          const b = u[0];
+          const sign = (b >>> 16) & 0x8000;
+          const e = ((b >>> 23) & 0xff) - 112;
+          if (e <= 0) return sign;
+          if (e >= 31) return sign | 0x7c00;
+          let m = (b >>> 13) & 0x3ff;
+          const rest = b & 0x1fff;
+          if (rest > 0x1000 || (rest === 0x1000 && (m & 1))) m += 1;
+          return sign | ((e << 10) + m);
+        });
+      };
+      const tensor = (xs, shape) => f16
+        ? new ort.Tensor('float16', half(xs), shape)
+        : new ort.Tensor('float32', Float32Array.from(xs), shape);
+      const t0 = performance.now();
+      const session = await ort.InferenceSession.create(`/onnx/${file}`, {
+        executionProviders: ['webgpu'],
+        graphOptimizationLevel: 'all',
       });
-    };
-    const tensor = (xs, shape) => f16
-      ? new ort.Tensor('float16', half(xs), shape)
-      : new ort.Tensor('float32', Float32Array.from(xs), shape);
-    const t0 = performance.now();
-    const session = await ort.InferenceSession.create(`/onnx/${file}`, {
-      executionProviders: ['webgpu'],
-      graphOptimizationLevel: 'all',
-    });
-    const createMs = performance.now() - t0;
-    const feeds = {
-      sample: tensor(a.sample, a.sampleShape),
-      timestep: tensor([a.t], [1]),
-      encoder_hidden_states: tensor(a.context, a.contextShape),
-    };
-    const call = async () => {
-      const out = await session.run(feeds);
-      return out.out_sample.getData();
-    };
-    await call();
-    const ms = [];
-    let data;
-    for (let i = 0; i < a.runs; i++) {
-      const s = performance.now();
-      data = await call();
-      ms.push(performance.now() - s);
-    }
-    const output = f16
-      ? Array.from(new Float16Array(data.buffer, data.byteOffset, data.length))
-      : Array.from(data);
-    return { output, ms, createMs, version: ort.env.versions?.web ?? '' };
-  }, [inputs, exported.files[`unet-${precision}`]]);
-  console.error(`onnxruntime-web (${precision} graph): ${theirs.ms.map((m) => m.toFixed(0)).join(', ')} ms`);
+      const createMs = performance.now() - t0;
+      const feeds = {
+        sample: tensor(a.sample, a.sampleShape),
+        timestep: tensor([a.t], [1]),
+        encoder_hidden_states: tensor(a.context, a.contextShape),
+      };
+      const call = async () => {
+        const out = await session.run(feeds);
+        return out.out_sample.getData();
+      };
+      await call();
+      const ms = [];
+      let data;
+      for (let i = 0; i < a.runs; i++) {
+        const s = performance.now();
+        data = await call();
+        ms.push(performance.now() - s);
+      }
+      const output = f16
+        ? Array.from(new Float16Array(data.buffer, data.byteOffset, data.length))
+        : Array.from(data);
+      return { output, ms, createMs, version: ort.env.versions?.web ?? '' };
+    }, [inputs, exported.files[`unet-${precision}`]]);
+    console.error(`onnxruntime-web (${precision} graph): ${theirs.ms.map((m) => m.toFixed(0)).join(', ')} ms`);
 
-  let maxDiff = 0;
-  let maxRef = 0;
-  for (let i = 0; i < ours.output.length; i++) {
-    maxDiff = Math.max(maxDiff, Math.abs(ours.output[i] - theirs.output[i]));
-    maxRef = Math.max(maxRef, Math.abs(theirs.output[i]));
+    let maxDiff = 0;
+    let maxRef = 0;
+    for (let i = 0; i < ours.output.length; i++) {
+      maxDiff = Math.max(maxDiff, Math.abs(ours.output[i] - theirs.output[i]));
+      maxRef = Math.max(maxRef, Math.abs(theirs.output[i]));
+    }
+    // Same weights (the f16 values), same inputs: f32 math on both sides
+    // agrees to rounding order; where either side computes in f16, to a few
+    // f16 steps of the output's scale.
+    const tolerance = precision === 'f32' && ours.math === 'f32' ? 1e-3 * Math.max(1, maxRef) : 2e-2 * Math.max(1, maxRef);
+    const oursMs = median(ours.ms);
+    const theirsMs = median(theirs.ms);
+    const result = {
+      date: new Date().toISOString(),
+      engine: ENGINE,
+      browser: browser.version?.() ?? '',
+      adapter: ours.adapter,
+      math: ours.math,
+      model: 'demo model UNet (6.06 M parameters), CFG batch 2',
+      inputs: { sample: sampleShape, encoder_hidden_states: contextShape, timestep: inputs.t },
+      runs: RUNS,
+      ours_ms: ours.ms,
+      ours_median_ms: oursMs,
+      onnxruntime_web: { version: ortPackage.version, graph: exported.files[`unet-${precision}`],
+        session_create_ms: theirs.createMs, ms: theirs.ms, median_ms: theirsMs },
+      speedup: theirsMs / oursMs,
+      max_abs_diff: maxDiff,
+      max_abs_output: maxRef,
+      agree: maxDiff <= tolerance,
+    };
+    console.error(`${ENGINE}, ${ours.adapter}: ours ${oursMs.toFixed(0)} ms (${ours.math} math), onnxruntime-web ${ortPackage.version} `
+      + `${theirsMs.toFixed(0)} ms (${precision} graph) per UNet call (median of ${RUNS}): ours ${result.speedup.toFixed(2)}x; `
+      + `outputs differ by at most ${maxDiff.toExponential(2)} (largest ${maxRef.toFixed(2)}): `
+      + `${result.agree ? 'agree' : 'DO NOT AGREE'}`);
+    console.log(JSON.stringify(result));
+    if (!result.agree) process.exitCode = 1;
   }
-  // Same weights (the f16 values), same inputs: f32 math agrees to rounding
-  // order, f16 math to a few f16 steps of the output's scale.
-  const tolerance = precision === 'f32' ? 1e-3 * Math.max(1, maxRef) : 2e-2 * Math.max(1, maxRef);
-  const oursMs = median(ours.ms);
-  const theirsMs = median(theirs.ms);
-  const result = {
-    date: new Date().toISOString(),
-    engine: ENGINE,
-    browser: browser.version?.() ?? '',
-    adapter: ours.adapter,
-    math: ours.math,
-    model: 'demo model UNet (6.06 M parameters), CFG batch 2',
-    inputs: { sample: sampleShape, encoder_hidden_states: contextShape, timestep: inputs.t },
-    runs: RUNS,
-    ours_ms: ours.ms,
-    ours_median_ms: oursMs,
-    onnxruntime_web: { version: ortPackage.version, graph: exported.files[`unet-${precision}`],
-      session_create_ms: theirs.createMs, ms: theirs.ms, median_ms: theirsMs },
-    speedup: theirsMs / oursMs,
-    max_abs_diff: maxDiff,
-    max_abs_output: maxRef,
-    agree: maxDiff <= tolerance,
-  };
-  console.error(`${ENGINE}, ${ours.adapter}: ours ${oursMs.toFixed(0)} ms, onnxruntime-web ${ortPackage.version} `
-    + `${theirsMs.toFixed(0)} ms per UNet call (median of ${RUNS}): ours ${result.speedup.toFixed(2)}x; `
-    + `outputs differ by at most ${maxDiff.toExponential(2)} (largest ${maxRef.toFixed(2)}): `
-    + `${result.agree ? 'agree' : 'DO NOT AGREE'}`);
-  console.log(JSON.stringify(result));
   await context.close();
-  if (!result.agree) process.exitCode = 1;
 } finally {
   await browser.close();
   await server.close();

@@ -227,6 +227,10 @@ fn handle(msg: ToWorker, extra: wasm_bindgen::JsValue, emit: Emit) {
             let result = crate::profile_step::run().await;
             emit(FromWorker::Profile { result });
         }),
+        ToWorker::BenchUnetCall(call) => spawn_local(async move {
+            let result = crate::peer_bench::run(call).await;
+            emit(FromWorker::UnetCall { result });
+        }),
         ToWorker::Tokens { text } => emit(FromWorker::Tokens {
             count: token_count(&text),
         }),

@@ -224,4 +224,17 @@ fn install_window_hooks() {
     let f = Closure::<dyn Fn(bool)>::new(|on: bool| send(ToWorker::TimeSubmissions { on }));
     let _ = js_sys::Reflect::set(&w, &"roentgenTimeSubmissions".into(), f.as_ref());
     f.forget();
+    // scripts/browser-peer-bench.mjs: a UnetCall as JSON; the answer comes
+    // back as `window.roentgenUnetCall` ({"Ok": ...} or {"Err": "why"}).
+    let f = Closure::<dyn Fn(String)>::new(|json: String| {
+        match serde_json::from_str::<crate::protocol::UnetCall>(&json) {
+            Ok(call) => send(ToWorker::BenchUnetCall(call)),
+            Err(e) => store::set_window_json(
+                "roentgenUnetCall",
+                &Err::<(), _>(format!("roentgenBenchUnetCall: {e}")),
+            ),
+        }
+    });
+    let _ = js_sys::Reflect::set(&w, &"roentgenBenchUnetCall".into(), f.as_ref());
+    f.forget();
 }

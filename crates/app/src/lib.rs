@@ -23,8 +23,7 @@ mod http;
 mod loader;
 mod model_store;
 mod news;
-#[cfg(target_arch = "wasm32")]
-pub mod peer_bench;
+mod peer_bench;
 mod presenter;
 mod probe;
 mod profile_step;

@@ -90,6 +90,34 @@ pub enum ToWorker {
     /// Time one UNet call (the CFG batch at the loaded model's size) with
     /// every dispatch alone, summed by kernel family ("Profile one step").
     Profile,
+    /// Time one UNet call on given inputs, the same a peer engine is given
+    /// (`window.roentgenBenchUnetCall`, scripts/browser-peer-bench.mjs);
+    /// answered by [`FromWorker::UnetCall`].
+    BenchUnetCall(UnetCall),
+}
+
+/// One UNet call of the loaded model: latents `sample` ([B, C, h, w]) at
+/// timestep `t` with `context` ([B, 77, D]) as the text encoder's hidden
+/// states, timed `runs` times after one untimed warm-up.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct UnetCall {
+    pub sample: Vec<f32>,
+    pub sample_shape: Vec<usize>,
+    pub t: f32,
+    pub context: Vec<f32>,
+    pub context_shape: Vec<usize>,
+    pub runs: usize,
+}
+
+/// What [`UnetCall`] measured: the last call's output, each timed call's
+/// milliseconds (first command to output read back on the CPU), the
+/// adapter, and the activations' precision there ("f16" or "f32").
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct UnetCallTimes {
+    pub output: Vec<f32>,
+    pub ms: Vec<f64>,
+    pub adapter: String,
+    pub math: String,
 }
 
 /// An edit of the open radiograph: `jobs` (one per seed) with the settings
@@ -350,5 +378,9 @@ pub enum FromWorker {
     /// One step's profile, or why there is none.
     Profile {
         result: Result<roentgen_gpu::profile::Profile, String>,
+    },
+    /// A timed UNet call ([`ToWorker::BenchUnetCall`]), or why there is none.
+    UnetCall {
+        result: Result<UnetCallTimes, String>,
     },
 }

@@ -715,20 +715,15 @@ macro_rules! params_layout {
     };
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn folding_stays_within_the_limit_and_covers_every_group() {
-        assert_eq!(fold_workgroups(1, 65535).unwrap(), (1, 1));
-        assert_eq!(fold_workgroups(65535, 65535).unwrap(), (65535, 1));
-        let (x, y) = fold_workgroups(65536, 65535).unwrap();
-        assert!(x <= 65535 && y <= 65535 && x * y >= 65536);
-        let (x, y) = fold_workgroups(1_000_000, 1000).unwrap();
-        assert!(x <= 1000 && y <= 1000 && x * y >= 1_000_000);
-        assert!(fold_workgroups(1_000_001, 1000).is_err());
-    }
+/// Milliseconds since the first call (natively; the page's clock is below).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn now_ms() -> f64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_secs_f64()
+        * 1e3
 }
 
 /// The page's clock in ms: `performance.now()` (finer than `Date.now()`,
@@ -743,4 +738,20 @@ pub fn now_ms() -> f64 {
             js_sys::Function::from(now).call0(&perf).ok()?.as_f64()
         })
         .unwrap_or_else(js_sys::Date::now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folding_stays_within_the_limit_and_covers_every_group() {
+        assert_eq!(fold_workgroups(1, 65535).unwrap(), (1, 1));
+        assert_eq!(fold_workgroups(65535, 65535).unwrap(), (65535, 1));
+        let (x, y) = fold_workgroups(65536, 65535).unwrap();
+        assert!(x <= 65535 && y <= 65535 && x * y >= 65536);
+        let (x, y) = fold_workgroups(1_000_000, 1000).unwrap();
+        assert!(x <= 1000 && y <= 1000 && x * y >= 1_000_000);
+        assert!(fold_workgroups(1_000_001, 1000).is_err());
+    }
 }

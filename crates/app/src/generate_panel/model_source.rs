@@ -37,12 +37,12 @@ pub fn ModelNote() -> impl IntoView {
 }
 
 /// Seconds the demo model's image took per step on a software adapter, as
-/// a visitor waits for it (steps, decode and drawing): 175 s for the
-/// default 20 steps in Chromium's SwiftShader on a 2-core AVX2 machine
-/// (demo.test.mjs with E2E_DEMO_STEPS=20, benchmarks/README.md,
-/// 2026-11-30). The notice's wait is worked out from it before the first
-/// run; the progress line then gives the run's own.
-const SOFTWARE_DEMO_STEP_S: f64 = 175.0 / 20.0;
+/// a visitor waits for it (steps, decode and drawing): 109 s for 20 steps
+/// in Chromium's SwiftShader on a 2-core AVX-512 machine
+/// (`scripts/browser-first-image.mjs`, benchmarks/README.md, 2026-12-06;
+/// 8 steps took 42-45 s). The notice's wait is worked out from it before
+/// the first run; the progress line then gives the run's own.
+const SOFTWARE_DEMO_STEP_S: f64 = 109.0 / 20.0;
 
 /// An adapter that computes on the CPU: Chromium's SwiftShader, Mesa's
 /// lavapipe (llvmpipe), or one wgpu calls a CPU.
@@ -79,7 +79,7 @@ pub fn SoftwareNotice(probe: ReadSignal<Option<crate::probe::Probe>>) -> impl In
             n => format!(" ({n})"),
         };
         Some(format!(
-            "No GPU in use: WebGPU runs on this computer's CPU{name}, so an image takes minutes{wait}; \
+            "No GPU in use: WebGPU runs on this computer's CPU{name}, so an image takes longer{wait}; \
              with a GPU, seconds."
         ))
     };

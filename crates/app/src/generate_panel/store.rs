@@ -434,13 +434,8 @@ impl Store {
             FromWorker::StoredModels { models } => self.stored.set(models),
             FromWorker::Check { check } => self.check.set(Some(check)),
             // For benchmark scripts: the timings as `window.roentgenSubmissions`.
-            FromWorker::Submissions { timings } => {
-                if let (Some(w), Ok(json)) = (web_sys::window(), serde_json::to_string(&timings))
-                    && let Ok(value) = js_sys::JSON::parse(&json)
-                {
-                    let _ = js_sys::Reflect::set(&w, &"roentgenSubmissions".into(), &value);
-                }
-            }
+            FromWorker::Submissions { timings } => set_window_json("roentgenSubmissions", &timings),
+            FromWorker::UnetCall { result } => set_window_json("roentgenUnetCall", &result),
             FromWorker::Loaded {
                 label,
                 about,
@@ -490,5 +485,14 @@ impl Store {
             })),
             FromWorker::Started => {}
         }
+    }
+}
+
+/// A benchmark's answer, left on `window` as plain data for its script.
+pub(super) fn set_window_json(name: &str, value: &impl serde::Serialize) {
+    if let (Some(w), Ok(json)) = (web_sys::window(), serde_json::to_string(value))
+        && let Ok(value) = js_sys::JSON::parse(&json)
+    {
+        let _ = js_sys::Reflect::set(&w, &name.into(), &value);
     }
 }
