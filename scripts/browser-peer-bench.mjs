@@ -17,8 +17,19 @@
 //                    the pinned version below, from the npm registry.
 //
 //   node scripts/browser-peer-bench.mjs [dist/] [runs] > result.json
+//
+// Another model (the full-size SD v1.5 graph with random weights): PEER_MODEL
+// names its roentgen-weights folder (served to the page as ?model=), and
+// PEER_ONNX the folder export_onnx.py wrote from the same weights
+// (`--diffusers DIR --latent 16 --only-f16`).
+//
+// PEER_DUMP=DIR writes the inputs and both engines' outputs there as raw
+// little-endian f32 (sample.f32, context.f32, ours.f32, onnxruntime-web-
+// PRECISION.f32, with dump.json), for demo-model/peer_reference.py to hold
+// both to torch in f32: where both compute in f16, their distance from each
+// other says less than each one's distance from the exact answer.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { serveDist } from '../tests/e2e/static-server.mjs';
 import { ENGINE, launch, openPage } from '../tests/e2e/browser.mjs';
@@ -28,7 +39,10 @@ const ROOT = resolve(import.meta.dirname, '..');
 const dist = resolve(process.argv[2] ?? join(ROOT, 'dist'));
 const RUNS = Number(process.argv[3] ?? 5);
 const peer = join(ROOT, 'target/peer');
-const onnx = join(ROOT, 'target/onnx');
+const onnx = resolve(process.env.PEER_ONNX ?? join(ROOT, 'target/onnx'));
+const peerModel = process.env.PEER_MODEL && resolve(process.env.PEER_MODEL);
+const dump = process.env.PEER_DUMP && resolve(process.env.PEER_DUMP);
+const writeF32 = (name, xs) => writeFileSync(join(dump, name), Buffer.from(Float32Array.from(xs).buffer));
 
 const ortDir = join(peer, 'node_modules/onnxruntime-web/dist');
 if (!existsSync(join(ortDir, 'ort.webgpu.min.mjs'))) {
@@ -50,6 +64,7 @@ mkdirSync(site, { recursive: true });
 for (const name of readdirSync(dist)) symlinkSync(join(dist, name), join(site, name));
 symlinkSync(ortDir, join(site, 'ort'));
 symlinkSync(onnx, join(site, 'onnx'));
+if (peerModel) symlinkSync(peerModel, join(site, 'peer-model'));
 
 /** Seeded standard normals (xorshift + Box-Muller): the same inputs every run. */
 function normals(n, seed) {
@@ -85,7 +100,7 @@ const inputs = {
 const server = await serveDist(join(site, '/'));
 const browser = await launch();
 try {
-  const { page, context, status } = await openPage(browser, server.url);
+  const { page, context, status } = await openPage(browser, server.url + (peerModel ? '?model=peer-model%2F' : ''));
   if (status !== 'ready') throw new Error(`the page did not get ready: ${status}`);
   // Ours: the page hands the call to its worker and leaves the answer on
   // window (Firefox's WebDriver BiDi cannot evaluate in a worker).
@@ -101,10 +116,22 @@ try {
   if (answer.Err) throw new Error(`our UNet call failed: ${answer.Err}`);
   const ours = answer.Ok;
   console.error(`ours (${ours.adapter}, ${ours.math} math): ${ours.ms.map((m) => m.toFixed(0)).join(', ')} ms`);
+  if (dump) {
+    mkdirSync(dump, { recursive: true });
+    writeF32('sample.f32', inputs.sample);
+    writeF32('context.f32', inputs.context);
+    writeF32('ours.f32', ours.output);
+    writeFileSync(join(dump, 'dump.json'), JSON.stringify({
+      model: exported.model, sample: sampleShape, encoder_hidden_states: contextShape, timestep: inputs.t,
+      ours_math: ours.math,
+    }));
+  }
 
   // The f32 graph everywhere; the f16 one too where the adapter computes
   // in f16 (as ours does there: shader-f16).
-  for (const precision of ours.math === 'f16' ? ['f16', 'f32'] : ['f32']) {
+  const graphs = (ours.math === 'f16' ? ['f16', 'f32'] : ['f32']).filter((p) => exported.files[`unet-${p}`]);
+  if (!graphs.length) throw new Error(`no graph in ${onnx} for ${ours.math} math`);
+  for (const precision of graphs) {
     const theirs = await page.evaluate(async ([a, file]) => {
       const ort = await import('/ort/ort.webgpu.min.mjs');
       ort.env.wasm.wasmPaths = '/ort/';
@@ -178,7 +205,7 @@ try {
       browser: browser.version?.() ?? '',
       adapter: ours.adapter,
       math: ours.math,
-      model: 'demo model UNet (6.06 M parameters), CFG batch 2',
+      model: `UNet of ${exported.model}, CFG batch 2`,
       inputs: { sample: sampleShape, encoder_hidden_states: contextShape, timestep: inputs.t },
       runs: RUNS,
       ours_ms: ours.ms,
@@ -193,8 +220,9 @@ try {
     console.error(`${ENGINE}, ${ours.adapter}: ours ${oursMs.toFixed(0)} ms (${ours.math} math), onnxruntime-web ${ortPackage.version} `
       + `${theirsMs.toFixed(0)} ms (${precision} graph) per UNet call (median of ${RUNS}): ours ${result.speedup.toFixed(2)}x; `
       + `outputs differ by at most ${maxDiff.toExponential(2)} (largest ${maxRef.toFixed(2)}): `
-      + `${result.agree ? 'agree' : 'DO NOT AGREE'}`);
+      + `${result.agree ? 'agree' : 'beyond the tolerance: PEER_DUMP and demo-model/peer_reference.py say which is off'}`);
     console.log(JSON.stringify(result));
+    if (dump) writeF32(`onnxruntime-web-${precision}.f32`, theirs.output);
     if (!result.agree) process.exitCode = 1;
   }
   await context.close();

@@ -100,3 +100,40 @@ test('"Profile one step" shows where a UNet step\'s time goes, by kernel family,
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('the peer benchmark\'s UNet call answers through the page: the same inputs give the same output, bad ones a sentence', PAGE_LOGIC, async () => {
+  const { page, context, errors, status } = await openPage(browser, server.url + tiny());
+  assert.equal(status, 'ready', status);
+  // What scripts/browser-peer-bench.mjs does, on the tiny model's shapes.
+  const call = (a) => page.evaluate(async (a) => {
+    window.roentgenUnetCall = undefined;
+    window.roentgenBenchUnetCall(typeof a === 'string' ? a : JSON.stringify(a));
+    while (window.roentgenUnetCall === undefined) await new Promise((r) => setTimeout(r, 50));
+    return window.roentgenUnetCall;
+  }, a);
+  const wave = (n, f) => Array.from({ length: n }, (_, i) => Math.sin(i * f));
+  const ok = {
+    sample: wave(2 * 4 * 8 * 8, 0.37), sample_shape: [2, 4, 8, 8], t: 500,
+    context: wave(2 * 77 * 32, 0.11), context_shape: [2, 77, 32], runs: 2,
+  };
+  const first = await call(ok);
+  assert.ok(first.Ok, JSON.stringify(first.Err));
+  assert.equal(first.Ok.output.length, 2 * 4 * 8 * 8);
+  assert.ok(first.Ok.output.every(Number.isFinite), 'a finite noise prediction');
+  assert.ok(first.Ok.output.some((v) => v !== 0), 'not all zero');
+  assert.equal(first.Ok.ms.length, 2);
+  assert.ok(first.Ok.ms.every((m) => m > 0), `${first.Ok.ms}`);
+  assert.match(first.Ok.math, /^f(16|32)$/);
+  const again = await call({ ...ok, runs: 1 });
+  assert.deepEqual(again.Ok.output, first.Ok.output, 'the same call, the same output');
+  // Another timestep is another call.
+  const other = await call({ ...ok, t: 20, runs: 1 });
+  assert.notDeepEqual(other.Ok.output, first.Ok.output);
+  // Context of the wrong width, and not JSON at all: refused in words.
+  const wrong = await call({ ...ok, context: wave(2 * 77 * 16, 0.1), context_shape: [2, 77, 16] });
+  assert.match(wrong.Err ?? '', /\S/, JSON.stringify(wrong));
+  const garbled = await call('{"sample": [');
+  assert.match(garbled.Err ?? '', /^roentgenBenchUnetCall: /);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
