@@ -33,17 +33,21 @@ class Model:
     tokenizer_path: str
 
     def token_ids(self, captions):
-        """CLIP ids padded to 77 with <|endoftext|>, as the pipeline pads them."""
-        from tokenizers import Tokenizer
+        return torch.from_numpy(token_ids(self.tokenizer_path, captions))
 
-        tok = Tokenizer.from_file(self.tokenizer_path)
-        out = np.full((len(captions), 77), EOS, dtype=np.int64)
-        for i, c in enumerate(captions):
-            ids = tok.encode(c).ids[:77]
-            if ids and ids[-1] != EOS:
-                ids[-1] = EOS
-            out[i, : len(ids)] = ids
-        return torch.from_numpy(out)
+
+def token_ids(tokenizer_path, captions):
+    """CLIP ids padded to 77 with <|endoftext|>, as the pipeline pads them."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(tokenizer_path)
+    out = np.full((len(captions), 77), EOS, dtype=np.int64)
+    for i, c in enumerate(captions):
+        ids = tok.encode(c).ids[:77]
+        if ids and ids[-1] != EOS:
+            ids[-1] = EOS
+        out[i, : len(ids)] = ids
+    return out
 
 
 def tensors(folder):

@@ -33,8 +33,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
-from tokenizers import Tokenizer
 from transformers import CLIPTextConfig, CLIPTextModel
+
+import from_weights
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -103,14 +104,7 @@ def to_pixels(batch_u8):
 
 def token_ids(captions):
     """CLIP ids padded to 77 with <|endoftext|>, as the pipeline pads them."""
-    tok = Tokenizer.from_file(TOKENIZER)
-    out = np.full((len(captions), 77), EOS, dtype=np.int64)
-    for i, c in enumerate(captions):
-        ids = tok.encode(c).ids[:77]
-        if ids and ids[-1] != EOS:
-            ids[-1] = EOS
-        out[i, : len(ids)] = ids
-    return out
+    return from_weights.token_ids(TOKENIZER, captions)
 
 
 class Stage:
