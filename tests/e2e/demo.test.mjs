@@ -28,7 +28,8 @@ after(async () => {
 });
 
 // Ten DPM++ steps keep this test to a few minutes on SwiftShader; the time to
-// first image at the page's default 20 steps is in benchmarks/README.md (E2E_DEMO_STEPS=20).
+// first image at the page's own settings for the demo model (DPM++ 2M, 8 steps)
+// is scripts/browser-first-image.mjs's, in benchmarks/README.md.
 const STEPS = process.env.E2E_DEMO_STEPS ?? '10';
 
 test('the page opens with the demo model and draws the effusions a typed prompt asks for', async () => {
