@@ -112,11 +112,6 @@ class Page {
     return this.inner.evaluate(fn, arg);
   }
 
-  /** The page's dedicated workers (puppeteer's, which evaluate as Playwright's do). */
-  workers() {
-    return this.inner.workers();
-  }
-
   waitForFunction(fn, arg, { timeout } = {}) {
     return this.inner.waitForFunction(fn, { timeout: timeout ?? this.timeout, polling: 100 }, arg);
   }

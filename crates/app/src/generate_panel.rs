@@ -53,9 +53,9 @@ const DEFAULT_MODEL: &str = "model/";
 /// 2M at 8 steps. Its control table holds at its goal there (94.1% right on
 /// presence and side, as at 10 steps, against 95.3% for PNDM at 20;
 /// docs/demo-model.md) with 8 UNet calls instead of 20, so the first image
-/// comes in well under half the time on a CPU adapter. Links that set steps or a sampler, and other models, keep
-/// the usual defaults (20 steps, the model's own sampler): every link made
-/// before draws what it drew.
+/// comes in well under half the time on a CPU adapter. Links that set
+/// steps or a sampler, and other models, keep the usual defaults (20 steps,
+/// the model's own sampler): every link made before draws what it drew.
 const DEMO_SAMPLING: (usize, SchedulerKind) = (8, SchedulerKind::DpmSolver2M);
 
 /// `params` with the demo model's sampling where the link leaves it open.

@@ -87,6 +87,16 @@ impl Default for ShareParams {
     }
 }
 
+/// A query string's `name=value` pairs, still percent-encoded (with or
+/// without the leading `?`; a bare `name` has an empty value).
+fn query_pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
+    let query = query.strip_prefix('?').unwrap_or(query);
+    query
+        .split('&')
+        .filter(|s| !s.is_empty())
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+}
+
 fn percent_decode(s: &str) -> Result<String, String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -153,19 +163,14 @@ impl ShareParams {
     /// sampling itself (`steps=` or `scheduler=`): a link that does keeps
     /// exactly what it says, one that does not may get the page's choice.
     pub fn link_sets_sampling(query: &str) -> bool {
-        let query = query.strip_prefix('?').unwrap_or(query);
-        query.split('&').any(|pair| {
-            let k = pair.split_once('=').map_or(pair, |(k, _)| k);
-            matches!(percent_decode(k).as_deref(), Ok("steps") | Ok("scheduler"))
-        })
+        query_pairs(query)
+            .any(|(k, _)| matches!(percent_decode(k).as_deref(), Ok("steps") | Ok("scheduler")))
     }
 
     /// Parses a query string (with or without the leading `?`).
     pub fn parse(query: &str) -> Result<Self, String> {
         let mut p = Self::default();
-        let query = query.strip_prefix('?').unwrap_or(query);
-        for pair in query.split('&').filter(|s| !s.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        for (k, v) in query_pairs(query) {
             let k = percent_decode(k).map_err(|e| format!("a parameter name has {e}"))?;
             let v = percent_decode(v).map_err(|e| format!("{k}: {e}"))?;
             match k.as_str() {
@@ -285,7 +290,6 @@ impl ShareParams {
 
 #[cfg(test)]
 mod tests {
-
     use super::*;
 
     #[test]
