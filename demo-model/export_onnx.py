@@ -90,18 +90,14 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     if args.diffusers:
-        from diffusers import UNet2DConditionModel
-
-        unet = UNet2DConditionModel.from_pretrained(os.path.join(args.diffusers, "unet"), torch_dtype=torch.float32)
-        m = from_weights.Model(unet=unet.eval(), text=None, vae=None, scheduler_config={}, scaling_factor=0.0,
-                               tokenizer_path="")
+        unet, vae = from_weights.diffusers_unet(args.diffusers), None
         source = os.path.abspath(args.diffusers)
-        d = unet.config.cross_attention_dim
     else:
         m = from_weights.load(args.model)
+        unet, vae = m.unet, m.vae
         source = os.path.abspath(args.model)
-        d = m.text.config.hidden_size
-    cfg = m.unet.config
+    cfg = unet.config
+    d = cfg.cross_attention_dim
     lat = args.latent or cfg.sample_size
     g = torch.Generator().manual_seed(0)
     sample = torch.randn(2, cfg.in_channels, lat, lat, generator=g)
@@ -114,15 +110,17 @@ def main():
     vae_dynamic = {"latents": {2: "height", 3: "width"}, "image": {2: "image_height", 3: "image_width"}}
     files = {}
     dtypes = [(torch.float16, "f16")] if args.only_f16 else [(torch.float32, "f32"), (torch.float16, "f16")]
+    # Module.to converts in place: after the loop the modules are f16, and the
+    # check below takes the UNet back to f32.
     for dtype, name in dtypes:
         with torch.no_grad():
             path = os.path.join(args.out, f"unet-{name}.onnx")
-            export(UnetCall(m.unet).to(dtype), (sample.to(dtype), timestep.to(dtype), context.to(dtype)),
+            export(UnetCall(unet).to(dtype), (sample.to(dtype), timestep.to(dtype), context.to(dtype)),
                    unet_names, ["out_sample"], unet_dynamic, path)
             files[f"unet-{name}"] = os.path.basename(path)
-            if m.vae is not None:
+            if vae is not None:
                 path = os.path.join(args.out, f"vae-decoder-{name}.onnx")
-                export(Decode(m.vae).to(dtype), (latents.to(dtype),), ["latents"], ["image"], vae_dynamic, path)
+                export(Decode(vae).to(dtype), (latents.to(dtype),), ["latents"], ["image"], vae_dynamic, path)
                 files[f"vae-decoder-{name}"] = os.path.basename(path)
 
     # The f32 graph must compute what torch computes before anyone times it.
@@ -131,7 +129,7 @@ def main():
         import onnxruntime as ort
 
         with torch.no_grad():
-            want = UnetCall(m.unet.float())(sample, timestep, context).numpy()
+            want = UnetCall(unet.float())(sample, timestep, context).numpy()
         sess = ort.InferenceSession(os.path.join(args.out, "unet-f32.onnx"), providers=["CPUExecutionProvider"])
         got = sess.run(None, {"sample": sample.numpy(), "timestep": timestep.numpy(),
                               "encoder_hidden_states": context.numpy()})[0]

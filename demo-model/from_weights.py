@@ -66,12 +66,13 @@ def tensors(folder):
     return manifest, out
 
 
-def _component(all_tensors, prefix, module, strict=True):
+def _component(all_tensors, prefix, module, encoder_optional=False):
     state = {k[len(prefix) + 1 :]: v for k, v in all_tensors.items() if k.startswith(prefix + ".")}
     missing, unexpected = module.load_state_dict(state, strict=False)
     # CLIP's position_ids is a buffer, not a weight; a shipped VAE may lack
     # its encoder (the page's editing needs it, the decoder does not).
-    missing = [m for m in missing if not m.endswith("position_ids") and not (not strict and m.startswith(("encoder.", "quant_conv.")))]
+    optional = ("encoder.", "quant_conv.") if encoder_optional else ()
+    missing = [m for m in missing if not m.endswith("position_ids") and not m.startswith(optional)]
     if missing or unexpected:
         raise SystemExit(f"{prefix}: missing {missing[:5]}, unexpected {unexpected[:5]}")
     return module.eval()
@@ -87,7 +88,7 @@ def load(folder):
         raise SystemExit(f"{folder}: model kind {manifest.get('model_kind')!r} is not a text-to-image SD model")
     clean = lambda c: {k: v for k, v in c.items() if not k.startswith("_")}
     unet = _component(ts, "unet", UNet2DConditionModel.from_config(clean(configs["unet"])))
-    vae = _component(ts, "vae", AutoencoderKL.from_config(clean(configs["vae"])), strict=False)
+    vae = _component(ts, "vae", AutoencoderKL.from_config(clean(configs["vae"])), encoder_optional=True)
     text_cfg = {k: v for k, v in configs["text_encoder"].items() if k not in ("architectures", "dtype")}
     text = _component(ts, "text_encoder", CLIPTextModel(CLIPTextConfig(**text_cfg)))
     return Model(
@@ -98,3 +99,11 @@ def load(folder):
         scaling_factor=configs["vae"].get("scaling_factor", 0.18215),
         tokenizer_path=os.path.join(folder, manifest.get("tokenizer", "tokenizer.json")),
     )
+
+
+def diffusers_unet(folder):
+    """The UNet of a diffusers folder (the full-size random graph the golden
+    and the peer comparison use), in f32, for inference."""
+    from diffusers import UNet2DConditionModel
+
+    return UNet2DConditionModel.from_pretrained(os.path.join(folder, "unet"), torch_dtype=torch.float32).eval()

@@ -30,14 +30,9 @@ def main():
     read = lambda name, shape: torch.from_numpy(np.fromfile(os.path.join(args.dump, name), dtype="<f4").reshape(shape))
     sample = read("sample.f32", meta["sample"])
     context = read("context.f32", meta["encoder_hidden_states"])
-    if args.diffusers:
-        from diffusers import UNet2DConditionModel
-
-        unet = UNet2DConditionModel.from_pretrained(os.path.join(args.diffusers, "unet"), torch_dtype=torch.float32)
-    else:
-        unet = from_weights.load(meta["model"]).unet
+    unet = from_weights.diffusers_unet(args.diffusers) if args.diffusers else from_weights.load(meta["model"]).unet
     with torch.no_grad():
-        ref = unet.eval()(sample, torch.tensor([float(meta["timestep"])]), encoder_hidden_states=context).sample.numpy()
+        ref = unet(sample, torch.tensor([float(meta["timestep"])]), encoder_hidden_states=context).sample.numpy()
     scale = float(np.abs(ref).max())
     print(f"torch {torch.__version__} f32 reference: largest |value| {scale:.3f}")
     result = {"reference_max_abs": scale, "engines": {}}

@@ -88,12 +88,13 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sampleShape = exported.unet_inputs.sample;
 const contextShape = exported.unet_inputs.encoder_hidden_states;
 const size = (s) => s.reduce((a, b) => a * b, 1);
+// Shaped as the worker's UnetCall (crates/app/src/protocol.rs); ORT is fed the same.
 const inputs = {
   sample: normals(size(sampleShape), 1),
-  sampleShape,
+  sample_shape: sampleShape,
   t: 500,
   context: normals(size(contextShape), 2),
-  contextShape,
+  context_shape: contextShape,
   runs: RUNS,
 };
 
@@ -104,13 +105,10 @@ try {
   if (status !== 'ready') throw new Error(`the page did not get ready: ${status}`);
   // Ours: the page hands the call to its worker and leaves the answer on
   // window (Firefox's WebDriver BiDi cannot evaluate in a worker).
-  await page.evaluate((a) => {
+  await page.evaluate((json) => {
     window.roentgenUnetCall = undefined;
-    window.roentgenBenchUnetCall(JSON.stringify({
-      sample: a.sample, sample_shape: a.sampleShape, t: a.t,
-      context: a.context, context_shape: a.contextShape, runs: a.runs,
-    }));
-  }, inputs);
+    window.roentgenBenchUnetCall(json);
+  }, JSON.stringify(inputs));
   await page.waitForFunction(() => window.roentgenUnetCall !== undefined, null, { timeout: 1_200_000 });
   const answer = await page.evaluate(() => window.roentgenUnetCall);
   if (answer.Err) throw new Error(`our UNet call failed: ${answer.Err}`);
@@ -137,25 +135,9 @@ try {
       ort.env.wasm.wasmPaths = '/ort/';
       ort.env.wasm.numThreads = 1;
       const f16 = file.includes('f16');
-      // f32 -> IEEE half bits, for the f16 graph's inputs (round to nearest even).
-      const half = (xs) => {
-        const f = new Float32Array(1);
-        const u = new Uint32Array(f.buffer);
-        return Uint16Array.from(xs, (x) => {
-          f[0] = x;
-          const b = u[0];
-          const sign = (b >>> 16) & 0x8000;
-          const e = ((b >>> 23) & 0xff) - 112;
-          if (e <= 0) return sign;
-          if (e >= 31) return sign | 0x7c00;
-          let m = (b >>> 13) & 0x3ff;
-          const rest = b & 0x1fff;
-          if (rest > 0x1000 || (rest === 0x1000 && (m & 1))) m += 1;
-          return sign | ((e << 10) + m);
-        });
-      };
+      // Half values as their bits (round to nearest even, subnormals kept).
       const tensor = (xs, shape) => f16
-        ? new ort.Tensor('float16', half(xs), shape)
+        ? new ort.Tensor('float16', new Uint16Array(Float16Array.from(xs).buffer), shape)
         : new ort.Tensor('float32', Float32Array.from(xs), shape);
       const t0 = performance.now();
       const session = await ort.InferenceSession.create(`/onnx/${file}`, {
@@ -164,9 +146,9 @@ try {
       });
       const createMs = performance.now() - t0;
       const feeds = {
-        sample: tensor(a.sample, a.sampleShape),
+        sample: tensor(a.sample, a.sample_shape),
         timestep: tensor([a.t], [1]),
-        encoder_hidden_states: tensor(a.context, a.contextShape),
+        encoder_hidden_states: tensor(a.context, a.context_shape),
       };
       const call = async () => {
         const out = await session.run(feeds);
@@ -183,7 +165,7 @@ try {
       const output = f16
         ? Array.from(new Float16Array(data.buffer, data.byteOffset, data.length))
         : Array.from(data);
-      return { output, ms, createMs, version: ort.env.versions?.web ?? '' };
+      return { output, ms, createMs };
     }, [inputs, exported.files[`unet-${precision}`]]);
     console.error(`onnxruntime-web (${precision} graph): ${theirs.ms.map((m) => m.toFixed(0)).join(', ')} ms`);
 
